@@ -1,0 +1,24 @@
+//! SeaORM entities for convio: one module per table, no business logic.
+//!
+//! The schema itself is created by the `migration` crate; these entities
+//! mirror it column for column.
+
+pub mod api_key;
+pub mod audit_log;
+pub mod contact;
+pub mod conversion;
+pub mod lead;
+pub mod workspace;
+pub mod workspace_tracking;
+
+pub mod prelude {
+    //! Every entity under a distinct name, e.g. `Workspace` for `workspace::Entity`.
+
+    pub use crate::api_key::Entity as ApiKey;
+    pub use crate::audit_log::Entity as AuditLog;
+    pub use crate::contact::Entity as Contact;
+    pub use crate::conversion::Entity as Conversion;
+    pub use crate::lead::Entity as Lead;
+    pub use crate::workspace::Entity as Workspace;
+    pub use crate::workspace_tracking::Entity as WorkspaceTracking;
+}

@@ -1,0 +1,28 @@
+//! Schema migrations for convio. The same migrations run on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_workspaces;
+mod m20261125_000002_create_api_keys;
+mod m20261125_000003_create_contacts;
+mod m20261125_000004_create_leads;
+mod m20261125_000005_create_conversions;
+mod m20261125_000006_create_workspace_tracking;
+mod m20261125_000007_create_audit_log;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_workspaces::Migration),
+            Box::new(m20261125_000002_create_api_keys::Migration),
+            Box::new(m20261125_000003_create_contacts::Migration),
+            Box::new(m20261125_000004_create_leads::Migration),
+            Box::new(m20261125_000005_create_conversions::Migration),
+            Box::new(m20261125_000006_create_workspace_tracking::Migration),
+            Box::new(m20261125_000007_create_audit_log::Migration),
+        ]
+    }
+}

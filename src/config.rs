@@ -1,0 +1,87 @@
+//! Configuration: flags with environment fallbacks, read once at start.
+
+use clap::Parser;
+use std::net::SocketAddr;
+
+#[derive(Clone, Parser)]
+#[command(name = "convio", version, about = "Conversion tracking service")]
+pub struct Config {
+    /// Address to serve on. Port 0 picks a free port.
+    #[arg(long, env = "CONVIO_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// SQLite (`sqlite://convio.db?mode=rwc`, the embedded default) or PostgreSQL
+    /// (`postgres://user@host/db`).
+    #[arg(
+        long,
+        env = "CONVIO_DATABASE_URL",
+        default_value = "sqlite://convio.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "CONVIO_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// The admin key. When unset, a key is generated on the first start of a fresh database
+    /// and printed once; only its hash is stored.
+    #[arg(long, env = "CONVIO_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// Secret for signing JWTs (HS256), at least 32 bytes. When unset, a random one is made at
+    /// start: tokens then do not survive a restart and are valid on this node only.
+    #[arg(long, env = "CONVIO_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Lifetime of issued JWTs, in seconds.
+    #[arg(long, env = "CONVIO_TOKEN_TTL_SECONDS", default_value_t = 900)]
+    pub token_ttl_seconds: i64,
+
+    /// ISO 4217 currency of every amount on this server.
+    #[arg(long, env = "CONVIO_CURRENCY", default_value = "USD")]
+    pub currency: String,
+
+    /// Events a slow feed subscriber may fall behind before it is told it lagged.
+    #[arg(long, env = "CONVIO_FEED_BUFFER", default_value_t = 1024)]
+    pub feed_buffer: usize,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so that secrets never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("database", &redact_credentials(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<set>"))
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("currency", &self.currency)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://…@host/db`.
+fn redact_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}…{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_credentials_are_redacted() {
+        assert_eq!(
+            super::redact_credentials("postgres://u:pw@db:5432/x"),
+            "postgres://…@db:5432/x"
+        );
+        assert_eq!(
+            super::redact_credentials("sqlite://convio.db?mode=rwc"),
+            "sqlite://convio.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! Free-form JSON that workspaces attach to conversions and contacts, bounded so that one
+//! request cannot store megabytes or nest deep enough to hurt a parser downstream.
+
+use crate::error::AppError;
+use serde_json::{Map, Value};
+
+pub const MAX_BYTES: usize = 16 * 1024;
+pub const MAX_DEPTH: usize = 8;
+
+/// A JSON object within the size and depth limits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomData(Map<String, Value>);
+
+impl CustomData {
+    pub fn parse(field: &str, value: Value) -> Result<Self, AppError> {
+        let Value::Object(map) = value else {
+            return Err(AppError::invalid(field, "must be a JSON object"));
+        };
+        if 1 + map.values().map(depth).max().unwrap_or(0) > MAX_DEPTH {
+            return Err(AppError::invalid(
+                field,
+                format!("must not nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let size = serde_json::to_vec(&map).map_or(usize::MAX, |v| v.len());
+        if size > MAX_BYTES {
+            return Err(AppError::invalid(
+                field,
+                format!("must not exceed {MAX_BYTES} bytes of JSON"),
+            ));
+        }
+        Ok(CustomData(map))
+    }
+
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn accepts_plan_example() {
+        let data =
+            json!({"product": "solar_panel_system", "term_months": 240, "commission_rate": 0.05});
+        assert!(CustomData::parse("custom_data", data).is_ok());
+    }
+
+    #[test]
+    fn rejects_non_objects_deep_and_large() {
+        assert!(CustomData::parse("c", json!([1, 2])).is_err());
+        assert!(CustomData::parse("c", json!("x")).is_err());
+        let mut deep = json!(1);
+        for _ in 0..9 {
+            deep = json!({ "a": deep });
+        }
+        assert!(CustomData::parse("c", deep).is_err());
+        let big = json!({ "notes": "x".repeat(MAX_BYTES) });
+        assert!(CustomData::parse("c", big).is_err());
+    }
+}

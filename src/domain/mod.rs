@@ -1,0 +1,14 @@
+//! Domain types: raw input is parsed into these at the edge (REST and GraphQL), so the
+//! service layer never re-checks strings.
+
+mod custom_data;
+mod ids;
+mod money;
+mod period;
+mod status;
+
+pub use custom_data::CustomData;
+pub use ids::{ContactId, ConversionType, LeadId, WorkspaceId, optional_text, required_text};
+pub use money::{Currency, Money};
+pub use period::{DateRange, parse_instant};
+pub use status::{ConversionStatus, Permission, TrackingAction};

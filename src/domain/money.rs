@@ -1,0 +1,227 @@
+//! Exact money: integer minor units plus an ISO 4217 currency. Amounts are parsed from and
+//! formatted to decimal text, never through floating point.
+
+use crate::error::AppError;
+use std::fmt;
+
+/// The largest accepted amount, in major units. Far above any real deal, far below `i64::MAX`
+/// minor units, so sums of many amounts cannot overflow.
+const MAX_MAJOR_UNITS: i64 = 1_000_000_000_000;
+
+/// An ISO 4217 currency and the number of decimal places its minor unit has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Currency {
+    code: [u8; 3],
+    exponent: u32,
+}
+
+impl Currency {
+    pub const USD: Currency = Currency {
+        code: *b"USD",
+        exponent: 2,
+    };
+
+    /// Parses a three-letter code. Unknown but well-formed codes get the common exponent 2.
+    pub fn parse(field: &str, code: &str) -> Result<Self, AppError> {
+        let bytes = code.as_bytes();
+        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err(AppError::invalid(
+                field,
+                "must be a three-letter ISO 4217 code such as USD",
+            ));
+        }
+        let exponent = match code {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        };
+        Ok(Currency {
+            code: [bytes[0], bytes[1], bytes[2]],
+            exponent,
+        })
+    }
+
+    pub fn code(&self) -> &str {
+        // The bytes were checked to be ASCII uppercase letters on construction.
+        std::str::from_utf8(&self.code).unwrap_or("XXX")
+    }
+
+    pub fn exponent(&self) -> u32 {
+        self.exponent
+    }
+
+    fn scale(&self) -> i64 {
+        10_i64.pow(self.exponent)
+    }
+
+    /// Parses a plain decimal (`25000`, `18500.50`) into minor units of this currency.
+    pub fn parse_amount(&self, field: &str, text: &str) -> Result<i64, AppError> {
+        let text = text.trim();
+        if text.starts_with('-') {
+            return Err(AppError::invalid(field, "must not be negative"));
+        }
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || !digits(whole)
+            || !digits(frac)
+            || (text.contains('.') && frac.is_empty())
+        {
+            return Err(AppError::invalid(
+                field,
+                "must be a plain decimal amount such as 25000 or 18500.50",
+            ));
+        }
+        let frac = frac.trim_end_matches('0');
+        if frac.len() > self.exponent as usize {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "has more decimal places than {} allows ({})",
+                    self.code(),
+                    self.exponent
+                ),
+            ));
+        }
+        let whole = whole.trim_start_matches('0');
+        let too_large = || AppError::invalid(field, format!("must not exceed {MAX_MAJOR_UNITS}"));
+        if whole.len() > 13 {
+            return Err(too_large());
+        }
+        let major: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_large())?
+        };
+        if major > MAX_MAJOR_UNITS {
+            return Err(too_large());
+        }
+        let mut minor_frac: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| too_large())?
+        };
+        minor_frac *= 10_i64.pow(self.exponent - frac.len() as u32);
+        let minor = major * self.scale() + minor_frac;
+        if minor > MAX_MAJOR_UNITS * self.scale() {
+            return Err(too_large());
+        }
+        Ok(minor)
+    }
+
+    /// Formats minor units as a decimal with exactly this currency's places: `2500000` → `25000.00`.
+    pub fn format_amount(&self, minor: i64) -> String {
+        let sign = if minor < 0 { "-" } else { "" };
+        let abs = minor.unsigned_abs();
+        if self.exponent == 0 {
+            return format!("{sign}{abs}");
+        }
+        let scale = self.scale() as u64;
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / scale,
+            abs % scale,
+            width = self.exponent as usize
+        )
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An exact amount of money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Self {
+        Money { minor, currency }
+    }
+
+    /// The amount as decimal text with the currency's places.
+    pub fn to_decimal_string(&self) -> String {
+        self.currency.format_amount(self.minor)
+    }
+
+    /// `total / count` in minor units, rounded half away from zero; `None` for no items.
+    /// Amounts are never negative, so "away from zero" is "up".
+    pub fn average_minor(total_minor: i64, count: u64) -> Option<i64> {
+        if count == 0 {
+            return None;
+        }
+        let count = i128::from(count);
+        let total = i128::from(total_minor);
+        Some(((2 * total + count) / (2 * count)) as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(text: &str) -> Result<i64, AppError> {
+        Currency::USD.parse_amount("v", text)
+    }
+
+    #[test]
+    fn parses_exact_amounts() {
+        assert_eq!(usd("25000").unwrap(), 2_500_000);
+        assert_eq!(usd("18500.50").unwrap(), 1_850_050);
+        assert_eq!(usd("18500.5").unwrap(), 1_850_050);
+        assert_eq!(usd("0.01").unwrap(), 1);
+        assert_eq!(usd("10.100").unwrap(), 1010);
+        assert_eq!(usd("1000000000000").unwrap(), 100_000_000_000_000);
+    }
+
+    #[test]
+    fn rejects_bad_amounts() {
+        for bad in [
+            "-1",
+            "10.001",
+            "1e5",
+            "",
+            ".5",
+            "5.",
+            "abc",
+            "NaN",
+            "inf",
+            "1000000000000.01",
+            "99999999999999999999",
+        ] {
+            assert!(usd(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn formats_with_currency_places() {
+        assert_eq!(Currency::USD.format_amount(2_500_000), "25000.00");
+        assert_eq!(Currency::USD.format_amount(5), "0.05");
+        let jpy = Currency::parse("c", "JPY").unwrap();
+        assert_eq!(jpy.format_amount(1500), "1500");
+        assert!(jpy.parse_amount("v", "1.5").is_err());
+        let kwd = Currency::parse("c", "KWD").unwrap();
+        assert_eq!(kwd.format_amount(1234), "1.234");
+    }
+
+    #[test]
+    fn average_rounds_half_away_from_zero() {
+        assert_eq!(Money::average_minor(10, 4), Some(3)); // 2.5 → 3
+        assert_eq!(Money::average_minor(10, 3), Some(3)); // 3.33 → 3
+        assert_eq!(Money::average_minor(11, 3), Some(4)); // 3.67 → 4
+        assert_eq!(Money::average_minor(10, 0), None);
+    }
+
+    #[test]
+    fn rejects_malformed_currency() {
+        assert!(Currency::parse("c", "usd").is_err());
+        assert!(Currency::parse("c", "US").is_err());
+        assert_eq!(Currency::parse("c", "EUR").unwrap().code(), "EUR");
+    }
+}

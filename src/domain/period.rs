@@ -1,0 +1,109 @@
+//! Date filters: `from_date` / `to_date` accept a calendar date (a whole UTC day, inclusive)
+//! or an RFC 3339 instant.
+
+use crate::error::AppError;
+use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+
+/// A half-open interval `[from, until)` of instants; either end may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl DateRange {
+    /// Parses the pair, checking that the end does not come before the start.
+    pub fn parse(
+        from_field: &str,
+        from: Option<&str>,
+        to_field: &str,
+        to: Option<&str>,
+    ) -> Result<Self, AppError> {
+        let from = from
+            .map(|raw| parse_bound(from_field, raw, Bound::Start))
+            .transpose()?;
+        let until = to
+            .map(|raw| parse_bound(to_field, raw, Bound::End))
+            .transpose()?;
+        if let (Some(f), Some(u)) = (from, until)
+            && u <= f
+        {
+            return Err(AppError::invalid(to_field, "must not be before from_date"));
+        }
+        Ok(DateRange { from, until })
+    }
+
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| at >= f) && self.until.is_none_or(|u| at < u)
+    }
+}
+
+enum Bound {
+    Start,
+    End,
+}
+
+fn parse_bound(field: &str, raw: &str, bound: Bound) -> Result<DateTime<Utc>, AppError> {
+    let raw = raw.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        let start = date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        let at = match bound {
+            Bound::Start => start,
+            // A date as the end means the whole day: stop at the next midnight.
+            Bound::End => start.and_then(|s| s.checked_add_signed(Duration::days(1))),
+        };
+        return at.ok_or_else(|| AppError::invalid(field, "is out of range"));
+    }
+    let instant = parse_instant(field, raw)?;
+    Ok(match bound {
+        Bound::Start => instant,
+        // An instant as the end is inclusive; the range is half-open, so step past it.
+        Bound::End => instant + Duration::microseconds(1),
+    })
+}
+
+/// Parses an RFC 3339 timestamp with an explicit offset, stored at microsecond precision
+/// (what both SQLite text and PostgreSQL `timestamptz` keep).
+pub fn parse_instant(field: &str, raw: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
+        .map_err(|_| {
+            AppError::invalid(
+                field,
+                "must be a date (2024-12-31) or an RFC 3339 timestamp with offset (2024-12-31T23:59:59Z)",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_cover_whole_days() {
+        let r = DateRange::parse(
+            "from_date",
+            Some("2024-01-01"),
+            "to_date",
+            Some("2024-12-31"),
+        )
+        .unwrap();
+        assert!(r.contains("2024-12-31T23:59:59.999999Z".parse().unwrap()));
+        assert!(!r.contains("2025-01-01T00:00:00Z".parse().unwrap()));
+        assert!(r.contains("2024-01-01T00:00:00Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn instants_keep_their_offset() {
+        let r = DateRange::parse("f", Some("2024-01-01T05:00:00+05:30"), "t", None).unwrap();
+        assert_eq!(r.from.unwrap().to_rfc3339(), "2023-12-31T23:30:00+00:00");
+    }
+
+    #[test]
+    fn rejects_reversed_and_malformed() {
+        assert!(DateRange::parse("f", Some("2024-02-01"), "t", Some("2024-01-01")).is_err());
+        assert!(DateRange::parse("f", Some("yesterday"), "t", None).is_err());
+        assert!(DateRange::parse("f", Some("2024-02-30"), "t", None).is_err());
+        assert!(DateRange::parse("f", None, "t", Some("2024-01-01T00:00:00")).is_err());
+    }
+}

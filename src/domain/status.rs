@@ -1,0 +1,158 @@
+//! Small closed vocabularies: a contact's conversion status, workspace permissions, and the
+//! actions recorded in `workspace_tracking`.
+
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+
+/// Where a contact stands. Forward order: pending → qualified → appointment → converted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversionStatus {
+    /// Not yet worked, or nothing reported back.
+    Pending,
+    /// The workspace judged the contact a real prospect.
+    Qualified,
+    /// An appointment is set.
+    Appointment,
+    /// The contact bought.
+    Converted,
+    /// The opportunity is lost. Only set explicitly; any later conversion moves it forward again.
+    Lost,
+}
+
+impl ConversionStatus {
+    pub const ALL: [ConversionStatus; 5] = [
+        Self::Pending,
+        Self::Qualified,
+        Self::Appointment,
+        Self::Converted,
+        Self::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Qualified => "qualified",
+            Self::Appointment => "appointment",
+            Self::Converted => "converted",
+            Self::Lost => "lost",
+        }
+    }
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| {
+                AppError::invalid(
+                    field,
+                    "must be one of pending, qualified, appointment, converted, lost",
+                )
+            })
+    }
+
+    /// Reads a value the database holds; anything unexpected is treated as pending.
+    pub fn from_stored(raw: &str) -> Self {
+        Self::parse("", raw).unwrap_or(Self::Pending)
+    }
+
+    /// How far along the funnel this is; `lost` ranks with `pending` so any evidence moves it.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Pending | Self::Lost => 0,
+            Self::Qualified => 1,
+            Self::Appointment => 2,
+            Self::Converted => 3,
+        }
+    }
+
+    /// The stage a logged conversion of this type proves the contact reached, if any.
+    pub fn implied_by(conversion_type: &str) -> Option<Self> {
+        match conversion_type {
+            "sale" => Some(Self::Converted),
+            "appointment" => Some(Self::Appointment),
+            "qualified" => Some(Self::Qualified),
+            _ => None,
+        }
+    }
+
+    /// The status after a conversion of `conversion_type`: forward only, never backwards.
+    pub fn advanced_by(self, conversion_type: &str) -> Self {
+        match Self::implied_by(conversion_type) {
+            Some(next) if next.rank() > self.rank() => next,
+            _ => self,
+        }
+    }
+}
+
+/// What a workspace's credentials allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Read conversions, contacts, leads, analytics, activity and the live feed.
+    Read,
+    /// Create and send contacts and leads, and update a contact's conversion status.
+    Update,
+    /// Log conversions.
+    Convert,
+    /// Everything, across all workspaces, including registering workspaces.
+    Admin,
+}
+
+impl Permission {
+    pub const DEFAULT: [Permission; 3] = [Self::Read, Self::Update, Self::Convert];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Update => "update",
+            Self::Convert => "convert",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        [Self::Read, Self::Update, Self::Convert, Self::Admin]
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+            .ok_or_else(|| AppError::invalid(field, "must be one of read, update, convert, admin"))
+    }
+}
+
+/// What happened between a workspace and a contact, as recorded in `workspace_tracking`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackingAction {
+    Created,
+    Sent,
+    Received,
+    Converted,
+    Updated,
+}
+
+impl TrackingAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Sent => "sent",
+            Self::Received => "received",
+            Self::Converted => "converted",
+            Self::Updated => "updated",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConversionStatus::*;
+
+    #[test]
+    fn status_moves_forward_only() {
+        assert_eq!(Pending.advanced_by("sale"), Converted);
+        assert_eq!(Pending.advanced_by("qualified"), Qualified);
+        assert_eq!(Qualified.advanced_by("appointment"), Appointment);
+        assert_eq!(Converted.advanced_by("qualified"), Converted);
+        assert_eq!(Appointment.advanced_by("qualified"), Appointment);
+        assert_eq!(Lost.advanced_by("appointment"), Appointment);
+        assert_eq!(Qualified.advanced_by("demo_booked"), Qualified);
+    }
+}

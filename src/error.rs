@@ -1,0 +1,269 @@
+//! The one error type, and the one place it is mapped to what clients see: GraphQL errors
+//! with `extensions.code` (Apollo's codes) and RFC 9457 `application/problem+json` for REST.
+//! Internal details are logged here and never leave the process.
+
+use async_graphql::ErrorExtensions;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{DbErr, SqlErr};
+use serde_json::json;
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request could not be parsed at all (bad JSON syntax, bad query string).
+    #[error("{message}")]
+    Malformed {
+        field: Option<String>,
+        message: String,
+    },
+    /// Well-formed, but a value breaks a rule.
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Our fault. The text is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// A rule broken by one input field (named in snake_case, as REST spells it).
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: (!field.is_empty()).then(|| field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    pub fn malformed(field: Option<String>, message: impl Into<String>) -> Self {
+        AppError::Malformed {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
+        AppError::NotFound(format!("{what} {id} not found"))
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed { .. }
+            | Self::Invalid { .. }
+            | Self::UnsupportedMediaType(_)
+            | Self::PayloadTooLarge => "BAD_USER_INPUT",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Malformed { .. } => StatusCode::BAD_REQUEST,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Malformed { field, .. } | Self::Invalid { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What a client may read: the field and the rule, never internals.
+    fn public_message(&self, field: Option<&str>) -> String {
+        match (self, field) {
+            (Self::Internal(_), _) => "internal error".to_owned(),
+            (_, Some(field)) => format!("{field}: {self}"),
+            (_, None) => self.to_string(),
+        }
+    }
+
+    fn log_if_internal(&self) {
+        if let Self::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error");
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                AppError::Conflict("an object with this id already exists".to_owned())
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => AppError::Invalid {
+                field: None,
+                message: "refers to an object that does not exist".to_owned(),
+            },
+            _ => AppError::Internal(err.to_string()),
+        }
+    }
+}
+
+/// `contact_id` → `contactId`: GraphQL names the same input fields in camelCase.
+fn camel_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        err.log_if_internal();
+        let field = err.field().map(camel_case);
+        let mut gql = async_graphql::Error::new(err.public_message(field.as_deref()));
+        gql = gql.extend_with(|_, ext| {
+            ext.set("code", err.code());
+            if let Some(field) = &field {
+                ext.set("field", field.as_str());
+            }
+        });
+        gql
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log_if_internal();
+        let status = self.status();
+        let code = self.code();
+        let mut body = json!({
+            "type": format!("/problems/{}", code.to_lowercase().replace('_', "-")),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.public_message(self.field()),
+            "code": code,
+        });
+        if let Some(field) = self.field() {
+            body["field"] = json!(field);
+        }
+        if let Some(id) = crate::request_id::current() {
+            body["request_id"] = json!(id);
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"convio\""),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses() {
+        let cases = [
+            (AppError::invalid("x", "bad"), "BAD_USER_INPUT", 422),
+            (AppError::malformed(None, "bad"), "BAD_USER_INPUT", 400),
+            (
+                AppError::UnsupportedMediaType("json".into()),
+                "BAD_USER_INPUT",
+                415,
+            ),
+            (AppError::PayloadTooLarge, "BAD_USER_INPUT", 413),
+            (
+                AppError::Unauthenticated("no".into()),
+                "UNAUTHENTICATED",
+                401,
+            ),
+            (AppError::Forbidden("no".into()), "FORBIDDEN", 403),
+            (AppError::not_found("contact", 1), "NOT_FOUND", 404),
+            (AppError::Conflict("taken".into()), "CONFLICT", 409),
+            (
+                AppError::Internal("SELECT secret".into()),
+                "INTERNAL_SERVER_ERROR",
+                500,
+            ),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn graphql_errors_carry_code_and_camel_case_field() {
+        let gql: async_graphql::Error = AppError::invalid("contact_id", "no such contact").into();
+        let ext = gql.extensions.expect("extensions");
+        assert_eq!(
+            ext.get("code").map(|v| v.to_string()),
+            Some("\"BAD_USER_INPUT\"".into())
+        );
+        assert_eq!(
+            ext.get("field").map(|v| v.to_string()),
+            Some("\"contactId\"".into())
+        );
+        assert_eq!(gql.message, "contactId: no such contact");
+    }
+
+    #[test]
+    fn internal_details_never_reach_clients() {
+        let gql: async_graphql::Error = AppError::Internal("SELECT * FROM contacts".into()).into();
+        assert_eq!(gql.message, "internal error");
+    }
+
+    #[tokio::test]
+    async fn problem_json_names_the_field() {
+        let response =
+            AppError::invalid("conversion_value", "must not be negative").into_response();
+        assert_eq!(response.status(), 422);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["field"], "conversion_value");
+        assert_eq!(body["code"], "BAD_USER_INPUT");
+        assert_eq!(body["detail"], "conversion_value: must not be negative");
+    }
+}

@@ -1,0 +1,39 @@
+//! The in-process conversion feed. Services publish after commit, so every event describes
+//! something durably stored; subscribers filter what their principal may see.
+
+use entity::{contact, conversion};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// A stored conversion and its contact as they stood right after the commit.
+#[derive(Clone, Debug)]
+pub struct ConversionEvent {
+    pub conversion: conversion::Model,
+    pub contact: contact::Model,
+}
+
+#[derive(Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<ConversionEvent>>,
+}
+
+impl EventBus {
+    /// `capacity` events may queue per subscriber before the slowest one is told it lagged.
+    pub fn new(capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity);
+        EventBus { sender }
+    }
+
+    pub fn publish(&self, event: ConversionEvent) {
+        // No subscribers is not an error: the event is already stored.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ConversionEvent>> {
+        self.sender.subscribe()
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.sender.receiver_count()
+    }
+}

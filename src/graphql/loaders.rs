@@ -1,0 +1,120 @@
+//! Per-request DataLoaders: relations resolve in one `IN (…)` query per hop, however many
+//! parents a query lists. Built per request (or per WebSocket connection) with the caller,
+//! so tenancy filters apply inside the batch, and without a cache, so nothing goes stale.
+
+use crate::auth::Caller;
+use crate::domain::{ContactId, LeadId};
+use crate::error::AppError;
+use crate::service::Services;
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{contact, conversion, lead, workspace};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Key: the conversions of a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConversionsOf(pub ContactId);
+
+/// Key: the leads of a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LeadsOf(pub ContactId);
+
+/// Key: a workspace by id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WorkspaceKey(pub String);
+
+pub struct Batcher {
+    services: Services,
+    caller: Caller,
+}
+
+pub type Loaders = DataLoader<Batcher>;
+
+pub fn loaders(services: Services, caller: Caller) -> Loaders {
+    DataLoader::new(Batcher { services, caller }, tokio::spawn)
+}
+
+fn group<K: std::hash::Hash + Eq, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
+    let mut map: HashMap<K, Vec<V>> = HashMap::new();
+    for item in items {
+        map.entry(key(&item)).or_default().push(item);
+    }
+    map
+}
+
+impl Loader<ContactId> for Batcher {
+    type Value = contact::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[ContactId]) -> Result<HashMap<ContactId, Self::Value>, AppError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = self.services.contacts_by_ids(&ids).await?;
+        Ok(rows.into_iter().map(|c| (ContactId(c.id), c)).collect())
+    }
+}
+
+impl Loader<LeadId> for Batcher {
+    type Value = lead::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[LeadId]) -> Result<HashMap<LeadId, Self::Value>, AppError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = self.services.leads_by_ids(&ids).await?;
+        Ok(rows.into_iter().map(|l| (LeadId(l.id), l)).collect())
+    }
+}
+
+impl Loader<WorkspaceKey> for Batcher {
+    type Value = workspace::Model;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[WorkspaceKey],
+    ) -> Result<HashMap<WorkspaceKey, Self::Value>, AppError> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let rows = self.services.workspaces_by_ids(&ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|w| (WorkspaceKey(w.id.clone()), w))
+            .collect())
+    }
+}
+
+impl Loader<Uuid> for Batcher {
+    type Value = conversion::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, AppError> {
+        let rows = self.services.conversions_by_ids(&self.caller, keys).await?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+impl Loader<ConversionsOf> for Batcher {
+    type Value = Vec<conversion::Model>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[ConversionsOf],
+    ) -> Result<HashMap<ConversionsOf, Self::Value>, AppError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0.0).collect();
+        let rows = self
+            .services
+            .conversions_by_contacts(&self.caller, &ids)
+            .await?;
+        Ok(group(rows, |c| ConversionsOf(ContactId(c.contact_id))))
+    }
+}
+
+impl Loader<LeadsOf> for Batcher {
+    type Value = Vec<lead::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[LeadsOf]) -> Result<HashMap<LeadsOf, Self::Value>, AppError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0.0).collect();
+        let rows = self.services.leads_by_contacts(&ids).await?;
+        Ok(group(rows, |l| LeadsOf(ContactId(l.contact_id))))
+    }
+}

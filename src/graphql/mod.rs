@@ -1,0 +1,121 @@
+//! The GraphQL schema: query, mutation and subscription roots merged from per-noun files.
+//! `schema()` is a pure builder with no data, so `schema.graphql` can be generated from it.
+
+pub(crate) mod loaders;
+mod mutation;
+mod query;
+mod scalars;
+mod subscription;
+mod types;
+
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::service::Services;
+use async_graphql::{Context, Schema, SchemaBuilder};
+pub use loaders::Loaders;
+
+pub type ConvioSchema =
+    Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
+
+/// The schema without data: for SDL export and as the base of `build`.
+pub fn schema()
+-> SchemaBuilder<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot> {
+    Schema::build(
+        query::QueryRoot::default(),
+        mutation::MutationRoot::default(),
+        subscription::SubscriptionRoot,
+    )
+}
+
+/// The schema serving requests, with the services every resolver calls.
+pub fn build(services: Services) -> ConvioSchema {
+    schema().data(services).finish()
+}
+
+/// The SDL as checked in at `schema.graphql`: fields, arguments and enum items sorted so
+/// that the diff of a change shows only what changed.
+pub fn sdl() -> String {
+    schema().finish().sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}
+
+/// The outcome of authenticating one request or WebSocket connection. Resolvers ask for the
+/// caller, so a query without credentials still reaches the schema (introspection works)
+/// and fails field by field with `UNAUTHENTICATED`.
+pub struct RequestAuth(pub Result<Caller, AppError>);
+
+pub(crate) fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Caller> {
+    match ctx.data::<RequestAuth>() {
+        Ok(RequestAuth(Ok(caller))) => Ok(caller),
+        Ok(RequestAuth(Err(err))) => Err(err.clone().into()),
+        Err(_) => Err(AppError::Unauthenticated("no credentials".into()).into()),
+    }
+}
+
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Services> {
+    ctx.data::<Services>()
+}
+
+#[cfg(test)]
+mod tests {
+    /// `schema.graphql` is generated: this fails when it drifts from the code.
+    /// Regenerate with `UPDATE_SCHEMA=1 cargo test schema_is_current`.
+    #[test]
+    fn schema_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+        let generated = super::sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).expect("write schema.graphql");
+            return;
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == generated,
+            "schema.graphql is out of date: run `UPDATE_SCHEMA=1 cargo test schema_is_current`"
+        );
+    }
+
+    #[test]
+    fn every_type_and_field_is_documented() {
+        // Relay connection types come from the library.
+        let library = [
+            "PageInfo",
+            "ContactConnection",
+            "ContactEdge",
+            "ConversionConnection",
+            "ConversionEdge",
+        ];
+        let (mut in_doc, mut documented, mut in_library_type) = (false, false, false);
+        for line in super::sdl().lines() {
+            let trimmed = line.trim();
+            if trimmed == "\"\"\"" {
+                in_doc = !in_doc;
+                documented = !in_doc;
+                continue;
+            }
+            if in_doc || trimmed.is_empty() {
+                continue;
+            }
+            let mut words = trimmed.split_whitespace();
+            let keyword = words.next().unwrap_or_default();
+            let declares_type =
+                ["type", "input", "enum"].contains(&keyword) && !line.starts_with('\t');
+            if declares_type {
+                in_library_type = library.contains(&words.next().unwrap_or_default());
+            } else if keyword == "schema" {
+                in_library_type = true;
+            }
+            let declares_field = line.starts_with('\t')
+                && !line.starts_with("\t\t")
+                && trimmed.starts_with(|c: char| c.is_ascii_alphabetic());
+            if (declares_type || declares_field) && !in_library_type {
+                assert!(documented, "undocumented in schema.graphql: {trimmed}");
+            }
+            documented = false;
+        }
+    }
+}

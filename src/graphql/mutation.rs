@@ -1,0 +1,212 @@
+//! Mutation root: thin wrappers that convert inputs and call the service layer.
+
+use super::scalars::Decimal;
+use super::types::{Contact, Conversion, Lead, RegisteredWorkspace};
+use super::{caller, services};
+use crate::domain::{ContactId, ConversionStatus, LeadId, Permission, WorkspaceId};
+use crate::input::{CreateContact, LogConversion, RegisterWorkspace, UpdateContactConversion};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result};
+use chrono::{DateTime, Utc};
+
+/// Log conversions, update contacts, register workspaces.
+#[derive(Default)]
+pub struct MutationRoot;
+
+/// A conversion to log (plan `POST /conversions/log`).
+#[derive(InputObject)]
+pub struct LogConversionInput {
+    /// The converted contact.
+    contact_id: ID,
+    /// The lead this conversion closes; it must belong to the contact.
+    lead_id: Option<ID>,
+    /// Defaults to your workspace; only the admin may name another.
+    workspace_id: Option<ID>,
+    /// Who converted the contact (an agent or owner id).
+    converted_by: String,
+    /// `sale`, `appointment`, `qualified`, or another lowercase identifier.
+    conversion_type: String,
+    /// Exact amount, e.g. "25000" or "18500.50".
+    conversion_value: Option<Decimal>,
+    /// ISO 4217; must be the server's currency.
+    currency: Option<String>,
+    /// When it happened (backfill); defaults to now.
+    converted_at: Option<DateTime<Utc>>,
+    /// A JSON object of your own (at most 16 KiB, 8 levels deep).
+    custom_data: Option<Json<serde_json::Value>>,
+}
+
+/// Changes to a contact's conversion state (plan `PATCH /contacts/:id/conversion`).
+#[derive(InputObject)]
+pub struct UpdateContactConversionInput {
+    /// The workspace that sent the contact.
+    sent_from_workspace: Option<ID>,
+    /// The workspace that converted it (your own unless admin).
+    converted_from_workspace: Option<ID>,
+    /// The new status; may move in any direction.
+    conversion_status: Option<ConversionStatus>,
+    /// Who converted or owns the contact.
+    converted_by: Option<String>,
+    /// Merged into the stored object: keys overwrite, null removes a key.
+    custom_metadata: Option<Json<serde_json::Value>>,
+    /// Replace the stored metadata instead of merging.
+    replace_custom_metadata: Option<bool>,
+}
+
+/// A new contact.
+#[derive(InputObject)]
+pub struct CreateContactInput {
+    /// Your own 64-bit id; omit to have one assigned.
+    id: Option<ID>,
+    /// Full name.
+    name: Option<String>,
+    /// Email address.
+    email: Option<String>,
+    /// Phone number.
+    phone: Option<String>,
+    /// A JSON object of your own.
+    custom_metadata: Option<Json<serde_json::Value>>,
+    /// The owning workspace (admin only; defaults to yours).
+    workspace_id: Option<ID>,
+}
+
+/// A new lead.
+#[derive(InputObject)]
+pub struct CreateLeadInput {
+    /// Your own 64-bit id; omit to have one assigned.
+    id: Option<ID>,
+    /// The contact who made the inquiry.
+    contact_id: ID,
+}
+
+/// A workspace to register (admin only).
+#[derive(InputObject)]
+pub struct RegisterWorkspaceInput {
+    /// `[A-Za-z0-9_.-]`, 1 to 64 characters.
+    workspace_id: ID,
+    /// Display name.
+    workspace_name: String,
+    /// Defaults to READ, UPDATE, CONVERT.
+    permissions: Option<Vec<Permission>>,
+    /// A key of your choosing (16+ characters); omit to have a strong one generated.
+    api_key: Option<String>,
+}
+
+/// Log conversions, update contacts, register workspaces.
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Logs a conversion: stores it, updates the contact and lead, records tracking and audit,
+    /// all in one transaction, then publishes it on `conversionFeed`.
+    async fn log_conversion(
+        &self,
+        ctx: &Context<'_>,
+        input: LogConversionInput,
+    ) -> Result<Conversion> {
+        let services = services(ctx)?;
+        let caller = caller(ctx)?;
+        let parsed = LogConversion {
+            contact_id: input.contact_id.0,
+            lead_id: input.lead_id.map(|i| i.0),
+            workspace_id: input.workspace_id.map(|i| i.0),
+            converted_by: input.converted_by,
+            conversion_type: input.conversion_type,
+            conversion_value: input.conversion_value.map(|d| d.0),
+            currency: input.currency,
+            converted_at: input.converted_at.map(|t| t.to_rfc3339()),
+            custom_data: input.custom_data.map(|j| j.0),
+        }
+        .parse(services)?;
+        Ok(Conversion(services.log_conversion(caller, parsed).await?))
+    }
+
+    /// Updates a contact's conversion status, workspaces, owner and metadata.
+    async fn update_contact_conversion(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        input: UpdateContactConversionInput,
+    ) -> Result<Contact> {
+        let id = ContactId::parse("contact_id", &contact_id)?;
+        let update = UpdateContactConversion {
+            sent_from_workspace: input.sent_from_workspace.map(|i| i.0),
+            converted_from_workspace: input.converted_from_workspace.map(|i| i.0),
+            conversion_status: input.conversion_status,
+            converted_by: input.converted_by,
+            custom_metadata: input.custom_metadata.map(|j| j.0),
+            replace_custom_metadata: input.replace_custom_metadata,
+        }
+        .parse()?;
+        let contact = services(ctx)?
+            .update_contact_conversion(caller(ctx)?, id, update)
+            .await?;
+        Ok(Contact(contact))
+    }
+
+    /// Creates a contact owned by your workspace.
+    async fn create_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateContactInput,
+    ) -> Result<Contact> {
+        let new = CreateContact {
+            id: input.id.map(|i| i.0),
+            name: input.name,
+            email: input.email,
+            phone: input.phone,
+            custom_metadata: input.custom_metadata.map(|j| j.0),
+            workspace_id: input.workspace_id.map(|i| i.0),
+        }
+        .parse()?;
+        Ok(Contact(
+            services(ctx)?.create_contact(caller(ctx)?, new).await?,
+        ))
+    }
+
+    /// Creates a lead for a contact you can see.
+    async fn create_lead(&self, ctx: &Context<'_>, input: CreateLeadInput) -> Result<Lead> {
+        let id = input.id.map(|i| LeadId::parse("id", &i)).transpose()?;
+        let contact_id = ContactId::parse("contact_id", &input.contact_id)?;
+        Ok(Lead(
+            services(ctx)?
+                .create_lead(caller(ctx)?, id, contact_id)
+                .await?,
+        ))
+    }
+
+    /// Sends a contact from your workspace to another (`sent` and `received` tracking).
+    async fn send_contact(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        to_workspace_id: ID,
+        #[graphql(desc = "The sender (admin only; defaults to your workspace).")] from_workspace_id: Option<ID>,
+        lead_id: Option<ID>,
+    ) -> Result<Contact> {
+        let id = ContactId::parse("contact_id", &contact_id)?;
+        let to = WorkspaceId::parse("to_workspace_id", &to_workspace_id)?;
+        let from = from_workspace_id
+            .map(|f| WorkspaceId::parse("from_workspace_id", &f))
+            .transpose()?;
+        let lead = lead_id.map(|l| LeadId::parse("lead_id", &l)).transpose()?;
+        let contact = services(ctx)?
+            .send_contact(caller(ctx)?, id, to, from, lead)
+            .await?;
+        Ok(Contact(contact))
+    }
+
+    /// Registers a workspace (admin only). The API key is in the answer, this once.
+    async fn register_workspace(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterWorkspaceInput,
+    ) -> Result<RegisteredWorkspace> {
+        let new = RegisterWorkspace {
+            workspace_id: input.workspace_id.0,
+            workspace_name: input.workspace_name,
+            permissions: input.permissions,
+            api_key: input.api_key,
+        }
+        .parse()?;
+        let (workspace, api_key) = services(ctx)?.register_workspace(caller(ctx)?, new).await?;
+        Ok(RegisteredWorkspace { workspace, api_key })
+    }
+}

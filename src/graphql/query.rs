@@ -1,0 +1,191 @@
+//! Query root.
+
+use super::scalars::Decimal;
+use super::types::{Contact, Conversion, ConversionAnalytics, Lead, Workspace, WorkspaceActivity};
+use super::{caller, services};
+use crate::domain::{ContactId, LeadId, WorkspaceId};
+use crate::error::AppError;
+use crate::input::{AnalyticsQuery, ConversionQuery};
+use crate::service::conversion::{Cursor, DEFAULT_PAGE};
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use uuid::Uuid;
+
+/// Read conversions, contacts, leads, workspaces and analytics.
+#[derive(Default)]
+pub struct QueryRoot;
+
+/// Filters for `conversions`; all optional and combined with AND.
+#[derive(InputObject, Default)]
+pub struct ConversionFilter {
+    /// Only this workspace (a workspace may name only itself).
+    workspace_id: Option<ID>,
+    /// From this date (`2024-01-01`, whole UTC day) or RFC 3339 instant, inclusive.
+    from_date: Option<String>,
+    /// To this date (whole UTC day) or RFC 3339 instant, inclusive.
+    to_date: Option<String>,
+    /// Only this contact.
+    contact_id: Option<ID>,
+    /// Only this conversion type.
+    conversion_type: Option<String>,
+    /// Value at least this.
+    min_value: Option<Decimal>,
+    /// Value at most this.
+    max_value: Option<Decimal>,
+}
+
+impl From<ConversionFilter> for ConversionQuery {
+    fn from(f: ConversionFilter) -> Self {
+        ConversionQuery {
+            workspace_id: f.workspace_id.map(|i| i.0),
+            from_date: f.from_date,
+            to_date: f.to_date,
+            contact_id: f.contact_id.map(|i| i.0),
+            conversion_type: f.conversion_type,
+            min_value: f.min_value.map(|d| d.0),
+            max_value: f.max_value.map(|d| d.0),
+        }
+    }
+}
+
+/// Filters for `conversionAnalytics`; all optional.
+#[derive(InputObject, Default)]
+pub struct AnalyticsFilter {
+    /// Only this workspace (a workspace may name only itself).
+    workspace_id: Option<ID>,
+    /// From this date or instant, inclusive.
+    from_date: Option<String>,
+    /// To this date or instant, inclusive.
+    to_date: Option<String>,
+    /// Count only conversions of this type.
+    conversion_type: Option<String>,
+}
+
+/// Read conversions, contacts, leads, workspaces and analytics.
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// One conversion; null when it does not exist or is not yours.
+    async fn conversion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Conversion>> {
+        let Ok(id) = Uuid::parse_str(&id) else {
+            return Ok(None);
+        };
+        let found = services(ctx)?.conversion(caller(ctx)?, id).await?;
+        Ok(found.map(Conversion))
+    }
+
+    /// Conversions matching the filter, newest first (Relay connection).
+    async fn conversions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ConversionFilter>,
+        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Conversion>> {
+        let services = services(ctx)?;
+        let filter = ConversionQuery::from(filter.unwrap_or_default()).parse(services)?;
+        let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
+        let first = page_size(first)?;
+        let page = services
+            .conversions(caller(ctx)?, filter, first, after)
+            .await?;
+        let mut connection = Connection::new(after.is_some(), page.has_next_page);
+        connection.edges.extend(
+            page.items
+                .into_iter()
+                .map(|c| Edge::new(Cursor::of(&c).encode(), Conversion(c))),
+        );
+        Ok(connection)
+    }
+
+    /// One contact; null when it does not exist or is not yours.
+    async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contact>> {
+        let id = ContactId::parse("id", &id)?;
+        Ok(services(ctx)?.contact(caller(ctx)?, id).await?.map(Contact))
+    }
+
+    /// Contacts you created, sent, received, converted or updated, in id order.
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Contact>> {
+        let after = after.map(|a| ContactId::parse("after", &a)).transpose()?;
+        let page = services(ctx)?
+            .contacts(caller(ctx)?, page_size(first)?, after)
+            .await?;
+        let mut connection = Connection::new(after.is_some(), page.has_next_page);
+        connection.edges.extend(
+            page.items
+                .into_iter()
+                .map(|c| Edge::new(c.id.to_string(), Contact(c))),
+        );
+        Ok(connection)
+    }
+
+    /// One lead; null when it does not exist or its contact is not yours.
+    async fn lead(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Lead>> {
+        let id = LeadId::parse("id", &id)?;
+        Ok(services(ctx)?.lead(caller(ctx)?, id).await?.map(Lead))
+    }
+
+    /// One workspace; a workspace sees only itself.
+    async fn workspace(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Workspace>> {
+        let id = WorkspaceId::parse("id", &id)?;
+        Ok(services(ctx)?
+            .workspace(caller(ctx)?, &id)
+            .await?
+            .map(Workspace))
+    }
+
+    /// All workspaces (admin), or just your own.
+    async fn workspaces(&self, ctx: &Context<'_>) -> Result<Vec<Workspace>> {
+        let rows = services(ctx)?.workspaces(caller(ctx)?).await?;
+        Ok(rows.into_iter().map(Workspace).collect())
+    }
+
+    /// The plan's §2.2 activity of one workspace.
+    async fn workspace_activity(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        #[graphql(desc = "Recent entries, 1 to 100 (default 20).")] limit: Option<i32>,
+    ) -> Result<WorkspaceActivity> {
+        let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
+        let limit = u64::try_from(limit.unwrap_or(20)).unwrap_or(1);
+        let activity = services(ctx)?
+            .workspace_activity(caller(ctx)?, &id, limit)
+            .await?;
+        Ok(WorkspaceActivity(activity))
+    }
+
+    /// Totals, rates, breakdowns, trends and the funnel.
+    async fn conversion_analytics(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AnalyticsFilter>,
+    ) -> Result<ConversionAnalytics> {
+        let services = services(ctx)?;
+        let f = filter.unwrap_or_default();
+        let filter = AnalyticsQuery {
+            workspace_id: f.workspace_id.map(|i| i.0),
+            from_date: f.from_date,
+            to_date: f.to_date,
+            conversion_type: f.conversion_type,
+        }
+        .parse()?;
+        let analytics = services.analytics(caller(ctx)?, filter).await?;
+        Ok(ConversionAnalytics {
+            analytics,
+            currency: services.currency.code().to_owned(),
+        })
+    }
+}
+
+fn page_size(first: Option<i32>) -> Result<u64, AppError> {
+    match first {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=200).contains(&n) => Ok(n as u64),
+        Some(_) => Err(AppError::invalid("first", "must be between 1 and 200")),
+    }
+}

@@ -1,0 +1,177 @@
+use super::decimal;
+use crate::graphql::scalars::Decimal;
+use crate::service::analytics::{Analytics, Tally};
+use async_graphql::{ID, Object, SimpleObject};
+
+/// Conversion analytics for a dashboard (plan §2.1 and §4). Definitions: docs/api.md.
+pub struct ConversionAnalytics {
+    pub analytics: Analytics,
+    pub currency: String,
+}
+
+/// The headline figures.
+#[derive(SimpleObject)]
+pub struct AnalyticsSummary {
+    /// Conversions of every type.
+    total_conversions: u64,
+    /// Sum of conversion values, exact.
+    total_value: Decimal,
+    /// Total value ÷ conversions that carry a value, rounded half away from zero; null if none.
+    average_value: Option<Decimal>,
+    /// 100 × conversions ÷ contacts received, two decimals; null when none were received.
+    conversion_rate: Option<f64>,
+    /// Distinct (workspace, contact) pairs received in the period.
+    contacts_received: u64,
+}
+
+/// One workspace's figures.
+#[derive(SimpleObject)]
+pub struct WorkspaceAnalytics {
+    /// The workspace.
+    workspace_id: ID,
+    /// Its conversions.
+    conversions: u64,
+    /// Their total value, exact.
+    total_value: Decimal,
+    /// 100 × conversions ÷ contacts received.
+    conversion_rate: Option<f64>,
+    /// Distinct contacts it received in the period.
+    contacts_received: u64,
+}
+
+/// Conversions of one type.
+#[derive(SimpleObject)]
+pub struct TypeCount {
+    /// The conversion type.
+    conversion_type: String,
+    /// How many.
+    conversions: u64,
+    /// Their total value, exact.
+    total_value: Decimal,
+}
+
+/// One bucket of a trend line.
+#[derive(SimpleObject)]
+pub struct TrendPoint {
+    /// `2024-01-15` for days and weeks (the Monday), `2024-01` for months; UTC.
+    period: String,
+    /// Conversions in the bucket.
+    conversions: u64,
+    /// Their total value, exact.
+    total_value: Decimal,
+}
+
+/// Trend lines, oldest bucket first; buckets without conversions are omitted.
+#[derive(SimpleObject)]
+pub struct Trends {
+    /// By UTC day.
+    daily: Vec<TrendPoint>,
+    /// By ISO week (starting Monday).
+    weekly: Vec<TrendPoint>,
+    /// By month.
+    monthly: Vec<TrendPoint>,
+}
+
+/// One funnel stage (plan §4.2).
+#[derive(SimpleObject)]
+pub struct FunnelStage {
+    /// `leads_received`, `qualified`, `appointments` or `conversions`.
+    stage: String,
+    /// Contacts received in the period that reached this stage.
+    count: u64,
+    /// Percent of `leads_received`; null when none were received.
+    percent: Option<f64>,
+}
+
+impl ConversionAnalytics {
+    fn money(&self, minor: i64) -> Decimal {
+        decimal(minor, &self.currency)
+    }
+
+    fn points(&self, points: &[crate::service::analytics::TrendPoint]) -> Vec<TrendPoint> {
+        points
+            .iter()
+            .map(|p| TrendPoint {
+                period: p.period.clone(),
+                conversions: p.tally.conversions,
+                total_value: self.money(p.tally.total_minor),
+            })
+            .collect()
+    }
+}
+
+/// Conversion analytics for a dashboard (plan §2.1 and §4). Definitions: docs/api.md.
+#[Object]
+impl ConversionAnalytics {
+    /// ISO 4217 currency of every amount here.
+    async fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    /// Totals over everything the filter selects.
+    async fn summary(&self) -> AnalyticsSummary {
+        let a = &self.analytics;
+        let Tally {
+            conversions,
+            total_minor,
+            ..
+        } = a.summary;
+        AnalyticsSummary {
+            total_conversions: conversions,
+            total_value: self.money(total_minor),
+            average_value: a.average_minor.map(|m| self.money(m)),
+            conversion_rate: a.conversion_rate,
+            contacts_received: a.contacts_received,
+        }
+    }
+
+    /// Per workspace, ordered by id.
+    async fn by_workspace(&self) -> Vec<WorkspaceAnalytics> {
+        self.analytics
+            .by_workspace
+            .iter()
+            .map(|w| WorkspaceAnalytics {
+                workspace_id: ID(w.workspace_id.clone()),
+                conversions: w.tally.conversions,
+                total_value: self.money(w.tally.total_minor),
+                conversion_rate: w.conversion_rate,
+                contacts_received: w.contacts_received,
+            })
+            .collect()
+    }
+
+    /// Per conversion type, most frequent first.
+    async fn by_type(&self) -> Vec<TypeCount> {
+        self.analytics
+            .by_type
+            .iter()
+            .map(|(t, tally)| TypeCount {
+                conversion_type: t.clone(),
+                conversions: tally.conversions,
+                total_value: self.money(tally.total_minor),
+            })
+            .collect()
+    }
+
+    /// Daily, weekly and monthly trend lines.
+    async fn trends(&self) -> Trends {
+        Trends {
+            daily: self.points(&self.analytics.daily),
+            weekly: self.points(&self.analytics.weekly),
+            monthly: self.points(&self.analytics.monthly),
+        }
+    }
+
+    /// Leads received → qualified → appointments → conversions.
+    async fn funnel(&self) -> Vec<FunnelStage> {
+        self.analytics
+            .funnel
+            .iter()
+            .map(|s| FunnelStage {
+                stage: s.stage.to_owned(),
+                count: s.count,
+                percent: s.percent,
+            })
+            .collect()
+    }
+}

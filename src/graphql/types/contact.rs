@@ -1,0 +1,111 @@
+use super::{Conversion, Lead, decimal};
+use crate::domain::{ContactId, ConversionStatus};
+use crate::graphql::loaders::{ConversionsOf, LeadsOf, Loaders};
+use crate::graphql::scalars::Decimal;
+use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::contact;
+
+/// A person handed to workspaces, and what became of them.
+pub struct Contact(pub contact::Model);
+
+/// A person handed to workspaces, and what became of them.
+#[Object]
+impl Contact {
+    /// 64-bit id (integrators may bring their own).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Full name.
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// Email address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// Phone number.
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+
+    /// When the contact was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When anything about the contact last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The workspace that sent the contact on.
+    async fn sent_from_workspace(&self) -> Option<ID> {
+        self.0.sent_from_workspace.clone().map(ID)
+    }
+
+    /// The workspace that last converted the contact.
+    async fn converted_from_workspace(&self) -> Option<ID> {
+        self.0.converted_from_workspace.clone().map(ID)
+    }
+
+    /// Where the contact stands in the funnel.
+    async fn conversion_status(&self) -> ConversionStatus {
+        ConversionStatus::from_stored(&self.0.conversion_status)
+    }
+
+    /// When the contact last converted.
+    async fn converted_timestamp(&self) -> Option<DateTime<Utc>> {
+        self.0.converted_timestamp
+    }
+
+    /// Who last converted the contact.
+    async fn converted_by(&self) -> Option<&str> {
+        self.0.converted_by.as_deref()
+    }
+
+    /// Workspace-supplied metadata (merged on update unless replaced).
+    async fn custom_metadata(&self) -> Option<Json<serde_json::Value>> {
+        self.0.custom_metadata.clone().map(Json)
+    }
+
+    /// Sum of all conversion values, exact, in `currency`.
+    async fn lifetime_value(&self) -> Decimal {
+        decimal(self.0.lifetime_value_minor, &self.0.currency)
+    }
+
+    /// ISO 4217 currency of `lifetimeValue`.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+
+    /// How many conversions were logged for the contact.
+    async fn conversion_count(&self) -> i32 {
+        self.0.conversion_count
+    }
+
+    /// The contact's conversions that the caller may see, newest first.
+    async fn conversions(&self, ctx: &Context<'_>) -> Result<Vec<Conversion>> {
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(ConversionsOf(ContactId(self.0.id)))
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Conversion)
+            .collect())
+    }
+
+    /// The contact's leads, oldest first.
+    async fn leads(&self, ctx: &Context<'_>) -> Result<Vec<Lead>> {
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(LeadsOf(ContactId(self.0.id)))
+            .await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Lead).collect())
+    }
+}

@@ -1,0 +1,118 @@
+use super::{Contact, Lead, Workspace, decimal};
+use crate::domain::{ContactId, LeadId};
+use crate::error::AppError;
+use crate::graphql::loaders::{Loaders, WorkspaceKey};
+use crate::graphql::scalars::Decimal;
+use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::{contact, conversion};
+
+/// A conversion a workspace reported for a contact: a sale, an appointment, a qualification…
+pub struct Conversion(pub conversion::Model);
+
+/// A conversion a workspace reported for a contact: a sale, an appointment, a qualification…
+#[Object]
+impl Conversion {
+    /// Unique id (UUID).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The converted contact's id.
+    async fn contact_id(&self) -> ID {
+        ID(self.0.contact_id.to_string())
+    }
+
+    /// The lead this conversion closed, if one was given.
+    async fn lead_id(&self) -> Option<ID> {
+        self.0.lead_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The workspace that reported it.
+    async fn workspace_id(&self) -> ID {
+        ID(self.0.workspace_id.clone())
+    }
+
+    /// Who in the workspace converted the contact (an agent or owner id).
+    async fn converted_by(&self) -> &str {
+        &self.0.converted_by
+    }
+
+    /// When the conversion happened (may be backfilled; defaults to when it was logged).
+    async fn converted_at(&self) -> DateTime<Utc> {
+        self.0.converted_at
+    }
+
+    /// `sale`, `appointment`, `qualified`, or another lowercase identifier.
+    async fn conversion_type(&self) -> &str {
+        &self.0.conversion_type
+    }
+
+    /// The exact value, in `currency`; null when the conversion carries none.
+    async fn conversion_value(&self) -> Option<Decimal> {
+        self.0.value_minor.map(|v| decimal(v, &self.0.currency))
+    }
+
+    /// ISO 4217 currency of `conversionValue`.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+
+    /// The workspace's own structured data (contract id, products, …).
+    async fn custom_data(&self) -> Option<Json<serde_json::Value>> {
+        self.0.custom_data.clone().map(Json)
+    }
+
+    /// When convio stored it.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The converted contact.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Contact> {
+        let loader = ctx.data::<Loaders>()?;
+        let found = loader.load_one(ContactId(self.0.contact_id)).await?;
+        found
+            .map(Contact)
+            .ok_or_else(|| AppError::Internal("a conversion's contact is missing".into()).into())
+    }
+
+    /// The lead this conversion closed.
+    async fn lead(&self, ctx: &Context<'_>) -> Result<Option<Lead>> {
+        let Some(id) = self.0.lead_id else {
+            return Ok(None);
+        };
+        Ok(ctx.data::<Loaders>()?.load_one(LeadId(id)).await?.map(Lead))
+    }
+
+    /// The workspace that reported it.
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Workspace> {
+        let found = ctx
+            .data::<Loaders>()?
+            .load_one(WorkspaceKey(self.0.workspace_id.clone()))
+            .await?;
+        found
+            .map(Workspace)
+            .ok_or_else(|| AppError::Internal("a conversion's workspace is missing".into()).into())
+    }
+}
+
+/// One event on the live feed: a stored conversion and its contact right after the commit.
+pub struct ConversionEvent {
+    pub conversion: conversion::Model,
+    pub contact: contact::Model,
+}
+
+/// One event on the live feed: a stored conversion and its contact right after the commit.
+#[Object]
+impl ConversionEvent {
+    /// The conversion just logged.
+    async fn conversion(&self) -> Conversion {
+        Conversion(self.conversion.clone())
+    }
+
+    /// The contact as it stood after the conversion (status, lifetime value, count).
+    async fn contact(&self) -> Contact {
+        Contact(self.contact.clone())
+    }
+}

@@ -1,0 +1,25 @@
+//! GraphQL object types, one file per noun. Each wraps the stored row and documents every
+//! field, so `schema.graphql` documents the API.
+
+mod activity;
+mod analytics;
+mod contact;
+mod conversion;
+mod lead;
+mod workspace;
+
+pub use activity::WorkspaceActivity;
+pub use analytics::ConversionAnalytics;
+pub use contact::Contact;
+pub use conversion::{Conversion, ConversionEvent};
+pub use lead::Lead;
+pub use workspace::{RegisteredWorkspace, Workspace};
+
+use super::scalars::Decimal;
+use crate::domain::Currency;
+
+/// Formats stored minor units in the row's currency.
+pub(crate) fn decimal(minor: i64, currency_code: &str) -> Decimal {
+    let currency = Currency::parse("currency", currency_code).unwrap_or(Currency::USD);
+    Decimal(currency.format_amount(minor))
+}

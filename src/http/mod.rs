@@ -1,0 +1,66 @@
+//! HTTP: the router, the GraphQL and WebSocket endpoints, and the REST shims. Handlers are
+//! thin: parse, call the service layer, shape the reply.
+
+mod body;
+mod caller;
+mod graphql;
+mod ops;
+mod rest;
+mod views;
+
+use crate::graphql::ConvioSchema;
+use crate::service::Services;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::HeaderName;
+use axum::routing::{get, patch, post};
+use axum::{Router, middleware};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Bodies above this are refused with 413 before they are read.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub schema: ConvioSchema,
+}
+
+impl FromRef<AppState> for Services {
+    fn from_ref(state: &AppState) -> Services {
+        state.services.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/graphql", post(graphql::execute))
+        .route("/graphiql", get(graphql::graphiql))
+        .route("/graphql/ws", get(graphql::websocket))
+        .route("/conversions/log", post(rest::conversions::log))
+        .route("/conversions", get(rest::conversions::list))
+        .route("/conversions/analytics", get(rest::conversions::analytics))
+        .route("/conversions/{id}", get(rest::conversions::show))
+        .route("/contacts", post(rest::contacts::create))
+        .route("/contacts/{id}", get(rest::contacts::show))
+        .route(
+            "/contacts/{id}/conversion",
+            patch(rest::contacts::update_conversion),
+        )
+        .route("/contacts/{id}/send", post(rest::contacts::send))
+        .route("/leads", post(rest::contacts::create_lead))
+        .route("/workspaces/register", post(rest::workspaces::register))
+        .route("/workspaces/{id}/activity", get(rest::workspaces::activity))
+        .route("/auth/token", post(rest::workspaces::token))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(crate::request_id::scope))
+        // Logs method, path and status; never headers (keys, tokens) or bodies (PII).
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

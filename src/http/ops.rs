@@ -1,0 +1,34 @@
+//! Operational endpoints: health and metrics.
+
+use crate::error::AppError;
+use crate::service::Services;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+/// 200 when the service can serve: the database answers.
+pub async fn healthz(State(services): State<Services>) -> Result<Json<Value>, AppError> {
+    services.db.ping().await?;
+    Ok(Json(json!({ "status": "ok" })))
+}
+
+/// Prometheus text format.
+pub async fn metrics(State(services): State<Services>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP convio_db_statements_total SQL statements executed since start.\n\
+         # TYPE convio_db_statements_total counter\n\
+         convio_db_statements_total {}\n\
+         # HELP convio_feed_subscribers Live conversionFeed subscriptions.\n\
+         # TYPE convio_feed_subscribers gauge\n\
+         convio_feed_subscribers {}\n",
+        services.db.statements_executed(),
+        services.bus.subscriber_count(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound("no such endpoint".into())
+}

@@ -1,0 +1,5 @@
+//! The REST shims of the plan (§2, §6), for integrators' webhooks.
+
+pub mod contacts;
+pub mod conversions;
+pub mod workspaces;

@@ -1,0 +1,64 @@
+//! `POST /workspaces/register`, `GET /workspaces/{id}/activity`, `POST /auth/token`.
+
+use crate::auth::Caller;
+use crate::domain::{Permission, WorkspaceId};
+use crate::error::{AppError, AppResult};
+use crate::http::body::{JsonBody, Params};
+use crate::http::views::{ActivityView, RegisteredView};
+use crate::input::RegisterWorkspace;
+use crate::service::Services;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+pub async fn register(
+    State(services): State<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> AppResult<(StatusCode, Json<RegisteredView>)> {
+    let f = body.fields(&["workspace_id", "workspace_name", "api_key", "permissions"])?;
+    let permissions = f
+        .opt::<Vec<String>>("permissions")?
+        .map(|ps| {
+            ps.iter()
+                .map(|p| Permission::parse("permissions", p))
+                .collect::<AppResult<Vec<_>>>()
+        })
+        .transpose()?;
+    let new = RegisterWorkspace {
+        workspace_id: f.req("workspace_id")?,
+        workspace_name: f.req("workspace_name")?,
+        permissions,
+        api_key: f.opt("api_key")?,
+    }
+    .parse()?;
+    let (workspace, key) = services.register_workspace(&caller, new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisteredView::new(workspace, key)),
+    ))
+}
+
+pub async fn activity(
+    State(services): State<Services>,
+    caller: Caller,
+    Path(id): Path<String>,
+    mut params: Params,
+) -> AppResult<Json<ActivityView>> {
+    let id = WorkspaceId::parse("id", &id).map_err(|_| AppError::not_found("workspace", &id))?;
+    let limit = params.bounded("limit", 20, 100)?;
+    params.finish(&["limit"])?;
+    let activity = services.workspace_activity(&caller, &id, limit).await?;
+    Ok(Json(activity.into()))
+}
+
+/// Exchanges the credentials in the headers for a short-lived JWT.
+pub async fn token(State(services): State<Services>, caller: Caller) -> AppResult<Json<Value>> {
+    let token = services.issue_token(&caller)?;
+    Ok(Json(json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": services.tokens.ttl_seconds,
+    })))
+}

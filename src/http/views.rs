@@ -1,0 +1,287 @@
+//! REST response bodies, in the plan's snake_case shapes. Money is written as an exact JSON
+//! number (`25000.00`), never through a float.
+
+use crate::domain::Currency;
+use crate::service::analytics::{Analytics, TrendPoint};
+use crate::service::workspace::{Activity, permissions_of};
+use chrono::{DateTime, Utc};
+use entity::{contact, conversion, lead, workspace};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// An exact decimal written as a JSON number literal.
+fn amount(minor: i64, currency_code: &str) -> Box<RawValue> {
+    let currency = Currency::parse("currency", currency_code).unwrap_or(Currency::USD);
+    // A formatted amount is always a valid JSON number; the default (null) is unreachable.
+    RawValue::from_string(currency.format_amount(minor)).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+pub struct ConversionView {
+    id: Uuid,
+    contact_id: i64,
+    lead_id: Option<i64>,
+    workspace_id: String,
+    converted_by: String,
+    converted_at: DateTime<Utc>,
+    conversion_type: String,
+    conversion_value: Option<Box<RawValue>>,
+    currency: String,
+    custom_data: Option<Value>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<conversion::Model> for ConversionView {
+    fn from(c: conversion::Model) -> Self {
+        ConversionView {
+            conversion_value: c.value_minor.map(|v| amount(v, &c.currency)),
+            id: c.id,
+            contact_id: c.contact_id,
+            lead_id: c.lead_id,
+            workspace_id: c.workspace_id,
+            converted_by: c.converted_by,
+            converted_at: c.converted_at,
+            conversion_type: c.conversion_type,
+            currency: c.currency,
+            custom_data: c.custom_data,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ContactView {
+    id: i64,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    sent_from_workspace: Option<String>,
+    converted_from_workspace: Option<String>,
+    conversion_status: String,
+    converted_timestamp: Option<DateTime<Utc>>,
+    converted_by: Option<String>,
+    custom_metadata: Option<Value>,
+    lifetime_value: Box<RawValue>,
+    currency: String,
+    conversion_count: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<contact::Model> for ContactView {
+    fn from(c: contact::Model) -> Self {
+        ContactView {
+            lifetime_value: amount(c.lifetime_value_minor, &c.currency),
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            sent_from_workspace: c.sent_from_workspace,
+            converted_from_workspace: c.converted_from_workspace,
+            conversion_status: c.conversion_status,
+            converted_timestamp: c.converted_timestamp,
+            converted_by: c.converted_by,
+            custom_metadata: c.custom_metadata,
+            currency: c.currency,
+            conversion_count: c.conversion_count,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct LeadView {
+    id: i64,
+    contact_id: i64,
+    workspace_id: Option<String>,
+    conversion_id: Option<Uuid>,
+    conversion_metadata: Option<Value>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<lead::Model> for LeadView {
+    fn from(l: lead::Model) -> Self {
+        LeadView {
+            id: l.id,
+            contact_id: l.contact_id,
+            workspace_id: l.workspace_id,
+            conversion_id: l.conversion_id,
+            conversion_metadata: l.conversion_metadata,
+            created_at: l.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct RegisteredView {
+    workspace_id: String,
+    workspace_name: String,
+    permissions: Vec<&'static str>,
+    api_key: String,
+    created_at: DateTime<Utc>,
+}
+
+impl RegisteredView {
+    pub fn new(w: workspace::Model, api_key: String) -> Self {
+        RegisteredView {
+            permissions: permissions_of(&w).iter().map(|p| p.as_str()).collect(),
+            workspace_id: w.id,
+            workspace_name: w.name,
+            api_key,
+            created_at: w.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ActivityEntryView {
+    id: i64,
+    action: String,
+    contact_id: i64,
+    lead_id: Option<i64>,
+    timestamp: DateTime<Utc>,
+    metadata: Option<Value>,
+}
+
+#[derive(Serialize)]
+pub struct ActivityView {
+    workspace_id: String,
+    total_contacts_received: u64,
+    total_contacts_sent: u64,
+    total_conversions: u64,
+    conversion_rate: Option<f64>,
+    recent_activity: Vec<ActivityEntryView>,
+}
+
+impl From<Activity> for ActivityView {
+    fn from(a: Activity) -> Self {
+        ActivityView {
+            workspace_id: a.workspace_id.to_string(),
+            total_contacts_received: a.contacts_received,
+            total_contacts_sent: a.contacts_sent,
+            total_conversions: a.conversions,
+            conversion_rate: a.conversion_rate,
+            recent_activity: a
+                .recent
+                .into_iter()
+                .map(|t| ActivityEntryView {
+                    id: t.id,
+                    action: t.action,
+                    contact_id: t.contact_id,
+                    lead_id: t.lead_id,
+                    timestamp: t.timestamp,
+                    metadata: t.metadata,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SummaryView {
+    total_conversions: u64,
+    total_value: Box<RawValue>,
+    average_value: Option<Box<RawValue>>,
+    conversion_rate: Option<f64>,
+    contacts_received: u64,
+}
+
+#[derive(Serialize)]
+pub struct WorkspaceFiguresView {
+    workspace_id: String,
+    conversions: u64,
+    total_value: Box<RawValue>,
+    conversion_rate: Option<f64>,
+    contacts_received: u64,
+}
+
+#[derive(Serialize)]
+pub struct TrendPointView {
+    period: String,
+    conversions: u64,
+    total_value: Box<RawValue>,
+}
+
+#[derive(Serialize)]
+pub struct TrendsView {
+    daily: Vec<TrendPointView>,
+    weekly: Vec<TrendPointView>,
+    monthly: Vec<TrendPointView>,
+}
+
+#[derive(Serialize)]
+pub struct FunnelStageView {
+    stage: &'static str,
+    count: u64,
+    percent: Option<f64>,
+}
+
+/// The plan's §2.1 analytics response, plus `currency` and the §4.2 `funnel`.
+#[derive(Serialize)]
+pub struct AnalyticsView {
+    currency: String,
+    summary: SummaryView,
+    by_workspace: Vec<WorkspaceFiguresView>,
+    /// The plan's shape: conversion type → count.
+    by_type: Map<String, Value>,
+    trends: TrendsView,
+    funnel: Vec<FunnelStageView>,
+}
+
+impl AnalyticsView {
+    pub fn new(a: Analytics, currency: &str) -> Self {
+        let money = |minor| amount(minor, currency);
+        let points = |ps: Vec<TrendPoint>| {
+            ps.into_iter()
+                .map(|p| TrendPointView {
+                    period: p.period,
+                    conversions: p.tally.conversions,
+                    total_value: money(p.tally.total_minor),
+                })
+                .collect()
+        };
+        AnalyticsView {
+            currency: currency.to_owned(),
+            summary: SummaryView {
+                total_conversions: a.summary.conversions,
+                total_value: money(a.summary.total_minor),
+                average_value: a.average_minor.map(money),
+                conversion_rate: a.conversion_rate,
+                contacts_received: a.contacts_received,
+            },
+            by_workspace: a
+                .by_workspace
+                .into_iter()
+                .map(|w| WorkspaceFiguresView {
+                    total_value: money(w.tally.total_minor),
+                    workspace_id: w.workspace_id,
+                    conversions: w.tally.conversions,
+                    conversion_rate: w.conversion_rate,
+                    contacts_received: w.contacts_received,
+                })
+                .collect(),
+            by_type: a
+                .by_type
+                .into_iter()
+                .map(|(t, tally)| (t, Value::from(tally.conversions)))
+                .collect(),
+            trends: TrendsView {
+                daily: points(a.daily),
+                weekly: points(a.weekly),
+                monthly: points(a.monthly),
+            },
+            funnel: a
+                .funnel
+                .into_iter()
+                .map(|s| FunnelStageView {
+                    stage: s.stage,
+                    count: s.count,
+                    percent: s.percent,
+                })
+                .collect(),
+        }
+    }
+}

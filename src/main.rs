@@ -1,0 +1,74 @@
+//! The `convio` binary: serve (default), migrate, or print the GraphQL schema.
+
+use clap::{Parser, Subcommand};
+use convio::Config;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "convio", version, about = "Conversion tracking service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GraphQL API, GraphiQL and the REST shims (the default).
+    Serve,
+    /// Run pending database migrations, then exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("convio=info,tower_http=info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Schema => {
+            print!("{}", convio::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => convio::migrate(&cli.config).await.map(|_| {
+            tracing::info!("migrations applied");
+        }),
+        Command::Serve => serve(cli.config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("convio: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), convio::error::AppError> {
+    tracing::info!(?config, "starting");
+    let server = convio::build(config).await?;
+    if let Some(key) = &server.generated_admin_key {
+        // Printed to the terminal once, deliberately not through the logger.
+        eprintln!(
+            "\n  No CONVIO_ADMIN_KEY was set, so an admin key was generated for this database.\n  \
+             It is shown only this once; store it safely:\n\n    {key}\n"
+        );
+    }
+    let base = format!("http://{}", server.local_addr());
+    tracing::info!("GraphQL      {base}/graphql");
+    tracing::info!("GraphiQL     {base}/graphiql");
+    tracing::info!("Subscriptions {base}/graphql/ws (graphql-transport-ws)");
+    tracing::info!("REST         {base}/conversions/log, /conversions, /conversions/analytics, …");
+    server
+        .serve()
+        .await
+        .map_err(|e| convio::error::AppError::Internal(format!("server failed: {e}")))
+}

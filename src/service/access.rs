@@ -1,0 +1,86 @@
+//! Tenancy rules that more than one operation needs: which contacts a caller may see.
+
+use crate::auth::{Caller, Principal};
+use crate::domain::{ContactId, WorkspaceId};
+use crate::error::{AppError, AppResult};
+use entity::{contact, workspace, workspace_tracking};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+};
+
+/// Contacts, narrowed to those the principal may see: any workspace that created, sent,
+/// received, converted or updated a contact has a tracking row for it.
+pub(crate) fn visible_contacts(principal: &Principal) -> Select<contact::Entity> {
+    let query = contact::Entity::find();
+    match principal.scope() {
+        None => query,
+        Some(workspace) => query.filter(
+            contact::Column::Id.in_subquery(
+                workspace_tracking::Entity::find()
+                    .select_only()
+                    .column(workspace_tracking::Column::ContactId)
+                    .filter(workspace_tracking::Column::WorkspaceId.eq(workspace.as_str()))
+                    .into_query(),
+            ),
+        ),
+    }
+}
+
+/// One visible contact, or `None` when it does not exist or is not the caller's.
+pub(crate) async fn visible_contact(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    id: ContactId,
+) -> AppResult<Option<contact::Model>> {
+    Ok(visible_contacts(principal)
+        .filter(contact::Column::Id.eq(id.0))
+        .one(conn)
+        .await?)
+}
+
+/// Like `visible_contact`, but locks the row for the rest of the write transaction
+/// (`FOR UPDATE` on PostgreSQL; SQLite already holds the write lock).
+pub(crate) async fn visible_contact_for_update(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    id: ContactId,
+) -> AppResult<Option<contact::Model>> {
+    Ok(visible_contacts(principal)
+        .filter(contact::Column::Id.eq(id.0))
+        .lock_exclusive()
+        .one(conn)
+        .await?)
+}
+
+/// The workspace a write acts for: the caller's own, or (admin only) the one named.
+/// `required` asks the admin to name one.
+pub(crate) fn acting_workspace(
+    caller: &Caller,
+    named: Option<WorkspaceId>,
+    field: &str,
+    required: bool,
+) -> AppResult<Option<WorkspaceId>> {
+    let principal = &caller.principal;
+    match (named, principal.workspace()) {
+        (Some(named), _) if principal.is_admin() => Ok(Some(named)),
+        (Some(named), Some(own)) if &named != own => Err(AppError::Forbidden(format!(
+            "{field} must be the caller's own workspace"
+        ))),
+        (_, Some(own)) => Ok(Some(own.clone())),
+        (None, None) if required => Err(AppError::invalid(field, "is required for the admin key")),
+        (named, None) => Ok(named),
+    }
+}
+
+/// Fails with a field error unless the workspace exists and is enabled.
+pub(crate) async fn ensure_workspace(
+    conn: &impl ConnectionTrait,
+    field: &str,
+    id: &WorkspaceId,
+) -> AppResult<()> {
+    let found = workspace::Entity::find_by_id(id.as_str()).one(conn).await?;
+    match found {
+        Some(ws) if ws.disabled_at.is_none() => Ok(()),
+        _ => Err(AppError::invalid(field, "no such workspace")),
+    }
+}

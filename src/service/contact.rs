@@ -1,0 +1,378 @@
+//! Contacts: create, read, send between workspaces, and update their conversion status.
+
+use super::access::{acting_workspace, ensure_workspace};
+use super::{Services, access, audit, now, tracking};
+use crate::auth::Caller;
+use crate::domain::{
+    ContactId, ConversionStatus, CustomData, LeadId, Permission, TrackingAction, WorkspaceId,
+};
+use crate::error::{AppError, AppResult};
+use entity::{contact, lead};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Default)]
+pub struct NewContact {
+    /// Integrators may bring their own id; otherwise the database assigns one.
+    pub id: Option<ContactId>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub custom_metadata: Option<CustomData>,
+    /// The owning workspace; only the admin may name one other than its own.
+    pub workspace_id: Option<WorkspaceId>,
+}
+
+/// The body of `PATCH /contacts/{id}/conversion`; every field optional, at least one given.
+#[derive(Debug, Default)]
+pub struct ContactConversionUpdate {
+    pub sent_from_workspace: Option<WorkspaceId>,
+    pub converted_from_workspace: Option<WorkspaceId>,
+    pub conversion_status: Option<ConversionStatus>,
+    pub converted_by: Option<String>,
+    pub custom_metadata: Option<CustomData>,
+    /// Replace the stored metadata instead of merging into it.
+    pub replace_custom_metadata: bool,
+}
+
+impl ContactConversionUpdate {
+    fn is_empty(&self) -> bool {
+        self.sent_from_workspace.is_none()
+            && self.converted_from_workspace.is_none()
+            && self.conversion_status.is_none()
+            && self.converted_by.is_none()
+            && self.custom_metadata.is_none()
+    }
+}
+
+impl Services {
+    pub async fn create_contact(
+        &self,
+        caller: &Caller,
+        input: NewContact,
+    ) -> AppResult<contact::Model> {
+        let principal = &caller.principal;
+        principal.require(Permission::Update)?;
+        let owner = acting_workspace(caller, input.workspace_id, "workspace_id", false)?;
+        let txn = self.db.begin_write().await?;
+        if let Some(owner) = &owner {
+            ensure_workspace(&*txn, "workspace_id", owner).await?;
+        }
+        if let Some(id) = input.id
+            && contact::Entity::find_by_id(id.0)
+                .one(&*txn)
+                .await?
+                .is_some()
+        {
+            return Err(AppError::Conflict(format!("contact {id} already exists")));
+        }
+        let at = now();
+        let mut row = contact::ActiveModel {
+            name: Set(input.name),
+            email: Set(input.email),
+            phone: Set(input.phone),
+            created_at: Set(at),
+            updated_at: Set(at),
+            conversion_status: Set(ConversionStatus::Pending.as_str().to_owned()),
+            custom_metadata: Set(input.custom_metadata.map(CustomData::into_value)),
+            lifetime_value_minor: Set(0),
+            currency: Set(self.currency.code().to_owned()),
+            conversion_count: Set(0),
+            ..Default::default()
+        };
+        if let Some(id) = input.id {
+            row.id = Set(id.0);
+        }
+        let stored = row.insert(&*txn).await?;
+        if let Some(owner) = &owner {
+            tracking::record(
+                &*txn,
+                tracking::Event {
+                    contact_id: ContactId(stored.id),
+                    lead_id: None,
+                    workspace_id: owner,
+                    action: TrackingAction::Created,
+                    at,
+                    metadata: None,
+                },
+            )
+            .await?;
+        }
+        // Personal data stays out of the audit details: they say which fields were given.
+        let given: Vec<&str> = [
+            ("name", stored.name.is_some()),
+            ("email", stored.email.is_some()),
+            ("phone", stored.phone.is_some()),
+            ("custom_metadata", stored.custom_metadata.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        audit::record(
+            &*txn,
+            caller,
+            "contact.created",
+            "contact",
+            &stored.id.to_string(),
+            json!({ "owner": owner.as_ref().map(WorkspaceId::as_str), "fields": given }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(stored)
+    }
+
+    pub async fn contact(
+        &self,
+        caller: &Caller,
+        id: ContactId,
+    ) -> AppResult<Option<contact::Model>> {
+        caller.principal.require(Permission::Read)?;
+        access::visible_contact(self.db.conn(), &caller.principal, id).await
+    }
+
+    /// Visible contacts in id order, `first` at a time after the contact `after`.
+    pub async fn contacts(
+        &self,
+        caller: &Caller,
+        first: u64,
+        after: Option<ContactId>,
+    ) -> AppResult<super::conversion::Page<contact::Model>> {
+        caller.principal.require(Permission::Read)?;
+        let first = first.clamp(1, super::conversion::MAX_PAGE);
+        let mut query =
+            access::visible_contacts(&caller.principal).order_by_asc(contact::Column::Id);
+        if let Some(after) = after {
+            query = query.filter(contact::Column::Id.gt(after.0));
+        }
+        let mut items = query.limit(first + 1).all(self.db.conn()).await?;
+        let has_next_page = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(super::conversion::Page {
+            items,
+            has_next_page,
+        })
+    }
+
+    /// Contacts by id, for the DataLoader. They are reached only through objects the caller
+    /// already may see (a conversion, a lead), which implies the contact is visible too.
+    pub async fn contacts_by_ids(&self, ids: &[i64]) -> AppResult<Vec<contact::Model>> {
+        Ok(contact::Entity::find()
+            .filter(contact::Column::Id.is_in(ids.to_vec()))
+            .all(self.db.conn())
+            .await?)
+    }
+
+    /// Hands a contact from one workspace to another: `sent` for the sender, `received` for
+    /// the receiver. These rows are the denominators of conversion rates and the funnel.
+    pub async fn send_contact(
+        &self,
+        caller: &Caller,
+        id: ContactId,
+        to: WorkspaceId,
+        from: Option<WorkspaceId>,
+        lead_id: Option<LeadId>,
+    ) -> AppResult<contact::Model> {
+        caller.principal.require(Permission::Update)?;
+        let from = acting_workspace(caller, from, "from_workspace_id", true)?.ok_or_else(|| {
+            AppError::invalid("from_workspace_id", "is required for the admin key")
+        })?;
+        if from == to {
+            return Err(AppError::invalid(
+                "to_workspace_id",
+                "must differ from the sender",
+            ));
+        }
+        let txn = self.db.begin_write().await?;
+        ensure_workspace(&*txn, "from_workspace_id", &from).await?;
+        ensure_workspace(&*txn, "to_workspace_id", &to).await?;
+        let contact = access::visible_contact_for_update(&*txn, &caller.principal, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("contact", id))?;
+        if let Some(lead_id) = lead_id {
+            let lead = lead::Entity::find_by_id(lead_id.0).one(&*txn).await?;
+            if lead.is_none_or(|l| l.contact_id != contact.id) {
+                return Err(AppError::invalid(
+                    "lead_id",
+                    "no such lead for this contact",
+                ));
+            }
+        }
+        let at = now();
+        for (workspace_id, action) in [
+            (&from, TrackingAction::Sent),
+            (&to, TrackingAction::Received),
+        ] {
+            let other = if action == TrackingAction::Sent {
+                &to
+            } else {
+                &from
+            };
+            tracking::record(
+                &*txn,
+                tracking::Event {
+                    contact_id: id,
+                    lead_id,
+                    workspace_id,
+                    action,
+                    at,
+                    metadata: Some(json!({ "counterpart": other.as_str() })),
+                },
+            )
+            .await?;
+        }
+        let mut row = contact.into_active_model();
+        row.sent_from_workspace = Set(Some(from.as_str().to_owned()));
+        row.updated_at = Set(at);
+        let contact = row.update(&*txn).await?;
+        audit::record(
+            &*txn,
+            caller,
+            "contact.sent",
+            "contact",
+            &id.to_string(),
+            json!({ "from": from.as_str(), "to": to.as_str(), "lead_id": lead_id.map(|l| l.0) }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(contact)
+    }
+
+    /// `PATCH /contacts/{id}/conversion`: set status, workspaces, owner and metadata.
+    pub async fn update_contact_conversion(
+        &self,
+        caller: &Caller,
+        id: ContactId,
+        update: ContactConversionUpdate,
+    ) -> AppResult<contact::Model> {
+        let principal = &caller.principal;
+        principal.require(Permission::Update)?;
+        if update.is_empty() {
+            return Err(AppError::invalid(
+                "",
+                "the request changes nothing: give at least one field",
+            ));
+        }
+        if let (Some(converted_from), Some(own)) =
+            (&update.converted_from_workspace, principal.scope())
+            && converted_from != own
+        {
+            return Err(AppError::Forbidden(
+                "converted_from_workspace must be the caller's own workspace".into(),
+            ));
+        }
+        let txn = self.db.begin_write().await?;
+        if let Some(ws) = &update.sent_from_workspace {
+            ensure_workspace(&*txn, "sent_from_workspace", ws).await?;
+        }
+        if let Some(ws) = &update.converted_from_workspace {
+            ensure_workspace(&*txn, "converted_from_workspace", ws).await?;
+        }
+        let contact = access::visible_contact_for_update(&*txn, principal, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("contact", id))?;
+
+        let mut changed: Vec<&str> = Vec::new();
+        let at = now();
+        let mut row = contact.clone().into_active_model();
+        if let Some(ws) = &update.sent_from_workspace {
+            row.sent_from_workspace = Set(Some(ws.as_str().to_owned()));
+            changed.push("sent_from_workspace");
+        }
+        if let Some(ws) = &update.converted_from_workspace {
+            row.converted_from_workspace = Set(Some(ws.as_str().to_owned()));
+            changed.push("converted_from_workspace");
+        }
+        if let Some(status) = update.conversion_status {
+            row.conversion_status = Set(status.as_str().to_owned());
+            if status == ConversionStatus::Converted && contact.converted_timestamp.is_none() {
+                row.converted_timestamp = Set(Some(at));
+            }
+            changed.push("conversion_status");
+        }
+        if let Some(by) = &update.converted_by {
+            row.converted_by = Set(Some(by.clone()));
+            changed.push("converted_by");
+        }
+        if let Some(incoming) = update.custom_metadata {
+            let merged = if update.replace_custom_metadata {
+                incoming.into_map()
+            } else {
+                merge_metadata(contact.custom_metadata.clone(), incoming.into_map())
+            };
+            // The merged object must obey the same limits as any one request.
+            let merged = CustomData::parse("custom_metadata", Value::Object(merged))?;
+            row.custom_metadata = Set(Some(merged.into_value()));
+            changed.push("custom_metadata");
+        }
+        row.updated_at = Set(at);
+        let contact = row.update(&*txn).await?;
+
+        let actor_workspace = principal
+            .workspace()
+            .cloned()
+            .or_else(|| update.converted_from_workspace.clone());
+        if let Some(ws) = &actor_workspace {
+            tracking::record(
+                &*txn,
+                tracking::Event {
+                    contact_id: id,
+                    lead_id: None,
+                    workspace_id: ws,
+                    action: TrackingAction::Updated,
+                    at,
+                    metadata: Some(json!({
+                        "conversion_status": contact.conversion_status,
+                        "fields": changed,
+                    })),
+                },
+            )
+            .await?;
+        }
+        audit::record(
+            &*txn,
+            caller,
+            "contact.conversion_updated",
+            "contact",
+            &id.to_string(),
+            json!({ "fields": changed, "conversion_status": contact.conversion_status }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(contact)
+    }
+}
+
+/// Shallow merge: keys in `incoming` overwrite, a `null` removes the key, others stay.
+fn merge_metadata(stored: Option<Value>, incoming: Map<String, Value>) -> Map<String, Value> {
+    let mut merged = match stored {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    for (key, value) in incoming {
+        if value.is_null() {
+            merged.remove(&key);
+        } else {
+            merged.insert(key, value);
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_overwrites_removes_and_keeps() {
+        let stored = json!({"a": 1, "b": 2, "c": 3});
+        let incoming = json!({"b": 20, "c": null, "d": 4});
+        let Value::Object(incoming) = incoming else {
+            unreachable!()
+        };
+        let merged = merge_metadata(Some(stored), incoming);
+        assert_eq!(Value::Object(merged), json!({"a": 1, "b": 20, "d": 4}));
+    }
+}

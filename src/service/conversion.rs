@@ -1,0 +1,361 @@
+//! Conversions: log one (the heart of convio), read one, and list them with filters.
+
+use super::access::{acting_workspace, ensure_workspace};
+use super::{Services, access, audit, now, tracking};
+use crate::auth::Caller;
+use crate::domain::{
+    ContactId, ConversionStatus, ConversionType, CustomData, DateRange, LeadId, Permission,
+    TrackingAction, WorkspaceId,
+};
+use crate::error::{AppError, AppResult};
+use crate::events::ConversionEvent;
+use chrono::{DateTime, Utc};
+use entity::{conversion, lead};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A conversion to log, already parsed and validated at the edge.
+#[derive(Debug)]
+pub struct NewConversion {
+    pub contact_id: ContactId,
+    pub lead_id: Option<LeadId>,
+    /// Defaults to the caller's workspace; the admin must name one.
+    pub workspace_id: Option<WorkspaceId>,
+    pub converted_by: String,
+    pub conversion_type: ConversionType,
+    /// Minor units of the configured currency.
+    pub value_minor: Option<i64>,
+    /// Defaults to now; set it to backfill.
+    pub converted_at: Option<DateTime<Utc>>,
+    pub custom_data: Option<CustomData>,
+}
+
+/// Filters of `GET /conversions` and the `conversions` query.
+#[derive(Debug, Default)]
+pub struct ConversionFilter {
+    pub workspace_id: Option<WorkspaceId>,
+    pub range: DateRange,
+    pub contact_id: Option<ContactId>,
+    pub conversion_type: Option<ConversionType>,
+    pub min_value_minor: Option<i64>,
+    pub max_value_minor: Option<i64>,
+}
+
+/// A position in the newest-first order: `converted_at`, then id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub converted_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn of(model: &conversion::Model) -> Self {
+        Cursor {
+            converted_at: model.converted_at,
+            id: model.id,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{}_{}",
+            self.converted_at.timestamp_micros(),
+            self.id.simple()
+        )
+    }
+
+    pub fn decode(field: &str, raw: &str) -> AppResult<Self> {
+        let bad = || AppError::invalid(field, "is not a cursor this server issued");
+        let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        Ok(Cursor {
+            converted_at: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
+            id: Uuid::parse_str(id).map_err(|_| bad())?,
+        })
+    }
+}
+
+pub const MAX_PAGE: u64 = 200;
+pub const DEFAULT_PAGE: u64 = 50;
+
+/// A page of results and whether more follow.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+}
+
+impl Services {
+    /// Logs a conversion and everything it implies, in one transaction; then publishes it.
+    pub async fn log_conversion(
+        &self,
+        caller: &Caller,
+        input: NewConversion,
+    ) -> AppResult<conversion::Model> {
+        let principal = &caller.principal;
+        principal.require(Permission::Convert)?;
+        let workspace_id = acting_workspace(caller, input.workspace_id, "workspace_id", true)?
+            .ok_or_else(|| AppError::invalid("workspace_id", "is required for the admin key"))?;
+
+        let txn = self.db.begin_write().await?;
+        ensure_workspace(&*txn, "workspace_id", &workspace_id).await?;
+        let contact = access::visible_contact_for_update(&*txn, principal, input.contact_id)
+            .await?
+            .ok_or_else(|| AppError::invalid("contact_id", "no such contact"))?;
+        let lead = match input.lead_id {
+            Some(lead_id) => {
+                let lead = lead::Entity::find_by_id(lead_id.0).one(&*txn).await?;
+                match lead {
+                    Some(lead) if lead.contact_id == contact.id => Some(lead),
+                    _ => {
+                        return Err(AppError::invalid(
+                            "lead_id",
+                            "no such lead for this contact",
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
+
+        let created_at = now();
+        let converted_at = input.converted_at.unwrap_or(created_at);
+        let custom_data = input.custom_data.map(CustomData::into_value);
+        let stored = conversion::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            contact_id: Set(contact.id),
+            lead_id: Set(lead.as_ref().map(|l| l.id)),
+            workspace_id: Set(workspace_id.as_str().to_owned()),
+            converted_by: Set(input.converted_by.clone()),
+            converted_at: Set(converted_at),
+            conversion_type: Set(input.conversion_type.as_str().to_owned()),
+            value_minor: Set(input.value_minor),
+            currency: Set(self.currency.code().to_owned()),
+            custom_data: Set(custom_data.clone()),
+            created_at: Set(created_at),
+        }
+        .insert(&*txn)
+        .await?;
+
+        let lifetime = contact
+            .lifetime_value_minor
+            .checked_add(input.value_minor.unwrap_or(0))
+            .ok_or_else(|| {
+                AppError::invalid("conversion_value", "lifetime value would overflow")
+            })?;
+        let status = ConversionStatus::from_stored(&contact.conversion_status)
+            .advanced_by(input.conversion_type.as_str());
+        // A backfilled older conversion must not move the "last converted" time back.
+        let converted_timestamp = contact
+            .converted_timestamp
+            .map_or(converted_at, |t| t.max(converted_at));
+        let mut row = contact.clone().into_active_model();
+        row.converted_from_workspace = Set(Some(workspace_id.as_str().to_owned()));
+        row.converted_by = Set(Some(input.converted_by));
+        row.converted_timestamp = Set(Some(converted_timestamp));
+        row.lifetime_value_minor = Set(lifetime);
+        row.conversion_count = Set(contact.conversion_count.saturating_add(1));
+        row.conversion_status = Set(status.as_str().to_owned());
+        row.updated_at = Set(created_at);
+        let contact = row.update(&*txn).await?;
+
+        if let Some(lead) = lead {
+            let mut row = lead.into_active_model();
+            row.conversion_id = Set(Some(stored.id));
+            row.workspace_id = Set(Some(workspace_id.as_str().to_owned()));
+            row.conversion_metadata = Set(custom_data);
+            row.update(&*txn).await?;
+        }
+        tracking::record(
+            &*txn,
+            tracking::Event {
+                contact_id: ContactId(stored.contact_id),
+                lead_id: stored.lead_id.map(LeadId),
+                workspace_id: &workspace_id,
+                action: TrackingAction::Converted,
+                at: created_at,
+                metadata: Some(json!({
+                    "conversion_id": stored.id,
+                    "conversion_type": stored.conversion_type,
+                })),
+            },
+        )
+        .await?;
+        audit::record(
+            &*txn,
+            caller,
+            "conversion.logged",
+            "conversion",
+            &stored.id.to_string(),
+            json!({
+                "contact_id": stored.contact_id,
+                "lead_id": stored.lead_id,
+                "workspace_id": stored.workspace_id,
+                "conversion_type": stored.conversion_type,
+                "value_minor": stored.value_minor,
+                "currency": stored.currency,
+            }),
+        )
+        .await?;
+        txn.commit().await?;
+
+        self.bus.publish(ConversionEvent {
+            conversion: stored.clone(),
+            contact,
+        });
+        Ok(stored)
+    }
+
+    /// One conversion, if it exists and the caller may see it.
+    pub async fn conversion(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> AppResult<Option<conversion::Model>> {
+        caller.principal.require(Permission::Read)?;
+        let found = conversion::Entity::find_by_id(id)
+            .one(self.db.conn())
+            .await?;
+        Ok(found.filter(|c| caller.principal.can_see(&c.workspace_id)))
+    }
+
+    /// Conversions matching the filter, newest first, `first` at a time after `after`.
+    pub async fn conversions(
+        &self,
+        caller: &Caller,
+        filter: ConversionFilter,
+        first: u64,
+        after: Option<Cursor>,
+    ) -> AppResult<Page<conversion::Model>> {
+        caller.principal.require(Permission::Read)?;
+        let mut cond = self.conversion_condition(caller, &filter)?;
+        if let Some(c) = after {
+            cond = cond.add(
+                Condition::any()
+                    .add(conversion::Column::ConvertedAt.lt(c.converted_at))
+                    .add(
+                        Condition::all()
+                            .add(conversion::Column::ConvertedAt.eq(c.converted_at))
+                            .add(conversion::Column::Id.lt(c.id)),
+                    ),
+            );
+        }
+        let first = first.clamp(1, MAX_PAGE);
+        let mut items = conversion::Entity::find()
+            .filter(cond)
+            .order_by_desc(conversion::Column::ConvertedAt)
+            .order_by_desc(conversion::Column::Id)
+            .limit(first + 1)
+            .all(self.db.conn())
+            .await?;
+        let has_next_page = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(Page {
+            items,
+            has_next_page,
+        })
+    }
+
+    /// The WHERE clause for a conversion filter, confined to what the caller may see.
+    pub(crate) fn conversion_condition(
+        &self,
+        caller: &Caller,
+        filter: &ConversionFilter,
+    ) -> AppResult<Condition> {
+        let workspace = scoped_workspace(caller, filter.workspace_id.as_ref())?;
+        if let (Some(min), Some(max)) = (filter.min_value_minor, filter.max_value_minor)
+            && min > max
+        {
+            return Err(AppError::invalid(
+                "max_value",
+                "must not be below min_value",
+            ));
+        }
+        let mut cond = Condition::all();
+        if let Some(ws) = workspace {
+            cond = cond.add(conversion::Column::WorkspaceId.eq(ws.as_str()));
+        }
+        if let Some(from) = filter.range.from {
+            cond = cond.add(conversion::Column::ConvertedAt.gte(from));
+        }
+        if let Some(until) = filter.range.until {
+            cond = cond.add(conversion::Column::ConvertedAt.lt(until));
+        }
+        if let Some(contact) = filter.contact_id {
+            cond = cond.add(conversion::Column::ContactId.eq(contact.0));
+        }
+        if let Some(t) = &filter.conversion_type {
+            cond = cond.add(conversion::Column::ConversionType.eq(t.as_str()));
+        }
+        if let Some(min) = filter.min_value_minor {
+            cond = cond.add(conversion::Column::ValueMinor.gte(min));
+        }
+        if let Some(max) = filter.max_value_minor {
+            cond = cond.add(conversion::Column::ValueMinor.lte(max));
+        }
+        Ok(cond)
+    }
+
+    /// Conversions by id, for the DataLoader; only those the caller may see.
+    pub async fn conversions_by_ids(
+        &self,
+        caller: &Caller,
+        ids: &[Uuid],
+    ) -> AppResult<Vec<conversion::Model>> {
+        let mut query =
+            conversion::Entity::find().filter(conversion::Column::Id.is_in(ids.to_vec()));
+        if let Some(ws) = caller.principal.scope() {
+            query = query.filter(conversion::Column::WorkspaceId.eq(ws.as_str()));
+        }
+        Ok(query.all(self.db.conn()).await?)
+    }
+
+    /// Conversions of several contacts, newest first, for the DataLoader.
+    pub async fn conversions_by_contacts(
+        &self,
+        caller: &Caller,
+        contact_ids: &[i64],
+    ) -> AppResult<Vec<conversion::Model>> {
+        let mut query = conversion::Entity::find()
+            .filter(conversion::Column::ContactId.is_in(contact_ids.to_vec()))
+            .order_by_desc(conversion::Column::ConvertedAt)
+            .order_by_desc(conversion::Column::Id);
+        if let Some(ws) = caller.principal.scope() {
+            query = query.filter(conversion::Column::WorkspaceId.eq(ws.as_str()));
+        }
+        Ok(query.all(self.db.conn()).await?)
+    }
+}
+
+/// The workspace a query is confined to: the caller's own for a workspace (naming another is
+/// forbidden), or whatever the filter names for an admin.
+pub(crate) fn scoped_workspace(
+    caller: &Caller,
+    requested: Option<&WorkspaceId>,
+) -> AppResult<Option<WorkspaceId>> {
+    match (caller.principal.scope(), requested) {
+        (Some(own), Some(req)) if own != req => Err(AppError::Forbidden(
+            "a workspace may read only its own data".into(),
+        )),
+        (Some(own), _) => Ok(Some(own.clone())),
+        (None, req) => Ok(req.cloned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor {
+            converted_at: "2024-05-01T10:00:00.123456Z".parse().unwrap(),
+            id: Uuid::new_v4(),
+        };
+        assert_eq!(Cursor::decode("after", &c.encode()).unwrap(), c);
+        assert!(Cursor::decode("after", "garbage").is_err());
+    }
+}

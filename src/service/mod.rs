@@ -1,0 +1,79 @@
+//! The domain operations. GraphQL and REST both call this layer, and nothing else touches
+//! the database. Every write runs in one transaction with its tracking and audit rows, and
+//! events are published only after commit.
+
+mod access;
+pub mod analytics;
+mod audit;
+pub mod contact;
+pub mod conversion;
+pub mod lead;
+mod tracking;
+pub mod workspace;
+
+use crate::auth::TokenKeys;
+use crate::db::Db;
+use crate::domain::Currency;
+use crate::error::{AppError, AppResult};
+use crate::events::EventBus;
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// Everything a request needs, injected once at start.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub bus: EventBus,
+    pub currency: Currency,
+    pub tokens: TokenKeys,
+    /// SHA-256 of `CONVIO_ADMIN_KEY`, when configured.
+    admin_key_hash: Option<String>,
+}
+
+impl Services {
+    pub fn new(
+        db: Db,
+        bus: EventBus,
+        currency: Currency,
+        tokens: TokenKeys,
+        admin_key_hash: Option<String>,
+    ) -> Self {
+        Services {
+            db,
+            bus,
+            currency,
+            tokens,
+            admin_key_hash,
+        }
+    }
+
+    /// Parses an amount given as decimal text, in the given currency or the configured one.
+    /// Until multi-currency lands, any other currency is refused.
+    pub fn parse_amount(
+        &self,
+        field: &str,
+        amount: &str,
+        currency_field: &str,
+        currency: Option<&str>,
+    ) -> AppResult<i64> {
+        self.check_currency(currency_field, currency)?;
+        self.currency.parse_amount(field, amount)
+    }
+
+    pub fn check_currency(&self, field: &str, currency: Option<&str>) -> AppResult<()> {
+        if let Some(code) = currency {
+            let given = Currency::parse(field, code)?;
+            if given != self.currency {
+                return Err(AppError::invalid(
+                    field,
+                    format!("only {} is supported on this server", self.currency),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Now, at the microsecond precision both databases store.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,318 @@
+//! Workspaces: registration, authentication, and their activity.
+
+use super::{Services, audit, now};
+use crate::auth::{self, Actor, Caller, Credentials, Principal};
+use crate::domain::{Permission, WorkspaceId};
+use crate::error::{AppError, AppResult};
+use entity::{api_key, conversion, workspace, workspace_tracking};
+use sea_orm::sea_query::{Expr, Func, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::{Value, json};
+
+/// Keys a client picks itself must be at least this long; generated ones are far longer.
+const MIN_CHOSEN_KEY_LEN: usize = 16;
+pub const KEY_PREFIX: &str = "convio_";
+const ADMIN_KEY_PREFIX: &str = "convio_admin_";
+
+#[derive(Debug)]
+pub struct NewWorkspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+    /// A key the integrator already configured; omit it to have a strong one generated.
+    pub api_key: Option<String>,
+}
+
+/// The plan's §2.2 activity view.
+#[derive(Debug)]
+pub struct Activity {
+    pub workspace_id: WorkspaceId,
+    pub contacts_received: u64,
+    pub contacts_sent: u64,
+    pub conversions: u64,
+    pub conversion_rate: Option<f64>,
+    pub recent: Vec<workspace_tracking::Model>,
+}
+
+/// 100 × conversions ÷ contacts received, to two decimals; `None` when nothing was received.
+pub fn conversion_rate(conversions: u64, received: u64) -> Option<f64> {
+    (received > 0).then(|| (conversions as f64 * 10_000.0 / received as f64).round() / 100.0)
+}
+
+pub fn permissions_of(model: &workspace::Model) -> Vec<Permission> {
+    match &model.permissions {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter_map(|s| Permission::parse("", s).ok())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Services {
+    /// Turns presented credentials into a principal, or says why not.
+    pub async fn authenticate(&self, creds: &Credentials) -> AppResult<Principal> {
+        if creds.is_empty() {
+            return Err(AppError::Unauthenticated(
+                "send X-Workspace-ID and X-API-Key, or Authorization: Bearer".into(),
+            ));
+        }
+        if let Some(token) = creds.bearer.as_deref().filter(|t| auth::looks_like_jwt(t)) {
+            return match self.tokens.verify(token)? {
+                Actor::Admin => Ok(Principal::admin()),
+                Actor::Workspace(id) => self.enabled_workspace_principal(&id).await,
+            };
+        }
+        let key = creds
+            .api_key
+            .as_deref()
+            .or(creds.bearer.as_deref())
+            .ok_or_else(|| AppError::Unauthenticated("an API key is required".into()))?;
+        let digest = auth::hash_key(key);
+        if let Some(admin) = &self.admin_key_hash
+            && auth::digests_equal(&digest, admin)
+        {
+            return Ok(Principal::admin());
+        }
+        let bad = || AppError::Unauthenticated("unknown or revoked credentials".into());
+        let row = api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(digest.as_str()))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .one(self.db.conn())
+            .await?
+            .ok_or_else(bad)?;
+        let Some(owner) = row.workspace_id else {
+            return Ok(Principal::admin());
+        };
+        if creds
+            .workspace_id
+            .as_deref()
+            .is_some_and(|claimed| claimed != owner)
+        {
+            return Err(bad());
+        }
+        self.enabled_workspace_principal(&WorkspaceId::from_trusted(owner))
+            .await
+    }
+
+    async fn enabled_workspace_principal(&self, id: &WorkspaceId) -> AppResult<Principal> {
+        let ws = workspace::Entity::find_by_id(id.as_str())
+            .one(self.db.conn())
+            .await?
+            .filter(|w| w.disabled_at.is_none())
+            .ok_or_else(|| AppError::Unauthenticated("unknown or disabled workspace".into()))?;
+        Ok(Principal {
+            actor: Actor::Workspace(id.clone()),
+            permissions: permissions_of(&ws),
+        })
+    }
+
+    /// Creates the admin key on a fresh database when none is configured. Returns the new
+    /// key so that it can be shown once; only its hash is stored.
+    pub async fn bootstrap_admin_key(&self) -> AppResult<Option<String>> {
+        if self.admin_key_hash.is_some() {
+            return Ok(None);
+        }
+        let txn = self.db.begin_write().await?;
+        let existing = api_key::Entity::find()
+            .filter(api_key::Column::WorkspaceId.is_null())
+            .filter(api_key::Column::RevokedAt.is_null())
+            .count(&*txn)
+            .await?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let key = auth::generate_key(ADMIN_KEY_PREFIX)?;
+        store_key(&*txn, None, &key).await?;
+        txn.commit().await?;
+        Ok(Some(key))
+    }
+
+    /// Registers a workspace and returns it with its API key, shown this once.
+    pub async fn register_workspace(
+        &self,
+        caller: &Caller,
+        input: NewWorkspace,
+    ) -> AppResult<(workspace::Model, String)> {
+        caller.principal.require_admin()?;
+        let key = match input.api_key {
+            Some(key) if key.len() < MIN_CHOSEN_KEY_LEN || key.len() > 256 => {
+                return Err(AppError::invalid(
+                    "api_key",
+                    format!(
+                        "must be {MIN_CHOSEN_KEY_LEN} to 256 characters; omit it to have one generated"
+                    ),
+                ));
+            }
+            Some(key) => key,
+            None => auth::generate_key(KEY_PREFIX)?,
+        };
+        let mut permissions = input.permissions;
+        permissions.dedup();
+        let txn = self.db.begin_write().await?;
+        if workspace::Entity::find_by_id(input.id.as_str())
+            .one(&*txn)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(format!(
+                "workspace {} already exists",
+                input.id
+            )));
+        }
+        let stored = workspace::ActiveModel {
+            id: Set(input.id.as_str().to_owned()),
+            name: Set(input.name),
+            permissions: Set(json!(
+                permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>()
+            )),
+            created_at: Set(now()),
+            disabled_at: Set(None),
+        }
+        .insert(&*txn)
+        .await?;
+        store_key(&*txn, Some(&input.id), &key)
+            .await
+            .map_err(|e| match e {
+                AppError::Conflict(_) => AppError::invalid("api_key", "choose another key"),
+                other => other,
+            })?;
+        audit::record(
+            &*txn,
+            caller,
+            "workspace.registered",
+            "workspace",
+            input.id.as_str(),
+            json!({ "permissions": stored.permissions }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok((stored, key))
+    }
+
+    pub async fn workspace(
+        &self,
+        caller: &Caller,
+        id: &WorkspaceId,
+    ) -> AppResult<Option<workspace::Model>> {
+        if !caller.principal.can_see(id.as_str()) {
+            return Ok(None);
+        }
+        Ok(workspace::Entity::find_by_id(id.as_str())
+            .one(self.db.conn())
+            .await?)
+    }
+
+    /// Every workspace for the admin; a workspace sees itself.
+    pub async fn workspaces(&self, caller: &Caller) -> AppResult<Vec<workspace::Model>> {
+        let mut query = workspace::Entity::find().order_by_asc(workspace::Column::Id);
+        if let Some(own) = caller.principal.scope() {
+            query = query.filter(workspace::Column::Id.eq(own.as_str()));
+        }
+        Ok(query.all(self.db.conn()).await?)
+    }
+
+    pub async fn workspaces_by_ids(&self, ids: &[String]) -> AppResult<Vec<workspace::Model>> {
+        Ok(workspace::Entity::find()
+            .filter(workspace::Column::Id.is_in(ids.to_vec()))
+            .all(self.db.conn())
+            .await?)
+    }
+
+    /// Mints a short-lived JWT for an authenticated caller.
+    pub fn issue_token(&self, caller: &Caller) -> AppResult<String> {
+        self.tokens.issue(&caller.principal)
+    }
+
+    /// The plan's §2.2 activity: contacts received and sent, conversions, rate, recent events.
+    pub async fn workspace_activity(
+        &self,
+        caller: &Caller,
+        id: &WorkspaceId,
+        limit: u64,
+    ) -> AppResult<Activity> {
+        caller.principal.require(Permission::Read)?;
+        if self.workspace(caller, id).await?.is_none() {
+            return Err(AppError::not_found("workspace", id));
+        }
+        let conn = self.db.conn();
+        let contacts_received = distinct_contacts(conn, id, "received").await?;
+        let contacts_sent = distinct_contacts(conn, id, "sent").await?;
+        let conversions = conversion::Entity::find()
+            .filter(conversion::Column::WorkspaceId.eq(id.as_str()))
+            .count(conn)
+            .await?;
+        let recent = workspace_tracking::Entity::find()
+            .filter(workspace_tracking::Column::WorkspaceId.eq(id.as_str()))
+            .order_by_desc(workspace_tracking::Column::Timestamp)
+            .order_by_desc(workspace_tracking::Column::Id)
+            .limit(limit.clamp(1, 100))
+            .all(conn)
+            .await?;
+        Ok(Activity {
+            workspace_id: id.clone(),
+            contacts_received,
+            contacts_sent,
+            conversions,
+            conversion_rate: conversion_rate(conversions, contacts_received),
+            recent,
+        })
+    }
+}
+
+async fn distinct_contacts(
+    conn: &impl ConnectionTrait,
+    id: &WorkspaceId,
+    action: &str,
+) -> AppResult<u64> {
+    let count: Option<i64> = workspace_tracking::Entity::find()
+        .select_only()
+        .column_as(
+            SimpleExpr::from(Func::count_distinct(Expr::col(
+                workspace_tracking::Column::ContactId,
+            ))),
+            "n",
+        )
+        .filter(workspace_tracking::Column::WorkspaceId.eq(id.as_str()))
+        .filter(workspace_tracking::Column::Action.eq(action))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(count.unwrap_or(0).max(0) as u64)
+}
+
+async fn store_key(
+    conn: &impl ConnectionTrait,
+    workspace: Option<&WorkspaceId>,
+    key: &str,
+) -> AppResult<()> {
+    api_key::ActiveModel {
+        workspace_id: Set(workspace.map(|w| w.as_str().to_owned())),
+        key_hash: Set(auth::hash_key(key)),
+        // Enough to recognise a key in a list, never enough to matter if it leaks.
+        prefix: Set(key.chars().take(12.min(key.len() / 4)).collect()),
+        created_at: Set(now()),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conversion_rate;
+
+    #[test]
+    fn rate_is_percent_of_received() {
+        assert_eq!(conversion_rate(150, 1200), Some(12.5));
+        assert_eq!(conversion_rate(1, 3), Some(33.33));
+        assert_eq!(conversion_rate(2, 3), Some(66.67));
+        assert_eq!(conversion_rate(5, 0), None);
+    }
+}

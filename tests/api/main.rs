@@ -1,0 +1,1 @@
+//! The black-box suite: one binary, one module per area.
