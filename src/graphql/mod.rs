@@ -21,8 +21,8 @@ pub type ConvioSchema =
 pub fn schema()
 -> SchemaBuilder<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot> {
     Schema::build(
-        query::QueryRoot::default(),
-        mutation::MutationRoot::default(),
+        query::QueryRoot,
+        mutation::MutationRoot,
         subscription::SubscriptionRoot,
     )
 }

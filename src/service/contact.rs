@@ -83,10 +83,14 @@ impl Services {
             conversion_count: Set(0),
             ..Default::default()
         };
+        let input_id_given = input.id.is_some();
         if let Some(id) = input.id {
             row.id = Set(id.0);
         }
         let stored = row.insert(&*txn).await?;
+        if input_id_given {
+            super::advance_id_sequence(&*txn, "contacts").await?;
+        }
         if let Some(owner) = &owner {
             tracking::record(
                 &*txn,

@@ -30,10 +30,14 @@ impl Services {
             created_at: Set(now()),
             ..Default::default()
         };
+        let input_id_given = id.is_some();
         if let Some(id) = id {
             row.id = Set(id.0);
         }
         let stored = row.insert(&*txn).await?;
+        if input_id_given {
+            super::advance_id_sequence(&*txn, "leads").await?;
+        }
         audit::record(
             &*txn,
             caller,

@@ -73,6 +73,23 @@ impl Services {
     }
 }
 
+/// After inserting an explicit id into `table` (contacts and leads accept integrators' own
+/// ids), move PostgreSQL's identity sequence past it so later generated ids cannot collide.
+/// SQLite's AUTOINCREMENT already does this.
+pub(crate) async fn advance_id_sequence(
+    conn: &impl sea_orm::ConnectionTrait,
+    table: &'static str,
+) -> AppResult<()> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        conn.execute_unprepared(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+             GREATEST((SELECT MAX(id) FROM {table}), 1))"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Now, at the microsecond precision both databases store.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
