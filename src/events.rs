@@ -1,13 +1,16 @@
-//! The in-process conversion feed. Services publish after commit, so every event describes
-//! something durably stored; subscribers filter what their principal may see.
+//! The in-process fan-out of the conversion feed. Only the feed pump (`crate::feed`) publishes
+//! here, from the `feed_events` table, so every event describes something durably stored and
+//! arrives in commit order on every node; subscribers filter what their principal may see.
 
 use entity::{contact, conversion};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// A stored conversion and its contact as they stood right after the commit.
+/// A stored conversion and its contact.
 #[derive(Clone, Debug)]
 pub struct ConversionEvent {
+    /// The event's durable position in the feed (`feed_events.id`).
+    pub sequence: i64,
     pub conversion: conversion::Model,
     pub contact: contact::Model,
 }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod graphql;
 pub mod http;
 pub mod input;
@@ -63,6 +64,7 @@ pub async fn build(config: Config) -> AppResult<Server> {
         config.admin_key.as_deref().map(auth::hash_key),
     );
     let generated_admin_key = services.bootstrap_admin_key().await?;
+    feed::start(services.clone(), &config.database_url).await?;
     let schema = graphql::build(services.clone());
     let router = http::router(http::AppState {
         services: services.clone(),

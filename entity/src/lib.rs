@@ -7,6 +7,7 @@ pub mod api_key;
 pub mod audit_log;
 pub mod contact;
 pub mod conversion;
+pub mod feed_event;
 pub mod lead;
 pub mod workspace;
 pub mod workspace_tracking;
@@ -18,6 +19,7 @@ pub mod prelude {
     pub use crate::audit_log::Entity as AuditLog;
     pub use crate::contact::Entity as Contact;
     pub use crate::conversion::Entity as Conversion;
+    pub use crate::feed_event::Entity as FeedEvent;
     pub use crate::lead::Entity as Lead;
     pub use crate::workspace::Entity as Workspace;
     pub use crate::workspace_tracking::Entity as WorkspaceTracking;

@@ -9,6 +9,7 @@ mod m20261125_000004_create_leads;
 mod m20261125_000005_create_conversions;
 mod m20261125_000006_create_workspace_tracking;
 mod m20261125_000007_create_audit_log;
+mod m20261125_000008_create_feed_events;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_conversions::Migration),
             Box::new(m20261125_000006_create_workspace_tracking::Migration),
             Box::new(m20261125_000007_create_audit_log::Migration),
+            Box::new(m20261125_000008_create_feed_events::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "workspaces",
     "api_keys",
     "contacts",
@@ -11,6 +11,7 @@ const TABLES: [&str; 7] = [
     "conversions",
     "workspace_tracking",
     "audit_log",
+    "feed_events",
 ];
 
 const INDEXES: [(&str, &str); 9] = [

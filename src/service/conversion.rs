@@ -8,7 +8,6 @@ use crate::domain::{
     TrackingAction, WorkspaceId,
 };
 use crate::error::{AppError, AppResult};
-use crate::events::ConversionEvent;
 use chrono::{DateTime, Utc};
 use entity::{conversion, lead};
 use sea_orm::{
@@ -160,7 +159,7 @@ impl Services {
         row.conversion_count = Set(contact.conversion_count.saturating_add(1));
         row.conversion_status = Set(status.as_str().to_owned());
         row.updated_at = Set(created_at);
-        let contact = row.update(&*txn).await?;
+        row.update(&*txn).await?;
 
         if let Some(lead) = lead {
             let mut row = lead.into_active_model();
@@ -200,12 +199,11 @@ impl Services {
             }),
         )
         .await?;
+        super::feed::append(&*txn, stored.id).await?;
         txn.commit().await?;
 
-        self.bus.publish(ConversionEvent {
-            conversion: stored.clone(),
-            contact,
-        });
+        // Publish after commit: the feed pump reads the new event from `feed_events`.
+        self.feed_signal.notify_one();
         Ok(stored)
     }
 

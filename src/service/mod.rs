@@ -7,6 +7,7 @@ pub mod analytics;
 mod audit;
 pub mod contact;
 pub mod conversion;
+pub mod feed;
 pub mod lead;
 mod tracking;
 pub mod workspace;
@@ -17,6 +18,8 @@ use crate::domain::Currency;
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use chrono::{DateTime, SubsecRound, Utc};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Everything a request needs, injected once at start.
 #[derive(Clone)]
@@ -25,6 +28,8 @@ pub struct Services {
     pub bus: EventBus,
     pub currency: Currency,
     pub tokens: TokenKeys,
+    /// Wakes the feed pump after a commit that appended feed events.
+    pub feed_signal: Arc<Notify>,
     /// SHA-256 of `CONVIO_ADMIN_KEY`, when configured.
     admin_key_hash: Option<String>,
 }
@@ -42,23 +47,12 @@ impl Services {
             bus,
             currency,
             tokens,
+            feed_signal: Arc::new(Notify::new()),
             admin_key_hash,
         }
     }
 
-    /// Parses an amount given as decimal text, in the given currency or the configured one.
-    /// Until multi-currency lands, any other currency is refused.
-    pub fn parse_amount(
-        &self,
-        field: &str,
-        amount: &str,
-        currency_field: &str,
-        currency: Option<&str>,
-    ) -> AppResult<i64> {
-        self.check_currency(currency_field, currency)?;
-        self.currency.parse_amount(field, amount)
-    }
-
+    /// Until multi-currency lands, any currency other than the configured one is refused.
     pub fn check_currency(&self, field: &str, currency: Option<&str>) -> AppResult<()> {
         if let Some(code) = currency {
             let given = Currency::parse(field, code)?;

@@ -1,0 +1,91 @@
+//! Moves feed events from the database to this node's subscribers.
+//!
+//! A pump follows `feed_events` by id and publishes each event once, in order, on the local
+//! bus. It wakes when this node commits a conversion, when PostgreSQL notifies that another
+//! node did (LISTEN/NOTIFY carries only the id), and every few seconds regardless. A
+//! notification lost while the listener was disconnected costs nothing but latency: after
+//! reconnecting, the pump reads everything after the last id it published.
+
+use crate::service::Services;
+use crate::service::feed::CHANNEL;
+use sea_orm::DbBackend;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Backstop poll, in case a wake-up is ever missed.
+const POLL: Duration = Duration::from_secs(2);
+const BATCH: u64 = 500;
+/// Visible in `pg_stat_activity`, so operators (and tests) can find the listener.
+pub const LISTENER_APPLICATION_NAME: &str = "convio-feed-listener";
+
+/// Starts following the feed from its current head. Runs until the process ends.
+pub async fn start(services: Services, database_url: &str) -> crate::error::AppResult<()> {
+    let head = services.feed_head().await?;
+    if services.db.backend() == DbBackend::Postgres {
+        tokio::spawn(listen(
+            database_url.to_owned(),
+            services.feed_signal.clone(),
+        ));
+    }
+    tokio::spawn(pump(services, head));
+    Ok(())
+}
+
+async fn pump(services: Services, mut last: i64) {
+    loop {
+        tokio::select! {
+            () = services.feed_signal.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+        loop {
+            match services.feed_events_after(last, BATCH).await {
+                Ok(events) if events.is_empty() => break,
+                Ok(events) => {
+                    for event in events {
+                        last = event.sequence;
+                        services.bus.publish(event);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading the feed failed; retrying");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Turns PostgreSQL notifications into pump wake-ups; reconnects after any failure and then
+/// wakes the pump so it catches up on whatever was committed meanwhile.
+async fn listen(database_url: String, signal: Arc<Notify>) {
+    loop {
+        match listen_once(&database_url, &signal).await {
+            Ok(()) => tracing::warn!("feed listener disconnected; reconnecting"),
+            Err(err) => tracing::warn!(error = %err, "feed listener failed; reconnecting"),
+        }
+        signal.notify_one();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn listen_once(database_url: &str, signal: &Notify) -> Result<(), sea_orm::sqlx::Error> {
+    let options =
+        PgConnectOptions::from_str(database_url)?.application_name(LISTENER_APPLICATION_NAME);
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.listen(CHANNEL).await?;
+    // Listening from here on; anything committed before is in the table.
+    signal.notify_one();
+    // `try_recv` yields `None` when the connection drops: return, and reconnect afresh so the
+    // catch-up above runs after the new LISTEN is in place.
+    while listener.try_recv().await?.is_some() {
+        signal.notify_one();
+    }
+    Ok(())
+}
