@@ -26,6 +26,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("request body is too large")]
     PayloadTooLarge,
+    #[error("this endpoint does not accept that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -66,7 +68,8 @@ impl AppError {
             Self::Malformed { .. }
             | Self::Invalid { .. }
             | Self::UnsupportedMediaType(_)
-            | Self::PayloadTooLarge => "BAD_USER_INPUT",
+            | Self::PayloadTooLarge
+            | Self::MethodNotAllowed => "BAD_USER_INPUT",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
@@ -81,6 +84,7 @@ impl AppError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,

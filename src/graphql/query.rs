@@ -152,7 +152,10 @@ impl QueryRoot {
         #[graphql(desc = "Recent entries, 1 to 100 (default 20).")] limit: Option<i32>,
     ) -> Result<WorkspaceActivity> {
         let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
-        let limit = u64::try_from(limit.unwrap_or(20)).unwrap_or(1);
+        let limit = match limit.unwrap_or(20) {
+            n @ 1..=100 => n as u64,
+            _ => return Err(AppError::invalid("limit", "must be between 1 and 100").into()),
+        };
         let activity = services(ctx)?
             .workspace_activity(caller(ctx)?, &id, limit)
             .await?;

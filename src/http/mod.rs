@@ -35,7 +35,7 @@ impl FromRef<AppState> for Services {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route("/graphql", post(graphql::execute))
+        .route("/graphql", post(graphql::execute).get(graphql::execute_get))
         .route("/graphiql", get(graphql::graphiql))
         .route("/graphql/ws", get(graphql::websocket))
         .route("/conversions/log", post(rest::conversions::log))
@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(crate::request_id::scope))
         // Logs method, path and status; never headers (keys, tokens) or bodies (PII).

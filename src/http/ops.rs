@@ -32,3 +32,7 @@ pub async fn metrics(State(services): State<Services>) -> impl IntoResponse {
 pub async fn not_found() -> AppError {
     AppError::NotFound("no such endpoint".into())
 }
+
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}

@@ -1,1 +1,12 @@
-//! The black-box suite: one binary, one module per area.
+//! Black-box tests of convio through its real HTTP and WebSocket doors.
+
+mod analytics;
+mod bad_input;
+mod dataloader;
+mod graphql;
+mod helpers;
+mod rest_contacts;
+mod rest_conversions;
+mod rest_workspaces;
+mod subscription;
+mod tenancy;

@@ -1,0 +1,280 @@
+//! The live feed (`conversionFeed` over graphql-transport-ws on `/graphql/ws`).
+
+use crate::helpers::{
+    Creds, FEED_SUBSCRIPTION, Refusal, TestApp, refused_subscription_code, spawn_app,
+};
+use serde_json::{Value, json};
+
+/// workspace_123 has received contact 123456 from lead_gen_team.
+async fn fixture() -> (TestApp, Creds) {
+    let app = spawn_app().await;
+    let workspace_123 = app.workspace("workspace_123").await;
+    let lead_gen = app.workspace("lead_gen_team").await;
+    app.contact_received_by(&lead_gen, 123456, "Jane Roe", "workspace_123")
+        .await;
+    (app, workspace_123)
+}
+
+fn conversion(kind: &str, value: Value) -> Value {
+    json!({
+        "contact_id": 123456,
+        "converted_by": "agent_john_doe",
+        "conversion_type": kind,
+        "conversion_value": value,
+    })
+}
+
+#[tokio::test]
+async fn a_subscriber_receives_a_conversion_logged_over_rest() {
+    // Arrange
+    let (app, workspace_123) = fixture().await;
+    let mut feed = app.subscribe_feed(&workspace_123, json!({})).await;
+
+    // Act
+    let logged = app
+        .log_conversion(&workspace_123, conversion("sale", json!(18500.50)))
+        .await;
+
+    // Assert
+    let event = feed.next_event().await.expect("the conversion on the feed");
+    let event = &event["data"]["conversionFeed"];
+    assert_eq!(event["conversion"]["id"], logged["id"]);
+    assert_eq!(event["conversion"]["contactId"], "123456");
+    assert_eq!(event["conversion"]["workspaceId"], "workspace_123");
+    assert_eq!(event["conversion"]["conversionType"], "sale");
+    assert_eq!(event["conversion"]["conversionValue"], "18500.50");
+    assert_eq!(event["conversion"]["currency"], "USD");
+    assert_eq!(event["conversion"]["convertedBy"], "agent_john_doe");
+    assert_eq!(event["contact"]["id"], "123456");
+    assert_eq!(event["contact"]["name"], "Jane Roe");
+    assert_eq!(event["contact"]["conversionStatus"], "CONVERTED");
+    assert_eq!(event["contact"]["lifetimeValue"], "18500.50");
+    assert_eq!(event["contact"]["conversionCount"], 1);
+}
+
+#[tokio::test]
+async fn a_bearer_key_in_connection_init_works_too() {
+    // Arrange
+    let app = spawn_app().await;
+    let key = app
+        .register_workspace("workspace_123", &["read", "update", "convert"])
+        .await;
+    let lead_gen = app.workspace("lead_gen_team").await;
+    app.contact_received_by(&lead_gen, 123456, "Jane Roe", "workspace_123")
+        .await;
+    let mut feed = app.subscribe_feed(&Creds::bearer(&key), json!({})).await;
+
+    // Act
+    let logged = app
+        .log_conversion(
+            &Creds::headers("workspace_123", &key),
+            conversion("sale", json!(25000)),
+        )
+        .await;
+
+    // Assert
+    let event = feed.next_event().await.expect("the conversion on the feed");
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["id"],
+        logged["id"]
+    );
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["conversionValue"],
+        "25000.00"
+    );
+}
+
+#[tokio::test]
+async fn a_type_filter_skips_other_types_and_delivers_matching_ones() {
+    // Arrange
+    let (app, workspace_123) = fixture().await;
+    let mut feed = app
+        .subscribe_feed(&workspace_123, json!({ "conversionTypes": ["sale"] }))
+        .await;
+
+    // Act: an appointment first, then a sale.
+    app.log_conversion(&workspace_123, conversion("appointment", Value::Null))
+        .await;
+    let sale = app
+        .log_conversion(&workspace_123, conversion("sale", json!(25000)))
+        .await;
+
+    // Assert: the first thing delivered is the sale.
+    let event = feed.next_event().await.expect("the sale on the feed");
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["id"],
+        sale["id"]
+    );
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["conversionType"],
+        "sale"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_feed_sees_every_workspace() {
+    // Arrange
+    let (app, workspace_123) = fixture().await;
+    let mut feed = app.subscribe_feed(&app.admin, json!({})).await;
+
+    // Act
+    let logged = app
+        .log_conversion(&workspace_123, conversion("sale", json!(10)))
+        .await;
+
+    // Assert
+    let event = feed
+        .next_event()
+        .await
+        .expect("the conversion on the admin feed");
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["id"],
+        logged["id"]
+    );
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["conversionValue"],
+        "10.00"
+    );
+}
+
+async fn refusal(app: &TestApp, payload: Value) -> Refusal {
+    let mut socket = app.feed_socket().await;
+    match socket.init(payload).await {
+        Ok(()) => panic!("connection_init was acknowledged without valid credentials"),
+        Err(refusal) => refusal,
+    }
+}
+
+#[tokio::test]
+async fn connection_init_without_valid_credentials_is_not_acknowledged() {
+    // Arrange
+    let (app, _) = fixture().await;
+
+    // Act
+    let missing = refusal(&app, json!({})).await;
+    let bad_key = refusal(
+        &app,
+        json!({ "X-Workspace-ID": "workspace_123", "X-API-Key": "wrong-key-wrong-key" }),
+    )
+    .await;
+    let bad_bearer = refusal(
+        &app,
+        json!({ "Authorization": "Bearer wrong-key-wrong-key" }),
+    )
+    .await;
+
+    // Assert: closed, or told why; never acknowledged, never silent.
+    for refused in [missing, bad_key, bad_bearer] {
+        assert!(
+            matches!(refused, Refusal::Closed(..) | Refusal::Message(_)),
+            "expected a close or an error, got {refused:?}"
+        );
+        if let Refusal::Message(message) = &refused {
+            assert_ne!(message["type"], "connection_ack");
+        }
+    }
+}
+
+#[tokio::test]
+async fn connection_init_without_valid_credentials_is_closed_with_4403() {
+    // Arrange: graphql-transport-ws says a refused connection_init closes with 4403 Forbidden.
+    let (app, _) = fixture().await;
+
+    // Act
+    let missing = refusal(&app, json!({})).await;
+    let bad_key = refusal(
+        &app,
+        json!({ "X-Workspace-ID": "workspace_123", "X-API-Key": "wrong-key-wrong-key" }),
+    )
+    .await;
+
+    // Assert
+    for refused in [missing, bad_key] {
+        match refused {
+            Refusal::Closed(Some(code), reason) => assert_eq!(code, 4403, "close code ({reason})"),
+            Refusal::Message(message) => assert_eq!(message["type"], "error", "{message}"),
+            other => panic!("expected close 4403 or an error message, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_without_read_permission_is_refused() {
+    // Arrange
+    let app = spawn_app().await;
+    let key = app.register_workspace("writer", &["convert"]).await;
+    let mut socket = app.feed_socket().await;
+    socket
+        .init(Creds::headers("writer", &key).connection_init_payload())
+        .await
+        .expect("valid credentials are acknowledged");
+
+    // Act
+    socket.subscribe("1", FEED_SUBSCRIPTION, json!({})).await;
+
+    // Assert: an error for the subscription, not a silent stream.
+    let message = socket
+        .next_message()
+        .await
+        .expect("an answer to the subscription");
+    assert_eq!(message["id"], "1");
+    assert_eq!(refused_subscription_code(&message), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_refused_conversion_is_never_published() {
+    // Arrange
+    let (app, workspace_123) = fixture().await;
+    let mut feed = app.subscribe_feed(&workspace_123, json!({})).await;
+
+    // Act: a refused request, then a good one.
+    let refused = app
+        .post_json(
+            "/conversions/log",
+            &workspace_123,
+            &conversion("sale", json!(-5)),
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let logged = app
+        .log_conversion(&workspace_123, conversion("sale", json!(5)))
+        .await;
+
+    // Assert: the first event is the stored one.
+    let event = feed.next_event().await.expect("the stored conversion");
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["id"],
+        logged["id"]
+    );
+    assert_eq!(
+        event["data"]["conversionFeed"]["contact"]["conversionCount"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_bad_type_filter_is_refused_up_front() {
+    // Arrange
+    let (app, workspace_123) = fixture().await;
+    let mut socket = app.feed_socket().await;
+    socket
+        .init(workspace_123.connection_init_payload())
+        .await
+        .expect("acknowledged");
+
+    // Act
+    socket
+        .subscribe(
+            "1",
+            FEED_SUBSCRIPTION,
+            json!({ "conversionTypes": ["Sale!"] }),
+        )
+        .await;
+
+    // Assert
+    let message = socket
+        .next_message()
+        .await
+        .expect("an answer to the subscription");
+    assert_eq!(refused_subscription_code(&message), "BAD_USER_INPUT");
+}
