@@ -19,6 +19,11 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// Apply pending migrations at start. With `false`, a node refuses to start on a schema
+    /// older than its code; run `convio migrate` as a deploy step instead.
+    #[arg(long, env = "CONVIO_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_migrate: bool,
+
     /// Largest number of pooled database connections.
     #[arg(long, env = "CONVIO_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,

@@ -2,7 +2,9 @@
 //! deadlock on SQLite, and a statement counter for `/metrics`.
 
 use crate::error::{AppError, AppResult};
+use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -85,8 +87,42 @@ impl Db {
         Ok(WriteTxn { txn, _guard: guard })
     }
 
+    /// Serialises start-up work (migrations, the admin-key bootstrap) across nodes that
+    /// start together on one PostgreSQL database: a session advisory lock on a dedicated
+    /// connection. SQLite is one process's file, so it needs none.
+    pub async fn startup_lock(&self, url: &str) -> AppResult<Option<StartupLock>> {
+        if self.backend() != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let fail =
+            |e: sqlx::Error| AppError::Internal(format!("taking the start-up lock failed: {e}"));
+        let mut conn = PgConnection::connect(url).await.map_err(fail)?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(STARTUP_LOCK)
+            .execute(&mut conn)
+            .await
+            .map_err(fail)?;
+        Ok(Some(StartupLock(conn)))
+    }
+
     pub async fn ping(&self) -> AppResult<()> {
         self.conn.ping().await.map_err(AppError::from)
+    }
+}
+
+/// Advisory lock key for start-up work ("convio:s" in ASCII).
+const STARTUP_LOCK: i64 = 0x636f_6e76_696f_3a73;
+
+/// Held while one node migrates; released explicitly, or when its connection closes.
+pub struct StartupLock(PgConnection);
+
+impl StartupLock {
+    pub async fn release(mut self) {
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(STARTUP_LOCK)
+            .execute(&mut self.0)
+            .await;
+        let _ = self.0.close().await;
     }
 }
 

@@ -37,33 +37,48 @@ pub struct Server {
     pub generated_admin_key: Option<String>,
 }
 
-/// Connects to the database and runs pending migrations.
+/// Connects to the database and runs pending migrations, one node at a time.
 pub async fn migrate(config: &Config) -> AppResult<Db> {
     let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+    let lock = db.startup_lock(&config.database_url).await?;
+    let result = apply_migrations(&db).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    result.map(|()| db)
+}
+
+async fn apply_migrations(db: &Db) -> AppResult<()> {
     Migrator::up(db.conn(), None)
         .await
-        .map_err(|e| AppError::Internal(format!("migration failed: {e}")))?;
-    Ok(db)
+        .map_err(|e| AppError::Internal(format!("migration failed: {e}")))
+}
+
+/// Refuses to serve on a schema older than this build.
+async fn ensure_schema_current(db: &Db) -> AppResult<()> {
+    let pending = Migrator::get_pending_migrations(db.conn())
+        .await
+        .map_err(|e| AppError::Internal(format!("reading the schema version failed: {e}")))?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
+    Err(AppError::Internal(format!(
+        "the database schema is older than this build ({} migration(s) pending: {}); \
+         run `convio migrate` first, or start with --auto-migrate",
+        names.len(),
+        names.join(", ")
+    )))
 }
 
 pub async fn build(config: Config) -> AppResult<Server> {
-    let currency = Currency::parse("currency", &config.currency)?;
-    let secret = match &config.jwt_secret {
-        Some(secret) if secret.len() < 32 => {
-            return Err(AppError::invalid("jwt_secret", "must be at least 32 bytes"));
-        }
-        Some(secret) => secret.clone().into_bytes(),
-        None => auth::generate_key("")?.into_bytes(),
-    };
-    let db = migrate(&config).await?;
-    let services = Services::new(
-        db,
-        EventBus::new(config.feed_buffer.max(16)),
-        currency,
-        TokenKeys::new(&secret, config.token_ttl_seconds),
-        config.admin_key.as_deref().map(auth::hash_key),
-    );
-    let generated_admin_key = services.bootstrap_admin_key().await?;
+    let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+    let lock = db.startup_lock(&config.database_url).await?;
+    let prepared = prepare(&config, db).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    let (services, generated_admin_key) = prepared?;
     feed::start(services.clone(), &config.database_url).await?;
     let schema = graphql::build(services.clone());
     let router = http::router(http::AppState {
@@ -79,6 +94,32 @@ pub async fn build(config: Config) -> AppResult<Server> {
         services,
         generated_admin_key,
     })
+}
+
+/// Start-up work that must not race with another node: schema, then the admin key.
+async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>)> {
+    let currency = Currency::parse("currency", &config.currency)?;
+    let secret = match &config.jwt_secret {
+        Some(secret) if secret.len() < 32 => {
+            return Err(AppError::invalid("jwt_secret", "must be at least 32 bytes"));
+        }
+        Some(secret) => secret.clone().into_bytes(),
+        None => auth::generate_key("")?.into_bytes(),
+    };
+    if config.auto_migrate {
+        apply_migrations(&db).await?;
+    } else {
+        ensure_schema_current(&db).await?;
+    }
+    let services = Services::new(
+        db,
+        EventBus::new(config.feed_buffer.max(16)),
+        currency,
+        TokenKeys::new(&secret, config.token_ttl_seconds),
+        config.admin_key.as_deref().map(auth::hash_key),
+    );
+    let generated_admin_key = services.bootstrap_admin_key().await?;
+    Ok((services, generated_admin_key))
 }
 
 impl Server {

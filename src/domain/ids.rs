@@ -105,6 +105,32 @@ impl ConversionType {
     }
 }
 
+/// Short free text that must be present: an agent or owner id, a name.
+pub fn required_text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::invalid(field, "must not be empty"));
+    }
+    optional_text(field, trimmed, max_chars)
+}
+
+/// Short free text; checked for length and control characters.
+pub fn optional_text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
+    if raw.chars().count() > max_chars {
+        return Err(AppError::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(raw.trim().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,30 +166,4 @@ mod tests {
             assert!(ConversionType::parse("t", bad).is_err(), "{bad}");
         }
     }
-}
-
-/// Short free text that must be present: an agent or owner id, a name.
-pub fn required_text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(AppError::invalid(field, "must not be empty"));
-    }
-    optional_text(field, trimmed, max_chars)
-}
-
-/// Short free text; checked for length and control characters.
-pub fn optional_text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
-    if raw.chars().count() > max_chars {
-        return Err(AppError::invalid(
-            field,
-            format!("must be at most {max_chars} characters"),
-        ));
-    }
-    if raw.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(raw.trim().to_owned())
 }

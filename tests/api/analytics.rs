@@ -162,7 +162,6 @@ fn stages(counts: [(u64, f64); 4]) -> Vec<(String, u64, Option<f64>)> {
         .collect()
 }
 
-#[tokio::test]
 async fn the_admin_sees_the_totals_of_every_workspace() {
     // Arrange
     let f = fixture().await;
@@ -182,7 +181,6 @@ async fn the_admin_sees_the_totals_of_every_workspace() {
     assert_eq!(r.plain["summary"]["conversion_rate"], 80.0);
 }
 
-#[tokio::test]
 async fn by_workspace_gives_each_workspaces_figures() {
     // Arrange
     let f = fixture().await;
@@ -208,7 +206,6 @@ async fn by_workspace_gives_each_workspaces_figures() {
     }
 }
 
-#[tokio::test]
 async fn by_type_counts_each_conversion_type() {
     // Arrange
     let f = fixture().await;
@@ -223,7 +220,6 @@ async fn by_type_counts_each_conversion_type() {
     );
 }
 
-#[tokio::test]
 async fn trends_bucket_by_utc_day_iso_week_and_month() {
     // Arrange
     let f = fixture().await;
@@ -263,7 +259,6 @@ async fn trends_bucket_by_utc_day_iso_week_and_month() {
     );
 }
 
-#[tokio::test]
 async fn the_funnel_counts_received_contacts_by_the_stage_they_reached() {
     // Arrange
     let f = fixture().await;
@@ -278,7 +273,6 @@ async fn the_funnel_counts_received_contacts_by_the_stage_they_reached() {
     );
 }
 
-#[tokio::test]
 async fn a_workspace_sees_only_its_own_numbers() {
     // Arrange
     let f = fixture().await;
@@ -325,7 +319,6 @@ async fn a_workspace_sees_only_its_own_numbers() {
     );
 }
 
-#[tokio::test]
 async fn filters_narrow_by_type_and_inclusive_dates() {
     // Arrange
     let f = fixture().await;
@@ -364,7 +357,6 @@ async fn filters_narrow_by_type_and_inclusive_dates() {
     assert_eq!(alpha_sales.exact["summary"]["total_value"], "75500.50");
 }
 
-#[tokio::test]
 async fn a_period_without_received_contacts_has_no_rate() {
     // Arrange: every contact was received today, none in February 2024.
     let f = fixture().await;
@@ -402,7 +394,6 @@ fn sorted_by_type(list: &Value) -> Vec<Value> {
     list
 }
 
-#[tokio::test]
 async fn graphql_gives_beta_its_own_numbers_with_exact_decimals() {
     // Arrange
     let f = fixture().await;
@@ -456,7 +447,6 @@ async fn graphql_gives_beta_its_own_numbers_with_exact_decimals() {
     );
 }
 
-#[tokio::test]
 async fn graphql_and_rest_agree_for_the_admin() {
     // Arrange
     let f = fixture().await;
@@ -515,3 +505,16 @@ async fn graphql_and_rest_agree_for_the_admin() {
         .collect();
     assert_eq!(gql_monthly, rest_monthly);
 }
+
+crate::backend::on_both_backends!(
+    the_admin_sees_the_totals_of_every_workspace,
+    by_workspace_gives_each_workspaces_figures,
+    by_type_counts_each_conversion_type,
+    trends_bucket_by_utc_day_iso_week_and_month,
+    the_funnel_counts_received_contacts_by_the_stage_they_reached,
+    a_workspace_sees_only_its_own_numbers,
+    filters_narrow_by_type_and_inclusive_dates,
+    a_period_without_received_contacts_has_no_rate,
+    graphql_gives_beta_its_own_numbers_with_exact_decimals,
+    graphql_and_rest_agree_for_the_admin,
+);

@@ -99,7 +99,6 @@ impl Fixture {
     }
 }
 
-#[tokio::test]
 async fn malformed_json_is_400() {
     let f = fixture().await;
     f.refuses_raw(
@@ -110,19 +109,16 @@ async fn malformed_json_is_400() {
     .await;
 }
 
-#[tokio::test]
 async fn a_body_that_is_not_an_object_is_400() {
     let f = fixture().await;
     f.refuses_raw("application/json", "[1, 2, 3]", 400).await;
 }
 
-#[tokio::test]
 async fn a_non_json_content_type_is_415() {
     let f = fixture().await;
     f.refuses_raw("text/plain", &valid().to_string(), 415).await;
 }
 
-#[tokio::test]
 async fn a_wrong_type_names_the_field() {
     let f = fixture().await;
     f.refuses(
@@ -145,7 +141,6 @@ async fn a_wrong_type_names_the_field() {
     .await;
 }
 
-#[tokio::test]
 async fn a_missing_required_field_names_it() {
     let f = fixture().await;
     f.refuses(with("converted_by", None), 422, Some("converted_by"))
@@ -162,7 +157,6 @@ async fn a_missing_required_field_names_it() {
     .await;
 }
 
-#[tokio::test]
 async fn a_misspelled_field_is_refused_not_ignored() {
     let f = fixture().await;
     let mut body = with("conversion_value", None);
@@ -170,7 +164,6 @@ async fn a_misspelled_field_is_refused_not_ignored() {
     f.refuses(body, 422, Some("conversion_vaule")).await;
 }
 
-#[tokio::test]
 async fn a_negative_value_is_refused() {
     let f = fixture().await;
     f.refuses(
@@ -181,7 +174,6 @@ async fn a_negative_value_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn a_value_finer_than_a_cent_is_refused() {
     let f = fixture().await;
     let problem = f
@@ -206,7 +198,6 @@ async fn a_value_finer_than_a_cent_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn a_huge_value_is_refused() {
     let f = fixture().await;
     f.refuses_value_literal("1e30").await;
@@ -233,7 +224,6 @@ impl Fixture {
     }
 }
 
-#[tokio::test]
 async fn a_value_that_is_not_a_number_is_refused() {
     let f = fixture().await;
     f.refuses(
@@ -250,7 +240,6 @@ async fn a_value_that_is_not_a_number_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn an_unknown_contact_is_refused() {
     let f = fixture().await;
     f.refuses(
@@ -261,7 +250,6 @@ async fn an_unknown_contact_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn a_lead_of_another_contact_is_refused() {
     let f = fixture().await;
     f.refuses(with("lead_id", Some(json!(777))), 422, Some("lead_id"))
@@ -270,7 +258,6 @@ async fn a_lead_of_another_contact_is_refused() {
         .await;
 }
 
-#[tokio::test]
 async fn a_bad_converted_at_is_refused() {
     let f = fixture().await;
     f.refuses(
@@ -293,7 +280,6 @@ async fn a_bad_converted_at_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn oversized_custom_data_is_refused() {
     let f = fixture().await;
     let big = json!({ "notes": "x".repeat(17 * 1024) });
@@ -301,7 +287,6 @@ async fn oversized_custom_data_is_refused() {
         .await;
 }
 
-#[tokio::test]
 async fn custom_data_nested_deeper_than_eight_levels_is_refused() {
     let f = fixture().await;
     f.refuses(
@@ -312,7 +297,6 @@ async fn custom_data_nested_deeper_than_eight_levels_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn custom_data_eight_levels_deep_is_accepted() {
     // Arrange
     let f = fixture().await;
@@ -327,7 +311,6 @@ async fn custom_data_eight_levels_deep_is_accepted() {
     assert_eq!(stored["custom_data"], nested(8));
 }
 
-#[tokio::test]
 async fn custom_data_that_is_not_an_object_is_refused() {
     let f = fixture().await;
     f.refuses(
@@ -344,7 +327,6 @@ async fn custom_data_that_is_not_an_object_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn a_bad_conversion_type_is_refused() {
     let f = fixture().await;
     f.refuses(
@@ -361,7 +343,6 @@ async fn a_bad_conversion_type_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn another_currency_is_refused() {
     let f = fixture().await;
     f.refuses(with("currency", Some(json!("EUR"))), 422, Some("currency"))
@@ -374,7 +355,6 @@ async fn another_currency_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn the_configured_currency_is_accepted() {
     // Arrange
     let f = fixture().await;
@@ -389,7 +369,6 @@ async fn the_configured_currency_is_accepted() {
     assert_eq!(stored["currency"], "USD");
 }
 
-#[tokio::test]
 async fn a_to_date_before_the_from_date_is_refused() {
     let f = fixture().await;
     f.list_refuses(
@@ -404,7 +383,6 @@ async fn a_to_date_before_the_from_date_is_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn a_bad_date_is_refused() {
     let f = fixture().await;
     f.list_refuses("/conversions?from_date=2024-13-45", "from_date")
@@ -415,7 +393,6 @@ async fn a_bad_date_is_refused() {
         .await;
 }
 
-#[tokio::test]
 async fn bad_list_parameters_are_refused() {
     let f = fixture().await;
     f.list_refuses("/conversions?limit=0", "limit").await;
@@ -433,7 +410,6 @@ async fn bad_list_parameters_are_refused() {
     .await;
 }
 
-#[tokio::test]
 async fn bad_patch_bodies_are_refused_and_change_nothing() {
     // Arrange
     let f = fixture().await;
@@ -468,7 +444,6 @@ async fn bad_patch_bodies_are_refused_and_change_nothing() {
     assert_eq!(f.app.contact_exact(123456).await, before);
 }
 
-#[tokio::test]
 async fn graphql_names_the_field_in_camel_case_and_writes_nothing() {
     // Arrange
     let f = fixture().await;
@@ -501,7 +476,6 @@ async fn graphql_names_the_field_in_camel_case_and_writes_nothing() {
     f.assert_nothing_written().await;
 }
 
-#[tokio::test]
 async fn graphql_refuses_reversed_dates_and_syntax_errors() {
     // Arrange
     let f = fixture().await;
@@ -534,7 +508,6 @@ async fn graphql_refuses_reversed_dates_and_syntax_errors() {
     assert_graphql_error(&unknown_field, "BAD_USER_INPUT", None);
 }
 
-#[tokio::test]
 async fn errors_never_show_internals() {
     // Arrange
     let f = fixture().await;
@@ -569,7 +542,6 @@ async fn errors_never_show_internals() {
     assert_problem(nowhere, 404, "NOT_FOUND", None).await;
 }
 
-#[tokio::test]
 async fn values_that_are_not_finite_are_refused() {
     let f = fixture().await;
     for text in ["NaN", "Infinity", "-Infinity", "1e3"] {
@@ -582,7 +554,6 @@ async fn values_that_are_not_finite_are_refused() {
     }
 }
 
-#[tokio::test]
 async fn the_largest_amount_is_accepted() {
     // Arrange
     let f = fixture().await;
@@ -606,7 +577,6 @@ async fn the_largest_amount_is_accepted() {
     );
 }
 
-#[tokio::test]
 async fn a_body_over_a_megabyte_is_refused() {
     // Arrange
     let f = fixture().await;
@@ -631,7 +601,6 @@ async fn a_body_over_a_megabyte_is_refused() {
     f.assert_nothing_written().await;
 }
 
-#[tokio::test]
 async fn a_wrong_method_is_a_problem_too() {
     // Arrange
     let f = fixture().await;
@@ -661,7 +630,6 @@ async fn a_wrong_method_is_a_problem_too() {
     f.assert_nothing_written().await;
 }
 
-#[tokio::test]
 async fn a_contact_with_a_bad_email_is_refused() {
     // Arrange
     let f = fixture().await;
@@ -682,7 +650,6 @@ async fn a_contact_with_a_bad_email_is_refused() {
     assert_problem(missing, 404, "NOT_FOUND", None).await;
 }
 
-#[tokio::test]
 async fn limits_are_validated_the_same_through_both_doors() {
     // Arrange
     let f = fixture().await;
@@ -716,3 +683,39 @@ async fn limits_are_validated_the_same_through_both_doors() {
         assert_graphql_error(&body, "BAD_USER_INPUT", Some("limit"));
     }
 }
+
+crate::backend::on_both_backends!(
+    malformed_json_is_400,
+    a_body_that_is_not_an_object_is_400,
+    a_non_json_content_type_is_415,
+    a_wrong_type_names_the_field,
+    a_missing_required_field_names_it,
+    a_misspelled_field_is_refused_not_ignored,
+    a_negative_value_is_refused,
+    a_value_finer_than_a_cent_is_refused,
+    a_huge_value_is_refused,
+    a_value_that_is_not_a_number_is_refused,
+    an_unknown_contact_is_refused,
+    a_lead_of_another_contact_is_refused,
+    a_bad_converted_at_is_refused,
+    oversized_custom_data_is_refused,
+    custom_data_nested_deeper_than_eight_levels_is_refused,
+    custom_data_eight_levels_deep_is_accepted,
+    custom_data_that_is_not_an_object_is_refused,
+    a_bad_conversion_type_is_refused,
+    another_currency_is_refused,
+    the_configured_currency_is_accepted,
+    a_to_date_before_the_from_date_is_refused,
+    a_bad_date_is_refused,
+    bad_list_parameters_are_refused,
+    bad_patch_bodies_are_refused_and_change_nothing,
+    graphql_names_the_field_in_camel_case_and_writes_nothing,
+    graphql_refuses_reversed_dates_and_syntax_errors,
+    errors_never_show_internals,
+    values_that_are_not_finite_are_refused,
+    the_largest_amount_is_accepted,
+    a_body_over_a_megabyte_is_refused,
+    a_wrong_method_is_a_problem_too,
+    a_contact_with_a_bad_email_is_refused,
+    limits_are_validated_the_same_through_both_doors,
+);

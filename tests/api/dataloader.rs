@@ -46,7 +46,6 @@ async fn statements_for(app: &TestApp, creds: &Creds, first: i64) -> (u64, serde
     (after - before, data)
 }
 
-#[tokio::test]
 async fn fifty_conversions_with_their_relations_take_a_handful_of_statements() {
     // Arrange
     let (app, workspace_123) = fifty_conversions().await;
@@ -77,3 +76,7 @@ async fn fifty_conversions_with_their_relations_take_a_handful_of_statements() {
         "5 conversions took {for_five} statements, 50 took {for_fifty}: it grows with the page"
     );
 }
+
+crate::backend::on_both_backends!(
+    fifty_conversions_with_their_relations_take_a_handful_of_statements,
+);

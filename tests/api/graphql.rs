@@ -112,7 +112,6 @@ async fn fixture() -> Fixture {
     }
 }
 
-#[tokio::test]
 async fn register_workspace_returns_the_workspace_and_its_key() {
     // Arrange
     let app = spawn_app().await;
@@ -140,7 +139,6 @@ async fn register_workspace_returns_the_workspace_and_its_key() {
     assert_eq!(works.status().as_u16(), 200);
 }
 
-#[tokio::test]
 async fn log_conversion_returns_exact_decimals_and_its_relations() {
     // Arrange + Act
     let f = fixture().await;
@@ -185,7 +183,6 @@ async fn log_conversion_returns_exact_decimals_and_its_relations() {
     assert_eq!(appointment["contact"]["conversionStatus"], "APPOINTMENT");
 }
 
-#[tokio::test]
 async fn conversion_reads_one_and_unknown_ids_are_null() {
     // Arrange
     let f = fixture().await;
@@ -212,7 +209,6 @@ async fn conversion_reads_one_and_unknown_ids_are_null() {
     assert_eq!(missing["conversion"], Value::Null);
 }
 
-#[tokio::test]
 async fn conversions_is_a_relay_connection_newest_first() {
     // Arrange
     let f = fixture().await;
@@ -272,7 +268,6 @@ async fn filtered(f: &Fixture, filter: Value) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
 async fn conversions_filters_combine() {
     // Arrange
     let f = fixture().await;
@@ -322,7 +317,6 @@ async fn conversions_filters_combine() {
     );
 }
 
-#[tokio::test]
 async fn contact_shows_its_conversion_state_conversions_and_leads() {
     // Arrange
     let f = fixture().await;
@@ -366,7 +360,6 @@ async fn contact_shows_its_conversion_state_conversions_and_leads() {
     );
 }
 
-#[tokio::test]
 async fn contacts_pages_through_visible_contacts() {
     // Arrange
     let f = fixture().await;
@@ -387,7 +380,6 @@ async fn contacts_pages_through_visible_contacts() {
     assert_eq!(second["contacts"]["pageInfo"]["hasNextPage"], false);
 }
 
-#[tokio::test]
 async fn lead_shows_its_contact_and_conversion() {
     // Arrange
     let f = fixture().await;
@@ -426,7 +418,6 @@ async fn lead_shows_its_contact_and_conversion() {
     );
 }
 
-#[tokio::test]
 async fn workspace_and_workspaces_show_only_what_the_caller_may_see() {
     // Arrange
     let f = fixture().await;
@@ -459,7 +450,6 @@ async fn workspace_and_workspaces_show_only_what_the_caller_may_see() {
     assert_eq!(all, vec!["lead_gen_team", "workspace_123"]);
 }
 
-#[tokio::test]
 async fn workspace_activity_counts_and_lists_recent_events() {
     // Arrange
     let f = fixture().await;
@@ -511,7 +501,6 @@ async fn workspace_activity_counts_and_lists_recent_events() {
     assert_eq!(lead_gen["workspaceActivity"]["conversionRate"], Value::Null);
 }
 
-#[tokio::test]
 async fn conversion_analytics_sums_exactly() {
     // Arrange
     let f = fixture().await;
@@ -580,7 +569,6 @@ async fn conversion_analytics_sums_exactly() {
     );
 }
 
-#[tokio::test]
 async fn update_contact_conversion_merges_metadata_and_sets_status() {
     // Arrange
     let f = fixture().await;
@@ -634,7 +622,6 @@ async fn update_contact_conversion_merges_metadata_and_sets_status() {
     );
 }
 
-#[tokio::test]
 async fn create_contact_lead_and_send_contact_return_what_was_stored() {
     // Arrange
     let app = spawn_app().await;
@@ -689,7 +676,6 @@ async fn create_contact_lead_and_send_contact_return_what_was_stored() {
     );
 }
 
-#[tokio::test]
 async fn queries_without_credentials_are_unauthenticated() {
     // Arrange
     let app = spawn_app().await;
@@ -715,7 +701,6 @@ async fn queries_without_credentials_are_unauthenticated() {
     assert_graphql_error(&bad_key, "UNAUTHENTICATED", None);
 }
 
-#[tokio::test]
 async fn introspection_needs_no_credentials() {
     // Arrange
     let app = spawn_app().await;
@@ -734,7 +719,6 @@ async fn introspection_needs_no_credentials() {
     assert!(data["__schema"]["subscriptionType"]["name"].is_string());
 }
 
-#[tokio::test]
 async fn mutations_need_the_right_permission() {
     // Arrange
     let f = fixture().await;
@@ -776,7 +760,6 @@ async fn mutations_need_the_right_permission() {
     assert_graphql_error(&register_as_workspace, "FORBIDDEN", None);
 }
 
-#[tokio::test]
 async fn queries_also_work_over_get() {
     // Arrange: docs/api.md serves GraphQL queries over GET as well as POST.
     let app = spawn_app().await;
@@ -798,3 +781,23 @@ async fn queries_also_work_over_get() {
         "{body}"
     );
 }
+
+crate::backend::on_both_backends!(
+    register_workspace_returns_the_workspace_and_its_key,
+    log_conversion_returns_exact_decimals_and_its_relations,
+    conversion_reads_one_and_unknown_ids_are_null,
+    conversions_is_a_relay_connection_newest_first,
+    conversions_filters_combine,
+    contact_shows_its_conversion_state_conversions_and_leads,
+    contacts_pages_through_visible_contacts,
+    lead_shows_its_contact_and_conversion,
+    workspace_and_workspaces_show_only_what_the_caller_may_see,
+    workspace_activity_counts_and_lists_recent_events,
+    conversion_analytics_sums_exactly,
+    update_contact_conversion_merges_metadata_and_sets_status,
+    create_contact_lead_and_send_contact_return_what_was_stored,
+    queries_without_credentials_are_unauthenticated,
+    introspection_needs_no_credentials,
+    mutations_need_the_right_permission,
+    queries_also_work_over_get,
+);

@@ -1,8 +1,10 @@
 //! The test harness: every test spawns its own convio on a random port, backed by a fresh
-//! SQLite file in its own temporary directory, and talks to it only over HTTP and WebSocket.
+//! SQLite file in its own temporary directory or a fresh PostgreSQL database (see
+//! `backend`), and talks to it only over HTTP and WebSocket.
 //!
 //! Logs stay silent unless `TEST_LOG=1` is set.
 
+use crate::backend::Backend;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, RequestBuilder, Response};
@@ -98,10 +100,13 @@ pub struct TestApp {
 pub async fn spawn_app() -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("convio.db").display()
-    );
+    let url = match crate::backend::current() {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("convio.db").display()
+        ),
+        Backend::Postgres => crate::backend::fresh_postgres_database().await,
+    };
     let config = convio::Config::parse_from([
         "convio",
         "--bind",
@@ -112,6 +117,8 @@ pub async fn spawn_app() -> TestApp {
         ADMIN_KEY,
         "--jwt-secret",
         JWT_SECRET,
+        "--db-max-connections",
+        "5",
     ]);
     let server = convio::build(config).await.expect("app builds");
     let addr = server.local_addr();

@@ -21,7 +21,6 @@ async fn patch(app: &TestApp, creds: &Creds, id: i64, body: Value) -> Value {
     expect_json(response, 200).await
 }
 
-#[tokio::test]
 async fn the_plans_patch_example_updates_the_contact() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -59,7 +58,6 @@ async fn the_plans_patch_example_updates_the_contact() {
     assert_eq!(read["custom_metadata"], body["custom_metadata"]);
 }
 
-#[tokio::test]
 async fn the_hubspot_workflow_example_works_verbatim() {
     // Arrange: plan §6.2
     let app = spawn_app().await;
@@ -125,7 +123,6 @@ async fn the_hubspot_workflow_example_works_verbatim() {
     );
 }
 
-#[tokio::test]
 async fn custom_metadata_is_merged_key_by_key() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -155,7 +152,6 @@ async fn custom_metadata_is_merged_key_by_key() {
     assert_eq!(read["custom_metadata"], contact["custom_metadata"]);
 }
 
-#[tokio::test]
 async fn replace_custom_metadata_replaces_the_stored_object() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -180,7 +176,6 @@ async fn replace_custom_metadata_replaces_the_stored_object() {
     assert_eq!(contact["custom_metadata"], json!({ "z": true }));
 }
 
-#[tokio::test]
 async fn a_patch_that_changes_only_the_status_keeps_the_metadata() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -218,7 +213,6 @@ async fn status(app: &TestApp, creds: &Creds) -> Value {
     expect_json(app.get("/contacts/123456", creds).await, 200).await["conversion_status"].clone()
 }
 
-#[tokio::test]
 async fn logging_moves_the_status_forward_but_never_back() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -248,7 +242,6 @@ async fn logging_moves_the_status_forward_but_never_back() {
     assert_eq!(contact["conversion_count"], 5);
 }
 
-#[tokio::test]
 async fn a_sale_then_a_qualification_stays_converted() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -261,7 +254,6 @@ async fn a_sale_then_a_qualification_stays_converted() {
     assert_eq!(status(&app, &workspace_456).await, "converted");
 }
 
-#[tokio::test]
 async fn other_conversion_types_leave_the_status_alone() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -273,7 +265,6 @@ async fn other_conversion_types_leave_the_status_alone() {
     assert_eq!(status(&app, &workspace_456).await, "pending");
 }
 
-#[tokio::test]
 async fn a_patch_may_set_any_status_even_backwards() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -294,7 +285,6 @@ async fn a_patch_may_set_any_status_even_backwards() {
     assert_eq!(status(&app, &workspace_456).await, "appointment");
 }
 
-#[tokio::test]
 async fn a_patch_naming_an_unregistered_workspace_is_refused() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -317,7 +307,6 @@ async fn a_patch_naming_an_unregistered_workspace_is_refused() {
     );
 }
 
-#[tokio::test]
 async fn a_patch_claiming_another_workspace_converted_it_is_forbidden() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -337,7 +326,6 @@ async fn a_patch_claiming_another_workspace_converted_it_is_forbidden() {
     assert_eq!(contact["converted_from_workspace"], Value::Null);
 }
 
-#[tokio::test]
 async fn an_empty_patch_is_refused() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -351,7 +339,6 @@ async fn an_empty_patch_is_refused() {
     assert_problem(response, 422, "BAD_USER_INPUT", None).await;
 }
 
-#[tokio::test]
 async fn a_bad_status_names_the_field() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -369,7 +356,6 @@ async fn a_bad_status_names_the_field() {
     assert_problem(response, 422, "BAD_USER_INPUT", Some("conversion_status")).await;
 }
 
-#[tokio::test]
 async fn contacts_and_leads_are_created_and_read_back() {
     // Arrange
     let app = spawn_app().await;
@@ -417,3 +403,20 @@ async fn contacts_and_leads_are_created_and_read_back() {
     assert_eq!(lead["conversion_id"], Value::Null);
     assert_problem(duplicate, 409, "CONFLICT", None).await;
 }
+
+crate::backend::on_both_backends!(
+    the_plans_patch_example_updates_the_contact,
+    the_hubspot_workflow_example_works_verbatim,
+    custom_metadata_is_merged_key_by_key,
+    replace_custom_metadata_replaces_the_stored_object,
+    a_patch_that_changes_only_the_status_keeps_the_metadata,
+    logging_moves_the_status_forward_but_never_back,
+    a_sale_then_a_qualification_stays_converted,
+    other_conversion_types_leave_the_status_alone,
+    a_patch_may_set_any_status_even_backwards,
+    a_patch_naming_an_unregistered_workspace_is_refused,
+    a_patch_claiming_another_workspace_converted_it_is_forbidden,
+    an_empty_patch_is_refused,
+    a_bad_status_names_the_field,
+    contacts_and_leads_are_created_and_read_back,
+);

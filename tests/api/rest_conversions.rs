@@ -36,7 +36,6 @@ fn plan_log_body() -> Value {
     })
 }
 
-#[tokio::test]
 async fn logging_the_plans_example_stores_it_and_answers_201_with_location() {
     // Arrange
     let (app, workspace_123) = plan_fixture().await;
@@ -80,7 +79,6 @@ async fn logging_the_plans_example_stores_it_and_answers_201_with_location() {
     assert_eq!(read["custom_data"], plan_log_body()["custom_data"]);
 }
 
-#[tokio::test]
 async fn logging_a_sale_updates_the_contact_and_links_the_lead() {
     // Arrange
     let (app, workspace_123) = plan_fixture().await;
@@ -115,7 +113,6 @@ async fn logging_a_sale_updates_the_contact_and_links_the_lead() {
     );
 }
 
-#[tokio::test]
 async fn amounts_with_cents_stay_exact() {
     // Arrange
     let (app, workspace_123) = plan_fixture().await;
@@ -147,7 +144,6 @@ async fn amounts_with_cents_stay_exact() {
     assert_eq!(contact["conversion_count"], "2");
 }
 
-#[tokio::test]
 async fn amounts_as_strings_and_tenths_add_up_without_float_error() {
     // Arrange
     let (app, workspace_123) = plan_fixture().await;
@@ -182,7 +178,6 @@ async fn amounts_as_strings_and_tenths_add_up_without_float_error() {
     );
 }
 
-#[tokio::test]
 async fn the_salesforce_webhook_example_works_verbatim() {
     // Arrange: plan §6.1
     let app = spawn_app().await;
@@ -275,6 +270,7 @@ async fn list_fixture() -> ListFixture {
         .await;
     app.contact_received_by(&lead_gen, 123458, "Ann Moe", "workspace_456")
         .await;
+    #[allow(clippy::type_complexity)]
     let rows: [(&str, &Creds, i64, &str, Option<i64>, &str); 6] = [
         (
             "e",
@@ -361,7 +357,6 @@ impl ListFixture {
     }
 }
 
-#[tokio::test]
 async fn listing_by_workspace_and_year_gives_that_workspaces_2024_newest_first() {
     // Arrange
     let f = list_fixture().await;
@@ -376,7 +371,6 @@ async fn listing_by_workspace_and_year_gives_that_workspaces_2024_newest_first()
     assert_eq!(as_owner, f.named(&["c", "b", "a"]));
 }
 
-#[tokio::test]
 async fn listing_by_contact_gives_that_contacts_conversions() {
     // Arrange
     let f = list_fixture().await;
@@ -390,7 +384,6 @@ async fn listing_by_contact_gives_that_contacts_conversions() {
     assert_eq!(as_owner, f.named(&["b", "a", "e"]));
 }
 
-#[tokio::test]
 async fn listing_by_type_and_minimum_value_gives_the_big_sales() {
     // Arrange
     let f = list_fixture().await;
@@ -414,7 +407,6 @@ async fn listing_by_type_and_minimum_value_gives_the_big_sales() {
     );
 }
 
-#[tokio::test]
 async fn listing_without_filters_is_newest_first() {
     // Arrange
     let f = list_fixture().await;
@@ -426,7 +418,6 @@ async fn listing_without_filters_is_newest_first() {
     assert_eq!(all, f.named(&["d", "c", "b", "f", "a", "e"]));
 }
 
-#[tokio::test]
 async fn pages_follow_each_other_without_duplicates_or_gaps() {
     // Arrange: seven conversions, two of them at the very same instant.
     let (app, workspace_123) = plan_fixture().await;
@@ -489,7 +480,6 @@ async fn pages_follow_each_other_without_duplicates_or_gaps() {
     );
 }
 
-#[tokio::test]
 async fn listed_conversions_are_ordered_by_converted_at_descending() {
     // Arrange
     let f = list_fixture().await;
@@ -508,7 +498,6 @@ async fn listed_conversions_are_ordered_by_converted_at_descending() {
     assert_eq!(body["page_info"]["has_next_page"], false);
 }
 
-#[tokio::test]
 async fn a_conversion_reads_back_by_id_and_unknown_ids_are_404() {
     // Arrange
     let (app, workspace_123) = plan_fixture().await;
@@ -535,7 +524,6 @@ async fn a_conversion_reads_back_by_id_and_unknown_ids_are_404() {
     crate::helpers::assert_problem(garbage, 404, "NOT_FOUND", None).await;
 }
 
-#[tokio::test]
 async fn a_conversion_without_value_or_time_gets_null_value_and_now() {
     // Arrange
     let (app, workspace_123) = plan_fixture().await;
@@ -563,7 +551,6 @@ async fn a_conversion_without_value_or_time_gets_null_value_and_now() {
     assert_eq!(contact["conversion_status"], "qualified");
 }
 
-#[tokio::test]
 async fn concurrent_conversions_on_one_contact_all_count() {
     // Arrange
     let (app, workspace_123) = plan_fixture().await;
@@ -583,3 +570,20 @@ async fn concurrent_conversions_on_one_contact_all_count() {
     assert_eq!(contact["conversion_count"], "10");
     assert_eq!(app.all_conversions().await.len(), 10);
 }
+
+crate::backend::on_both_backends!(
+    logging_the_plans_example_stores_it_and_answers_201_with_location,
+    logging_a_sale_updates_the_contact_and_links_the_lead,
+    amounts_with_cents_stay_exact,
+    amounts_as_strings_and_tenths_add_up_without_float_error,
+    the_salesforce_webhook_example_works_verbatim,
+    listing_by_workspace_and_year_gives_that_workspaces_2024_newest_first,
+    listing_by_contact_gives_that_contacts_conversions,
+    listing_by_type_and_minimum_value_gives_the_big_sales,
+    listing_without_filters_is_newest_first,
+    pages_follow_each_other_without_duplicates_or_gaps,
+    listed_conversions_are_ordered_by_converted_at_descending,
+    a_conversion_reads_back_by_id_and_unknown_ids_are_404,
+    a_conversion_without_value_or_time_gets_null_value_and_now,
+    concurrent_conversions_on_one_contact_all_count,
+);

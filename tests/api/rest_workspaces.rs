@@ -3,7 +3,6 @@
 use crate::helpers::{Creds, assert_problem, expect_json, spawn_app};
 use serde_json::{Value, json};
 
-#[tokio::test]
 async fn the_admin_registers_the_plans_workspace_and_its_key_works() {
     // Arrange
     let app = spawn_app().await;
@@ -43,7 +42,6 @@ async fn the_admin_registers_the_plans_workspace_and_its_key_works() {
     assert_eq!(with_bearer.status().as_u16(), 200);
 }
 
-#[tokio::test]
 async fn a_generated_key_is_strong_and_shown_once() {
     // Arrange
     let app = spawn_app().await;
@@ -83,7 +81,6 @@ async fn a_generated_key_is_strong_and_shown_once() {
     );
 }
 
-#[tokio::test]
 async fn only_the_admin_may_register_workspaces() {
     // Arrange
     let app = spawn_app().await;
@@ -119,7 +116,6 @@ async fn only_the_admin_may_register_workspaces() {
     );
 }
 
-#[tokio::test]
 async fn registering_a_taken_id_is_a_conflict() {
     // Arrange
     let app = spawn_app().await;
@@ -146,7 +142,6 @@ async fn registering_a_taken_id_is_a_conflict() {
     );
 }
 
-#[tokio::test]
 async fn a_short_chosen_key_or_bad_workspace_id_is_refused() {
     // Arrange
     let app = spawn_app().await;
@@ -172,7 +167,6 @@ async fn a_short_chosen_key_or_bad_workspace_id_is_refused() {
     assert_problem(bad_id, 422, "BAD_USER_INPUT", Some("workspace_id")).await;
 }
 
-#[tokio::test]
 async fn a_key_presented_for_another_workspace_id_is_refused() {
     // Arrange
     let app = spawn_app().await;
@@ -188,7 +182,6 @@ async fn a_key_presented_for_another_workspace_id_is_refused() {
     assert_problem(response, 401, "UNAUTHENTICATED", None).await;
 }
 
-#[tokio::test]
 async fn permissions_limit_what_a_key_may_do() {
     // Arrange
     let app = spawn_app().await;
@@ -223,7 +216,6 @@ async fn permissions_limit_what_a_key_may_do() {
     assert_eq!(contact["conversion_count"], 0);
 }
 
-#[tokio::test]
 async fn activity_counts_what_a_workspace_received_sent_and_converted() {
     // Arrange: lead_gen sends three contacts to alpha; alpha passes one on to beta and
     // converts two of them.
@@ -309,7 +301,6 @@ async fn activity_counts_what_a_workspace_received_sent_and_converted() {
     assert!(limited.iter().all(|e| e["action"] == "converted"));
 }
 
-#[tokio::test]
 async fn a_token_from_auth_token_works_as_bearer() {
     // Arrange
     let app = spawn_app().await;
@@ -337,7 +328,6 @@ async fn a_token_from_auth_token_works_as_bearer() {
     assert_eq!(graphql["workspaces"], json!([{ "id": "workspace_123" }]));
 }
 
-#[tokio::test]
 async fn a_tampered_or_anonymous_token_request_is_refused() {
     // Arrange
     let app = spawn_app().await;
@@ -383,7 +373,6 @@ async fn a_tampered_or_anonymous_token_request_is_refused() {
     assert_problem(anonymous, 401, "UNAUTHENTICATED", None).await;
 }
 
-#[tokio::test]
 async fn health_and_metrics_need_no_credentials() {
     // Arrange
     let app = spawn_app().await;
@@ -404,7 +393,6 @@ async fn health_and_metrics_need_no_credentials() {
     );
 }
 
-#[tokio::test]
 async fn everything_else_needs_credentials() {
     // Arrange
     let app = spawn_app().await;
@@ -480,7 +468,6 @@ async fn issue_token(app: &crate::helpers::TestApp, creds: &Creds) -> String {
     token["access_token"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
 async fn a_token_is_hs256_for_convio_and_lives_fifteen_minutes() {
     // Arrange
     let app = spawn_app().await;
@@ -500,7 +487,6 @@ async fn a_token_is_hs256_for_convio_and_lives_fifteen_minutes() {
     assert_eq!(lifetime, 900);
 }
 
-#[tokio::test]
 async fn expired_foreign_and_unsigned_tokens_are_refused() {
     // Arrange
     let app = spawn_app().await;
@@ -547,7 +533,6 @@ async fn expired_foreign_and_unsigned_tokens_are_refused() {
     }
 }
 
-#[tokio::test]
 async fn the_admin_key_also_works_as_x_api_key() {
     // Arrange
     let app = spawn_app().await;
@@ -567,7 +552,6 @@ async fn the_admin_key_also_works_as_x_api_key() {
     assert_eq!(registered["workspace_id"], "workspace_123");
 }
 
-#[tokio::test]
 async fn graphiql_is_served_without_credentials() {
     // Arrange
     let app = spawn_app().await;
@@ -583,3 +567,22 @@ async fn graphiql_is_served_without_credentials() {
         .to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
 }
+
+crate::backend::on_both_backends!(
+    the_admin_registers_the_plans_workspace_and_its_key_works,
+    a_generated_key_is_strong_and_shown_once,
+    only_the_admin_may_register_workspaces,
+    registering_a_taken_id_is_a_conflict,
+    a_short_chosen_key_or_bad_workspace_id_is_refused,
+    a_key_presented_for_another_workspace_id_is_refused,
+    permissions_limit_what_a_key_may_do,
+    activity_counts_what_a_workspace_received_sent_and_converted,
+    a_token_from_auth_token_works_as_bearer,
+    a_tampered_or_anonymous_token_request_is_refused,
+    health_and_metrics_need_no_credentials,
+    everything_else_needs_credentials,
+    a_token_is_hs256_for_convio_and_lives_fifteen_minutes,
+    expired_foreign_and_unsigned_tokens_are_refused,
+    the_admin_key_also_works_as_x_api_key,
+    graphiql_is_served_without_credentials,
+);

@@ -24,7 +24,6 @@ fn conversion(kind: &str, value: Value) -> Value {
     })
 }
 
-#[tokio::test]
 async fn a_subscriber_receives_a_conversion_logged_over_rest() {
     // Arrange
     let (app, workspace_123) = fixture().await;
@@ -52,7 +51,6 @@ async fn a_subscriber_receives_a_conversion_logged_over_rest() {
     assert_eq!(event["contact"]["conversionCount"], 1);
 }
 
-#[tokio::test]
 async fn a_bearer_key_in_connection_init_works_too() {
     // Arrange
     let app = spawn_app().await;
@@ -84,7 +82,6 @@ async fn a_bearer_key_in_connection_init_works_too() {
     );
 }
 
-#[tokio::test]
 async fn a_type_filter_skips_other_types_and_delivers_matching_ones() {
     // Arrange
     let (app, workspace_123) = fixture().await;
@@ -111,7 +108,6 @@ async fn a_type_filter_skips_other_types_and_delivers_matching_ones() {
     );
 }
 
-#[tokio::test]
 async fn the_admin_feed_sees_every_workspace() {
     // Arrange
     let (app, workspace_123) = fixture().await;
@@ -145,7 +141,6 @@ async fn refusal(app: &TestApp, payload: Value) -> Refusal {
     }
 }
 
-#[tokio::test]
 async fn connection_init_without_valid_credentials_is_not_acknowledged() {
     // Arrange
     let (app, _) = fixture().await;
@@ -175,7 +170,6 @@ async fn connection_init_without_valid_credentials_is_not_acknowledged() {
     }
 }
 
-#[tokio::test]
 async fn connection_init_without_valid_credentials_is_closed_with_4403() {
     // Arrange: graphql-transport-ws says a refused connection_init closes with 4403 Forbidden.
     let (app, _) = fixture().await;
@@ -198,7 +192,6 @@ async fn connection_init_without_valid_credentials_is_closed_with_4403() {
     }
 }
 
-#[tokio::test]
 async fn a_subscription_without_read_permission_is_refused() {
     // Arrange
     let app = spawn_app().await;
@@ -221,7 +214,6 @@ async fn a_subscription_without_read_permission_is_refused() {
     assert_eq!(refused_subscription_code(&message), "FORBIDDEN");
 }
 
-#[tokio::test]
 async fn a_refused_conversion_is_never_published() {
     // Arrange
     let (app, workspace_123) = fixture().await;
@@ -252,7 +244,6 @@ async fn a_refused_conversion_is_never_published() {
     );
 }
 
-#[tokio::test]
 async fn a_bad_type_filter_is_refused_up_front() {
     // Arrange
     let (app, workspace_123) = fixture().await;
@@ -278,3 +269,15 @@ async fn a_bad_type_filter_is_refused_up_front() {
         .expect("an answer to the subscription");
     assert_eq!(refused_subscription_code(&message), "BAD_USER_INPUT");
 }
+
+crate::backend::on_both_backends!(
+    a_subscriber_receives_a_conversion_logged_over_rest,
+    a_bearer_key_in_connection_init_works_too,
+    a_type_filter_skips_other_types_and_delivers_matching_ones,
+    the_admin_feed_sees_every_workspace,
+    connection_init_without_valid_credentials_is_not_acknowledged,
+    connection_init_without_valid_credentials_is_closed_with_4403,
+    a_subscription_without_read_permission_is_refused,
+    a_refused_conversion_is_never_published,
+    a_bad_type_filter_is_refused_up_front,
+);

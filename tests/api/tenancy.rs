@@ -48,7 +48,6 @@ impl Fixture {
     }
 }
 
-#[tokio::test]
 async fn b_cannot_read_as_conversion() {
     // Arrange
     let f = fixture().await;
@@ -78,7 +77,6 @@ async fn b_cannot_read_as_conversion() {
     assert_eq!(graphql["conversion"], Value::Null);
 }
 
-#[tokio::test]
 async fn b_cannot_list_as_conversions() {
     // Arrange
     let f = fixture().await;
@@ -123,7 +121,6 @@ async fn b_cannot_list_as_conversions() {
     assert_eq!(graphql_all["conversions"]["nodes"], json!([]));
 }
 
-#[tokio::test]
 async fn b_cannot_read_as_contact_or_lead() {
     // Arrange
     let f = fixture().await;
@@ -146,7 +143,6 @@ async fn b_cannot_read_as_contact_or_lead() {
     assert_eq!(graphql["contacts"]["nodes"], json!([{ "id": "2001" }]));
 }
 
-#[tokio::test]
 async fn b_cannot_patch_or_send_as_contact() {
     // Arrange
     let f = fixture().await;
@@ -186,7 +182,6 @@ async fn b_cannot_patch_or_send_as_contact() {
     assert_eq!(f.a_contact().await, before, "A's contact is untouched");
 }
 
-#[tokio::test]
 async fn b_cannot_log_a_conversion_for_a() {
     // Arrange
     let f = fixture().await;
@@ -225,7 +220,6 @@ async fn b_cannot_log_a_conversion_for_a() {
     assert_eq!(f.app.contact_exact(2001).await["conversion_count"], "0");
 }
 
-#[tokio::test]
 async fn b_cannot_see_as_activity() {
     // Arrange
     let f = fixture().await;
@@ -254,7 +248,6 @@ async fn b_cannot_see_as_activity() {
     assert!(code == "FORBIDDEN" || code == "NOT_FOUND", "{graphql}");
 }
 
-#[tokio::test]
 async fn b_sees_only_its_own_analytics() {
     // Arrange
     let f = fixture().await;
@@ -295,7 +288,6 @@ async fn b_sees_only_its_own_analytics() {
     assert!(!graphql.to_string().contains("25000"), "{graphql}");
 }
 
-#[tokio::test]
 async fn b_cannot_reach_as_data_through_relations() {
     // Arrange: A's conversion is known to B only by id; B has its own conversion.
     let f = fixture().await;
@@ -329,7 +321,6 @@ async fn b_cannot_reach_as_data_through_relations() {
     assert_eq!(nodes[0]["lead"], Value::Null);
 }
 
-#[tokio::test]
 async fn bs_feed_carries_its_own_conversions_but_not_as() {
     // Arrange
     let f = fixture().await;
@@ -362,7 +353,6 @@ async fn bs_feed_carries_its_own_conversions_but_not_as() {
     );
 }
 
-#[tokio::test]
 async fn b_cannot_subscribe_to_as_feed() {
     // Arrange
     let f = fixture().await;
@@ -400,7 +390,6 @@ async fn b_cannot_subscribe_to_as_feed() {
     );
 }
 
-#[tokio::test]
 async fn b_cannot_send_in_as_name() {
     // Arrange
     let f = fixture().await;
@@ -425,7 +414,6 @@ async fn b_cannot_send_in_as_name() {
     assert_eq!(activity["total_contacts_sent"], 0);
 }
 
-#[tokio::test]
 async fn b_cannot_add_a_lead_to_as_contact() {
     // Arrange
     let f = fixture().await;
@@ -449,7 +437,6 @@ async fn b_cannot_add_a_lead_to_as_contact() {
     assert_eq!(lead["lead"], Value::Null, "no lead was created");
 }
 
-#[tokio::test]
 async fn contacts_are_owned_by_the_caller_unless_the_admin_says_otherwise() {
     // Arrange
     let f = fixture().await;
@@ -482,3 +469,19 @@ async fn contacts_are_owned_by_the_caller_unless_the_admin_says_otherwise() {
     let missing = f.app.get("/contacts/3001", &f.app.admin).await;
     assert_problem(missing, 404, "NOT_FOUND", None).await;
 }
+
+crate::backend::on_both_backends!(
+    b_cannot_read_as_conversion,
+    b_cannot_list_as_conversions,
+    b_cannot_read_as_contact_or_lead,
+    b_cannot_patch_or_send_as_contact,
+    b_cannot_log_a_conversion_for_a,
+    b_cannot_see_as_activity,
+    b_sees_only_its_own_analytics,
+    b_cannot_reach_as_data_through_relations,
+    bs_feed_carries_its_own_conversions_but_not_as,
+    b_cannot_subscribe_to_as_feed,
+    b_cannot_send_in_as_name,
+    b_cannot_add_a_lead_to_as_contact,
+    contacts_are_owned_by_the_caller_unless_the_admin_says_otherwise,
+);
