@@ -18,7 +18,8 @@ use tokio::sync::Notify;
 /// Backstop poll, in case a wake-up is ever missed.
 const POLL: Duration = Duration::from_secs(2);
 const BATCH: u64 = 500;
-/// Visible in `pg_stat_activity`, so operators (and tests) can find the listener.
+/// Visible in `pg_stat_activity` as `convio-feed-listener-<pid>`, so operators (and tests)
+/// can find each node's listener.
 pub const LISTENER_APPLICATION_NAME: &str = "convio-feed-listener";
 
 /// Starts following the feed from its current head. Runs until the process ends.
@@ -72,8 +73,8 @@ async fn listen(database_url: String, signal: Arc<Notify>) {
 }
 
 async fn listen_once(database_url: &str, signal: &Notify) -> Result<(), sea_orm::sqlx::Error> {
-    let options =
-        PgConnectOptions::from_str(database_url)?.application_name(LISTENER_APPLICATION_NAME);
+    let name = format!("{LISTENER_APPLICATION_NAME}-{}", std::process::id());
+    let options = PgConnectOptions::from_str(database_url)?.application_name(&name);
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)

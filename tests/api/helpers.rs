@@ -94,7 +94,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin: Creds,
     // Dropped with the app: the database file lives exactly as long as the test.
-    _db_dir: TempDir,
+    _db_dir: Option<TempDir>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -132,7 +132,24 @@ pub async fn spawn_app() -> TestApp {
             .build()
             .expect("an HTTP client"),
         admin: Creds::bearer(ADMIN_KEY),
-        _db_dir: dir,
+        _db_dir: Some(dir),
+    }
+}
+
+impl TestApp {
+    /// A client for a convio already serving on `port` (e.g. a node started as a process).
+    pub fn attach(port: u16) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+            admin: Creds::bearer(ADMIN_KEY),
+            _db_dir: None,
+        }
     }
 }
 

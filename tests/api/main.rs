@@ -3,6 +3,7 @@
 mod analytics;
 mod backend;
 mod bad_input;
+mod cluster;
 mod dataloader;
 mod graphql;
 mod helpers;
