@@ -7,13 +7,19 @@ use std::net::SocketAddr;
 #[command(name = "convio", version, about = "Conversion tracking service")]
 pub struct Config {
     /// Address to serve on. Port 0 picks a free port.
-    #[arg(long, env = "CONVIO_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: SocketAddr,
 
     /// SQLite (`sqlite://convio.db?mode=rwc`, the embedded default) or PostgreSQL
     /// (`postgres://user@host/db`).
     #[arg(
         long,
+        global = true,
         env = "CONVIO_DATABASE_URL",
         default_value = "sqlite://convio.db?mode=rwc"
     )]
@@ -21,33 +27,48 @@ pub struct Config {
 
     /// Apply pending migrations at start. With `false`, a node refuses to start on a schema
     /// older than its code; run `convio migrate` as a deploy step instead.
-    #[arg(long, env = "CONVIO_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "CONVIO_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub auto_migrate: bool,
 
     /// Largest number of pooled database connections.
-    #[arg(long, env = "CONVIO_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_DB_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
     pub db_max_connections: u32,
 
     /// The admin key. When unset, a key is generated on the first start of a fresh database
     /// and printed once; only its hash is stored.
-    #[arg(long, env = "CONVIO_ADMIN_KEY", hide_env_values = true)]
+    #[arg(long, global = true, env = "CONVIO_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
 
     /// Secret for signing JWTs (HS256), at least 32 bytes. When unset, a random one is made at
     /// start: tokens then do not survive a restart and are valid on this node only.
-    #[arg(long, env = "CONVIO_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, global = true, env = "CONVIO_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
     /// Lifetime of issued JWTs, in seconds.
-    #[arg(long, env = "CONVIO_TOKEN_TTL_SECONDS", default_value_t = 900)]
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_TOKEN_TTL_SECONDS",
+        default_value_t = 900
+    )]
     pub token_ttl_seconds: i64,
 
     /// ISO 4217 currency of every amount on this server.
-    #[arg(long, env = "CONVIO_CURRENCY", default_value = "USD")]
+    #[arg(long, global = true, env = "CONVIO_CURRENCY", default_value = "USD")]
     pub currency: String,
 
     /// Events a slow feed subscriber may fall behind before it is told it lagged.
-    #[arg(long, env = "CONVIO_FEED_BUFFER", default_value_t = 1024)]
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_FEED_BUFFER",
+        default_value_t = 1024
+    )]
     pub feed_buffer: usize,
 }
 

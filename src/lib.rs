@@ -24,7 +24,8 @@ use crate::domain::Currency;
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use crate::service::Services;
-use migration::{Migrator, MigratorTrait};
+use migration::{DbErr, Migrator, MigratorTrait};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
@@ -54,21 +55,44 @@ async fn apply_migrations(db: &Db) -> AppResult<()> {
         .map_err(|e| AppError::Internal(format!("migration failed: {e}")))
 }
 
-/// Refuses to serve on a schema older than this build.
-async fn ensure_schema_current(db: &Db) -> AppResult<()> {
-    let pending = Migrator::get_pending_migrations(db.conn())
+/// Brings the schema up to this build (or, without `auto_migrate`, refuses one that is
+/// older). A schema that is *newer* (a later build already migrated it during a rolling
+/// deploy) is served with a warning: migrations only ever add, so older code still works.
+async fn ensure_schema(db: &Db, auto_migrate: bool) -> AppResult<()> {
+    let failed = |e: DbErr| AppError::Internal(format!("reading the schema version failed: {e}"));
+    let applied: HashSet<String> = Migrator::get_migration_models(db.conn())
         .await
-        .map_err(|e| AppError::Internal(format!("reading the schema version failed: {e}")))?;
-    if pending.is_empty() {
-        return Ok(());
+        .map_err(failed)?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let pending: Vec<&str> = known
+        .iter()
+        .filter(|k| !applied.contains(*k))
+        .map(String::as_str)
+        .collect();
+    let newer: Vec<&str> = applied
+        .iter()
+        .filter(|a| !known.contains(a))
+        .map(String::as_str)
+        .collect();
+    if !newer.is_empty() {
+        tracing::warn!(migrations = ?newer, "the database schema is newer than this build");
     }
-    let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
-    Err(AppError::Internal(format!(
-        "the database schema is older than this build ({} migration(s) pending: {}); \
-         run `convio migrate` first, or start with --auto-migrate",
-        names.len(),
-        names.join(", ")
-    )))
+    match (pending.is_empty(), auto_migrate, newer.is_empty()) {
+        (true, _, _) => Ok(()),
+        (false, true, true) => apply_migrations(db).await,
+        (false, _, _) => Err(AppError::Internal(format!(
+            "the database schema is older than this build ({} migration(s) pending: {}); \
+             run `convio migrate` first, or start with --auto-migrate true",
+            pending.len(),
+            pending.join(", ")
+        ))),
+    }
 }
 
 pub async fn build(config: Config) -> AppResult<Server> {
@@ -106,11 +130,7 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         Some(secret) => secret.clone().into_bytes(),
         None => auth::generate_key("")?.into_bytes(),
     };
-    if config.auto_migrate {
-        apply_migrations(&db).await?;
-    } else {
-        ensure_schema_current(&db).await?;
-    }
+    ensure_schema(&db, config.auto_migrate).await?;
     let services = Services::new(
         db,
         EventBus::new(config.feed_buffer.max(16)),

@@ -4,14 +4,22 @@ use crate::error::AppError;
 use crate::service::Services;
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
+use std::time::Duration;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-/// 200 when the service can serve: the database answers.
-pub async fn healthz(State(services): State<Services>) -> Result<Json<Value>, AppError> {
-    services.db.ping().await?;
-    Ok(Json(json!({ "status": "ok" })))
+/// 200 when the service can serve: the database answers within two seconds. Otherwise 503,
+/// so a load balancer takes the node out of rotation (this is liveness and readiness both).
+pub async fn healthz(State(services): State<Services>) -> (StatusCode, Json<Value>) {
+    match tokio::time::timeout(Duration::from_secs(2), services.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "health check: the database did not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" }))),
+    }
 }
 
 /// Prometheus text format.

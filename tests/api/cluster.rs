@@ -269,3 +269,26 @@ async fn fresh_empty_database() -> String {
     let _ = admin.close().await;
     crate::backend::database_url(&name)
 }
+
+#[tokio::test]
+async fn a_node_keeps_serving_a_schema_a_newer_build_already_migrated() {
+    if postgres_or_skip().await.is_none() {
+        return;
+    }
+    // A later build's (additive) migration is already applied, as mid-way through a rolling
+    // deploy: this build must still start, with or without auto-migrate.
+    let url = fresh_postgres_database().await;
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
+    sqlx::query("INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_from_the_future', 0)")
+        .execute(&mut conn)
+        .await
+        .expect("record a future migration");
+    let _ = conn.close().await;
+    for auto_migrate in ["true", "false"] {
+        let mut command = convio(&url);
+        command.args(["--auto-migrate", auto_migrate]);
+        let node = start(command).await;
+        let health = node.app.get("/healthz", &Creds::Anonymous).await;
+        assert_eq!(health.status().as_u16(), 200, "auto-migrate {auto_migrate}");
+    }
+}
