@@ -27,6 +27,20 @@ fn custom(field: &str, raw: Option<Value>) -> AppResult<Option<CustomData>> {
         .transpose()
 }
 
+fn range(from_date: Option<String>, to_date: Option<String>) -> AppResult<DateRange> {
+    DateRange::parse(
+        "from_date",
+        from_date.as_deref(),
+        "to_date",
+        to_date.as_deref(),
+    )
+}
+
+fn conversion_type(raw: Option<String>) -> AppResult<Option<ConversionType>> {
+    raw.map(|t| ConversionType::parse("conversion_type", &t))
+        .transpose()
+}
+
 fn text(field: &str, raw: Option<String>, max: usize) -> AppResult<Option<String>> {
     raw.map(|t| optional_text(field, &t, max))
         .transpose()
@@ -152,20 +166,12 @@ impl ConversionQuery {
         };
         Ok(ConversionFilter {
             workspace_id: workspace("workspace_id", self.workspace_id)?,
-            range: DateRange::parse(
-                "from_date",
-                self.from_date.as_deref(),
-                "to_date",
-                self.to_date.as_deref(),
-            )?,
+            range: range(self.from_date, self.to_date)?,
             contact_id: self
                 .contact_id
                 .map(|c| ContactId::parse("contact_id", &c))
                 .transpose()?,
-            conversion_type: self
-                .conversion_type
-                .map(|t| ConversionType::parse("conversion_type", &t))
-                .transpose()?,
+            conversion_type: conversion_type(self.conversion_type)?,
             min_value_minor: amount("min_value", self.min_value)?,
             max_value_minor: amount("max_value", self.max_value)?,
         })
@@ -184,16 +190,8 @@ impl AnalyticsQuery {
     pub fn parse(self) -> AppResult<AnalyticsFilter> {
         Ok(AnalyticsFilter {
             workspace_id: workspace("workspace_id", self.workspace_id)?,
-            range: DateRange::parse(
-                "from_date",
-                self.from_date.as_deref(),
-                "to_date",
-                self.to_date.as_deref(),
-            )?,
-            conversion_type: self
-                .conversion_type
-                .map(|t| ConversionType::parse("conversion_type", &t))
-                .transpose()?,
+            range: range(self.from_date, self.to_date)?,
+            conversion_type: conversion_type(self.conversion_type)?,
         })
     }
 }

@@ -5,9 +5,9 @@ use crate::service::Services;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use std::time::Duration;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// 200 when the service can serve: the database answers within two seconds. Otherwise 503,
 /// so a load balancer takes the node out of rotation (this is liveness and readiness both).
@@ -16,9 +16,15 @@ pub async fn healthz(State(services): State<Services>) -> (StatusCode, Json<Valu
         Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "health check: the database did not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable" })),
+            )
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" }))),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable" })),
+        ),
     }
 }
 

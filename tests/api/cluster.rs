@@ -292,3 +292,54 @@ async fn a_node_keeps_serving_a_schema_a_newer_build_already_migrated() {
         assert_eq!(health.status().as_u16(), 200, "auto-migrate {auto_migrate}");
     }
 }
+
+#[tokio::test]
+async fn a_node_connects_over_tls_when_the_url_asks_for_it() {
+    if postgres_or_skip().await.is_none() {
+        return;
+    }
+    let url = fresh_postgres_database().await;
+    let mut admin = PgConnection::connect(&url).await.expect("connect");
+    let (ssl,): (String,) = sqlx::query_as("SHOW ssl")
+        .fetch_one(&mut admin)
+        .await
+        .expect("SHOW ssl");
+    if ssl != "on" {
+        eprintln!("SKIPPED: this PostgreSQL server has ssl = {ssl}");
+        return;
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let node = start_node(&format!("{url}{separator}sslmode=require")).await;
+    let health = node.app.get("/healthz", &Creds::Anonymous).await;
+    assert_eq!(health.status().as_u16(), 200);
+    let database = url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let (plain,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+         WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND NOT s.ssl",
+    )
+    .bind(&database)
+    .fetch_one(&mut admin)
+    .await
+    .expect("inspect connections");
+    assert_eq!(plain, 0, "every connection of the node uses TLS");
+    let (encrypted,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+         WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND s.ssl",
+    )
+    .bind(&database)
+    .fetch_one(&mut admin)
+    .await
+    .expect("inspect connections");
+    assert!(
+        encrypted >= 2,
+        "the pool and the feed listener connected over TLS ({encrypted})"
+    );
+    let _ = admin.close().await;
+}
