@@ -3,7 +3,7 @@
 //! file copy inside the server).
 //!
 //! PostgreSQL is found at `CONVIO_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached the PostgreSQL
+//! `postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable`: the suite tests TLS on its own). When it cannot be reached the PostgreSQL
 //! half is skipped with a line on stderr, except under CI (`CI` set), where that fails.
 
 use migration::{Migrator, MigratorTrait};
@@ -62,8 +62,9 @@ pub async fn postgres_or_skip() -> Option<&'static str> {
 }
 
 pub fn admin_url() -> String {
-    std::env::var("CONVIO_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("CONVIO_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned()
+    })
 }
 
 /// `postgres://…/postgres` → `postgres://…/<database>`.

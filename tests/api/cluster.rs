@@ -308,8 +308,16 @@ async fn a_node_connects_over_tls_when_the_url_asks_for_it() {
         eprintln!("SKIPPED: this PostgreSQL server has ssl = {ssl}");
         return;
     }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let node = start_node(&format!("{url}{separator}sslmode=require")).await;
+    let tls_url = if url.contains("sslmode=") {
+        url.replace("sslmode=disable", "sslmode=require")
+    } else {
+        format!(
+            "{url}{}sslmode=require",
+            if url.contains('?') { '&' } else { '?' }
+        )
+    };
+    let node = start_node(&tls_url).await;
+    wait_for_listener(&url, node.child.id().expect("the node runs")).await;
     let health = node.app.get("/healthz", &Creds::Anonymous).await;
     assert_eq!(health.status().as_u16(), 200);
     let database = url
