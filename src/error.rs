@@ -36,6 +36,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// An idempotency key reused with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyConflict,
     /// Our fault. The text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -74,6 +77,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
+            Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -89,6 +93,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,7 +137,7 @@ impl From<DbErr> for AppError {
 }
 
 /// `contact_id` → `contactId`: GraphQL names the same input fields in camelCase.
-fn camel_case(field: &str) -> String {
+pub(crate) fn camel_case(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
     let mut upper = false;
     for c in field.chars() {
@@ -163,8 +168,10 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+impl AppError {
+    /// The RFC 9457 problem object: the body of an error response, and the `error` of one
+    /// item in a batch.
+    pub fn problem(&self) -> serde_json::Value {
         self.log_if_internal();
         let status = self.status();
         let code = self.code();
@@ -181,7 +188,14 @@ impl IntoResponse for AppError {
         if let Some(id) = crate::request_id::current() {
             body["request_id"] = json!(id);
         }
-        let mut response = (status, axum::Json(body)).into_response();
+        body
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, axum::Json(self.problem())).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -220,6 +234,7 @@ mod tests {
             (AppError::Forbidden("no".into()), "FORBIDDEN", 403),
             (AppError::not_found("contact", 1), "NOT_FOUND", 404),
             (AppError::Conflict("taken".into()), "CONFLICT", 409),
+            (AppError::IdempotencyConflict, "IDEMPOTENCY_CONFLICT", 422),
             (
                 AppError::Internal("SELECT secret".into()),
                 "INTERNAL_SERVER_ERROR",

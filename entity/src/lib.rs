@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod contact;
 pub mod conversion;
 pub mod feed_event;
+pub mod idempotency_key;
 pub mod lead;
 pub mod workspace;
 pub mod workspace_tracking;
@@ -20,6 +21,7 @@ pub mod prelude {
     pub use crate::contact::Entity as Contact;
     pub use crate::conversion::Entity as Conversion;
     pub use crate::feed_event::Entity as FeedEvent;
+    pub use crate::idempotency_key::Entity as IdempotencyKey;
     pub use crate::lead::Entity as Lead;
     pub use crate::workspace::Entity as Workspace;
     pub use crate::workspace_tracking::Entity as WorkspaceTracking;

@@ -131,6 +131,28 @@ pub fn optional_text(field: &str, raw: &str, max_chars: usize) -> Result<String,
     Ok(raw.trim().to_owned())
 }
 
+/// A client-chosen key that makes a write safe to retry (the `Idempotency-Key` header).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let ok = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(IdempotencyKey(raw.to_owned()))
+        } else {
+            Err(AppError::invalid(
+                field,
+                "must be 1 to 255 visible ASCII characters (a UUID is a good choice)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,9 @@ mod period;
 mod status;
 
 pub use custom_data::CustomData;
-pub use ids::{ContactId, ConversionType, LeadId, WorkspaceId, optional_text, required_text};
+pub use ids::{
+    ContactId, ConversionType, IdempotencyKey, LeadId, WorkspaceId, optional_text, required_text,
+};
 pub use money::{Currency, Money};
 pub use period::{DateRange, parse_instant};
 pub use status::{ConversionStatus, Permission, TrackingAction};

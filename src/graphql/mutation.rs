@@ -3,9 +3,13 @@
 use super::scalars::Decimal;
 use super::types::{Contact, Conversion, Lead, RegisteredWorkspace};
 use super::{caller, services};
+use crate::domain::IdempotencyKey;
 use crate::domain::{ContactId, ConversionStatus, LeadId, Permission, WorkspaceId};
+use crate::error::AppError;
 use crate::input::{CreateContact, LogConversion, RegisterWorkspace, UpdateContactConversion};
-use async_graphql::{Context, ID, InputObject, Json, Object, Result};
+use crate::service::Services;
+use crate::service::conversion::{Logged, NewConversion};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 /// Log conversions, update contacts, register workspaces.
@@ -33,6 +37,98 @@ pub struct LogConversionInput {
     converted_at: Option<DateTime<Utc>>,
     /// A JSON object of your own (at most 16 KiB, 8 levels deep).
     custom_data: Option<Json<serde_json::Value>>,
+}
+
+impl LogConversionInput {
+    fn parse(self, services: &Services) -> Result<NewConversion, AppError> {
+        LogConversion {
+            contact_id: self.contact_id.0,
+            lead_id: self.lead_id.map(|i| i.0),
+            workspace_id: self.workspace_id.map(|i| i.0),
+            converted_by: self.converted_by,
+            conversion_type: self.conversion_type,
+            conversion_value: self.conversion_value.map(|d| d.0),
+            currency: self.currency,
+            converted_at: self.converted_at.map(|t| t.to_rfc3339()),
+            custom_data: self.custom_data.map(|j| j.0),
+        }
+        .parse(services)
+    }
+}
+
+/// One conversion of a `logConversions` batch.
+#[derive(InputObject)]
+pub struct LogConversionItem {
+    /// The conversion.
+    conversion: LogConversionInput,
+    /// Makes this item safe to retry; scoped to your workspace.
+    idempotency_key: Option<String>,
+}
+
+/// What became of one batch item.
+#[derive(Clone, Copy, PartialEq, Eq, Enum)]
+pub enum LogStatus {
+    /// Logged now.
+    Stored,
+    /// Its idempotency key was already used with the same input: the earlier conversion.
+    Replayed,
+    /// Refused; see `error`. Nothing was written for it.
+    Rejected,
+}
+
+/// Why a batch item was refused.
+#[derive(SimpleObject)]
+pub struct ItemError {
+    /// The error code, as in `extensions.code`.
+    code: String,
+    /// What is wrong.
+    message: String,
+    /// The offending input field, if one.
+    field: Option<String>,
+}
+
+/// The result of one batch item.
+#[derive(SimpleObject)]
+pub struct LogConversionResult {
+    /// The item's position in the request, from 0.
+    index: i32,
+    /// Stored, replayed or rejected.
+    status: LogStatus,
+    /// The conversion, unless rejected.
+    conversion: Option<Conversion>,
+    /// Why it was rejected.
+    error: Option<ItemError>,
+}
+
+impl LogConversionResult {
+    fn new(index: usize, outcome: Result<Logged, AppError>) -> Self {
+        let index = i32::try_from(index).unwrap_or(i32::MAX);
+        match outcome {
+            Ok(logged) => LogConversionResult {
+                index,
+                status: if logged.replayed {
+                    LogStatus::Replayed
+                } else {
+                    LogStatus::Stored
+                },
+                conversion: Some(Conversion(logged.conversion)),
+                error: None,
+            },
+            Err(err) => {
+                let gql = async_graphql::Error::from(err.clone());
+                LogConversionResult {
+                    index,
+                    status: LogStatus::Rejected,
+                    conversion: None,
+                    error: Some(ItemError {
+                        code: err.code().to_owned(),
+                        message: gql.message,
+                        field: err.field().map(crate::error::camel_case),
+                    }),
+                }
+            }
+        }
+    }
 }
 
 /// Changes to a contact's conversion state (plan `PATCH /contacts/:id/conversion`).
@@ -95,27 +191,55 @@ pub struct RegisterWorkspaceInput {
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Logs a conversion: stores it, updates the contact and lead, records tracking and audit,
-    /// all in one transaction, then publishes it on `conversionFeed`.
+    /// all in one transaction, then publishes it on `conversionFeed`. With an
+    /// `idempotencyKey`, a retry returns the first attempt's conversion (the response then
+    /// carries the HTTP header `Idempotency-Replayed: true`), and the same key with a
+    /// different input is refused with `IDEMPOTENCY_CONFLICT`.
     async fn log_conversion(
         &self,
         ctx: &Context<'_>,
         input: LogConversionInput,
+        #[graphql(desc = "Makes the mutation safe to retry; scoped to your workspace.")]
+        idempotency_key: Option<String>,
     ) -> Result<Conversion> {
         let services = services(ctx)?;
-        let caller = caller(ctx)?;
-        let parsed = LogConversion {
-            contact_id: input.contact_id.0,
-            lead_id: input.lead_id.map(|i| i.0),
-            workspace_id: input.workspace_id.map(|i| i.0),
-            converted_by: input.converted_by,
-            conversion_type: input.conversion_type,
-            conversion_value: input.conversion_value.map(|d| d.0),
-            currency: input.currency,
-            converted_at: input.converted_at.map(|t| t.to_rfc3339()),
-            custom_data: input.custom_data.map(|j| j.0),
+        let key = idempotency_key
+            .map(|k| IdempotencyKey::parse("idempotency_key", &k))
+            .transpose()?;
+        let parsed = input.parse(services)?;
+        let logged = services
+            .log_conversion(caller(ctx)?, parsed, key.as_ref())
+            .await?;
+        if logged.replayed {
+            ctx.insert_http_header("Idempotency-Replayed", "true");
         }
-        .parse(services)?;
-        Ok(Conversion(services.log_conversion(caller, parsed).await?))
+        Ok(Conversion(logged.conversion))
+    }
+
+    /// Logs up to 1,000 conversions, each on its own: one result per item, in order, saying
+    /// whether it was stored, replayed (its idempotency key was seen) or rejected, and why.
+    async fn log_conversions(
+        &self,
+        ctx: &Context<'_>,
+        conversions: Vec<LogConversionItem>,
+    ) -> Result<Vec<LogConversionResult>> {
+        let services = services(ctx)?;
+        let parsed = conversions
+            .into_iter()
+            .map(|item| {
+                let key = item
+                    .idempotency_key
+                    .map(|k| IdempotencyKey::parse("idempotency_key", &k))
+                    .transpose()?;
+                Ok((item.conversion.parse(services)?, key))
+            })
+            .collect();
+        let outcomes = services.log_conversions(caller(ctx)?, parsed).await?;
+        Ok(outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| LogConversionResult::new(index, outcome))
+            .collect())
     }
 
     /// Updates a contact's conversion status, workspaces, owner and metadata.

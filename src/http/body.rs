@@ -55,6 +55,19 @@ impl JsonBody {
         })?;
         let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(raw.get())
             .map_err(|_| AppError::malformed(None, "the body must be a JSON object"))?;
+        Fields::checked(fields, allowed)
+    }
+}
+
+impl Fields {
+    /// The fields of a JSON object nested in a request (one item of a batch).
+    pub fn of_object(raw: &RawValue, allowed: &[&str]) -> AppResult<Fields> {
+        let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(raw.get())
+            .map_err(|_| AppError::invalid("", "each item must be a JSON object"))?;
+        Fields::checked(fields, allowed)
+    }
+
+    fn checked(fields: BTreeMap<String, Box<RawValue>>, allowed: &[&str]) -> AppResult<Fields> {
         if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(AppError::invalid(
                 unknown,
@@ -69,6 +82,12 @@ impl JsonBody {
 pub struct Fields(BTreeMap<String, Box<RawValue>>);
 
 impl Fields {
+    /// A field holding a JSON array, as its raw items.
+    pub fn items(&self, name: &str) -> AppResult<Vec<Box<RawValue>>> {
+        self.opt::<Vec<Box<RawValue>>>(name)?
+            .ok_or_else(|| AppError::invalid(name, "is required"))
+    }
+
     fn raw(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|r| r.get()).filter(|r| *r != "null")
     }

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql", get(graphql::graphiql))
         .route("/graphql/ws", get(graphql::websocket))
         .route("/conversions/log", post(rest::conversions::log))
+        .route("/conversions/batch", post(rest::conversions::batch))
         .route("/conversions", get(rest::conversions::list))
         .route("/conversions/analytics", get(rest::conversions::analytics))
         .route("/conversions/{id}", get(rest::conversions::show))

@@ -1,11 +1,12 @@
 //! Conversions: log one (the heart of convio), read one, and list them with filters.
 
 use super::access::{acting_workspace, ensure_workspace};
+use super::idempotency::{self, Claim};
 use super::{Services, access, audit, now, tracking};
 use crate::auth::Caller;
 use crate::domain::{
-    ContactId, ConversionStatus, ConversionType, CustomData, DateRange, LeadId, Permission,
-    TrackingAction, WorkspaceId,
+    ContactId, ConversionStatus, ConversionType, CustomData, DateRange, IdempotencyKey, LeadId,
+    Permission, TrackingAction, WorkspaceId,
 };
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
@@ -79,6 +80,8 @@ impl Cursor {
 }
 
 pub const MAX_PAGE: u64 = 200;
+/// Conversions in one batch request.
+pub const MAX_BATCH: usize = 1000;
 pub const DEFAULT_PAGE: u64 = 50;
 
 /// A page of results and whether more follow.
@@ -87,19 +90,93 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
+/// A logged conversion, and whether an earlier request with the same idempotency key
+/// stored it (this request then wrote nothing).
+#[derive(Debug)]
+pub struct Logged {
+    pub conversion: conversion::Model,
+    pub replayed: bool,
+}
+
 impl Services {
     /// Logs a conversion and everything it implies, in one transaction; then publishes it.
+    /// With an idempotency key, a retry returns the first attempt's conversion instead.
     pub async fn log_conversion(
         &self,
         caller: &Caller,
         input: NewConversion,
-    ) -> AppResult<conversion::Model> {
+        key: Option<&IdempotencyKey>,
+    ) -> AppResult<Logged> {
+        let claim = key.map(|k| Claim::new(caller, k, &input));
+        match (
+            self.log_conversion_once(caller, input, claim.as_ref())
+                .await,
+            &claim,
+        ) {
+            // A concurrent request with the same key committed first: answer with its result.
+            (Err(AppError::Conflict(_)), Some(claim)) => {
+                match idempotency::prior(self.db.conn(), claim).await? {
+                    Some(id) => self.replayed(id).await,
+                    None => Err(AppError::Internal("an idempotency race left no key".into())),
+                }
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// Logs each item on its own (one transaction each), so one bad item refuses only itself.
+    /// Items that failed to parse are passed through as their error.
+    pub async fn log_conversions(
+        &self,
+        caller: &Caller,
+        items: Vec<AppResult<(NewConversion, Option<IdempotencyKey>)>>,
+    ) -> AppResult<Vec<AppResult<Logged>>> {
+        caller.principal.require(Permission::Convert)?;
+        if items.is_empty() || items.len() > MAX_BATCH {
+            return Err(AppError::invalid(
+                "conversions",
+                format!("must hold 1 to {MAX_BATCH} conversions"),
+            ));
+        }
+        let mut outcomes = Vec::with_capacity(items.len());
+        for item in items {
+            outcomes.push(match item {
+                Ok((input, key)) => self.log_conversion(caller, input, key.as_ref()).await,
+                Err(err) => Err(err),
+            });
+        }
+        Ok(outcomes)
+    }
+
+    async fn replayed(&self, id: Uuid) -> AppResult<Logged> {
+        let conversion = conversion::Entity::find_by_id(id)
+            .one(self.db.conn())
+            .await?
+            .ok_or_else(|| AppError::Internal("an idempotency key points at nothing".into()))?;
+        Ok(Logged {
+            conversion,
+            replayed: true,
+        })
+    }
+
+    async fn log_conversion_once(
+        &self,
+        caller: &Caller,
+        input: NewConversion,
+        claim: Option<&Claim>,
+    ) -> AppResult<Logged> {
         let principal = &caller.principal;
         principal.require(Permission::Convert)?;
         let workspace_id = acting_workspace(caller, input.workspace_id, "workspace_id", true)?
             .ok_or_else(|| AppError::invalid("workspace_id", "is required for the admin key"))?;
 
         let txn = self.db.begin_write().await?;
+        if let Some(claim) = claim
+            && let Some(id) = idempotency::prior(&*txn, claim).await?
+        {
+            drop(txn);
+            return self.replayed(id).await;
+        }
         ensure_workspace(&*txn, "workspace_id", &workspace_id).await?;
         let contact = access::visible_contact_for_update(&*txn, principal, input.contact_id)
             .await?
@@ -199,12 +276,18 @@ impl Services {
             }),
         )
         .await?;
+        if let Some(claim) = claim {
+            idempotency::record(&*txn, claim, stored.id).await?;
+        }
         super::feed::append(&*txn, stored.id).await?;
         txn.commit().await?;
 
         // Publish after commit: the feed pump reads the new event from `feed_events`.
         self.feed_signal.notify_one();
-        Ok(stored)
+        Ok(Logged {
+            conversion: stored,
+            replayed: false,
+        })
     }
 
     /// One conversion, if it exists and the caller may see it.

@@ -8,6 +8,7 @@ mod audit;
 pub mod contact;
 pub mod conversion;
 pub mod feed;
+mod idempotency;
 pub mod lead;
 mod tracking;
 pub mod workspace;

@@ -7,6 +7,7 @@ mod cluster;
 mod dataloader;
 mod graphql;
 mod helpers;
+mod idempotency;
 mod rest_contacts;
 mod rest_conversions;
 mod rest_workspaces;

@@ -2,16 +2,17 @@
 //! `GET /conversions/analytics`.
 
 use crate::auth::Caller;
+use crate::domain::IdempotencyKey;
 use crate::error::{AppError, AppResult};
-use crate::http::body::{JsonBody, Params};
+use crate::http::body::{Fields, JsonBody, Params};
 use crate::http::views::{AnalyticsView, ConversionView};
 use crate::input::{AnalyticsQuery, ConversionQuery, LogConversion};
 use crate::service::Services;
-use crate::service::conversion::{Cursor, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::conversion::{Cursor, DEFAULT_PAGE, Logged, MAX_PAGE, NewConversion};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -30,10 +31,32 @@ const LOG_FIELDS: &[&str] = &[
 pub async fn log(
     State(services): State<Services>,
     caller: Caller,
+    headers: HeaderMap,
     body: JsonBody,
-) -> AppResult<impl IntoResponse> {
-    let f = body.fields(LOG_FIELDS)?;
-    let input = LogConversion {
+) -> AppResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let input = parse_log(&body.fields(LOG_FIELDS)?, &services)?;
+    let logged = services
+        .log_conversion(&caller, input, key.as_ref())
+        .await?;
+    Ok(created(logged))
+}
+
+/// `Idempotency-Key: <key>` (the IETF draft's header), if sent.
+fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<IdempotencyKey>> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            let text = v
+                .to_str()
+                .map_err(|_| AppError::invalid("Idempotency-Key", "must be visible ASCII"))?;
+            IdempotencyKey::parse("Idempotency-Key", text)
+        })
+        .transpose()
+}
+
+fn parse_log(f: &Fields, services: &Services) -> AppResult<NewConversion> {
+    LogConversion {
         contact_id: f.req_id("contact_id")?,
         lead_id: f.id("lead_id")?,
         workspace_id: f.opt("workspace_id")?,
@@ -44,15 +67,115 @@ pub async fn log(
         converted_at: f.opt("converted_at")?,
         custom_data: f.opt("custom_data")?,
     }
-    .parse(&services)?;
-    let stored = services.log_conversion(&caller, input).await?;
-    let location = format!("/conversions/{}", stored.id);
-    Ok((
+    .parse(services)
+}
+
+/// 201 with the stored conversion; a replay carries `Idempotency-Replayed: true`.
+fn created(logged: Logged) -> Response {
+    let location = format!("/conversions/{}", logged.conversion.id);
+    let mut response = (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(ConversionView::from(stored)),
-    ))
+        Json(ConversionView::from(logged.conversion)),
+    )
+        .into_response();
+    if logged.replayed {
+        response
+            .headers_mut()
+            .insert("idempotency-replayed", HeaderValue::from_static("true"));
+    }
+    response
 }
+
+#[derive(Serialize)]
+pub struct BatchItemView {
+    index: usize,
+    /// `stored`, `replayed` or `rejected`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversion: Option<ConversionView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+pub struct BatchView {
+    stored: usize,
+    replayed: usize,
+    rejected: usize,
+    results: Vec<BatchItemView>,
+}
+
+/// `POST /conversions/batch`: up to 1,000 conversions, each logged (or refused) on its own,
+/// each with its own optional `idempotency_key`, so a whole batch can be retried safely.
+pub async fn batch(
+    State(services): State<Services>,
+    caller: Caller,
+    body: JsonBody,
+) -> AppResult<Json<BatchView>> {
+    let items = body.fields(&["conversions"])?.items("conversions")?;
+    let parsed = items
+        .iter()
+        .map(|raw| {
+            let f = Fields::of_object(raw, BATCH_ITEM_FIELDS)?;
+            let key = f
+                .opt::<String>("idempotency_key")?
+                .map(|k| IdempotencyKey::parse("idempotency_key", &k))
+                .transpose()?;
+            Ok((parse_log(&f, &services)?, key))
+        })
+        .collect();
+    let outcomes = services.log_conversions(&caller, parsed).await?;
+    let mut view = BatchView {
+        stored: 0,
+        replayed: 0,
+        rejected: 0,
+        results: Vec::new(),
+    };
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        let item = match outcome {
+            Ok(logged) => {
+                let status = if logged.replayed {
+                    "replayed"
+                } else {
+                    "stored"
+                };
+                BatchItemView {
+                    index,
+                    status,
+                    conversion: Some(logged.conversion.into()),
+                    error: None,
+                }
+            }
+            Err(err) => BatchItemView {
+                index,
+                status: "rejected",
+                conversion: None,
+                error: Some(err.problem()),
+            },
+        };
+        match item.status {
+            "stored" => view.stored += 1,
+            "replayed" => view.replayed += 1,
+            _ => view.rejected += 1,
+        }
+        view.results.push(item);
+    }
+    Ok(Json(view))
+}
+
+const BATCH_ITEM_FIELDS: &[&str] = &[
+    "contact_id",
+    "lead_id",
+    "workspace_id",
+    "converted_by",
+    "conversion_type",
+    "conversion_value",
+    "currency",
+    "converted_at",
+    "custom_data",
+    "idempotency_key",
+];
 
 pub async fn show(
     State(services): State<Services>,
