@@ -3,7 +3,7 @@
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "workspaces",
     "api_keys",
     "contacts",
@@ -12,6 +12,7 @@ const TABLES: [&str; 8] = [
     "workspace_tracking",
     "audit_log",
     "feed_events",
+    "rate_limit_windows",
 ];
 
 const INDEXES: [(&str, &str); 9] = [
