@@ -36,6 +36,12 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The workspace used up its hourly requests; the window resets in `retry_after_seconds`.
+    #[error("rate limit of {limit} requests per hour exceeded; retry in {retry_after_seconds} s")]
+    RateLimited {
+        retry_after_seconds: u64,
+        limit: u64,
+    },
     /// Our fault. The text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -74,6 +80,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -89,6 +96,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -193,6 +201,13 @@ impl IntoResponse for AppError {
                 HeaderValue::from_static("Bearer realm=\"convio\""),
             );
         }
+        if let Self::RateLimited {
+            retry_after_seconds,
+            ..
+        } = self
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
         response
     }
 }
@@ -220,6 +235,14 @@ mod tests {
             (AppError::Forbidden("no".into()), "FORBIDDEN", 403),
             (AppError::not_found("contact", 1), "NOT_FOUND", 404),
             (AppError::Conflict("taken".into()), "CONFLICT", 409),
+            (
+                AppError::RateLimited {
+                    retry_after_seconds: 60,
+                    limit: 3,
+                },
+                "RATE_LIMITED",
+                429,
+            ),
             (
                 AppError::Internal("SELECT secret".into()),
                 "INTERNAL_SERVER_ERROR",

@@ -7,6 +7,7 @@ mod cluster;
 mod dataloader;
 mod graphql;
 mod helpers;
+mod rate_limits;
 mod rest_contacts;
 mod rest_conversions;
 mod rest_workspaces;
