@@ -70,6 +70,17 @@ pub struct Config {
         default_value_t = 1024
     )]
     pub feed_buffer: usize,
+
+    /// Requests each workspace may make per clock hour (plan §5.1), unless its own
+    /// `rate_limit_per_hour` says otherwise. 0 disables rate limiting. The admin key is never
+    /// limited.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_RATE_LIMIT_PER_HOUR",
+        default_value_t = 1000
+    )]
+    pub rate_limit_per_hour: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -83,6 +94,7 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("currency", &self.currency)
+            .field("rate_limit_per_hour", &self.rate_limit_per_hour)
             .finish()
     }
 }

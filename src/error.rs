@@ -39,6 +39,12 @@ pub enum AppError {
     /// An idempotency key reused with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyConflict,
+    /// The workspace used up its hourly requests; the window resets in `retry_after_seconds`.
+    #[error("rate limit of {limit} requests per hour exceeded; retry in {retry_after_seconds} s")]
+    RateLimited {
+        retry_after_seconds: u64,
+        limit: u64,
+    },
     /// Our fault. The text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -78,6 +84,7 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -94,6 +101,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -207,6 +215,13 @@ impl IntoResponse for AppError {
                 HeaderValue::from_static("Bearer realm=\"convio\""),
             );
         }
+        if let Self::RateLimited {
+            retry_after_seconds,
+            ..
+        } = self
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
         response
     }
 }
@@ -235,6 +250,14 @@ mod tests {
             (AppError::not_found("contact", 1), "NOT_FOUND", 404),
             (AppError::Conflict("taken".into()), "CONFLICT", 409),
             (AppError::IdempotencyConflict, "IDEMPOTENCY_CONFLICT", 422),
+            (
+                AppError::RateLimited {
+                    retry_after_seconds: 60,
+                    limit: 3,
+                },
+                "RATE_LIMITED",
+                429,
+            ),
             (
                 AppError::Internal("SELECT secret".into()),
                 "INTERNAL_SERVER_ERROR",

@@ -202,6 +202,7 @@ pub struct RegisterWorkspace {
     pub workspace_name: String,
     pub permissions: Option<Vec<Permission>>,
     pub api_key: Option<String>,
+    pub rate_limit_per_hour: Option<u32>,
 }
 
 impl RegisterWorkspace {
@@ -213,6 +214,7 @@ impl RegisterWorkspace {
                 .permissions
                 .unwrap_or_else(|| Permission::DEFAULT.to_vec()),
             api_key: self.api_key,
+            rate_limit_per_hour: self.rate_limit_per_hour,
         })
     }
 }

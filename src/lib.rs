@@ -137,7 +137,8 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         currency,
         TokenKeys::new(&secret, config.token_ttl_seconds),
         config.admin_key.as_deref().map(auth::hash_key),
-    );
+    )
+    .with_rate_limit_per_hour(config.rate_limit_per_hour);
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
 }

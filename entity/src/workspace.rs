@@ -15,6 +15,8 @@ pub struct Model {
     pub permissions: Json,
     pub created_at: DateTimeUtc,
     pub disabled_at: Option<DateTimeUtc>,
+    /// Requests per clock hour; `None` uses the server's default, 0 means unlimited.
+    pub rate_limit_per_hour: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261125_000005_create_conversions;
 mod m20261125_000006_create_workspace_tracking;
 mod m20261125_000007_create_audit_log;
 mod m20261125_000008_create_feed_events;
+mod m20261125_000009_add_workspace_rate_limit;
 mod m20261125_000010_create_idempotency_keys;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_workspace_tracking::Migration),
             Box::new(m20261125_000007_create_audit_log::Migration),
             Box::new(m20261125_000008_create_feed_events::Migration),
+            Box::new(m20261125_000009_add_workspace_rate_limit::Migration),
             Box::new(m20261125_000010_create_idempotency_keys::Migration),
         ]
     }

@@ -3,7 +3,7 @@
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "workspaces",
     "api_keys",
     "contacts",
@@ -13,6 +13,7 @@ const TABLES: [&str; 9] = [
     "audit_log",
     "feed_events",
     "idempotency_keys",
+    "rate_limit_windows",
 ];
 
 const INDEXES: [(&str, &str); 9] = [

@@ -185,6 +185,8 @@ pub struct RegisterWorkspaceInput {
     permissions: Option<Vec<Permission>>,
     /// A key of your choosing (16+ characters); omit to have a strong one generated.
     api_key: Option<String>,
+    /// Requests this workspace may make per hour; omit for the server's default, 0 for no limit.
+    rate_limit_per_hour: Option<u32>,
 }
 
 /// Log conversions, update contacts, register workspaces.
@@ -328,6 +330,7 @@ impl MutationRoot {
             workspace_name: input.workspace_name,
             permissions: input.permissions,
             api_key: input.api_key,
+            rate_limit_per_hour: input.rate_limit_per_hour,
         }
         .parse()?;
         let (workspace, api_key) = services(ctx)?.register_workspace(caller(ctx)?, new).await?;

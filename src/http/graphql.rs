@@ -2,6 +2,7 @@
 
 use super::AppState;
 use super::caller::authenticate;
+use super::rate_limit::RateLimitSlot;
 use crate::auth::{Caller, Credentials};
 use crate::error::AppError;
 use crate::graphql::{RequestAuth, loaders};
@@ -13,7 +14,7 @@ use async_graphql::http::{
 use async_graphql::{Data, Response, ServerError};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Extension, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse};
 use futures_util::{SinkExt, StreamExt};
@@ -21,12 +22,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// One HTTP request is one operation (no batching), so it counts once against the rate limit;
+/// a refused one fails every field that needs a caller with `RATE_LIMITED`.
 pub async fn execute(
     State(state): State<AppState>,
+    slot: Option<Extension<RateLimitSlot>>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let auth = authenticate(&state.services, &headers).await;
+    let slot = slot.map(|Extension(slot)| slot);
+    let auth = authenticate(&state.services, &headers, slot.as_ref()).await;
     let mut request = request.into_inner();
     if let Ok(caller) = &auth {
         request = request.data(loaders::loaders(state.services.clone(), caller.clone()));
@@ -40,6 +45,7 @@ pub async fn execute(
 /// can be triggered cross-site by any page.
 pub async fn execute_get(
     state: State<AppState>,
+    slot: Option<Extension<RateLimitSlot>>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Result<GraphQLResponse, AppError> {
@@ -58,7 +64,7 @@ pub async fn execute_get(
     if is_mutation {
         return Err(AppError::MethodNotAllowed);
     }
-    Ok(execute(state, headers, request).await)
+    Ok(execute(state, slot, headers, request).await)
 }
 
 /// Parse and validation errors come from the library without a code; every error a client
@@ -94,7 +100,7 @@ pub async fn graphiql() -> impl IntoResponse {
 
 /// graphql-transport-ws. Credentials travel in the `connection_init` payload, under the same
 /// names as the HTTP headers; without valid ones the connection is closed with 4403, as the
-/// protocol specifies.
+/// protocol specifies. A connection counts once against the rate limit, at `connection_init`.
 pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -182,6 +188,7 @@ async fn authenticate_payload(
     let principal = services
         .authenticate(&Credentials::from_pairs(pairs))
         .await?;
+    services.check_rate_limit(&principal).await?;
     Ok(Caller {
         principal,
         request_id: None,

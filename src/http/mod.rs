@@ -5,6 +5,7 @@ mod body;
 mod caller;
 mod graphql;
 mod ops;
+mod rate_limit;
 mod rest;
 mod views;
 
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(rate_limit::headers))
         .layer(middleware::from_fn(crate::request_id::scope))
         // Logs method, path and status; never headers (keys, tokens) or bodies (PII).
         .layer(TraceLayer::new_for_http())

@@ -10,6 +10,7 @@ pub mod conversion;
 pub mod feed;
 mod idempotency;
 pub mod lead;
+pub mod rate_limit;
 mod tracking;
 pub mod workspace;
 
@@ -33,6 +34,7 @@ pub struct Services {
     pub feed_signal: Arc<Notify>,
     /// SHA-256 of `CONVIO_ADMIN_KEY`, when configured.
     admin_key_hash: Option<String>,
+    rate_limiter: rate_limit::RateLimiter,
 }
 
 impl Services {
@@ -50,7 +52,15 @@ impl Services {
             tokens,
             feed_signal: Arc::new(Notify::new()),
             admin_key_hash,
+            // Unlimited until `with_rate_limit_per_hour` says otherwise.
+            rate_limiter: rate_limit::RateLimiter::default(),
         }
+    }
+
+    /// Limits each workspace without its own limit to `per_hour` requests (0: unlimited).
+    pub fn with_rate_limit_per_hour(mut self, per_hour: u64) -> Self {
+        self.rate_limiter = rate_limit::RateLimiter::new(per_hour);
+        self
     }
 
     /// Until multi-currency lands, any currency other than the configured one is refused.

@@ -24,6 +24,8 @@ pub struct NewWorkspace {
     pub permissions: Vec<Permission>,
     /// A key the integrator already configured; omit it to have a strong one generated.
     pub api_key: Option<String>,
+    /// Overrides the server's default hourly request limit; 0 means unlimited.
+    pub rate_limit_per_hour: Option<u32>,
 }
 
 /// The plan's §2.2 activity view.
@@ -172,6 +174,7 @@ impl Services {
             )),
             created_at: Set(now()),
             disabled_at: Set(None),
+            rate_limit_per_hour: Set(input.rate_limit_per_hour.map(i64::from)),
         }
         .insert(&*txn)
         .await?;

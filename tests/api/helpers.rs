@@ -98,7 +98,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    LazyLock::force(&TRACING);
+    spawn_app_with(&[]).await
+}
+
+/// `spawn_app` with extra command-line flags, e.g. `["--rate-limit-per-hour", "3"]`.
+pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = match crate::backend::current() {
         Backend::Sqlite => format!(
@@ -107,19 +111,30 @@ pub async fn spawn_app() -> TestApp {
         ),
         Backend::Postgres => crate::backend::fresh_postgres_database().await,
     };
-    let config = convio::Config::parse_from([
+    let mut app = spawn_app_on(&url, flags).await;
+    app._db_dir = Some(dir);
+    app
+}
+
+/// An in-process convio on the database at `url` (which outlives it), with extra flags:
+/// several of them on one PostgreSQL database make a cluster.
+pub async fn spawn_app_on(url: &str, flags: &[&str]) -> TestApp {
+    LazyLock::force(&TRACING);
+    let mut args = vec![
         "convio",
         "--bind",
         "127.0.0.1:0",
         "--database-url",
-        &url,
+        url,
         "--admin-key",
         ADMIN_KEY,
         "--jwt-secret",
         JWT_SECRET,
         "--db-max-connections",
         "5",
-    ]);
+    ];
+    args.extend_from_slice(flags);
+    let config = convio::Config::parse_from(args);
     let server = convio::build(config).await.expect("app builds");
     let addr = server.local_addr();
     tokio::spawn(server.serve());
@@ -132,7 +147,7 @@ pub async fn spawn_app() -> TestApp {
             .build()
             .expect("an HTTP client"),
         admin: Creds::bearer(ADMIN_KEY),
-        _db_dir: Some(dir),
+        _db_dir: None,
     }
 }
 

@@ -8,6 +8,7 @@ mod dataloader;
 mod graphql;
 mod helpers;
 mod idempotency;
+mod rate_limits;
 mod rest_contacts;
 mod rest_conversions;
 mod rest_workspaces;

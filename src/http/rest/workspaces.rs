@@ -17,7 +17,13 @@ pub async fn register(
     caller: Caller,
     body: JsonBody,
 ) -> AppResult<(StatusCode, Json<RegisteredView>)> {
-    let f = body.fields(&["workspace_id", "workspace_name", "api_key", "permissions"])?;
+    let f = body.fields(&[
+        "workspace_id",
+        "workspace_name",
+        "api_key",
+        "permissions",
+        "rate_limit_per_hour",
+    ])?;
     let permissions = f
         .opt::<Vec<String>>("permissions")?
         .map(|ps| {
@@ -31,6 +37,7 @@ pub async fn register(
         workspace_name: f.req("workspace_name")?,
         permissions,
         api_key: f.opt("api_key")?,
+        rate_limit_per_hour: f.opt("rate_limit_per_hour")?,
     }
     .parse()?;
     let (workspace, key) = services.register_workspace(&caller, new).await?;

@@ -1,0 +1,198 @@
+//! Per-workspace rate limits (plan §5.1): so many requests per clock hour, then 429 (REST)
+//! or `RATE_LIMITED` (GraphQL) until the hour is over. The admin key is never limited.
+//!
+//! (A run that straddles the top of the hour would see the counts reset; the tests make a
+//! handful of requests in well under a second.)
+
+use crate::helpers::{
+    Creds, Refusal, TestApp, assert_graphql_error, assert_problem, spawn_app, spawn_app_on,
+    spawn_app_with,
+};
+use reqwest::Response;
+use serde_json::json;
+
+fn header(response: &Response, name: &str) -> Option<u64> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Registers `id` over REST with `rate_limit_per_hour` (if any) and returns its credentials.
+async fn register_limited(app: &TestApp, id: &str, per_hour: Option<i64>) -> Creds {
+    let mut body = json!({ "workspace_id": id, "workspace_name": id });
+    if let Some(per_hour) = per_hour {
+        body["rate_limit_per_hour"] = json!(per_hour);
+    }
+    let response = app
+        .post_json("/workspaces/register", &app.admin, &body)
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    Creds::headers(id, body["api_key"].as_str().expect("an api_key"))
+}
+
+async fn assert_allowed(app: &TestApp, creds: &Creds, remaining: u64) {
+    let response = app.get("/conversions", creds).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), Some(remaining));
+}
+
+async fn assert_refused(app: &TestApp, creds: &Creds) {
+    let response = app.get("/conversions", creds).await;
+    let retry_after = header(&response, "retry-after").expect("a Retry-After header");
+    assert!(
+        (1..=3600).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    assert_eq!(header(&response, "x-ratelimit-remaining"), Some(0));
+    assert_problem(response, 429, "RATE_LIMITED", None).await;
+}
+
+async fn the_fourth_request_over_a_limit_of_three_is_refused_with_retry_after() {
+    // Arrange
+    let app = spawn_app().await;
+    let creds = register_limited(&app, "small_team", Some(3)).await;
+
+    // Act
+    let first = app.get("/conversions", &creds).await;
+
+    // Assert
+    assert_eq!(first.status().as_u16(), 200);
+    assert_eq!(header(&first, "x-ratelimit-limit"), Some(3));
+    assert_eq!(header(&first, "x-ratelimit-remaining"), Some(2));
+    let reset = header(&first, "x-ratelimit-reset").expect("X-RateLimit-Reset");
+    assert!((1..=3600).contains(&reset), "reset {reset}");
+    assert_allowed(&app, &creds, 1).await;
+    assert_allowed(&app, &creds, 0).await;
+    assert_refused(&app, &creds).await;
+    assert_refused(&app, &creds).await;
+}
+
+async fn graphql_over_the_default_limit_answers_rate_limited() {
+    // Arrange
+    let app = spawn_app_with(&["--rate-limit-per-hour", "3"]).await;
+    let creds = app.workspace("workspace_123").await;
+    let query = "{ conversions { nodes { id } } }";
+
+    // Act
+    for _ in 0..3 {
+        let body = app.graphql(&creds, query, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let refused = app.graphql(&creds, query, json!({})).await;
+
+    // Assert
+    assert_graphql_error(&refused, "RATE_LIMITED", None);
+    assert_refused(&app, &creds).await;
+}
+
+async fn graphql_registration_sets_a_workspaces_own_limit() {
+    // Arrange
+    let app = spawn_app().await;
+    let data = app
+        .graphql_data(
+            &app.admin,
+            "mutation($input: RegisterWorkspaceInput!) { registerWorkspace(input: $input) { apiKey } }",
+            json!({ "input": { "workspaceId": "one_shot", "workspaceName": "One shot",
+                               "rateLimitPerHour": 1 } }),
+        )
+        .await;
+    let key = data["registerWorkspace"]["apiKey"].as_str().expect("a key");
+    let creds = Creds::headers("one_shot", key);
+
+    // Act + Assert
+    assert_allowed(&app, &creds, 0).await;
+    assert_refused(&app, &creds).await;
+}
+
+async fn other_workspaces_and_the_admin_are_not_affected() {
+    // Arrange
+    let app = spawn_app_with(&["--rate-limit-per-hour", "1"]).await;
+    let busy = app.workspace("busy").await;
+    let quiet = app.workspace("quiet").await;
+    assert_allowed(&app, &busy, 0).await;
+    assert_refused(&app, &busy).await;
+
+    // Act + Assert
+    assert_allowed(&app, &quiet, 0).await;
+    for _ in 0..5 {
+        let response = app.get("/conversions", &app.admin).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert!(response.headers().get("x-ratelimit-limit").is_none());
+    }
+}
+
+async fn a_workspace_limit_of_zero_is_unlimited_and_a_negative_one_is_refused() {
+    // Arrange
+    let app = spawn_app_with(&["--rate-limit-per-hour", "1"]).await;
+    let unlimited = register_limited(&app, "unlimited", Some(0)).await;
+
+    // Act + Assert
+    for _ in 0..3 {
+        let response = app.get("/conversions", &unlimited).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert!(response.headers().get("x-ratelimit-limit").is_none());
+    }
+    let response = app
+        .post_json(
+            "/workspaces/register",
+            &app.admin,
+            &json!({ "workspace_id": "neg", "workspace_name": "neg", "rate_limit_per_hour": -1 }),
+        )
+        .await;
+    assert_problem(response, 422, "BAD_USER_INPUT", Some("rate_limit_per_hour")).await;
+}
+
+async fn a_websocket_connection_counts_once_and_is_refused_over_the_limit() {
+    // Arrange
+    let app = spawn_app_with(&["--rate-limit-per-hour", "2"]).await;
+    let creds = app.workspace("streamer").await;
+    let mut first = app.feed_socket().await;
+    first
+        .init(creds.connection_init_payload())
+        .await
+        .expect("the first connection is accepted");
+    assert_allowed(&app, &creds, 0).await;
+
+    // Act
+    let mut second = app.feed_socket().await;
+    let refused = second.init(creds.connection_init_payload()).await;
+
+    // Assert
+    match refused {
+        Err(Refusal::Closed(Some(code), reason)) => assert_eq!(code, 4403, "{reason}"),
+        Err(Refusal::Message(message)) => assert_eq!(message["type"], "error", "{message}"),
+        other => panic!("expected close 4403 or an error message, got {other:?}"),
+    }
+}
+
+crate::backend::on_both_backends!(
+    a_websocket_connection_counts_once_and_is_refused_over_the_limit,
+    the_fourth_request_over_a_limit_of_three_is_refused_with_retry_after,
+    graphql_over_the_default_limit_answers_rate_limited,
+    graphql_registration_sets_a_workspaces_own_limit,
+    other_workspaces_and_the_admin_are_not_affected,
+    a_workspace_limit_of_zero_is_unlimited_and_a_negative_one_is_refused,
+);
+
+/// Two nodes on one PostgreSQL database count against the same limit.
+#[tokio::test]
+async fn nodes_share_one_count_on_postgres() {
+    if crate::backend::postgres_or_skip().await.is_none() {
+        return;
+    }
+    // Arrange
+    let url = crate::backend::fresh_postgres_database().await;
+    let node_a = spawn_app_on(&url, &[]).await;
+    let node_b = spawn_app_on(&url, &[]).await;
+    let creds = register_limited(&node_a, "shared", Some(3)).await;
+
+    // Act + Assert: 2 on A, 1 on B, then the 4th (on B, then on A) is refused.
+    assert_allowed(&node_a, &creds, 2).await;
+    assert_allowed(&node_a, &creds, 1).await;
+    assert_allowed(&node_b, &creds, 0).await;
+    assert_refused(&node_b, &creds).await;
+    assert_refused(&node_a, &creds).await;
+}
