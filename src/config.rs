@@ -70,6 +70,49 @@ pub struct Config {
         default_value_t = 1024
     )]
     pub feed_buffer: usize,
+
+    /// Limits and switches that protect the API from abusive clients.
+    #[command(flatten)]
+    pub hardening: Hardening,
+}
+
+/// Limits on what one request or WebSocket connection may ask of the server, and the
+/// production switch. Kept in one struct so the GraphQL and HTTP layers take just this.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Hardening {
+    /// Deepest GraphQL selection nesting accepted; deeper documents are refused before
+    /// they run (a cheap document must not be able to fan out into an expensive one).
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_GRAPHQL_MAX_DEPTH",
+        default_value_t = 12
+    )]
+    pub graphql_max_depth: usize,
+
+    /// Largest GraphQL query complexity (one point per field) accepted.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_GRAPHQL_MAX_COMPLEXITY",
+        default_value_t = 500
+    )]
+    pub graphql_max_complexity: usize,
+
+    /// Most field aliases one GraphQL document may use: aliases let one small document ask
+    /// for the same expensive field many times over.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_GRAPHQL_MAX_ALIASES",
+        default_value_t = 30
+    )]
+    pub graphql_max_aliases: usize,
+
+    /// Production mode: no GraphQL introspection, no "did you mean" field suggestions, and
+    /// no GraphiQL page, so the API is not mapped out for strangers.
+    #[arg(long, global = true, env = "CONVIO_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub production: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -83,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("currency", &self.currency)
+            .field("hardening", &self.hardening)
             .finish()
     }
 }

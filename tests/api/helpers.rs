@@ -98,6 +98,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with extra command-line flags (e.g. `["--production", "true"]`).
+pub async fn spawn_app_with(extra_args: &[&str]) -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = match crate::backend::current() {
@@ -107,7 +112,7 @@ pub async fn spawn_app() -> TestApp {
         ),
         Backend::Postgres => crate::backend::fresh_postgres_database().await,
     };
-    let config = convio::Config::parse_from([
+    let base = [
         "convio",
         "--bind",
         "127.0.0.1:0",
@@ -119,7 +124,8 @@ pub async fn spawn_app() -> TestApp {
         JWT_SECRET,
         "--db-max-connections",
         "5",
-    ]);
+    ];
+    let config = convio::Config::parse_from(base.iter().chain(extra_args));
     let server = convio::build(config).await.expect("app builds");
     let addr = server.local_addr();
     tokio::spawn(server.serve());
