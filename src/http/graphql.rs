@@ -1,6 +1,7 @@
 //! The GraphQL endpoint, GraphiQL, and graphql-transport-ws subscriptions.
 
 use super::AppState;
+use super::body::is_json;
 use super::caller::authenticate;
 use crate::auth::{Caller, Credentials};
 use crate::error::AppError;
@@ -13,7 +14,7 @@ use async_graphql::http::{
 use async_graphql::{Data, Response, ServerError};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{FromRequest, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse};
 use futures_util::{SinkExt, StreamExt};
@@ -34,6 +35,28 @@ pub async fn execute(
     let mut response = state.schema.execute(request.data(RequestAuth(auth))).await;
     label_library_errors(&mut response);
     response.into()
+}
+
+/// `POST /graphql`. Only JSON bodies are read: a form or `text/plain` body is what a page on
+/// another site can make a browser send without a CORS preflight (with the user's cookies
+/// or ambient credentials), so such a request is refused with 415 before anything runs.
+pub async fn execute_post(
+    State(state): State<AppState>,
+    request: Request,
+) -> axum::response::Response {
+    if !is_json(request.headers()) {
+        return AppError::UnsupportedMediaType(
+            "send GraphQL requests as Content-Type: application/json".into(),
+        )
+        .into_response();
+    }
+    let headers = request.headers().clone();
+    match GraphQLRequest::from_request(request, &state).await {
+        Ok(graphql) => execute(State(state), headers, graphql)
+            .await
+            .into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// Queries may also come over GET (cacheable, linkable); mutations may not, because a GET

@@ -44,7 +44,10 @@ pub fn router(state: AppState) -> Router {
         router = router.route("/graphiql", get(graphql::graphiql));
     }
     router
-        .route("/graphql", post(graphql::execute).get(graphql::execute_get))
+        .route(
+            "/graphql",
+            post(graphql::execute_post).get(graphql::execute_get),
+        )
         .route("/graphql/ws", get(graphql::websocket))
         .route("/conversions/log", post(rest::conversions::log))
         .route("/conversions", get(rest::conversions::list))

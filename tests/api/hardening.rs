@@ -1,4 +1,4 @@
-//! Hardening: GraphQL cost limits and production mode.
+//! Hardening: GraphQL cost limits, production mode, and CSRF on `POST /graphql`.
 
 use crate::helpers::{Creds, assert_graphql_error, assert_problem, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
@@ -143,10 +143,55 @@ async fn production_mode_hides_introspection_suggestions_and_graphiql() {
     assert!(ordinary.get("errors").is_none(), "{ordinary}");
 }
 
+const CREATE_CONTACT: &str =
+    r#"mutation { createContact(input: { id: "777", name: "Mallory" }) { id } }"#;
+
+async fn a_mutation_posted_as_a_form_or_text_writes_nothing() {
+    // Arrange: what a page on another site can make a browser send without a preflight.
+    let app = spawn_app().await;
+    let body = json!({ "query": CREATE_CONTACT }).to_string();
+
+    for content_type in [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        // Act
+        let response = app
+            .rest(reqwest::Method::POST, "/graphql", &app.admin)
+            .header("Content-Type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("POST sent");
+
+        // Assert
+        assert_problem(response, 415, "BAD_USER_INPUT", None).await;
+    }
+    let missing = app.get("/contacts/777", &app.admin).await;
+    assert_problem(missing, 404, "NOT_FOUND", None).await;
+
+    // The same body as JSON is served (the refusal is about the type, not the request).
+    let response = app
+        .rest(reqwest::Method::POST, "/graphql", &app.admin)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("POST sent");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        app.get("/contacts/777", &app.admin).await.status().as_u16(),
+        200
+    );
+}
+
 crate::backend::on_both_backends!(
     a_query_deeper_than_the_default_limit_is_refused,
     a_query_more_complex_than_the_limit_is_refused,
     more_than_thirty_aliases_are_refused,
     by_default_introspection_suggestions_and_graphiql_are_served,
     production_mode_hides_introspection_suggestions_and_graphiql,
+    a_mutation_posted_as_a_form_or_text_writes_nothing,
 );
