@@ -113,6 +113,35 @@ pub struct Hardening {
     /// no GraphiQL page, so the API is not mapped out for strangers.
     #[arg(long, global = true, env = "CONVIO_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
     pub production: bool,
+
+    /// Browser origins (e.g. `https://dash.example.com`) allowed to open `/graphql/ws`,
+    /// comma-separated. Clients that send no `Origin` (non-browsers) and same-origin pages
+    /// are always allowed; any other origin is refused with 403.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Seconds a WebSocket client has to send `connection_init` before it is closed (4408).
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_WS_INIT_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub ws_init_timeout_seconds: u64,
+
+    /// Most concurrent subscriptions one WebSocket connection may hold.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_WS_MAX_SUBSCRIPTIONS",
+        default_value_t = 20
+    )]
+    pub ws_max_subscriptions: usize,
 }
 
 impl std::fmt::Debug for Config {

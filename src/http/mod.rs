@@ -26,7 +26,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub services: Services,
     pub schema: ConvioSchema,
-    /// Limits the handlers enforce themselves.
+    /// Limits the handlers enforce themselves (origins, WebSocket timeouts and caps).
     pub hardening: Arc<Hardening>,
 }
 
