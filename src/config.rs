@@ -81,6 +81,78 @@ pub struct Config {
         default_value_t = 1000
     )]
     pub rate_limit_per_hour: u64,
+
+    /// Limits and switches that protect the API from abusive clients.
+    #[command(flatten)]
+    pub hardening: Hardening,
+}
+
+/// Limits on what one request or WebSocket connection may ask of the server, and the
+/// production switch. Kept in one struct so the GraphQL and HTTP layers take just this.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Hardening {
+    /// Deepest GraphQL selection nesting accepted; deeper documents are refused before
+    /// they run (a cheap document must not be able to fan out into an expensive one).
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_GRAPHQL_MAX_DEPTH",
+        default_value_t = 12
+    )]
+    pub graphql_max_depth: usize,
+
+    /// Largest GraphQL query complexity (one point per field) accepted.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_GRAPHQL_MAX_COMPLEXITY",
+        default_value_t = 500
+    )]
+    pub graphql_max_complexity: usize,
+
+    /// Most field aliases one GraphQL document may use: aliases let one small document ask
+    /// for the same expensive field many times over.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_GRAPHQL_MAX_ALIASES",
+        default_value_t = 30
+    )]
+    pub graphql_max_aliases: usize,
+
+    /// Production mode: no GraphQL introspection, no "did you mean" field suggestions, and
+    /// no GraphiQL page, so the API is not mapped out for strangers.
+    #[arg(long, global = true, env = "CONVIO_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub production: bool,
+
+    /// Browser origins (e.g. `https://dash.example.com`) allowed to open `/graphql/ws`,
+    /// comma-separated. Clients that send no `Origin` (non-browsers) and same-origin pages
+    /// are always allowed; any other origin is refused with 403.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Seconds a WebSocket client has to send `connection_init` before it is closed (4408).
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_WS_INIT_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub ws_init_timeout_seconds: u64,
+
+    /// Most concurrent subscriptions one WebSocket connection may hold.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_WS_MAX_SUBSCRIPTIONS",
+        default_value_t = 20
+    )]
+    pub ws_max_subscriptions: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -95,6 +167,7 @@ impl std::fmt::Debug for Config {
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("currency", &self.currency)
             .field("rate_limit_per_hour", &self.rate_limit_per_hour)
+            .field("hardening", &self.hardening)
             .finish()
     }
 }

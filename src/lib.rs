@@ -104,10 +104,11 @@ pub async fn build(config: Config) -> AppResult<Server> {
     }
     let (services, generated_admin_key) = prepared?;
     feed::start(services.clone(), &config.database_url).await?;
-    let schema = graphql::build(services.clone());
+    let schema = graphql::build(services.clone(), &config.hardening);
     let router = http::router(http::AppState {
         services: services.clone(),
         schema,
+        hardening: std::sync::Arc::new(config.hardening.clone()),
     });
     let listener = TcpListener::bind(config.bind)
         .await

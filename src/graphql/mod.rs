@@ -1,6 +1,7 @@
 //! The GraphQL schema: query, mutation and subscription roots merged from per-noun files.
 //! `schema()` is a pure builder with no data, so `schema.graphql` can be generated from it.
 
+mod limits;
 pub(crate) mod loaders;
 mod mutation;
 mod query;
@@ -9,6 +10,7 @@ mod subscription;
 mod types;
 
 use crate::auth::Caller;
+use crate::config::Hardening;
 use crate::error::AppError;
 use crate::service::Services;
 use async_graphql::{Context, Schema, SchemaBuilder};
@@ -27,9 +29,21 @@ pub fn schema()
     )
 }
 
-/// The schema serving requests, with the services every resolver calls.
-pub fn build(services: Services) -> ConvioSchema {
-    schema().data(services).finish()
+/// The schema serving requests, with the services every resolver calls and the limits
+/// that keep one document from costing the server more than a client should be allowed.
+pub fn build(services: Services, limits: &Hardening) -> ConvioSchema {
+    let mut builder = schema()
+        .data(services)
+        .limit_depth(limits.graphql_max_depth)
+        .limit_complexity(limits.graphql_max_complexity)
+        .extension(limits::AliasLimit {
+            max: limits.graphql_max_aliases,
+        });
+    if limits.production {
+        // Strangers should not get a map of the API, nor hints at the names they guessed.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The SDL as checked in at `schema.graphql`: fields, arguments and enum items sorted so

@@ -1,6 +1,7 @@
 //! The GraphQL endpoint, GraphiQL, and graphql-transport-ws subscriptions.
 
 use super::AppState;
+use super::body::is_json;
 use super::caller::authenticate;
 use super::rate_limit::RateLimitSlot;
 use crate::auth::{Caller, Credentials};
@@ -11,16 +12,21 @@ use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocket as GraphQLWebSocketStream,
     WebSocketProtocols, WsMessage,
 };
-use async_graphql::{Data, Response, ServerError};
+use async_graphql::{Data, Pos, Response, ServerError};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{Extension, State, WebSocketUpgrade};
+use axum::extract::{Extension, FromRequest, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse};
 use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// One HTTP request is one operation (no batching), so it counts once against the rate limit;
 /// a refused one fails every field that needs a caller with `RATE_LIMITED`.
@@ -39,6 +45,33 @@ pub async fn execute(
     let mut response = state.schema.execute(request.data(RequestAuth(auth))).await;
     label_library_errors(&mut response);
     response.into()
+}
+
+/// `POST /graphql`. Only JSON bodies are read: a form or `text/plain` body is what a page on
+/// another site can make a browser send without a CORS preflight (with the user's cookies
+/// or ambient credentials), so such a request is refused with 415 before anything runs.
+pub async fn execute_post(
+    State(state): State<AppState>,
+    request: Request,
+) -> axum::response::Response {
+    if !is_json(request.headers()) {
+        return AppError::UnsupportedMediaType(
+            "send GraphQL requests as Content-Type: application/json".into(),
+        )
+        .into_response();
+    }
+    let headers = request.headers().clone();
+    let slot = request
+        .extensions()
+        .get::<RateLimitSlot>()
+        .cloned()
+        .map(Extension);
+    match GraphQLRequest::from_request(request, &state).await {
+        Ok(graphql) => execute(State(state), slot, headers, graphql)
+            .await
+            .into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// Queries may also come over GET (cacheable, linkable); mutations may not, because a GET
@@ -101,11 +134,19 @@ pub async fn graphiql() -> impl IntoResponse {
 /// graphql-transport-ws. Credentials travel in the `connection_init` payload, under the same
 /// names as the HTTP headers; without valid ones the connection is closed with 4403, as the
 /// protocol specifies. A connection counts once against the rate limit, at `connection_init`.
+///
+/// Browsers do not apply the same-origin policy to WebSockets, so the `Origin` is checked
+/// here, before upgrading: otherwise any site a user visits could open a socket to us.
 pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<impl IntoResponse, AppError> {
+    if !origin_allowed(&headers, &state.hardening.allowed_origins) {
+        return Err(AppError::Forbidden(
+            "this Origin may not open a WebSocket here".into(),
+        ));
+    }
     let protocol = headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
@@ -119,8 +160,35 @@ pub async fn websocket(
         .on_upgrade(move |socket| serve_socket(socket, state, protocol)))
 }
 
+/// Without an `Origin` the client is not a browser, and a browser cannot be made to omit it;
+/// a same-origin page (our GraphiQL) is always fine; anything else must be listed.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim().trim_end_matches('/');
+    let listed = allowed
+        .iter()
+        .any(|a| a.trim().trim_end_matches('/').eq_ignore_ascii_case(origin));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let same_origin = match (origin.split_once("://"), host) {
+        (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host.trim()),
+        _ => false,
+    };
+    listed || same_origin
+}
+
 async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
+    let limits = state.hardening.clone();
     let (mut sink, incoming) = socket.split();
+    // Subscriptions this connection holds, by id, and refusals of ones over the cap, which
+    // are answered here rather than by the library (it never sees them).
+    let active = Arc::new(Mutex::new(HashSet::new()));
+    let (refusals_tx, mut refusals) = mpsc::unbounded_channel();
+    let tracked = active.clone();
     let incoming = incoming
         .take_while(|message| std::future::ready(message.is_ok()))
         .filter_map(|message| {
@@ -129,15 +197,28 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
                 Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
                 _ => None,
             })
+        })
+        .filter_map(move |bytes| {
+            std::future::ready(admit(
+                bytes,
+                &tracked,
+                limits.ws_max_subscriptions,
+                &refusals_tx,
+            ))
         });
     // The library closes a refused connection_init with 1002; the protocol asks for 4403.
     let refused = Arc::new(AtomicBool::new(false));
+    // Whether connection_init has arrived: until it does, the connection holds resources
+    // without having authenticated, so it only gets `ws_init_timeout_seconds`.
+    let initialised = Arc::new(AtomicBool::new(false));
     let services = state.services.clone();
     let flag = refused.clone();
+    let init_seen = initialised.clone();
     let mut outgoing = GraphQLWebSocketStream::new(state.schema.clone(), incoming, protocol)
         .on_connection_init(move |payload| {
             let services = services.clone();
             let flag = flag.clone();
+            init_seen.store(true, Ordering::SeqCst);
             async move {
                 let caller = authenticate_payload(&services, &payload)
                     .await
@@ -150,18 +231,37 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
                 Ok(data)
             }
         });
-    while let Some(message) = outgoing.next().await {
-        let sent = match message {
-            WsMessage::Text(text) => sink.send(Message::Text(text.into())).await,
-            WsMessage::Close(code, reason) => {
-                let code = if refused.load(Ordering::SeqCst) {
-                    4403
-                } else {
-                    code
-                };
+    let init_deadline =
+        tokio::time::sleep(Duration::from_secs(state.hardening.ws_init_timeout_seconds));
+    tokio::pin!(init_deadline);
+    loop {
+        let sent = tokio::select! {
+            message = outgoing.next() => match message {
+                None => break,
+                Some(WsMessage::Text(text)) => {
+                    forget_finished(&text, &active);
+                    sink.send(Message::Text(text.into())).await
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let code = if refused.load(Ordering::SeqCst) {
+                        4403
+                    } else {
+                        code
+                    };
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            },
+            Some(refusal) = refusals.recv() => sink.send(Message::Text(refusal.into())).await,
+            () = &mut init_deadline, if !initialised.load(Ordering::SeqCst) => {
+                // graphql-transport-ws: 4408 when connection_init does not come in time.
                 let frame = CloseFrame {
-                    code,
-                    reason: reason.into(),
+                    code: 4408,
+                    reason: "Connection initialisation timeout".into(),
                 };
                 let _ = sink.send(Message::Close(Some(frame))).await;
                 break;
@@ -171,6 +271,70 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
             break;
         }
     }
+}
+
+/// The fields of a protocol message that the subscription cap looks at.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
+/// Passes a client message on to the library, unless it is a subscription over the cap: that
+/// one is answered with an `error` message for its id and dropped, so the connection and its
+/// other subscriptions carry on. (`start`/`stop` are the legacy graphql-ws names.)
+fn admit(
+    bytes: Vec<u8>,
+    active: &Mutex<HashSet<String>>,
+    max: usize,
+    refusals: &mpsc::UnboundedSender<String>,
+) -> Option<Vec<u8>> {
+    let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice(&bytes) else {
+        return Some(bytes);
+    };
+    let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
+    match kind.as_str() {
+        "subscribe" | "start" if !active.contains(&id) && active.len() >= max => {
+            let _ = refusals.send(too_many_subscriptions(&id, max));
+            None
+        }
+        "subscribe" | "start" => {
+            active.insert(id);
+            Some(bytes)
+        }
+        "complete" | "stop" => {
+            active.remove(&id);
+            Some(bytes)
+        }
+        _ => Some(bytes),
+    }
+}
+
+/// A subscription that the server ended (`complete`) or refused (`error`) no longer counts.
+fn forget_finished(text: &str, active: &Mutex<HashSet<String>>) {
+    // Cheap test first: most outgoing messages are `next` events.
+    if !(text.contains("\"complete\"") || text.contains("\"error\"")) {
+        return;
+    }
+    if let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str(text)
+        && (kind == "complete" || kind == "error")
+    {
+        active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+}
+
+fn too_many_subscriptions(id: &str, max: usize) -> String {
+    let refused = AppError::invalid(
+        "",
+        format!("at most {max} subscriptions may be active on one connection"),
+    );
+    let mut error = async_graphql::Error::from(refused).into_server_error(Pos::default());
+    error.locations.clear();
+    json!({ "id": id, "type": "error", "payload": [error] }).to_string()
 }
 
 async fn authenticate_payload(
@@ -193,4 +357,42 @@ async fn authenticate_payload(
         principal,
         request_id: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn headers(origin: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_static("convio.example:8080"),
+        );
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn origins() {
+        let listed = ["https://dash.example".to_owned()];
+        assert!(origin_allowed(&headers(None), &[]));
+        assert!(origin_allowed(
+            &headers(Some("http://convio.example:8080")),
+            &[]
+        ));
+        assert!(!origin_allowed(&headers(Some("https://evil.example")), &[]));
+        assert!(!origin_allowed(&headers(Some("null")), &[]));
+        assert!(origin_allowed(
+            &headers(Some("https://dash.example")),
+            &listed
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://dash.example.evil")),
+            &listed
+        ));
+    }
 }

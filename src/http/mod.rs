@@ -9,12 +9,14 @@ mod rate_limit;
 mod rest;
 mod views;
 
+use crate::config::Hardening;
 use crate::graphql::ConvioSchema;
 use crate::service::Services;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::HeaderName;
 use axum::routing::{get, patch, post};
 use axum::{Router, middleware};
+use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -25,6 +27,8 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub services: Services,
     pub schema: ConvioSchema,
+    /// Limits the handlers enforce themselves (origins, WebSocket timeouts and caps).
+    pub hardening: Arc<Hardening>,
 }
 
 impl FromRef<AppState> for Services {
@@ -35,9 +39,16 @@ impl FromRef<AppState> for Services {
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/graphql", post(graphql::execute).get(graphql::execute_get))
-        .route("/graphiql", get(graphql::graphiql))
+    let mut router = Router::new();
+    // In production the explorer is not served at all: it would only invite exploration.
+    if !state.hardening.production {
+        router = router.route("/graphiql", get(graphql::graphiql));
+    }
+    router
+        .route(
+            "/graphql",
+            post(graphql::execute_post).get(graphql::execute_get),
+        )
         .route("/graphql/ws", get(graphql::websocket))
         .route("/conversions/log", post(rest::conversions::log))
         .route("/conversions/batch", post(rest::conversions::batch))

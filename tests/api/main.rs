@@ -6,6 +6,7 @@ mod bad_input;
 mod cluster;
 mod dataloader;
 mod graphql;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod rate_limits;
