@@ -14,12 +14,12 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// A convio process and a client for it; the process is killed when this is dropped.
-struct Node {
-    child: Child,
-    app: TestApp,
+pub(crate) struct Node {
+    pub child: Child,
+    pub app: TestApp,
 }
 
-fn convio(database_url: &str) -> Command {
+pub(crate) fn convio(database_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_convio"));
     command
         .args(["--bind", "127.0.0.1:0", "--database-url", database_url])
@@ -35,7 +35,7 @@ async fn start_node(database_url: &str) -> Node {
 }
 
 /// Starts a convio process and waits until it serves.
-async fn start(mut command: Command) -> Node {
+pub(crate) async fn start(mut command: Command) -> Node {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

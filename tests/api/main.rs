@@ -4,6 +4,7 @@ mod analytics;
 mod backend;
 mod bad_input;
 mod cluster;
+mod crash;
 mod dataloader;
 mod graphql;
 mod hardening;
