@@ -10,6 +10,7 @@ mod graphql;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod pii_logs;
 mod rate_limits;
 mod rest_contacts;
 mod rest_conversions;
