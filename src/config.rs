@@ -82,6 +82,16 @@ pub struct Config {
     )]
     pub rate_limit_per_hour: u64,
 
+    /// GDPR retention: erase the personal data of contacts created more than this many days
+    /// ago (checked at start and hourly). 0 keeps personal data until erased on request.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_PERSONAL_DATA_RETENTION_DAYS",
+        default_value_t = 0
+    )]
+    pub personal_data_retention_days: u32,
+
     /// Limits and switches that protect the API from abusive clients.
     #[command(flatten)]
     pub hardening: Hardening,
@@ -167,6 +177,10 @@ impl std::fmt::Debug for Config {
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("currency", &self.currency)
             .field("rate_limit_per_hour", &self.rate_limit_per_hour)
+            .field(
+                "personal_data_retention_days",
+                &self.personal_data_retention_days,
+            )
             .field("hardening", &self.hardening)
             .finish()
     }

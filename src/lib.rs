@@ -104,6 +104,12 @@ pub async fn build(config: Config) -> AppResult<Server> {
     }
     let (services, generated_admin_key) = prepared?;
     feed::start(services.clone(), &config.database_url).await?;
+    if config.personal_data_retention_days > 0 {
+        tokio::spawn(retention_sweeps(
+            services.clone(),
+            config.personal_data_retention_days,
+        ));
+    }
     let schema = graphql::build(services.clone(), &config.hardening);
     let router = http::router(http::AppState {
         services: services.clone(),
@@ -142,6 +148,21 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
     .with_rate_limit_per_hour(config.rate_limit_per_hour);
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
+}
+
+/// Applies the retention policy now and then hourly. Every node may run it: each contact is
+/// erased under a row lock, and erasing an erased contact changes nothing.
+async fn retention_sweeps(services: Services, days: u32) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        match services.purge_personal_data_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(contacts = n, "retention: personal data erased"),
+            Err(err) => tracing::warn!(error = %err, "retention sweep failed; retrying next hour"),
+        }
+    }
 }
 
 impl Server {

@@ -36,6 +36,8 @@ pub struct Model {
     pub currency: String,
     #[sea_orm(default_value = 0)]
     pub conversion_count: i32,
+    /// When the contact's personal data was erased (GDPR); the row stays for the totals.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -319,6 +319,16 @@ impl MutationRoot {
         Ok(Contact(contact))
     }
 
+    /// Erases a contact's personal data (GDPR; admin only): name, email, phone, metadata and
+    /// the free-form data of its conversions and leads. Conversions and their values stay, so
+    /// totals do not change.
+    async fn erase_contact(&self, ctx: &Context<'_>, contact_id: ID) -> Result<Contact> {
+        let id = ContactId::parse("contact_id", &contact_id)?;
+        Ok(Contact(
+            services(ctx)?.erase_contact(caller(ctx)?, id).await?,
+        ))
+    }
+
     /// Registers a workspace (admin only). The API key is in the answer, this once.
     async fn register_workspace(
         &self,

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             patch(rest::contacts::update_conversion),
         )
         .route("/contacts/{id}/send", post(rest::contacts::send))
+        .route("/contacts/{id}/erase", post(rest::contacts::erase))
         .route("/leads", post(rest::contacts::create_lead))
         .route("/workspaces/register", post(rest::workspaces::register))
         .route("/workspaces/{id}/activity", get(rest::workspaces::activity))

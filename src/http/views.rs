@@ -66,6 +66,7 @@ pub struct ContactView {
     lifetime_value: Box<RawValue>,
     currency: String,
     conversion_count: i32,
+    erased_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -86,6 +87,7 @@ impl From<contact::Model> for ContactView {
             custom_metadata: c.custom_metadata,
             currency: c.currency,
             conversion_count: c.conversion_count,
+            erased_at: c.erased_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

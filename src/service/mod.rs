@@ -10,6 +10,7 @@ pub mod conversion;
 pub mod feed;
 mod idempotency;
 pub mod lead;
+mod privacy;
 pub mod rate_limit;
 mod tracking;
 pub mod workspace;

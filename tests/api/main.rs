@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod pii_logs;
+mod privacy;
 mod rate_limits;
 mod rest_contacts;
 mod rest_conversions;

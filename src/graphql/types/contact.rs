@@ -82,6 +82,11 @@ impl Contact {
         &self.0.currency
     }
 
+    /// When the contact's personal data was erased (GDPR); null while it is kept.
+    async fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.0.erased_at
+    }
+
     /// How many conversions were logged for the contact.
     async fn conversion_count(&self) -> i32 {
         self.0.conversion_count

@@ -127,3 +127,13 @@ pub async fn create_lead(
     let lead = services.create_lead(&caller, id, contact).await?;
     Ok((StatusCode::CREATED, Json(lead.into())))
 }
+
+/// `POST /contacts/{id}/erase` (admin): GDPR erasure of the contact's personal data.
+pub async fn erase(
+    State(services): State<Services>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<ContactView>> {
+    let id = contact_id(&id)?;
+    Ok(Json(services.erase_contact(&caller, id).await?.into()))
+}
