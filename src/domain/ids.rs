@@ -189,3 +189,30 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Validators are total: arbitrary text is accepted or refused, never a panic, and
+        /// what they accept obeys the documented shape.
+        #[test]
+        fn validators_never_panic_and_accept_only_their_shape(text in "\\PC{0,80}") {
+            if let Ok(id) = WorkspaceId::parse("w", &text) {
+                prop_assert!(id.as_str().len() <= 64 && !id.as_str().is_empty());
+            }
+            if let Ok(t) = ConversionType::parse("t", &text) {
+                prop_assert!(t.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            }
+            if let Ok(id) = ContactId::parse("c", &text) {
+                prop_assert!(id.0 > 0);
+            }
+            if let Ok(key) = IdempotencyKey::parse("k", &text) {
+                prop_assert!(key.as_str().bytes().all(|b| b.is_ascii_graphic()));
+            }
+            let _ = required_text("x", &text, 255);
+        }
+    }
+}

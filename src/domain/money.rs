@@ -225,3 +225,44 @@ mod tests {
         assert_eq!(Currency::parse("c", "EUR").unwrap().code(), "EUR");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any amount we can store formats to text that parses back to the same amount.
+        #[test]
+        fn format_then_parse_is_the_identity(minor in 0_i64..=100_000_000_000_000) {
+            let text = Currency::USD.format_amount(minor);
+            prop_assert_eq!(Currency::USD.parse_amount("v", &text).unwrap(), minor);
+        }
+
+        /// Parsing never panics, and whatever it accepts is within bounds and exact.
+        #[test]
+        fn parsing_arbitrary_text_is_total_and_bounded(text in "\\PC{0,40}") {
+            if let Ok(minor) = Currency::USD.parse_amount("v", &text) {
+                prop_assert!((0..=MAX_MAJOR_UNITS * 100).contains(&minor));
+                let canonical = Currency::USD.format_amount(minor);
+                prop_assert_eq!(Currency::USD.parse_amount("v", &canonical).unwrap(), minor);
+            }
+        }
+
+        /// Decimal-looking input: accepted exactly when it has at most two decimals.
+        #[test]
+        fn decimals_beyond_the_minor_unit_are_refused(whole in 0_u64..1_000_000, frac in "[0-9]{0,6}") {
+            let text = if frac.is_empty() { whole.to_string() } else { format!("{whole}.{frac}") };
+            let significant = frac.trim_end_matches('0').len();
+            prop_assert_eq!(Currency::USD.parse_amount("v", &text).is_ok(), significant <= 2);
+        }
+
+        /// Averages never drift more than half a minor unit from the exact quotient.
+        #[test]
+        fn averages_round_to_the_nearest_minor_unit(total in 0_i64..1_000_000_000_000, count in 1_u64..10_000) {
+            let avg = Money::average_minor(total, count).unwrap();
+            let exact = total as f64 / count as f64;
+            prop_assert!((avg as f64 - exact).abs() <= 0.5 + 1e-6);
+        }
+    }
+}
