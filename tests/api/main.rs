@@ -9,6 +9,7 @@ mod dataloader;
 mod graphql;
 mod hardening;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod pii_logs;
 mod privacy;
