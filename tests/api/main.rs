@@ -9,6 +9,7 @@ mod graphql;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod keys;
 mod rate_limits;
 mod rest_contacts;
 mod rest_conversions;
