@@ -1,12 +1,17 @@
 //! Who is calling: credentials in, a `Principal` out. API keys are random, shown once and
-//! stored only as SHA-256 digests; JWTs are short-lived HS256 tokens minted from a key.
+//! stored only as keyed digests (HMAC-SHA256 with a server-side pepper; plain SHA-256 on
+//! installs without one); JWTs are short-lived HS256 tokens minted from a key, carrying a
+//! `kid` so the signing secret can be rotated.
 
 use crate::domain::{Permission, WorkspaceId};
 use crate::error::{AppError, AppResult};
 use chrono::Utc;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const ISSUER: &str = "convio";
 const AUDIENCE: &str = "convio";
@@ -135,13 +140,77 @@ pub fn generate_key(prefix: &str) -> AppResult<String> {
     Ok(format!("{prefix}{hex}"))
 }
 
-/// The stored form of a key. Keys carry 256 random bits, so a fast hash is enough: there is
-/// nothing to brute-force (a slow password hash would only slow every request).
+/// Plain SHA-256 of a key, in hex: the legacy stored form, and how the configured admin key
+/// is held in memory. Keys carry 256 random bits, so a fast hash is enough: there is nothing
+/// to brute-force (a slow password hash would only slow every request).
 pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Marks a stored digest as HMAC-SHA256 with the pepper. Digests without a scheme prefix are
+/// plain SHA-256, as every install stored them before the pepper existed.
+const HMAC_SCHEME: &str = "hmac1:";
+
+/// The smallest pepper accepted: as many bytes as the HMAC-SHA256 output.
+pub const MIN_PEPPER_LEN: usize = 32;
+
+/// Turns API keys into their stored digests. With a pepper, a stolen `api_keys` table alone
+/// cannot even confirm a guessed key; without one (existing installs), keys are stored as
+/// plain SHA-256 as before.
+#[derive(Clone, Default)]
+pub struct KeyHasher {
+    pepper: Option<Arc<[u8]>>,
+}
+
+impl KeyHasher {
+    pub fn new(pepper: Option<&str>) -> AppResult<Self> {
+        match pepper {
+            Some(p) if p.len() < MIN_PEPPER_LEN => Err(AppError::invalid(
+                "key_pepper",
+                format!("must be at least {MIN_PEPPER_LEN} bytes"),
+            )),
+            Some(p) => Ok(KeyHasher {
+                pepper: Some(Arc::from(p.as_bytes())),
+            }),
+            None => Ok(KeyHasher { pepper: None }),
+        }
+    }
+
+    pub fn is_keyed(&self) -> bool {
+        self.pepper.is_some()
+    }
+
+    /// The digest to store for a new key: keyed when a pepper is configured.
+    pub fn stored_form(&self, key: &str) -> String {
+        match self.hmac(key) {
+            Some(digest) => digest,
+            None => hash_key(key),
+        }
+    }
+
+    /// Every stored form this key may have: rows written before the pepper was configured
+    /// hold plain SHA-256, so both are looked up (one `IN` query) and whichever the row
+    /// holds is the one that counts.
+    pub fn candidates(&self, key: &str) -> Vec<String> {
+        let mut forms = vec![hash_key(key)];
+        forms.extend(self.hmac(key));
+        forms
+    }
+
+    fn hmac(&self, key: &str) -> Option<String> {
+        let pepper = self.pepper.as_ref()?;
+        // HMAC accepts keys of any length, so this cannot fail; `ok()?` keeps it panic-free.
+        let mut mac = Hmac::<Sha256>::new_from_slice(pepper).ok()?;
+        mac.update(key.as_bytes());
+        Some(format!(
+            "{HMAC_SCHEME}{}",
+            hex(&mac.finalize().into_bytes())
+        ))
+    }
 }
 
 /// Compares two equal-length digests without an early exit.
@@ -164,29 +233,56 @@ struct Claims {
     exp: i64,
 }
 
-/// Signs and checks access tokens.
+/// The key id of a signing secret: the first 8 hex digits of its SHA-256. Derived, not
+/// configured, so every node with the same secret names it the same way, and the id reveals
+/// nothing usable about the secret.
+pub fn key_id(secret: &[u8]) -> String {
+    hex(&Sha256::digest(secret)[..4])
+}
+
+/// Signs and checks access tokens. New tokens are signed with the current secret and carry
+/// its `kid`; tokens are checked with the secret their `kid` names, which may be a previous
+/// one kept for the length of a token's lifetime while a rotation rolls out.
 #[derive(Clone)]
 pub struct TokenKeys {
+    kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    decoding: Arc<HashMap<String, DecodingKey>>,
     validation: Validation,
     pub ttl_seconds: i64,
 }
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl_seconds: i64) -> Self {
+        Self::with_previous(secret, &[], ttl_seconds)
+    }
+
+    /// `previous` holds `(kid, secret)` pairs of secrets that verify but no longer sign.
+    pub fn with_previous(secret: &[u8], previous: &[(String, Vec<u8>)], ttl_seconds: i64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.validate_nbf = true;
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        let kid = key_id(secret);
+        let mut decoding: HashMap<String, DecodingKey> = previous
+            .iter()
+            .map(|(kid, secret)| (kid.clone(), DecodingKey::from_secret(secret)))
+            .collect();
+        decoding.insert(kid.clone(), DecodingKey::from_secret(secret));
         TokenKeys {
+            kid,
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            decoding: Arc::new(decoding),
             validation,
             ttl_seconds,
         }
+    }
+
+    /// The key id new tokens carry.
+    pub fn kid(&self) -> &str {
+        &self.kid
     }
 
     pub fn issue(&self, principal: &Principal) -> AppResult<String> {
@@ -199,14 +295,24 @@ impl TokenKeys {
             nbf: now,
             exp: now + self.ttl_seconds,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
             .map_err(|e| AppError::Internal(format!("signing a token failed: {e}")))
     }
 
     /// Checks a token and returns whom it names: `None` for the admin, else the workspace.
+    /// A token without a `kid`, or with one no configured secret has, is refused.
     pub fn verify(&self, token: &str) -> AppResult<Actor> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| AppError::Unauthenticated("invalid or expired token".to_owned()))?;
+        let invalid = || AppError::Unauthenticated("invalid or expired token".to_owned());
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.decoding.get(kid))
+            .ok_or_else(invalid)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|_| invalid())?;
         match data.claims.sub.split_once(':') {
             None if data.claims.sub == "admin" => Ok(Actor::Admin),
             Some(("workspace", id)) => Ok(Actor::Workspace(WorkspaceId::parse("sub", id)?)),
@@ -264,6 +370,35 @@ mod tests {
         let expired = TokenKeys::new(b"secret-secret-secret-secret-1234", -120);
         let old = expired.issue(&ws).unwrap();
         assert!(keys.verify(&old).is_err());
+    }
+
+    #[test]
+    fn a_previous_secret_verifies_by_kid_but_does_not_sign() {
+        let old_secret = b"old-secret-old-secret-old-secret-";
+        let old = TokenKeys::new(old_secret, 60);
+        let token = old.issue(&Principal::admin()).unwrap();
+        let rotated = TokenKeys::with_previous(
+            b"new-secret-new-secret-new-secret-",
+            &[(key_id(old_secret), old_secret.to_vec())],
+            60,
+        );
+        assert_eq!(rotated.verify(&token).unwrap(), Actor::Admin);
+        assert_ne!(rotated.kid(), old.kid());
+        let fresh = rotated.issue(&Principal::admin()).unwrap();
+        assert!(old.verify(&fresh).is_err(), "the old node knows no new kid");
+    }
+
+    #[test]
+    fn peppered_keys_are_keyed_and_legacy_digests_still_match() {
+        let key = generate_key("convio_").unwrap();
+        let plain = KeyHasher::new(None).unwrap();
+        let peppered = KeyHasher::new(Some("pepper-pepper-pepper-pepper-pepper")).unwrap();
+        assert_eq!(plain.stored_form(&key), hash_key(&key));
+        let stored = peppered.stored_form(&key);
+        assert!(stored.starts_with("hmac1:") && !stored.contains(&hash_key(&key)));
+        assert!(peppered.candidates(&key).contains(&stored));
+        assert!(peppered.candidates(&key).contains(&hash_key(&key)));
+        assert!(KeyHasher::new(Some("short")).is_err());
     }
 
     #[test]

@@ -49,6 +49,32 @@ pub struct Config {
     #[arg(long, global = true, env = "CONVIO_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// Secrets that verify JWTs but no longer sign them, comma-separated `kid=secret` pairs,
+    /// where `kid` is the key id the old secret's tokens carry (the first 8 hex digits of its
+    /// SHA-256, logged at start). Keep one for a token lifetime after rotating `--jwt-secret`.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_JWT_PREVIOUS_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub jwt_previous_secrets: Vec<String>,
+
+    /// Pepper for storing API keys as HMAC-SHA256, at least 32 bytes; identical on every
+    /// node. Unset (existing installs): new keys are stored as plain SHA-256, with a warning.
+    #[arg(long, global = true, env = "CONVIO_KEY_PEPPER", hide_env_values = true)]
+    pub key_pepper: Option<String>,
+
+    /// How long a workspace's previous keys keep working after it rotates its key, seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_KEY_ROTATION_GRACE_SECONDS",
+        default_value_t = 86_400
+    )]
+    pub key_rotation_grace_seconds: u32,
+
     /// Lifetime of issued JWTs, in seconds.
     #[arg(
         long,
@@ -174,6 +200,12 @@ impl std::fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<set>"))
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
+            .field("key_pepper", &self.key_pepper.as_ref().map(|_| "<set>"))
+            .field(
+                "key_rotation_grace_seconds",
+                &self.key_rotation_grace_seconds,
+            )
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("currency", &self.currency)
             .field("rate_limit_per_hour", &self.rate_limit_per_hour)

@@ -137,15 +137,29 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         Some(secret) => secret.clone().into_bytes(),
         None => auth::generate_key("")?.into_bytes(),
     };
+    let previous = previous_jwt_secrets(&config.jwt_previous_secrets)?;
+    let tokens = TokenKeys::with_previous(&secret, &previous, config.token_ttl_seconds);
+    tracing::info!(kid = tokens.kid(), "signing JWTs");
+    let hasher = auth::KeyHasher::new(config.key_pepper.as_deref())?;
+    if !hasher.is_keyed() {
+        tracing::warn!(
+            "no --key-pepper (CONVIO_KEY_PEPPER) set: new API keys are stored as plain SHA-256; \
+             set a pepper of at least 32 bytes, the same on every node"
+        );
+    }
     ensure_schema(&db, config.auto_migrate).await?;
     let services = Services::new(
         db,
         EventBus::new(config.feed_buffer.max(16)),
         currency,
-        TokenKeys::new(&secret, config.token_ttl_seconds),
+        tokens,
         config.admin_key.as_deref().map(auth::hash_key),
     )
-    .with_rate_limit_per_hour(config.rate_limit_per_hour);
+    .with_rate_limit_per_hour(config.rate_limit_per_hour)
+    .with_keys(
+        hasher,
+        chrono::Duration::seconds(i64::from(config.key_rotation_grace_seconds)),
+    );
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
 }
@@ -163,6 +177,24 @@ async fn retention_sweeps(services: Services, days: u32) {
             Err(err) => tracing::warn!(error = %err, "retention sweep failed; retrying next hour"),
         }
     }
+}
+
+/// `kid=secret` pairs from `--jwt-previous-secrets`, checked like the current secret.
+fn previous_jwt_secrets(pairs: &[String]) -> AppResult<Vec<(String, Vec<u8>)>> {
+    let field = "jwt_previous_secrets";
+    pairs
+        .iter()
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| match pair.trim().split_once('=') {
+            Some((kid, secret)) if !kid.is_empty() && secret.len() >= 32 => {
+                Ok((kid.to_owned(), secret.as_bytes().to_vec()))
+            }
+            _ => Err(AppError::invalid(
+                field,
+                "each entry must be kid=secret, with a secret of at least 32 bytes",
+            )),
+        })
+        .collect()
 }
 
 impl Server {

@@ -10,7 +10,8 @@ pub struct Model {
     /// `None` means the admin key.
     #[sea_orm(column_type = "Text", nullable)]
     pub workspace_id: Option<String>,
-    /// Hex-encoded SHA-256 of the full key.
+    /// The key's digest: `hmac1:<hex>` (HMAC-SHA256 with the server's pepper), or bare hex
+    /// SHA-256 for keys stored without a pepper.
     #[sea_orm(column_type = "Text", unique)]
     pub key_hash: String,
     /// First characters of the key, for display only.
@@ -18,6 +19,8 @@ pub struct Model {
     pub prefix: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// Set when the workspace rotated its key: this one stops working at that time.
+    pub expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,15 @@ use crate::service::conversion::{Logged, NewConversion};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
+/// A workspace's new API key, from `rotateApiKey`.
+#[derive(SimpleObject)]
+pub struct RotatedKey {
+    /// The new key. It is shown this once; only its digest is stored.
+    api_key: String,
+    /// When the workspace's previous keys stop working (the rotation grace period).
+    previous_keys_expire_at: DateTime<Utc>,
+}
+
 /// Log conversions, update contacts, register workspaces.
 #[derive(Default)]
 pub struct MutationRoot;
@@ -345,5 +354,23 @@ impl MutationRoot {
         .parse()?;
         let (workspace, api_key) = services(ctx)?.register_workspace(caller(ctx)?, new).await?;
         Ok(RegisteredWorkspace { workspace, api_key })
+    }
+
+    /// Issues a new API key for a workspace (the workspace itself or the admin); its previous
+    /// keys keep working for the rotation grace period, then stop.
+    async fn rotate_api_key(&self, ctx: &Context<'_>, workspace_id: ID) -> Result<RotatedKey> {
+        let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
+        let (api_key, previous_keys_expire_at) =
+            services(ctx)?.rotate_api_key(caller(ctx)?, &id).await?;
+        Ok(RotatedKey {
+            api_key,
+            previous_keys_expire_at,
+        })
+    }
+
+    /// Revokes every API key of a workspace at once (admin only); returns how many.
+    async fn revoke_api_keys(&self, ctx: &Context<'_>, workspace_id: ID) -> Result<u64> {
+        let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
+        Ok(services(ctx)?.revoke_api_keys(caller(ctx)?, &id).await?)
     }
 }

@@ -66,6 +66,14 @@ pub fn router(state: AppState) -> Router {
         .route("/leads", post(rest::contacts::create_lead))
         .route("/workspaces/register", post(rest::workspaces::register))
         .route("/workspaces/{id}/activity", get(rest::workspaces::activity))
+        .route(
+            "/workspaces/{id}/keys/rotate",
+            post(rest::workspaces::rotate_key),
+        )
+        .route(
+            "/workspaces/{id}/keys/revoke",
+            post(rest::workspaces::revoke_keys),
+        )
         .route("/auth/token", post(rest::workspaces::token))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

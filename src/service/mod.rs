@@ -15,7 +15,7 @@ pub mod rate_limit;
 mod tracking;
 pub mod workspace;
 
-use crate::auth::TokenKeys;
+use crate::auth::{KeyHasher, TokenKeys};
 use crate::db::Db;
 use crate::domain::Currency;
 use crate::error::{AppError, AppResult};
@@ -35,6 +35,10 @@ pub struct Services {
     pub feed_signal: Arc<Notify>,
     /// SHA-256 of `CONVIO_ADMIN_KEY`, when configured.
     admin_key_hash: Option<String>,
+    /// How new API keys are stored and presented ones looked up.
+    key_hasher: KeyHasher,
+    /// How long a workspace's previous keys keep working after it rotates.
+    key_rotation_grace: chrono::Duration,
     rate_limiter: rate_limit::RateLimiter,
 }
 
@@ -53,6 +57,8 @@ impl Services {
             tokens,
             feed_signal: Arc::new(Notify::new()),
             admin_key_hash,
+            key_hasher: KeyHasher::default(),
+            key_rotation_grace: chrono::Duration::days(1),
             // Unlimited until `with_rate_limit_per_hour` says otherwise.
             rate_limiter: rate_limit::RateLimiter::default(),
         }
@@ -61,6 +67,13 @@ impl Services {
     /// Limits each workspace without its own limit to `per_hour` requests (0: unlimited).
     pub fn with_rate_limit_per_hour(mut self, per_hour: u64) -> Self {
         self.rate_limiter = rate_limit::RateLimiter::new(per_hour);
+        self
+    }
+
+    /// Stores new keys with `hasher`, and keeps rotated-out keys valid for `grace`.
+    pub fn with_keys(mut self, hasher: KeyHasher, grace: chrono::Duration) -> Self {
+        self.key_hasher = hasher;
+        self.key_rotation_grace = grace;
         self
     }
 

@@ -4,11 +4,12 @@ use super::{Services, audit, now};
 use crate::auth::{self, Actor, Caller, Credentials, Principal};
 use crate::domain::{Permission, WorkspaceId};
 use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
 use entity::{api_key, conversion, workspace, workspace_tracking};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 
@@ -74,18 +75,28 @@ impl Services {
             .as_deref()
             .or(creds.bearer.as_deref())
             .ok_or_else(|| AppError::Unauthenticated("an API key is required".into()))?;
-        let digest = auth::hash_key(key);
         if let Some(admin) = &self.admin_key_hash
-            && auth::digests_equal(&digest, admin)
+            && auth::digests_equal(&auth::hash_key(key), admin)
         {
             return Ok(Principal::admin());
         }
-        let bad = || AppError::Unauthenticated("unknown or revoked credentials".into());
+        let bad = || AppError::Unauthenticated("unknown, expired or revoked credentials".into());
+        let candidates = self.key_hasher.candidates(key);
         let row = api_key::Entity::find()
-            .filter(api_key::Column::KeyHash.eq(digest.as_str()))
+            .filter(api_key::Column::KeyHash.is_in(candidates.clone()))
             .filter(api_key::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::ExpiresAt.is_null())
+                    .add(api_key::Column::ExpiresAt.gt(now())),
+            )
             .one(self.db.conn())
             .await?
+            .filter(|row| {
+                candidates
+                    .iter()
+                    .any(|c| auth::digests_equal(c, &row.key_hash))
+            })
             .ok_or_else(bad)?;
         let Some(owner) = row.workspace_id else {
             return Ok(Principal::admin());
@@ -129,7 +140,7 @@ impl Services {
             return Ok(None);
         }
         let key = auth::generate_key(ADMIN_KEY_PREFIX)?;
-        store_key(&*txn, None, &key).await?;
+        store_key(&*txn, &self.key_hasher, None, &key).await?;
         txn.commit().await?;
         Ok(Some(key))
     }
@@ -178,7 +189,7 @@ impl Services {
         }
         .insert(&*txn)
         .await?;
-        store_key(&*txn, Some(&input.id), &key)
+        store_key(&*txn, &self.key_hasher, Some(&input.id), &key)
             .await
             .map_err(|e| match e {
                 AppError::Conflict(_) => AppError::invalid("api_key", "choose another key"),
@@ -224,6 +235,76 @@ impl Services {
             .filter(workspace::Column::Id.is_in(ids.to_vec()))
             .all(self.db.conn())
             .await?)
+    }
+
+    /// Issues a new key for a workspace (the workspace itself or the admin) and lets its
+    /// other keys run out after the grace period, so clients can switch over without an
+    /// outage. Returns the new key, shown this once, and when the previous keys expire.
+    pub async fn rotate_api_key(
+        &self,
+        caller: &Caller,
+        id: &WorkspaceId,
+    ) -> AppResult<(String, DateTime<Utc>)> {
+        if !caller.principal.is_admin() && caller.principal.workspace() != Some(id) {
+            return Err(AppError::Forbidden(
+                "only the workspace itself or the admin may rotate its key".into(),
+            ));
+        }
+        let key = auth::generate_key(KEY_PREFIX)?;
+        let expires_at = now() + self.key_rotation_grace;
+        let txn = self.db.begin_write().await?;
+        ensure_workspace_exists(&*txn, id).await?;
+        // Keys already due to expire sooner (an earlier rotation) keep their earlier end.
+        let expiring = api_key::Entity::update_many()
+            .col_expr(api_key::Column::ExpiresAt, Expr::value(expires_at))
+            .filter(api_key::Column::WorkspaceId.eq(id.as_str()))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::ExpiresAt.is_null())
+                    .add(api_key::Column::ExpiresAt.gt(expires_at)),
+            )
+            .exec(&*txn)
+            .await?
+            .rows_affected;
+        store_key(&*txn, &self.key_hasher, Some(id), &key).await?;
+        audit::record(
+            &*txn,
+            caller,
+            "workspace.key_rotated",
+            "workspace",
+            id.as_str(),
+            json!({ "previous_keys_expire_at": expires_at, "previous_keys": expiring }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok((key, expires_at))
+    }
+
+    /// Revokes every key of a workspace at once (admin only): for a leaked key, when waiting
+    /// out a rotation's grace period is not acceptable. Returns how many keys were revoked.
+    pub async fn revoke_api_keys(&self, caller: &Caller, id: &WorkspaceId) -> AppResult<u64> {
+        caller.principal.require_admin()?;
+        let txn = self.db.begin_write().await?;
+        ensure_workspace_exists(&*txn, id).await?;
+        let revoked = api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, Expr::value(now()))
+            .filter(api_key::Column::WorkspaceId.eq(id.as_str()))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(&*txn)
+            .await?
+            .rows_affected;
+        audit::record(
+            &*txn,
+            caller,
+            "workspace.keys_revoked",
+            "workspace",
+            id.as_str(),
+            json!({ "revoked": revoked }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(revoked)
     }
 
     /// Mints a short-lived JWT for an authenticated caller.
@@ -288,18 +369,28 @@ async fn distinct_contacts(
     Ok(count.unwrap_or(0).max(0) as u64)
 }
 
+async fn ensure_workspace_exists(conn: &impl ConnectionTrait, id: &WorkspaceId) -> AppResult<()> {
+    workspace::Entity::find_by_id(id.as_str())
+        .one(conn)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| AppError::not_found("workspace", id))
+}
+
 async fn store_key(
     conn: &impl ConnectionTrait,
+    hasher: &auth::KeyHasher,
     workspace: Option<&WorkspaceId>,
     key: &str,
 ) -> AppResult<()> {
     api_key::ActiveModel {
         workspace_id: Set(workspace.map(|w| w.as_str().to_owned())),
-        key_hash: Set(auth::hash_key(key)),
+        key_hash: Set(hasher.stored_form(key)),
         // Enough to recognise a key in a list, never enough to matter if it leaks.
         prefix: Set(key.chars().take(12.min(key.len() / 4)).collect()),
         created_at: Set(now()),
         revoked_at: Set(None),
+        expires_at: Set(None),
         ..Default::default()
     }
     .insert(conn)

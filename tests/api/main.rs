@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod idempotency;
+mod keys;
 mod pii_logs;
 mod privacy;
 mod rate_limits;

@@ -443,20 +443,36 @@ fn decode_segment(segment: &str) -> String {
     String::from_utf8(out).expect("UTF-8 claims")
 }
 
-/// A JWT's claims, re-signed with `secret` after `change`.
-fn resign(jwt: &str, secret: &str, change: impl FnOnce(&mut Value)) -> String {
+/// A JWT's claims, re-signed with `secret` after `change`, under the original `kid`.
+pub fn resign(jwt: &str, secret: &str, change: impl FnOnce(&mut Value)) -> String {
+    let header: Value = serde_json::from_str(&decode_segment(
+        jwt.split('.').next().expect("a JWT header"),
+    ))
+    .expect("a JSON header");
+    resign_with_kid(jwt, secret, header["kid"].as_str(), change)
+}
+
+/// A JWT's claims, re-signed with `secret` after `change`, with the given `kid` (or none).
+pub fn resign_with_kid(
+    jwt: &str,
+    secret: &str,
+    kid: Option<&str>,
+    change: impl FnOnce(&mut Value),
+) -> String {
     let claims = decode_segment(jwt.split('.').nth(1).expect("a JWT payload"));
     let mut claims: Value = serde_json::from_str(&claims).expect("JSON claims");
     change(&mut claims);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &header,
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .expect("a signed token")
 }
 
-async fn issue_token(app: &crate::helpers::TestApp, creds: &Creds) -> String {
+pub async fn issue_token(app: &crate::helpers::TestApp, creds: &Creds) -> String {
     let token = expect_json(
         app.rest(reqwest::Method::POST, "/auth/token", creds)
             .send()
@@ -481,6 +497,10 @@ async fn a_token_is_hs256_for_convio_and_lives_fifteen_minutes() {
     let header: Value = serde_json::from_str(&decode_segment(parts[0])).unwrap();
     let claims: Value = serde_json::from_str(&decode_segment(parts[1])).unwrap();
     assert_eq!(header["alg"], "HS256");
+    assert!(
+        header["kid"].is_string(),
+        "a key id names the secret: {header}"
+    );
     assert_eq!(claims["iss"], "convio");
     assert_eq!(claims["aud"], "convio");
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();

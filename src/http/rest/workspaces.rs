@@ -1,4 +1,5 @@
-//! `POST /workspaces/register`, `GET /workspaces/{id}/activity`, `POST /auth/token`.
+//! `POST /workspaces/register`, `GET /workspaces/{id}/activity`,
+//! `POST /workspaces/{id}/keys/rotate`, `POST /workspaces/{id}/keys/revoke`, `POST /auth/token`.
 
 use crate::auth::Caller;
 use crate::domain::{Permission, WorkspaceId};
@@ -58,6 +59,38 @@ pub async fn activity(
     params.finish(&["limit"])?;
     let activity = services.workspace_activity(&caller, &id, limit).await?;
     Ok(Json(activity.into()))
+}
+
+fn workspace_in_path(id: &str) -> AppResult<WorkspaceId> {
+    WorkspaceId::parse("id", id).map_err(|_| AppError::not_found("workspace", id))
+}
+
+/// Issues a new key, shown this once; the previous keys work until `previous_keys_expire_at`.
+pub async fn rotate_key(
+    State(services): State<Services>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = workspace_in_path(&id)?;
+    let (key, expires_at) = services.rotate_api_key(&caller, &id).await?;
+    Ok(Json(json!({
+        "workspace_id": id.as_str(),
+        "api_key": key,
+        "previous_keys_expire_at": expires_at,
+    })))
+}
+
+/// Revokes every key of the workspace at once (admin only).
+pub async fn revoke_keys(
+    State(services): State<Services>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = workspace_in_path(&id)?;
+    let revoked = services.revoke_api_keys(&caller, &id).await?;
+    Ok(Json(
+        json!({ "workspace_id": id.as_str(), "revoked": revoked }),
+    ))
 }
 
 /// Exchanges the credentials in the headers for a short-lived JWT.
