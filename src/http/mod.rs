@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/register", post(rest::workspaces::register))
         .route("/workspaces/{id}/activity", get(rest::workspaces::activity))
         .route("/auth/token", post(rest::workspaces::token))
+        .route("/audit", get(rest::audit::list))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)

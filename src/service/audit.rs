@@ -6,6 +6,7 @@
 //! are outside it. `verify_chain` walks the chain; `convio audit verify` runs it.
 
 use super::Services;
+use super::conversion::Page;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use chrono::SecondsFormat;
@@ -215,7 +216,48 @@ pub async fn verify_chain(conn: &impl ConnectionTrait) -> AppResult<ChainReport>
     }
 }
 
+/// Filters for the admin's audit query; all optional and combined with AND.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub actor: Option<String>,
+}
+
 impl Services {
+    /// Audit entries matching `filter`, newest first, `first` at most, older than the entry
+    /// `after` (a previous page's last id). Admin only: the log spans every workspace.
+    pub async fn audit_entries(
+        &self,
+        caller: &Caller,
+        filter: AuditFilter,
+        first: u64,
+        after: Option<i64>,
+    ) -> AppResult<Page<audit_log::Model>> {
+        caller.principal.require_admin()?;
+        let mut query = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
+        if let Some(object_type) = filter.object_type {
+            query = query.filter(audit_log::Column::ObjectType.eq(object_type));
+        }
+        if let Some(object_id) = filter.object_id {
+            query = query.filter(audit_log::Column::ObjectId.eq(object_id));
+        }
+        if let Some(actor) = filter.actor {
+            query = query.filter(audit_log::Column::Actor.eq(actor));
+        }
+        if let Some(after) = after {
+            query = query.filter(audit_log::Column::Id.lt(after));
+        }
+        // One more than asked tells whether another page follows.
+        let mut items = query.limit(first + 1).all(self.db.conn()).await?;
+        let has_next_page = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(Page {
+            items,
+            has_next_page,
+        })
+    }
+
     /// Verifies the audit chain of this server's database.
     pub async fn verify_audit_chain(&self) -> AppResult<ChainReport> {
         verify_chain(self.db.conn()).await

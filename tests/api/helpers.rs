@@ -93,6 +93,8 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub admin: Creds,
+    /// The database it serves (empty for `attach`), for tests that read it directly.
+    pub database_url: String,
     // Dropped with the app: the database file lives exactly as long as the test.
     _db_dir: Option<TempDir>,
 }
@@ -147,6 +149,7 @@ pub async fn spawn_app_on(url: &str, flags: &[&str]) -> TestApp {
             .build()
             .expect("an HTTP client"),
         admin: Creds::bearer(ADMIN_KEY),
+        database_url: url.to_owned(),
         _db_dir: None,
     }
 }
@@ -163,6 +166,7 @@ impl TestApp {
                 .build()
                 .expect("an HTTP client"),
             admin: Creds::bearer(ADMIN_KEY),
+            database_url: String::new(),
             _db_dir: None,
         }
     }
