@@ -1,7 +1,9 @@
-//! The `convio` binary: serve (default), migrate, or print the GraphQL schema.
+//! The `convio` binary: serve (default), migrate, verify the audit log, or print the
+//! GraphQL schema.
 
 use clap::{Parser, Subcommand};
 use convio::Config;
+use convio::service::audit::ChainReport;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -22,6 +24,15 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit log's hash chain; exit non-zero at the first broken entry.
+    Verify,
 }
 
 #[tokio::main]
@@ -41,6 +52,10 @@ async fn main() -> ExitCode {
         Command::Migrate => convio::migrate(&cli.config).await.map(|_| {
             tracing::info!("migrations applied");
         }),
+        Command::Audit(AuditCommand::Verify) => match verify_audit(&cli.config).await {
+            Ok(code) => return code,
+            Err(err) => Err(err),
+        },
         Command::Serve => serve(cli.config).await,
     };
     match result {
@@ -49,6 +64,19 @@ async fn main() -> ExitCode {
             eprintln!("convio: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Reads the database without migrating or serving it: verification must not change it.
+async fn verify_audit(config: &Config) -> Result<ExitCode, convio::error::AppError> {
+    let db = convio::db::Db::connect(&config.database_url, 1).await?;
+    let report = convio::service::audit::verify_chain(db.conn()).await?;
+    if matches!(report, ChainReport::Intact { .. }) {
+        println!("{report}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("convio: {report}");
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -20,6 +20,14 @@ pub struct Model {
     pub request_id: Option<String>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub details: Option<Json>,
+    /// `hash` of the entry before this one in the chain; null for the first chained entry
+    /// and for entries written before the chain started.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub prev_hash: Option<String>,
+    /// SHA-256 (hex) over `prev_hash` and this entry's content; null for entries written
+    /// before the chain started, which are outside it.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261125_000007_create_audit_log;
 mod m20261125_000008_create_feed_events;
 mod m20261125_000009_add_workspace_rate_limit;
 mod m20261125_000010_create_idempotency_keys;
+mod m20261125_000011_chain_audit_log;
 mod m20261125_000012_add_api_key_expiry;
 mod m20261125_000013_add_contact_erasure;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_create_feed_events::Migration),
             Box::new(m20261125_000009_add_workspace_rate_limit::Migration),
             Box::new(m20261125_000010_create_idempotency_keys::Migration),
+            Box::new(m20261125_000011_chain_audit_log::Migration),
             Box::new(m20261125_000012_add_api_key_expiry::Migration),
             Box::new(m20261125_000013_add_contact_erasure::Migration),
         ]

@@ -44,6 +44,13 @@ async fn assert_schema(db: &DatabaseConnection, present: bool) {
             .await
             .expect("has_index");
         assert!(has, "index idx_audit_actor_time missing");
+        for column in ["prev_hash", "hash"] {
+            let has = manager
+                .has_column("audit_log", column)
+                .await
+                .expect("has_column");
+            assert!(has, "column audit_log.{column} missing");
+        }
     }
 }
 

@@ -98,6 +98,8 @@ mod tests {
         // Relay connection types come from the library.
         let library = [
             "PageInfo",
+            "AuditEntryConnection",
+            "AuditEntryEdge",
             "ContactConnection",
             "ContactEdge",
             "ConversionConnection",

@@ -1,11 +1,14 @@
 //! Query root.
 
 use super::scalars::Decimal;
-use super::types::{Contact, Conversion, ConversionAnalytics, Lead, Workspace, WorkspaceActivity};
+use super::types::{
+    AuditEntry, Contact, Conversion, ConversionAnalytics, Lead, Workspace, WorkspaceActivity,
+};
 use super::{caller, services};
 use crate::domain::{ContactId, LeadId, WorkspaceId};
 use crate::error::AppError;
 use crate::input::{AnalyticsQuery, ConversionQuery};
+use crate::service::audit::AuditFilter;
 use crate::service::conversion::{Cursor, DEFAULT_PAGE};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Object, Result};
@@ -182,6 +185,42 @@ impl QueryRoot {
             analytics,
             currency: services.currency.code().to_owned(),
         })
+    }
+
+    /// The audit log, newest first (Relay connection). Admin only.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only entries about this kind of object, e.g. `contact`.")]
+        object_type: Option<String>,
+        #[graphql(desc = "Only entries about the object with this id.")] object_id: Option<String>,
+        #[graphql(desc = "Only entries by this actor: `admin` or `workspace:<id>`.")] actor: Option<
+            String,
+        >,
+        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, AuditEntry>> {
+        let after = after
+            .map(|a| {
+                a.parse::<i64>()
+                    .map_err(|_| AppError::invalid("after", "must be an `endCursor`"))
+            })
+            .transpose()?;
+        let filter = AuditFilter {
+            object_type,
+            object_id,
+            actor,
+        };
+        let page = services(ctx)?
+            .audit_entries(caller(ctx)?, filter, page_size(first)?, after)
+            .await?;
+        let mut connection = Connection::new(after.is_some(), page.has_next_page);
+        connection.edges.extend(
+            page.items
+                .into_iter()
+                .map(|e| Edge::new(e.id.to_string(), AuditEntry(e))),
+        );
+        Ok(connection)
     }
 }
 

@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             post(rest::workspaces::revoke_keys),
         )
         .route("/auth/token", post(rest::workspaces::token))
+        .route("/audit", get(rest::audit::list))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)

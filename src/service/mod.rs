@@ -4,7 +4,7 @@
 
 mod access;
 pub mod analytics;
-mod audit;
+pub mod audit;
 pub mod contact;
 pub mod conversion;
 pub mod feed;

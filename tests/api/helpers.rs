@@ -93,7 +93,7 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub admin: Creds,
-    /// The database this app serves from, for tests that must look at stored rows.
+    /// The database it serves (empty for `attach`), for tests that read it directly.
     pub database_url: String,
     // Dropped with the app: the database file lives exactly as long as the test.
     _db_dir: Option<TempDir>,

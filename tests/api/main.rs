@@ -1,6 +1,7 @@
 //! Black-box tests of convio through its real HTTP and WebSocket doors.
 
 mod analytics;
+mod audit;
 mod backend;
 mod bad_input;
 mod cluster;

@@ -3,6 +3,7 @@
 
 mod activity;
 mod analytics;
+mod audit;
 mod contact;
 mod conversion;
 mod lead;
@@ -10,6 +11,7 @@ mod workspace;
 
 pub use activity::WorkspaceActivity;
 pub use analytics::ConversionAnalytics;
+pub use audit::AuditEntry;
 pub use contact::Contact;
 pub use conversion::{Conversion, ConversionEvent};
 pub use lead::Lead;

@@ -1,0 +1,176 @@
+//! The audit log: every write leaves an entry admins can query, entries are hash-chained,
+//! and `convio audit verify` finds an entry changed behind convio's back.
+
+use crate::helpers::{
+    Creds, TestApp, assert_graphql_error, assert_problem, expect_json, spawn_app,
+};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::process::Output;
+
+const AUDIT_LOG: &str =
+    "query($objectType: String, $objectId: String, $actor: String, $first: Int) {
+    auditLog(objectType: $objectType, objectId: $objectId, actor: $actor, first: $first) {
+        edges { node { id at actor action objectType objectId requestId details hash } }
+        pageInfo { hasNextPage endCursor }
+    }
+}";
+
+async fn audit_log(app: &TestApp, variables: Value) -> Vec<Value> {
+    let data = app.graphql_data(&app.admin, AUDIT_LOG, variables).await;
+    data["auditLog"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+/// `convio audit verify` against the app's database, as an operator would run it.
+async fn audit_verify(app: &TestApp) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_convio"))
+        .args(["audit", "verify", "--database-url", &app.database_url])
+        .env("RUST_LOG", "off")
+        .output()
+        .await
+        .expect("convio audit verify runs")
+}
+
+/// A workspace registered, a contact created and sent, a conversion logged.
+async fn some_writes(app: &TestApp) -> Creds {
+    let lead_gen = app.workspace("lead_gen_team").await;
+    app.workspace("salesforce_prod").await;
+    app.create_contact(&lead_gen, 123456, "Jane Roe").await;
+    app.send_contact(&lead_gen, 123456, "salesforce_prod").await;
+    lead_gen
+}
+
+async fn a_write_is_recorded_with_its_actor_object_and_request_id() {
+    let app = spawn_app().await;
+    let lead_gen = app.workspace("lead_gen_team").await;
+
+    let response = lead_gen
+        .apply(app.client.post(app.url("/contacts")))
+        .header("x-request-id", "req-audit-42")
+        .json(&json!({"id": 123456, "name": "Jane Roe"}))
+        .send()
+        .await
+        .expect("request sent");
+    expect_json(response, 201).await;
+
+    let entries = audit_log(&app, json!({"objectType": "contact", "objectId": "123456"})).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!(entry["actor"], "workspace:lead_gen_team");
+    assert_eq!(entry["action"], "contact.created");
+    assert_eq!(entry["objectType"], "contact");
+    assert_eq!(entry["objectId"], "123456");
+    assert_eq!(entry["requestId"], "req-audit-42");
+    assert_eq!(entry["hash"].as_str().map(str::len), Some(64));
+
+    // The admin's own action is recorded too, and REST answers the same filters.
+    let by_admin = expect_json(app.get("/audit?actor=admin", &app.admin).await, 200).await;
+    let actions: Vec<&str> = by_admin["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(actions, ["workspace.registered"]);
+    let by_request = expect_json(
+        app.get("/audit?object_type=contact&object_id=123456", &app.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(by_request["entries"][0]["request_id"], "req-audit-42");
+}
+
+async fn entries_come_newest_first_in_pages() {
+    let app = spawn_app().await;
+    some_writes(&app).await;
+
+    let all = audit_log(&app, json!({})).await;
+    let ids: Vec<i64> = all
+        .iter()
+        .map(|e| e["id"].as_str().and_then(|i| i.parse().ok()).expect("id"))
+        .collect();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+
+    let first = expect_json(app.get("/audit?limit=3", &app.admin).await, 200).await;
+    assert_eq!(first["entries"].as_array().map(Vec::len), Some(3));
+    assert_eq!(first["page_info"]["has_next_page"], true);
+    let cursor = first["page_info"]["end_cursor"].as_str().expect("cursor");
+    let rest = expect_json(
+        app.get(&format!("/audit?limit=3&after={cursor}"), &app.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(rest["entries"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rest["page_info"]["has_next_page"], false);
+}
+
+async fn a_workspace_cannot_read_the_audit_log() {
+    let app = spawn_app().await;
+    let lead_gen = some_writes(&app).await;
+
+    let body = app.graphql(&lead_gen, AUDIT_LOG, json!({})).await;
+    assert_graphql_error(&body, "FORBIDDEN", None);
+    assert_problem(app.get("/audit", &lead_gen).await, 403, "FORBIDDEN", None).await;
+}
+
+async fn the_chain_verifies_after_concurrent_writes() {
+    let app = spawn_app().await;
+    let lead_gen = some_writes(&app).await;
+    // Concurrent writers must still append to one chain, one after another.
+    let creates = (1..=16).map(|id| app.create_contact(&lead_gen, id, "Concurrent"));
+    futures_util::future::join_all(creates).await;
+
+    let output = audit_verify(&app).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.trim(), "audit log intact: 20 entries");
+}
+
+async fn a_changed_entry_is_detected() {
+    let app = spawn_app().await;
+    some_writes(&app).await;
+    let entries = audit_log(&app, json!({"objectType": "contact", "objectId": "123456"})).await;
+    let tampered = entries
+        .last()
+        .and_then(|e| e["id"].as_str())
+        .expect("an entry for the contact")
+        .to_owned();
+
+    let db = Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect to the app's database");
+    db.execute_unprepared(&format!(
+        "UPDATE audit_log SET details = '{{\"fields\":[]}}' WHERE id = {tampered}"
+    ))
+    .await
+    .expect("tamper with an entry");
+    db.close().await.expect("close");
+
+    let output = audit_verify(&app).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "tampering went unnoticed");
+    assert!(
+        stderr.contains(&format!("broken at entry {tampered}:")),
+        "{stderr}"
+    );
+}
+
+crate::backend::on_both_backends!(
+    a_write_is_recorded_with_its_actor_object_and_request_id,
+    entries_come_newest_first_in_pages,
+    a_workspace_cannot_read_the_audit_log,
+    the_chain_verifies_after_concurrent_writes,
+    a_changed_entry_is_detected,
+);
