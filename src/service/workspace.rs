@@ -141,6 +141,19 @@ impl Services {
         }
         let key = auth::generate_key(ADMIN_KEY_PREFIX)?;
         store_key(&*txn, &self.key_hasher, None, &key).await?;
+        let system = Caller {
+            principal: Principal::admin(),
+            request_id: Some("startup".into()),
+        };
+        audit::record(
+            &*txn,
+            &system,
+            "admin_key.generated",
+            "api_key",
+            "admin",
+            json!({}),
+        )
+        .await?;
         txn.commit().await?;
         Ok(Some(key))
     }

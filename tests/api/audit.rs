@@ -174,3 +174,60 @@ crate::backend::on_both_backends!(
     the_chain_verifies_after_concurrent_writes,
     a_changed_entry_is_detected,
 );
+
+/// The admin key generated on a fresh database is an admin action too: it is audited.
+#[tokio::test]
+async fn generating_the_admin_key_is_audited() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("convio.db").display()
+    );
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_convio"));
+    command
+        .args(["--bind", "127.0.0.1:0", "--database-url", &url])
+        .env("NO_COLOR", "1")
+        .env_remove("CONVIO_ADMIN_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("convio starts");
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut errors = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let key = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = errors.next_line().await.expect("stderr line") {
+            if let Some(key) = line
+                .split_whitespace()
+                .find(|w| w.starts_with("convio_admin_"))
+            {
+                return key.to_owned();
+            }
+        }
+        panic!("no admin key was printed");
+    })
+    .await
+    .expect("the key within 30 s");
+    let port = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = out.next_line().await.expect("stdout line") {
+            if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                return digits.parse::<u16>().expect("a port");
+            }
+        }
+        panic!("convio exited before serving");
+    })
+    .await
+    .expect("serving within 30 s");
+    let app = TestApp::attach(port);
+    let entries = crate::helpers::expect_json(
+        app.get("/audit?object_type=api_key", &Creds::bearer(&key))
+            .await,
+        200,
+    )
+    .await;
+    let first = &entries["entries"][0];
+    assert_eq!(first["action"], "admin_key.generated", "{entries}");
+    assert_eq!(first["actor"], "admin");
+    let _ = child.start_kill();
+}
