@@ -59,7 +59,7 @@ impl Loader<LeadId> for Batcher {
 
     async fn load(&self, keys: &[LeadId]) -> Result<HashMap<LeadId, Self::Value>, AppError> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = self.services.leads_by_ids(&ids).await?;
+        let rows = self.services.leads_by_ids(&self.caller, &ids).await?;
         Ok(rows.into_iter().map(|l| (LeadId(l.id), l)).collect())
     }
 }
@@ -114,7 +114,7 @@ impl Loader<LeadsOf> for Batcher {
 
     async fn load(&self, keys: &[LeadsOf]) -> Result<HashMap<LeadsOf, Self::Value>, AppError> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0.0).collect();
-        let rows = self.services.leads_by_contacts(&ids).await?;
+        let rows = self.services.leads_by_contacts(&self.caller, &ids).await?;
         Ok(group(rows, |l| LeadsOf(ContactId(l.contact_id))))
     }
 }

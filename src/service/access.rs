@@ -84,3 +84,20 @@ pub(crate) async fn ensure_workspace(
         _ => Err(AppError::invalid(field, "no such workspace")),
     }
 }
+
+/// Whether `workspace` recorded `action` for the contact.
+pub(crate) async fn has_tracking(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    workspace: &WorkspaceId,
+    action: crate::domain::TrackingAction,
+) -> AppResult<bool> {
+    use sea_orm::PaginatorTrait;
+    let n = workspace_tracking::Entity::find()
+        .filter(workspace_tracking::Column::ContactId.eq(contact.0))
+        .filter(workspace_tracking::Column::WorkspaceId.eq(workspace.as_str()))
+        .filter(workspace_tracking::Column::Action.eq(action.as_str()))
+        .count(conn)
+        .await?;
+    Ok(n > 0)
+}

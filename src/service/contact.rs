@@ -270,6 +270,16 @@ impl Services {
         let txn = self.db.begin_write().await?;
         if let Some(ws) = &update.sent_from_workspace {
             ensure_workspace(&*txn, "sent_from_workspace", ws).await?;
+            // A workspace may name another as the sender only if that one really sent it
+            // (plan §6.2: HubSpot records that lead_gen_team sent the contact).
+            if principal.scope().is_some_and(|own| own != ws)
+                && !access::has_tracking(&*txn, id, ws, TrackingAction::Sent).await?
+            {
+                return Err(AppError::invalid(
+                    "sent_from_workspace",
+                    "did not send this contact",
+                ));
+            }
         }
         if let Some(ws) = &update.converted_from_workspace {
             ensure_workspace(&*txn, "converted_from_workspace", ws).await?;

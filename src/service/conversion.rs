@@ -185,6 +185,18 @@ impl Services {
             Some(lead_id) => {
                 let lead = lead::Entity::find_by_id(lead_id.0).one(&*txn).await?;
                 match lead {
+                    // A lead another workspace converted stays linked to that conversion.
+                    Some(lead)
+                        if lead.contact_id == contact.id
+                            && lead
+                                .workspace_id
+                                .as_deref()
+                                .is_some_and(|owner| owner != workspace_id.as_str()) =>
+                    {
+                        return Err(AppError::Conflict(
+                            "this lead was already converted by another workspace".into(),
+                        ));
+                    }
                     Some(lead) if lead.contact_id == contact.id => Some(lead),
                     _ => {
                         return Err(AppError::invalid(

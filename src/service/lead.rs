@@ -63,23 +63,50 @@ impl Services {
             ContactId(found.contact_id),
         )
         .await?;
-        Ok(contact.map(|_| found))
+        Ok(contact.map(|_| redact(&caller.principal, found)))
     }
 
     /// Leads by id, for the DataLoader (reached through visible conversions).
-    pub async fn leads_by_ids(&self, ids: &[i64]) -> AppResult<Vec<lead::Model>> {
-        Ok(lead::Entity::find()
+    pub async fn leads_by_ids(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<lead::Model>> {
+        let rows = lead::Entity::find()
             .filter(lead::Column::Id.is_in(ids.to_vec()))
             .all(self.db.conn())
-            .await?)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|l| redact(&caller.principal, l))
+            .collect())
     }
 
     /// Leads of several contacts, for the DataLoader (reached through visible contacts).
-    pub async fn leads_by_contacts(&self, contact_ids: &[i64]) -> AppResult<Vec<lead::Model>> {
-        Ok(lead::Entity::find()
+    pub async fn leads_by_contacts(
+        &self,
+        caller: &Caller,
+        contact_ids: &[i64],
+    ) -> AppResult<Vec<lead::Model>> {
+        let rows = lead::Entity::find()
             .filter(lead::Column::ContactId.is_in(contact_ids.to_vec()))
             .order_by_asc(lead::Column::Id)
             .all(self.db.conn())
-            .await?)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|l| redact(&caller.principal, l))
+            .collect())
     }
+}
+
+/// A lead's contact may be shared, but its conversion belongs to the workspace that logged
+/// it: other workspaces see the lead without that link and without the conversion's data.
+fn redact(principal: &crate::auth::Principal, mut lead: lead::Model) -> lead::Model {
+    if lead
+        .workspace_id
+        .as_deref()
+        .is_some_and(|owner| !principal.can_see(owner))
+    {
+        lead.workspace_id = None;
+        lead.conversion_id = None;
+        lead.conversion_metadata = None;
+    }
+    lead
 }

@@ -470,7 +470,102 @@ async fn contacts_are_owned_by_the_caller_unless_the_admin_says_otherwise() {
     assert_problem(missing, 404, "NOT_FOUND", None).await;
 }
 
+async fn a_shared_contacts_lead_hides_another_workspaces_conversion() {
+    let f = fixture().await;
+    f.app.workspace("lead_gen_two").await;
+    // B gets the same contact through another sender.
+    f.app
+        .rest(reqwest::Method::POST, "/contacts/1001/send", &f.app.admin)
+        .json(&json!({"to_workspace_id": "workspace_b", "from_workspace_id": "lead_gen_two"}))
+        .send()
+        .await
+        .expect("sent");
+    let data = f
+        .app
+        .graphql_data(
+            &f.b,
+            r#"{ contact(id: "1001") { leads { id workspaceId conversionId conversionMetadata } }
+                 lead(id: "5001") { workspaceId conversionId conversionMetadata } }"#,
+            json!({}),
+        )
+        .await;
+    let lead = &data["contact"]["leads"][0];
+    assert_eq!(
+        lead["id"], "5001",
+        "B sees the lead of a contact it received"
+    );
+    for view in [lead, &data["lead"]] {
+        assert_eq!(view["workspaceId"], Value::Null, "{data}");
+        assert_eq!(view["conversionId"], Value::Null, "{data}");
+        assert_eq!(view["conversionMetadata"], Value::Null, "{data}");
+    }
+    // A still sees its own link.
+    let own = f
+        .app
+        .graphql_data(&f.a, r#"{ lead(id: "5001") { conversionId } }"#, json!({}))
+        .await;
+    assert_eq!(own["lead"]["conversionId"], f.a_conversion_id());
+}
+
+async fn b_cannot_take_over_a_lead_a_converted() {
+    let f = fixture().await;
+    f.app
+        .rest(reqwest::Method::POST, "/contacts/1001/send", &f.app.admin)
+        .json(&json!({"to_workspace_id": "workspace_b", "from_workspace_id": "lead_gen_team"}))
+        .send()
+        .await
+        .expect("sent");
+    let response = f
+        .app
+        .post_json(
+            "/conversions/log",
+            &f.b,
+            &json!({"contact_id": 1001, "lead_id": 5001, "converted_by": "b", "conversion_type": "sale"}),
+        )
+        .await;
+    assert_problem(response, 409, "CONFLICT", None).await;
+    let own = f
+        .app
+        .graphql_data(
+            &f.a,
+            r#"{ lead(id: "5001") { conversionId workspaceId } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        own["lead"]["conversionId"],
+        f.a_conversion_id(),
+        "the link is A's still"
+    );
+    assert_eq!(own["lead"]["workspaceId"], "workspace_a");
+}
+
+async fn a_workspace_cannot_name_a_sender_that_never_sent_the_contact() {
+    let f = fixture().await;
+    let response = f
+        .app
+        .patch_json(
+            "/contacts/1001/conversion",
+            &f.a,
+            &json!({"sent_from_workspace": "workspace_b"}),
+        )
+        .await;
+    assert_problem(response, 422, "BAD_USER_INPUT", Some("sent_from_workspace")).await;
+    let real = f
+        .app
+        .patch_json(
+            "/contacts/1001/conversion",
+            &f.a,
+            &json!({"sent_from_workspace": "lead_gen_team"}),
+        )
+        .await;
+    assert_eq!(real.status().as_u16(), 200, "the real sender may be named");
+}
+
 crate::backend::on_both_backends!(
+    a_shared_contacts_lead_hides_another_workspaces_conversion,
+    b_cannot_take_over_a_lead_a_converted,
+    a_workspace_cannot_name_a_sender_that_never_sent_the_contact,
     b_cannot_read_as_conversion,
     b_cannot_list_as_conversions,
     b_cannot_read_as_contact_or_lead,
