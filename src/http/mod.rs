@@ -8,6 +8,7 @@ mod ops;
 mod rate_limit;
 mod rest;
 mod views;
+mod ws;
 
 use crate::config::Hardening;
 use crate::graphql::ConvioSchema;
@@ -49,7 +50,7 @@ pub fn router(state: AppState) -> Router {
             "/graphql",
             post(graphql::execute_post).get(graphql::execute_get),
         )
-        .route("/graphql/ws", get(graphql::websocket))
+        .route("/graphql/ws", get(ws::websocket))
         .route("/conversions/log", post(rest::conversions::log))
         .route("/conversions/batch", post(rest::conversions::batch))
         .route("/conversions", get(rest::conversions::list))

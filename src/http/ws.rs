@@ -1,0 +1,291 @@
+//! `/graphql/ws`: GraphQL subscriptions over graphql-transport-ws, with the checks a
+//! WebSocket needs that HTTP requests get elsewhere (Origin, init deadline, subscription cap).
+
+use super::AppState;
+use crate::auth::{Caller, Credentials};
+use crate::error::AppError;
+use crate::graphql::{RequestAuth, loaders};
+use crate::service::Services;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocketStream, WebSocketProtocols, WsMessage,
+};
+use async_graphql::{Data, Pos};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// graphql-transport-ws. Credentials travel in the `connection_init` payload, under the same
+/// names as the HTTP headers; without valid ones the connection is closed with 4403, as the
+/// protocol specifies. A connection counts once against the rate limit, at `connection_init`.
+///
+/// Browsers do not apply the same-origin policy to WebSockets, so the `Origin` is checked
+/// here, before upgrading: otherwise any site a user visits could open a socket to us.
+pub async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<impl IntoResponse, AppError> {
+    if !origin_allowed(&headers, &state.hardening.allowed_origins) {
+        return Err(AppError::Forbidden(
+            "this Origin may not open a WebSocket here".into(),
+        ));
+    }
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|list| {
+            list.split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        })
+        .ok_or_else(|| AppError::malformed(None, "ask for the graphql-transport-ws subprotocol"))?;
+    Ok(upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve_socket(socket, state, protocol)))
+}
+
+/// Without an `Origin` the client is not a browser, and a browser cannot be made to omit it;
+/// a same-origin page (our GraphiQL) is always fine; anything else must be listed.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim().trim_end_matches('/');
+    let listed = allowed
+        .iter()
+        .any(|a| a.trim().trim_end_matches('/').eq_ignore_ascii_case(origin));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let same_origin = match (origin.split_once("://"), host) {
+        (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host.trim()),
+        _ => false,
+    };
+    listed || same_origin
+}
+
+async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
+    let limits = state.hardening.clone();
+    let (mut sink, incoming) = socket.split();
+    // Subscriptions this connection holds, by id, and refusals of ones over the cap, which
+    // are answered here rather than by the library (it never sees them).
+    let active = Arc::new(Mutex::new(HashSet::new()));
+    let (refusals_tx, mut refusals) = mpsc::unbounded_channel();
+    let tracked = active.clone();
+    let incoming = incoming
+        .take_while(|message| std::future::ready(message.is_ok()))
+        .filter_map(|message| {
+            std::future::ready(match message {
+                Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
+                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
+                _ => None,
+            })
+        })
+        .filter_map(move |bytes| {
+            std::future::ready(admit(
+                bytes,
+                &tracked,
+                limits.ws_max_subscriptions,
+                &refusals_tx,
+            ))
+        });
+    // The library closes a refused connection_init with 1002; the protocol asks for 4403.
+    let refused = Arc::new(AtomicBool::new(false));
+    // Whether connection_init has arrived: until it does, the connection holds resources
+    // without having authenticated, so it only gets `ws_init_timeout_seconds`.
+    let initialised = Arc::new(AtomicBool::new(false));
+    let services = state.services.clone();
+    let flag = refused.clone();
+    let init_seen = initialised.clone();
+    let mut outgoing = GraphQLWebSocketStream::new(state.schema.clone(), incoming, protocol)
+        .on_connection_init(move |payload| {
+            let services = services.clone();
+            let flag = flag.clone();
+            init_seen.store(true, Ordering::SeqCst);
+            async move {
+                let caller = authenticate_payload(&services, &payload)
+                    .await
+                    .inspect_err(|_| {
+                        flag.store(true, Ordering::SeqCst);
+                    })?;
+                let mut data = Data::default();
+                data.insert(loaders::loaders(services.clone(), caller.clone()));
+                data.insert(RequestAuth(Ok(caller)));
+                Ok(data)
+            }
+        });
+    let init_deadline =
+        tokio::time::sleep(Duration::from_secs(state.hardening.ws_init_timeout_seconds));
+    tokio::pin!(init_deadline);
+    loop {
+        let sent = tokio::select! {
+            message = outgoing.next() => match message {
+                None => break,
+                Some(WsMessage::Text(text)) => {
+                    forget_finished(&text, &active);
+                    sink.send(Message::Text(text.into())).await
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let code = if refused.load(Ordering::SeqCst) {
+                        4403
+                    } else {
+                        code
+                    };
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            },
+            Some(refusal) = refusals.recv() => sink.send(Message::Text(refusal.into())).await,
+            () = &mut init_deadline, if !initialised.load(Ordering::SeqCst) => {
+                // graphql-transport-ws: 4408 when connection_init does not come in time.
+                let frame = CloseFrame {
+                    code: 4408,
+                    reason: "Connection initialisation timeout".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+}
+
+/// The fields of a protocol message that the subscription cap looks at.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
+/// Passes a client message on to the library, unless it is a subscription over the cap: that
+/// one is answered with an `error` message for its id and dropped, so the connection and its
+/// other subscriptions carry on. (`start`/`stop` are the legacy graphql-ws names.)
+fn admit(
+    bytes: Vec<u8>,
+    active: &Mutex<HashSet<String>>,
+    max: usize,
+    refusals: &mpsc::UnboundedSender<String>,
+) -> Option<Vec<u8>> {
+    let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice(&bytes) else {
+        return Some(bytes);
+    };
+    let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
+    match kind.as_str() {
+        "subscribe" | "start" if !active.contains(&id) && active.len() >= max => {
+            let _ = refusals.send(too_many_subscriptions(&id, max));
+            None
+        }
+        "subscribe" | "start" => {
+            active.insert(id);
+            Some(bytes)
+        }
+        "complete" | "stop" => {
+            active.remove(&id);
+            Some(bytes)
+        }
+        _ => Some(bytes),
+    }
+}
+
+/// A subscription that the server ended (`complete`) or refused (`error`) no longer counts.
+fn forget_finished(text: &str, active: &Mutex<HashSet<String>>) {
+    // Cheap test first: most outgoing messages are `next` events.
+    if !(text.contains("\"complete\"") || text.contains("\"error\"")) {
+        return;
+    }
+    if let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str(text)
+        && (kind == "complete" || kind == "error")
+    {
+        active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+}
+
+fn too_many_subscriptions(id: &str, max: usize) -> String {
+    let refused = AppError::invalid(
+        "",
+        format!("at most {max} subscriptions may be active on one connection"),
+    );
+    let mut error = async_graphql::Error::from(refused).into_server_error(Pos::default());
+    error.locations.clear();
+    json!({ "id": id, "type": "error", "payload": [error] }).to_string()
+}
+
+async fn authenticate_payload(
+    services: &Services,
+    payload: &serde_json::Value,
+) -> Result<Caller, AppError> {
+    let pairs: Vec<(&str, &str)> = payload
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let principal = services
+        .authenticate(&Credentials::from_pairs(pairs))
+        .await?;
+    services.check_rate_limit(&principal).await?;
+    Ok(Caller {
+        principal,
+        request_id: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn headers(origin: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_static("convio.example:8080"),
+        );
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn origins() {
+        let listed = ["https://dash.example".to_owned()];
+        assert!(origin_allowed(&headers(None), &[]));
+        assert!(origin_allowed(
+            &headers(Some("http://convio.example:8080")),
+            &[]
+        ));
+        assert!(!origin_allowed(&headers(Some("https://evil.example")), &[]));
+        assert!(!origin_allowed(&headers(Some("null")), &[]));
+        assert!(origin_allowed(
+            &headers(Some("https://dash.example")),
+            &listed
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://dash.example.evil")),
+            &listed
+        ));
+    }
+}
