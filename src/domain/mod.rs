@@ -4,6 +4,7 @@
 mod custom_data;
 mod ids;
 mod money;
+mod paging;
 mod period;
 mod status;
 
@@ -12,5 +13,6 @@ pub use ids::{
     ContactId, ConversionType, IdempotencyKey, LeadId, WorkspaceId, optional_text, required_text,
 };
 pub use money::{Currency, Money};
+pub use paging::page_size;
 pub use period::{DateRange, parse_instant};
 pub use status::{ConversionStatus, Permission, TrackingAction};

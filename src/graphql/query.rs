@@ -5,13 +5,14 @@ use super::types::{
     AuditEntry, Contact, Conversion, ConversionAnalytics, Lead, Workspace, WorkspaceActivity,
 };
 use super::{caller, services};
-use crate::domain::{ContactId, LeadId, WorkspaceId};
+use crate::domain::{ContactId, LeadId, WorkspaceId, page_size};
 use crate::error::AppError;
 use crate::input::{AnalyticsQuery, ConversionQuery};
 use crate::service::audit::AuditFilter;
-use crate::service::conversion::{Cursor, DEFAULT_PAGE};
+use crate::service::conversion::{Cursor, DEFAULT_PAGE, MAX_PAGE, Page};
+use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object, OutputType, Result};
 use uuid::Uuid;
 
 /// Read conversions, contacts, leads, workspaces and analytics.
@@ -87,17 +88,16 @@ impl QueryRoot {
         let services = services(ctx)?;
         let filter = ConversionQuery::from(filter.unwrap_or_default()).parse(services)?;
         let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
-        let first = page_size(first)?;
+        let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
         let page = services
             .conversions(caller(ctx)?, filter, first, after)
             .await?;
-        let mut connection = Connection::new(after.is_some(), page.has_next_page);
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|c| Edge::new(Cursor::of(&c).encode(), Conversion(c))),
-        );
-        Ok(connection)
+        Ok(connection(
+            after.is_some(),
+            page,
+            |c| Cursor::of(c).encode(),
+            Conversion,
+        ))
     }
 
     /// One contact; null when it does not exist or is not yours.
@@ -115,15 +115,18 @@ impl QueryRoot {
     ) -> Result<Connection<String, Contact>> {
         let after = after.map(|a| ContactId::parse("after", &a)).transpose()?;
         let page = services(ctx)?
-            .contacts(caller(ctx)?, page_size(first)?, after)
+            .contacts(
+                caller(ctx)?,
+                page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?,
+                after,
+            )
             .await?;
-        let mut connection = Connection::new(after.is_some(), page.has_next_page);
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|c| Edge::new(c.id.to_string(), Contact(c))),
-        );
-        Ok(connection)
+        Ok(connection(
+            after.is_some(),
+            page,
+            |c| c.id.to_string(),
+            Contact,
+        ))
     }
 
     /// One lead; null when it does not exist or its contact is not yours.
@@ -155,10 +158,12 @@ impl QueryRoot {
         #[graphql(desc = "Recent entries, 1 to 100 (default 20).")] limit: Option<i32>,
     ) -> Result<WorkspaceActivity> {
         let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
-        let limit = match limit.unwrap_or(20) {
-            n @ 1..=100 => n as u64,
-            _ => return Err(AppError::invalid("limit", "must be between 1 and 100").into()),
-        };
+        let limit = page_size(
+            "limit",
+            limit.map(i64::from),
+            ACTIVITY_DEFAULT,
+            ACTIVITY_MAX,
+        )?;
         let activity = services(ctx)?
             .workspace_activity(caller(ctx)?, &id, limit)
             .await?;
@@ -212,22 +217,34 @@ impl QueryRoot {
             actor,
         };
         let page = services(ctx)?
-            .audit_entries(caller(ctx)?, filter, page_size(first)?, after)
+            .audit_entries(
+                caller(ctx)?,
+                filter,
+                page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?,
+                after,
+            )
             .await?;
-        let mut connection = Connection::new(after.is_some(), page.has_next_page);
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|e| Edge::new(e.id.to_string(), AuditEntry(e))),
-        );
-        Ok(connection)
+        Ok(connection(
+            after.is_some(),
+            page,
+            |e| e.id.to_string(),
+            AuditEntry,
+        ))
     }
 }
 
-fn page_size(first: Option<i32>) -> Result<u64, AppError> {
-    match first {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=200).contains(&n) => Ok(n as u64),
-        Some(_) => Err(AppError::invalid("first", "must be between 1 and 200")),
-    }
+/// A Relay connection over one page of service results.
+fn connection<T, N: OutputType>(
+    has_previous_page: bool,
+    page: Page<T>,
+    cursor: impl Fn(&T) -> String,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N> {
+    let mut connection = Connection::new(has_previous_page, page.has_next_page);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|item| Edge::new(cursor(&item), node(item))),
+    );
+    connection
 }

@@ -163,16 +163,9 @@ impl Params {
 
     /// An integer parameter from 1 to `max`, `default` when absent.
     pub fn bounded(&mut self, name: &str, default: u64, max: u64) -> AppResult<u64> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    AppError::invalid(name, format!("must be an integer from 1 to {max}"))
-                }),
-        }
+        // Not a number at all reads like a number out of range: one message for both.
+        let requested = self.get(name).map(|raw| raw.parse::<i64>().unwrap_or(0));
+        crate::domain::page_size(name, requested, default, max)
     }
 
     /// Call after taking every known parameter: anything left over is unknown.

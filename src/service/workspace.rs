@@ -29,6 +29,10 @@ pub struct NewWorkspace {
     pub rate_limit_per_hour: Option<u32>,
 }
 
+/// Recent activity entries by default, and at most.
+pub const ACTIVITY_DEFAULT: u64 = 20;
+pub const ACTIVITY_MAX: u64 = 100;
+
 /// The plan's §2.2 activity view.
 #[derive(Debug)]
 pub struct Activity {
@@ -347,7 +351,7 @@ impl Services {
             .filter(workspace_tracking::Column::WorkspaceId.eq(id.as_str()))
             .order_by_desc(workspace_tracking::Column::Timestamp)
             .order_by_desc(workspace_tracking::Column::Id)
-            .limit(limit.clamp(1, 100))
+            .limit(limit.clamp(1, ACTIVITY_MAX))
             .all(conn)
             .await?;
         Ok(Activity {

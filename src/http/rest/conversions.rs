@@ -114,10 +114,16 @@ pub async fn batch(
     body: JsonBody,
 ) -> AppResult<Json<BatchView>> {
     let items = body.fields(&["conversions"])?.items("conversions")?;
+    // An item is a `POST /conversions/log` body plus its own idempotency key.
+    let item_fields: Vec<&str> = LOG_FIELDS
+        .iter()
+        .copied()
+        .chain(["idempotency_key"])
+        .collect();
     let parsed = items
         .iter()
         .map(|raw| {
-            let f = Fields::of_object(raw, BATCH_ITEM_FIELDS)?;
+            let f = Fields::of_object(raw, &item_fields)?;
             let key = f
                 .opt::<String>("idempotency_key")?
                 .map(|k| IdempotencyKey::parse("idempotency_key", &k))
@@ -163,19 +169,6 @@ pub async fn batch(
     }
     Ok(Json(view))
 }
-
-const BATCH_ITEM_FIELDS: &[&str] = &[
-    "contact_id",
-    "lead_id",
-    "workspace_id",
-    "converted_by",
-    "conversion_type",
-    "conversion_value",
-    "currency",
-    "converted_at",
-    "custom_data",
-    "idempotency_key",
-];
 
 pub async fn show(
     State(services): State<Services>,

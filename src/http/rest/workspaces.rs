@@ -8,6 +8,7 @@ use crate::http::body::{JsonBody, Params};
 use crate::http::views::{ActivityView, RegisteredView};
 use crate::input::RegisterWorkspace;
 use crate::service::Services;
+use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -55,7 +56,7 @@ pub async fn activity(
     mut params: Params,
 ) -> AppResult<Json<ActivityView>> {
     let id = WorkspaceId::parse("id", &id).map_err(|_| AppError::not_found("workspace", &id))?;
-    let limit = params.bounded("limit", 20, 100)?;
+    let limit = params.bounded("limit", ACTIVITY_DEFAULT, ACTIVITY_MAX)?;
     params.finish(&["limit"])?;
     let activity = services.workspace_activity(&caller, &id, limit).await?;
     Ok(Json(activity.into()))
