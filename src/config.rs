@@ -118,6 +118,18 @@ pub struct Config {
     )]
     pub personal_data_retention_days: u32,
 
+    /// IANA time zones whose analytics are served from daily rollups, comma-separated. Every
+    /// write keeps a rollup row per zone; a zone not listed is computed from the rows (exact,
+    /// slower). Set the same list on every node: a node builds a newly listed zone at start.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_ANALYTICS_TIME_ZONES",
+        value_delimiter = ',',
+        default_value = "UTC"
+    )]
+    pub analytics_time_zones: Vec<String>,
+
     /// Limits and switches that protect the API from abusive clients.
     #[command(flatten)]
     pub hardening: Hardening,
@@ -191,6 +203,24 @@ pub struct Hardening {
     pub ws_max_subscriptions: usize,
 }
 
+impl Config {
+    /// The configured rollup zones, each once.
+    pub fn rollup_zones(&self) -> Result<Vec<chrono_tz::Tz>, crate::error::AppError> {
+        let mut zones = Vec::new();
+        for name in self
+            .analytics_time_zones
+            .iter()
+            .filter(|n| !n.trim().is_empty())
+        {
+            let zone = crate::domain::parse_zone("analytics_time_zones", name)?;
+            if !zones.contains(&zone) {
+                zones.push(zone);
+            }
+        }
+        Ok(zones)
+    }
+}
+
 impl std::fmt::Debug for Config {
     // Hand-written so that secrets never reach a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -213,6 +243,7 @@ impl std::fmt::Debug for Config {
                 "personal_data_retention_days",
                 &self.personal_data_retention_days,
             )
+            .field("analytics_time_zones", &self.analytics_time_zones)
             .field("hardening", &self.hardening)
             .finish()
     }

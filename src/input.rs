@@ -5,14 +5,16 @@
 
 use crate::domain::{
     ContactId, ConversionStatus, ConversionType, CustomData, DateRange, LeadId, Permission,
-    WorkspaceId, optional_text, parse_instant, required_text,
+    WeekStart, WorkspaceId, optional_text, parse_instant, parse_zone, required_text,
 };
 use crate::error::AppResult;
 use crate::service::Services;
 use crate::service::analytics::AnalyticsFilter;
 use crate::service::contact::{ContactConversionUpdate, NewContact};
 use crate::service::conversion::{ConversionFilter, NewConversion};
+use crate::service::stats::{Dimension, StatsQuery};
 use crate::service::workspace::NewWorkspace;
+use chrono_tz::Tz;
 use serde_json::Value;
 
 const MAX_LABEL: usize = 255;
@@ -27,12 +29,22 @@ fn custom(field: &str, raw: Option<Value>) -> AppResult<Option<CustomData>> {
         .transpose()
 }
 
-fn range(from_date: Option<String>, to_date: Option<String>) -> AppResult<DateRange> {
+/// The request's time zone (UTC unless given): date bounds are its local days.
+fn zone(raw: Option<&str>) -> AppResult<Tz> {
+    raw.map_or(Ok(Tz::UTC), |z| parse_zone("time_zone", z))
+}
+
+fn week_start(raw: Option<&str>) -> AppResult<WeekStart> {
+    raw.map_or(Ok(WeekStart::Monday), |w| WeekStart::parse("week_start", w))
+}
+
+fn range(from_date: Option<String>, to_date: Option<String>, zone: Tz) -> AppResult<DateRange> {
     DateRange::parse(
         "from_date",
         from_date.as_deref(),
         "to_date",
         to_date.as_deref(),
+        zone,
     )
 }
 
@@ -156,6 +168,8 @@ pub struct ConversionQuery {
     pub conversion_type: Option<String>,
     pub min_value: Option<String>,
     pub max_value: Option<String>,
+    /// IANA zone whose local days `from_date` and `to_date` name.
+    pub time_zone: Option<String>,
 }
 
 impl ConversionQuery {
@@ -164,9 +178,10 @@ impl ConversionQuery {
             raw.map(|v| services.currency.parse_amount(field, &v))
                 .transpose()
         };
+        let zone = zone(self.time_zone.as_deref())?;
         Ok(ConversionFilter {
             workspace_id: workspace("workspace_id", self.workspace_id)?,
-            range: range(self.from_date, self.to_date)?,
+            range: range(self.from_date, self.to_date, zone)?,
             contact_id: self
                 .contact_id
                 .map(|c| ContactId::parse("contact_id", &c))
@@ -184,14 +199,39 @@ pub struct AnalyticsQuery {
     pub from_date: Option<String>,
     pub to_date: Option<String>,
     pub conversion_type: Option<String>,
+    pub time_zone: Option<String>,
+    pub week_start: Option<String>,
 }
 
 impl AnalyticsQuery {
     pub fn parse(self) -> AppResult<AnalyticsFilter> {
+        let zone = zone(self.time_zone.as_deref())?;
         Ok(AnalyticsFilter {
             workspace_id: workspace("workspace_id", self.workspace_id)?,
-            range: range(self.from_date, self.to_date)?,
+            range: range(self.from_date, self.to_date, zone)?,
             conversion_type: conversion_type(self.conversion_type)?,
+            zone,
+            week_start: week_start(self.week_start.as_deref())?,
+        })
+    }
+}
+
+/// Grouped figures: the conversion filters plus how to group and bucket them.
+#[derive(Debug, Default)]
+pub struct StatsInput {
+    pub filter: ConversionQuery,
+    pub week_start: Option<String>,
+    pub group_by: Vec<Dimension>,
+}
+
+impl StatsInput {
+    pub fn parse(self, services: &Services) -> AppResult<StatsQuery> {
+        let zone = zone(self.filter.time_zone.as_deref())?;
+        Ok(StatsQuery {
+            filter: self.filter.parse(services)?,
+            zone,
+            week_start: week_start(self.week_start.as_deref())?,
+            group_by: self.group_by,
         })
     }
 }

@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod input;
 pub mod request_id;
+pub mod seed;
 pub mod service;
 
 pub use config::Config;
@@ -148,6 +149,8 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         );
     }
     ensure_schema(&db, config.auto_migrate).await?;
+    let zones = config.rollup_zones()?;
+    service::rollup::sync_zones(db.conn(), &zones).await?;
     let services = Services::new(
         db,
         EventBus::new(config.feed_buffer.max(16)),
@@ -156,6 +159,7 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         config.admin_key.as_deref().map(auth::hash_key),
     )
     .with_rate_limit_per_hour(config.rate_limit_per_hour)
+    .with_rollup_zones(zones)
     .with_keys(
         hasher,
         chrono::Duration::seconds(i64::from(config.key_rotation_grace_seconds)),

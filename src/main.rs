@@ -1,5 +1,5 @@
-//! The `convio` binary: serve (default), migrate, verify the audit log, or print the
-//! GraphQL schema.
+//! The `convio` binary: serve (default), migrate, verify the audit log, print the GraphQL
+//! schema, or seed a synthetic history.
 
 use clap::{Parser, Subcommand};
 use convio::Config;
@@ -27,6 +27,8 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Fill the database with a synthetic, reproducible history (for benchmarks and demos).
+    Seed(convio::seed::SeedOptions),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +58,7 @@ async fn main() -> ExitCode {
             Ok(code) => return code,
             Err(err) => Err(err),
         },
+        Command::Seed(options) => seed(&cli.config, &options).await,
         Command::Serve => serve(cli.config).await,
     };
     match result {
@@ -78,6 +81,24 @@ async fn verify_audit(config: &Config) -> Result<ExitCode, convio::error::AppErr
         eprintln!("convio: {report}");
         Ok(ExitCode::FAILURE)
     }
+}
+
+async fn seed(
+    config: &Config,
+    options: &convio::seed::SeedOptions,
+) -> Result<(), convio::error::AppError> {
+    let started = std::time::Instant::now();
+    let db = convio::migrate(config).await?;
+    let report = convio::seed::seed(&db, &config.rollup_zones()?, options).await?;
+    println!(
+        "seeded {} conversions, {} contacts, {} workspaces, {} tracking rows in {:.1} s",
+        report.conversions,
+        report.contacts,
+        report.workspaces,
+        report.tracking_rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), convio::error::AppError> {

@@ -6,10 +6,13 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod contact;
+pub mod contact_rollup;
 pub mod conversion;
+pub mod conversion_rollup;
 pub mod feed_event;
 pub mod idempotency_key;
 pub mod lead;
+pub mod rollup_zone;
 pub mod workspace;
 pub mod workspace_tracking;
 
@@ -19,10 +22,13 @@ pub mod prelude {
     pub use crate::api_key::Entity as ApiKey;
     pub use crate::audit_log::Entity as AuditLog;
     pub use crate::contact::Entity as Contact;
+    pub use crate::contact_rollup::Entity as ContactRollup;
     pub use crate::conversion::Entity as Conversion;
+    pub use crate::conversion_rollup::Entity as ConversionRollup;
     pub use crate::feed_event::Entity as FeedEvent;
     pub use crate::idempotency_key::Entity as IdempotencyKey;
     pub use crate::lead::Entity as Lead;
+    pub use crate::rollup_zone::Entity as RollupZone;
     pub use crate::workspace::Entity as Workspace;
     pub use crate::workspace_tracking::Entity as WorkspaceTracking;
 }

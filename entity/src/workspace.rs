@@ -17,6 +17,9 @@ pub struct Model {
     pub disabled_at: Option<DateTimeUtc>,
     /// Requests per clock hour; `None` uses the server's default, 0 means unlimited.
     pub rate_limit_per_hour: Option<i64>,
+    /// Bumped by every write that changes this workspace's analytics: the cache's key.
+    #[sea_orm(default_value = 0)]
+    pub analytics_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

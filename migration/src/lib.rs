@@ -15,6 +15,7 @@ mod m20261125_000010_create_idempotency_keys;
 mod m20261125_000011_chain_audit_log;
 mod m20261125_000012_add_api_key_expiry;
 mod m20261125_000013_add_contact_erasure;
+mod m20261125_000014_create_rollups;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_chain_audit_log::Migration),
             Box::new(m20261125_000012_add_api_key_expiry::Migration),
             Box::new(m20261125_000013_add_contact_erasure::Migration),
+            Box::new(m20261125_000014_create_rollups::Migration),
         ]
     }
 }

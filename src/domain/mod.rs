@@ -1,6 +1,7 @@
 //! Domain types: raw input is parsed into these at the edge (REST and GraphQL), so the
 //! service layer never re-checks strings.
 
+mod calendar;
 mod custom_data;
 mod ids;
 mod money;
@@ -8,6 +9,7 @@ mod paging;
 mod period;
 mod status;
 
+pub use calendar::{Granularity, WeekStart, as_day_boundary, day_start, local_day, parse_zone};
 pub use custom_data::CustomData;
 pub use ids::{
     ContactId, ConversionType, IdempotencyKey, LeadId, WorkspaceId, optional_text, required_text,

@@ -1,8 +1,10 @@
-//! Date filters: `from_date` / `to_date` accept a calendar date (a whole UTC day, inclusive)
-//! or an RFC 3339 instant.
+//! Date filters: `from_date` / `to_date` accept a calendar date (a whole local day of the
+//! request's time zone, UTC unless given; inclusive) or an RFC 3339 instant.
 
+use super::calendar::day_start;
 use crate::error::AppError;
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+use chrono_tz::Tz;
 
 /// A half-open interval `[from, until)` of instants; either end may be open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,12 +20,13 @@ impl DateRange {
         from: Option<&str>,
         to_field: &str,
         to: Option<&str>,
+        zone: Tz,
     ) -> Result<Self, AppError> {
         let from = from
-            .map(|raw| parse_bound(from_field, raw, Bound::Start))
+            .map(|raw| parse_bound(from_field, raw, Bound::Start, zone))
             .transpose()?;
         let until = to
-            .map(|raw| parse_bound(to_field, raw, Bound::End))
+            .map(|raw| parse_bound(to_field, raw, Bound::End, zone))
             .transpose()?;
         if let (Some(f), Some(u)) = (from, until)
             && u <= f
@@ -43,14 +46,13 @@ enum Bound {
     End,
 }
 
-fn parse_bound(field: &str, raw: &str, bound: Bound) -> Result<DateTime<Utc>, AppError> {
+fn parse_bound(field: &str, raw: &str, bound: Bound, zone: Tz) -> Result<DateTime<Utc>, AppError> {
     let raw = raw.trim();
     if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let start = date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         let at = match bound {
-            Bound::Start => start,
-            // A date as the end means the whole day: stop at the next midnight.
-            Bound::End => start.and_then(|s| s.checked_add_signed(Duration::days(1))),
+            Bound::Start => day_start(zone, date),
+            // A date as the end means the whole day: stop where the next one starts.
+            Bound::End => date.succ_opt().and_then(|next| day_start(zone, next)),
         };
         return at.ok_or_else(|| AppError::invalid(field, "is out of range"));
     }
@@ -86,6 +88,7 @@ mod tests {
             Some("2024-01-01"),
             "to_date",
             Some("2024-12-31"),
+            Tz::UTC,
         )
         .unwrap();
         assert!(r.contains("2024-12-31T23:59:59.999999Z".parse().unwrap()));
@@ -95,15 +98,27 @@ mod tests {
 
     #[test]
     fn instants_keep_their_offset() {
-        let r = DateRange::parse("f", Some("2024-01-01T05:00:00+05:30"), "t", None).unwrap();
+        let r =
+            DateRange::parse("f", Some("2024-01-01T05:00:00+05:30"), "t", None, Tz::UTC).unwrap();
         assert_eq!(r.from.unwrap().to_rfc3339(), "2023-12-31T23:30:00+00:00");
     }
 
     #[test]
+    fn dates_are_local_days_of_the_zone() {
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        let r =
+            DateRange::parse("f", Some("2024-06-01"), "t", Some("2024-06-01"), kolkata).unwrap();
+        assert_eq!(r.from.unwrap().to_rfc3339(), "2024-05-31T18:30:00+00:00");
+        assert_eq!(r.until.unwrap().to_rfc3339(), "2024-06-01T18:30:00+00:00");
+    }
+
+    #[test]
     fn rejects_reversed_and_malformed() {
-        assert!(DateRange::parse("f", Some("2024-02-01"), "t", Some("2024-01-01")).is_err());
-        assert!(DateRange::parse("f", Some("yesterday"), "t", None).is_err());
-        assert!(DateRange::parse("f", Some("2024-02-30"), "t", None).is_err());
-        assert!(DateRange::parse("f", None, "t", Some("2024-01-01T00:00:00")).is_err());
+        assert!(
+            DateRange::parse("f", Some("2024-02-01"), "t", Some("2024-01-01"), Tz::UTC).is_err()
+        );
+        assert!(DateRange::parse("f", Some("yesterday"), "t", None, Tz::UTC).is_err());
+        assert!(DateRange::parse("f", Some("2024-02-30"), "t", None, Tz::UTC).is_err());
+        assert!(DateRange::parse("f", None, "t", Some("2024-01-01T00:00:00"), Tz::UTC).is_err());
     }
 }

@@ -2,12 +2,13 @@
 
 use super::scalars::Decimal;
 use super::types::{
-    AuditEntry, Contact, Conversion, ConversionAnalytics, Lead, Workspace, WorkspaceActivity,
+    AuditEntry, Contact, Conversion, ConversionAnalytics, ConversionStats, Lead, StatsDimension,
+    WeekStartDay, Workspace, WorkspaceActivity,
 };
 use super::{caller, services};
 use crate::domain::{ContactId, LeadId, WorkspaceId, page_size};
 use crate::error::AppError;
-use crate::input::{AnalyticsQuery, ConversionQuery};
+use crate::input::{AnalyticsQuery, ConversionQuery, StatsInput};
 use crate::service::audit::AuditFilter;
 use crate::service::conversion::{Cursor, DEFAULT_PAGE, MAX_PAGE, Page};
 use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
@@ -24,10 +25,12 @@ pub struct QueryRoot;
 pub struct ConversionFilter {
     /// Only this workspace (a workspace may name only itself).
     workspace_id: Option<ID>,
-    /// From this date (`2024-01-01`, whole UTC day) or RFC 3339 instant, inclusive.
+    /// From this date (`2024-01-01`, a whole day of `timeZone`) or RFC 3339 instant, inclusive.
     from_date: Option<String>,
-    /// To this date (whole UTC day) or RFC 3339 instant, inclusive.
+    /// To this date (a whole day of `timeZone`) or RFC 3339 instant, inclusive.
     to_date: Option<String>,
+    /// IANA time zone whose days `fromDate` and `toDate` name (default `UTC`).
+    time_zone: Option<String>,
     /// Only this contact.
     contact_id: Option<ID>,
     /// Only this conversion type.
@@ -48,6 +51,7 @@ impl From<ConversionFilter> for ConversionQuery {
             conversion_type: f.conversion_type,
             min_value: f.min_value.map(|d| d.0),
             max_value: f.max_value.map(|d| d.0),
+            time_zone: f.time_zone,
         }
     }
 }
@@ -63,6 +67,10 @@ pub struct AnalyticsFilter {
     to_date: Option<String>,
     /// Count only conversions of this type.
     conversion_type: Option<String>,
+    /// IANA time zone of the days, weeks and months (default `UTC`); dates are its days.
+    time_zone: Option<String>,
+    /// First day of a week in the weekly trend (default Monday).
+    week_start: Option<WeekStartDay>,
 }
 
 /// Read conversions, contacts, leads, workspaces and analytics.
@@ -183,12 +191,44 @@ impl QueryRoot {
             from_date: f.from_date,
             to_date: f.to_date,
             conversion_type: f.conversion_type,
+            time_zone: f.time_zone,
+            week_start: f.week_start.map(|w| w.as_str().to_owned()),
         }
         .parse()?;
         let analytics = services.analytics(caller(ctx)?, filter).await?;
         Ok(ConversionAnalytics {
             analytics,
             currency: services.currency.code().to_owned(),
+        })
+    }
+
+    /// Conversion figures grouped by any of workspace, type, contact status and one time
+    /// bucket, with the same filters as `conversions`: the data behind one chart.
+    async fn conversion_stats(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ConversionFilter>,
+        #[graphql(desc = "Dimensions to group by; empty gives one total.")] group_by: Vec<
+            StatsDimension,
+        >,
+        #[graphql(desc = "First day of a week for `WEEK` (default Monday).")] week_start: Option<
+            WeekStartDay,
+        >,
+    ) -> Result<ConversionStats> {
+        let services = services(ctx)?;
+        let filter: ConversionQuery = filter.unwrap_or_default().into();
+        let query = StatsInput {
+            filter,
+            week_start: week_start.map(|w| w.as_str().to_owned()),
+            group_by: group_by.into_iter().map(Into::into).collect(),
+        }
+        .parse(services)?;
+        let time_zone = query.zone.name().to_owned();
+        let stats = services.conversion_stats(caller(ctx)?, query).await?;
+        Ok(ConversionStats {
+            stats,
+            currency: services.currency.code().to_owned(),
+            time_zone,
         })
     }
 

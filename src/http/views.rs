@@ -225,6 +225,8 @@ pub struct FunnelStageView {
 #[derive(Serialize)]
 pub struct AnalyticsView {
     currency: String,
+    /// The IANA zone of the days, weeks and months.
+    time_zone: &'static str,
     summary: SummaryView,
     by_workspace: Vec<WorkspaceFiguresView>,
     /// The plan's shape: conversion type → count.
@@ -247,6 +249,7 @@ impl AnalyticsView {
         };
         AnalyticsView {
             currency: currency.to_owned(),
+            time_zone: a.zone.name(),
             summary: SummaryView {
                 total_conversions: a.summary.conversions,
                 total_value: money(a.summary.total_minor),

@@ -1,26 +1,32 @@
-//! Conversion analytics with the plan's §2.1 shape, plus the §4.2 funnel. Definitions are in
-//! docs/api.md. Correct first: totals are SQL aggregates, trends are bucketed here from the
-//! matching rows (the fast, rolled-up version is a later step).
+//! Conversion analytics with the plan's §2.1 shape, plus the §4.2 funnel, in the caller's
+//! time zone. Definitions are in docs/api.md. Every figure comes from the grouped stats
+//! (src/service/stats.rs), which read the rollups when they can.
 
 use super::Services;
+use super::cache::analytics_version;
 use super::conversion::{ConversionFilter, scoped_workspace};
+use super::stats::{Dimension, Received, StatsQuery};
 use super::workspace::conversion_rate;
 use crate::auth::Caller;
-use crate::domain::{ConversionStatus, ConversionType, DateRange, Money, Permission, WorkspaceId};
-use crate::error::AppResult;
-use chrono::{DateTime, Datelike, Duration, Utc};
-use entity::{contact, conversion, workspace_tracking};
-use sea_orm::sea_query::{Expr, Func, SimpleExpr};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
+use crate::domain::{
+    ConversionStatus, ConversionType, DateRange, Granularity, Money, Permission, WeekStart,
+    WorkspaceId,
 };
-use std::collections::{BTreeMap, HashSet};
+use crate::error::AppResult;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use sea_orm::QueryResult;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AnalyticsFilter {
     pub workspace_id: Option<WorkspaceId>,
     pub range: DateRange,
     pub conversion_type: Option<ConversionType>,
+    /// Days, weeks and months are those of this zone; date bounds are its local days.
+    pub zone: Tz,
+    pub week_start: WeekStart,
 }
 
 /// Count and exact total (minor units) of a group of conversions.
@@ -33,14 +39,39 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, other: Tally) {
+    /// One conversion with this value.
+    pub fn of(value_minor: Option<i64>) -> Tally {
+        Tally {
+            conversions: 1,
+            total_minor: value_minor.unwrap_or(0),
+            valued: u64::from(value_minor.is_some()),
+        }
+    }
+
+    pub fn add(&mut self, other: Tally) {
         self.conversions += other.conversions;
         self.total_minor += other.total_minor;
         self.valued += other.valued;
     }
+
+    /// Reads the `n`, `total` and `valued` sums of a grouped query.
+    pub(crate) fn from_sums(row: &QueryResult) -> AppResult<Tally> {
+        let n: Option<i64> = row.try_get("", "n")?;
+        let total: Option<i64> = row.try_get("", "total")?;
+        let valued: Option<i64> = row.try_get("", "valued")?;
+        Ok(Tally {
+            conversions: n.unwrap_or(0).max(0) as u64,
+            total_minor: total.unwrap_or(0),
+            valued: valued.unwrap_or(0).max(0) as u64,
+        })
+    }
+
+    pub fn average_minor(&self) -> Option<i64> {
+        Money::average_minor(self.total_minor, self.valued)
+    }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct WorkspaceFigures {
     pub workspace_id: String,
     pub tally: Tally,
@@ -48,20 +79,20 @@ pub struct WorkspaceFigures {
     pub conversion_rate: Option<f64>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TrendPoint {
     pub period: String,
     pub tally: Tally,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct FunnelStage {
     pub stage: &'static str,
     pub count: u64,
     pub percent: Option<f64>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Analytics {
     pub summary: Tally,
     pub average_minor: Option<i64>,
@@ -73,59 +104,73 @@ pub struct Analytics {
     pub weekly: Vec<TrendPoint>,
     pub monthly: Vec<TrendPoint>,
     pub funnel: Vec<FunnelStage>,
+    /// The time zone the days are in.
+    pub zone: Tz,
 }
 
 impl Services {
+    /// The dashboard's figures; answered from the cache while nothing they cover changed.
     pub async fn analytics(
         &self,
         caller: &Caller,
         filter: AnalyticsFilter,
     ) -> AppResult<Analytics> {
         caller.principal.require(Permission::Read)?;
-        let workspace = scoped_workspace(caller, filter.workspace_id.as_ref())?;
-        let cond = self.conversion_condition(
-            caller,
-            &ConversionFilter {
-                workspace_id: workspace.clone(),
+        let scope = scoped_workspace(caller, filter.workspace_id.as_ref())?;
+        let key = format!("{scope:?}|{filter:?}");
+        let version = analytics_version(self.db.conn(), scope.as_ref()).await?;
+        if let Some(hit) = self.analytics_cache.get(&key, version) {
+            return Ok((*hit).clone());
+        }
+        let analytics = self.compute_analytics(caller, filter).await?;
+        self.analytics_cache
+            .put(key, version, Arc::new(analytics.clone()));
+        Ok(analytics)
+    }
+
+    async fn compute_analytics(
+        &self,
+        caller: &Caller,
+        filter: AnalyticsFilter,
+    ) -> AppResult<Analytics> {
+        let query = |group_by: Vec<Dimension>| StatsQuery {
+            filter: ConversionFilter {
+                workspace_id: filter.workspace_id.clone(),
                 range: filter.range,
                 conversion_type: filter.conversion_type.clone(),
                 ..Default::default()
             },
-        )?;
-        let conn = self.db.conn();
-
-        let by_workspace_rows: Vec<(String, i64, Option<i64>, i64)> = tally_query(cond.clone())
-            .column(conversion::Column::WorkspaceId)
-            .group_by(conversion::Column::WorkspaceId)
-            .into_tuple::<(i64, Option<i64>, i64, String)>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|(n, sum, valued, ws)| (ws, n, sum, valued))
-            .collect();
-        let by_type_rows: Vec<(i64, Option<i64>, i64, String)> = tally_query(cond.clone())
-            .column(conversion::Column::ConversionType)
-            .group_by(conversion::Column::ConversionType)
-            .into_tuple()
-            .all(conn)
+            zone: filter.zone,
+            week_start: filter.week_start,
+            group_by,
+        };
+        let by_workspace = self
+            .compute_stats(caller, query(vec![Dimension::Workspace]))
+            .await?;
+        let by_type = self
+            .compute_stats(caller, query(vec![Dimension::ConversionType]))
+            .await?;
+        let daily = self
+            .compute_stats(caller, query(vec![Dimension::Period(Granularity::Day)]))
+            .await?;
+        let received = self
+            .received(
+                caller,
+                filter.workspace_id.as_ref(),
+                filter.range,
+                filter.zone,
+            )
             .await?;
 
-        let received = received_pairs(conn, workspace.as_ref(), &filter.range).await?;
         let mut received_by_ws: BTreeMap<String, u64> = BTreeMap::new();
-        for (ws, _, _) in &received {
-            *received_by_ws.entry(ws.clone()).or_default() += 1;
+        for (ws, _, n) in &received {
+            *received_by_ws.entry(ws.clone()).or_default() += n;
         }
-
         let mut summary = Tally::default();
         let mut figures: BTreeMap<String, Tally> = BTreeMap::new();
-        for (ws, n, sum, valued) in by_workspace_rows {
-            let tally = Tally {
-                conversions: n as u64,
-                total_minor: sum.unwrap_or(0),
-                valued: valued as u64,
-            };
+        for (key, tally) in by_workspace.groups {
             summary.add(tally);
-            figures.insert(ws, tally);
+            figures.insert(key.workspace_id.unwrap_or_default(), tally);
         }
         for ws in received_by_ws.keys() {
             figures.entry(ws.clone()).or_default();
@@ -142,114 +187,64 @@ impl Services {
                 }
             })
             .collect();
-        let mut by_type: Vec<(String, Tally)> = by_type_rows
+        let mut by_type: Vec<(String, Tally)> = by_type
+            .groups
             .into_iter()
-            .map(|(n, sum, valued, t)| {
-                (
-                    t,
-                    Tally {
-                        conversions: n as u64,
-                        total_minor: sum.unwrap_or(0),
-                        valued: valued as u64,
-                    },
-                )
-            })
+            .map(|(key, tally)| (key.conversion_type.unwrap_or_default(), tally))
             .collect();
         by_type.sort_by(|a, b| b.1.conversions.cmp(&a.1.conversions).then(a.0.cmp(&b.0)));
 
-        let points: Vec<(DateTime<Utc>, Option<i64>)> = conversion::Entity::find()
-            .select_only()
-            .column(conversion::Column::ConvertedAt)
-            .column(conversion::Column::ValueMinor)
-            .filter(cond)
-            .into_tuple()
-            .all(conn)
-            .await?;
-        let (daily, weekly, monthly) = trends(&points);
-
-        let contacts_received = received.len() as u64;
+        let days: Vec<(NaiveDate, Tally)> = daily
+            .groups
+            .into_iter()
+            .filter_map(|(key, tally)| Some((key.period?.parse().ok()?, tally)))
+            .collect();
+        let contacts_received = received_by_ws.values().sum();
         Ok(Analytics {
             conversion_rate: conversion_rate(summary.conversions, contacts_received),
             contacts_received,
-            average_minor: Money::average_minor(summary.total_minor, summary.valued),
+            average_minor: summary.average_minor(),
             summary,
             by_workspace,
             by_type,
-            daily,
-            weekly,
-            monthly,
+            daily: trend(&days, Granularity::Day, filter.week_start),
+            weekly: trend(&days, Granularity::Week, filter.week_start),
+            monthly: trend(&days, Granularity::Month, filter.week_start),
             funnel: funnel(&received),
+            zone: filter.zone,
         })
     }
 }
 
-/// `COUNT(*)`, exact `SUM(value_minor)` and `COUNT(value_minor)` of the matching conversions.
-/// The sum is cast back to BIGINT because PostgreSQL widens it to NUMERIC.
-fn tally_query(cond: Condition) -> sea_orm::Select<conversion::Entity> {
-    conversion::Entity::find()
-        .select_only()
-        .column_as(
-            SimpleExpr::from(Func::count(Expr::col(conversion::Column::Id))),
-            "n",
-        )
-        .column_as(
-            SimpleExpr::from(Func::cast_as(
-                Func::sum(Expr::col(conversion::Column::ValueMinor)),
-                "BIGINT",
-            )),
-            "total",
-        )
-        .column_as(
-            SimpleExpr::from(Func::count(Expr::col(conversion::Column::ValueMinor))),
-            "valued",
-        )
-        .filter(cond)
-}
-
-/// Distinct (workspace, contact) pairs received in the range, with the contact's status.
-async fn received_pairs(
-    conn: &sea_orm::DatabaseConnection,
-    workspace: Option<&WorkspaceId>,
-    range: &DateRange,
-) -> AppResult<Vec<(String, i64, String)>> {
-    let mut query = workspace_tracking::Entity::find()
-        .select_only()
-        .column(workspace_tracking::Column::WorkspaceId)
-        .column(workspace_tracking::Column::ContactId)
-        .column(contact::Column::ConversionStatus)
-        .join(
-            JoinType::InnerJoin,
-            workspace_tracking::Relation::Contact.def(),
-        )
-        .filter(workspace_tracking::Column::Action.eq("received"))
-        .distinct();
-    if let Some(ws) = workspace {
-        query = query.filter(workspace_tracking::Column::WorkspaceId.eq(ws.as_str()));
+/// Daily figures summed into coarser buckets, oldest first. Weeks and months are whole local
+/// days, so this is exact.
+fn trend(
+    days: &[(NaiveDate, Tally)],
+    granularity: Granularity,
+    week_start: WeekStart,
+) -> Vec<TrendPoint> {
+    let mut buckets: BTreeMap<String, Tally> = BTreeMap::new();
+    for (day, tally) in days {
+        buckets
+            .entry(granularity.label(*day, week_start))
+            .or_default()
+            .add(*tally);
     }
-    if let Some(from) = range.from {
-        query = query.filter(workspace_tracking::Column::Timestamp.gte(from));
-    }
-    if let Some(until) = range.until {
-        query = query.filter(workspace_tracking::Column::Timestamp.lt(until));
-    }
-    let rows: Vec<(String, i64, String)> = query.into_tuple().all(conn).await?;
-    // DISTINCT already removes repeats; the set guards against a contact received twice
-    // whose status row differs mid-read.
-    let mut seen = HashSet::new();
-    Ok(rows
+    buckets
         .into_iter()
-        .filter(|(ws, c, _)| seen.insert((ws.clone(), *c)))
-        .collect())
+        .map(|(period, tally)| TrendPoint { period, tally })
+        .collect()
 }
 
 /// Plan §4.2: of the contacts received, how many reached each stage (by current status).
-fn funnel(received: &[(String, i64, String)]) -> Vec<FunnelStage> {
-    let total = received.len() as u64;
+fn funnel(received: &Received) -> Vec<FunnelStage> {
+    let total = received.iter().map(|(_, _, n)| n).sum();
     let at_least = |rank: u8| {
         received
             .iter()
-            .filter(|(_, _, s)| ConversionStatus::from_stored(s).rank() >= rank)
-            .count() as u64
+            .filter(|(_, s, _)| ConversionStatus::from_stored(s).rank() >= rank)
+            .map(|(_, _, n)| n)
+            .sum()
     };
     let stage = |stage, count: u64| FunnelStage {
         stage,
@@ -267,71 +262,39 @@ fn funnel(received: &[(String, i64, String)]) -> Vec<FunnelStage> {
     ]
 }
 
-/// Daily, ISO-weekly (Monday) and monthly buckets in UTC, oldest first.
-fn trends(
-    points: &[(DateTime<Utc>, Option<i64>)],
-) -> (Vec<TrendPoint>, Vec<TrendPoint>, Vec<TrendPoint>) {
-    let mut daily: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut weekly: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut monthly: BTreeMap<String, Tally> = BTreeMap::new();
-    for (at, value) in points {
-        let tally = Tally {
-            conversions: 1,
-            total_minor: value.unwrap_or(0),
-            valued: u64::from(value.is_some()),
-        };
-        let day = at.date_naive();
-        let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-        daily
-            .entry(day.format("%Y-%m-%d").to_string())
-            .or_default()
-            .add(tally);
-        weekly
-            .entry(monday.format("%Y-%m-%d").to_string())
-            .or_default()
-            .add(tally);
-        monthly
-            .entry(day.format("%Y-%m").to_string())
-            .or_default()
-            .add(tally);
-    }
-    let list = |m: BTreeMap<String, Tally>| {
-        m.into_iter()
-            .map(|(period, tally)| TrendPoint { period, tally })
-            .collect()
-    };
-    (list(daily), list(weekly), list(monthly))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn weeks_start_on_monday_and_months_split() {
-        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        let points = vec![
-            (at("2024-01-28T23:59:59Z"), Some(100)), // Sunday: week of Jan 22
-            (at("2024-01-29T00:00:00Z"), Some(200)), // Monday: week of Jan 29
-            (at("2024-02-01T12:00:00Z"), None),      // same week, next month
+    fn weeks_and_months_are_sums_of_days() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let days = vec![
+            (day("2024-01-28"), Tally::of(Some(100))), // Sunday: week of Jan 22
+            (day("2024-01-29"), Tally::of(Some(200))), // Monday: week of Jan 29
+            (day("2024-02-01"), Tally::of(None)),      // same week, next month
         ];
-        let (daily, weekly, monthly) = trends(&points);
-        assert_eq!(daily.len(), 3);
-        let weeks: Vec<_> = weekly
+        let weeks: Vec<_> = trend(&days, Granularity::Week, WeekStart::Monday)
             .iter()
-            .map(|p| (p.period.as_str(), p.tally.conversions))
+            .map(|p| (p.period.clone(), p.tally.conversions))
             .collect();
-        assert_eq!(weeks, vec![("2024-01-22", 1), ("2024-01-29", 2)]);
-        let months: Vec<_> = monthly
+        assert_eq!(
+            weeks,
+            vec![("2024-01-22".into(), 1), ("2024-01-29".into(), 2)]
+        );
+        let sunday_weeks = trend(&days, Granularity::Week, WeekStart::Sunday);
+        assert_eq!(sunday_weeks[0].period, "2024-01-28");
+        assert_eq!(sunday_weeks[0].tally.conversions, 3);
+        let months: Vec<_> = trend(&days, Granularity::Month, WeekStart::Monday)
             .iter()
-            .map(|p| (p.period.as_str(), p.tally.total_minor))
+            .map(|p| (p.period.clone(), p.tally.total_minor))
             .collect();
-        assert_eq!(months, vec![("2024-01", 300), ("2024-02", 0)]);
+        assert_eq!(months, vec![("2024-01".into(), 300), ("2024-02".into(), 0)]);
     }
 
     #[test]
     fn funnel_counts_by_reached_stage() {
-        let r = |s: &str| ("w".to_owned(), 1, s.to_owned());
+        let r = |s: &str| ("w".to_owned(), s.to_owned(), 1);
         let received = vec![
             r("pending"),
             r("qualified"),

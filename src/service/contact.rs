@@ -1,7 +1,7 @@
 //! Contacts: create, read, send between workspaces, and update their conversion status.
 
 use super::access::{acting_workspace, ensure_workspace};
-use super::{Services, access, audit, now, tracking};
+use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
 use crate::domain::{
     ContactId, ConversionStatus, CustomData, LeadId, Permission, TrackingAction, WorkspaceId,
@@ -205,6 +205,18 @@ impl Services {
             }
         }
         let at = now();
+        // A workspace's received contacts count once, on the day of the first receipt.
+        if !access::has_tracking(&*txn, id, &to, TrackingAction::Received).await? {
+            let mut rollups = rollup::Delta::default();
+            rollups.contact(
+                &self.rollup_zones,
+                to.as_str(),
+                at,
+                ConversionStatus::from_stored(&contact.conversion_status),
+                1,
+            );
+            rollups.apply(&*txn).await?;
+        }
         for (workspace_id, action) in [
             (&from, TrackingAction::Sent),
             (&to, TrackingAction::Received),
@@ -322,7 +334,19 @@ impl Services {
             changed.push("custom_metadata");
         }
         row.updated_at = Set(at);
+        let before = ConversionStatus::from_stored(&contact.conversion_status);
         let contact = row.update(&*txn).await?;
+        let mut rollups = rollup::Delta::default();
+        rollup::status_changed(
+            &*txn,
+            &self.rollup_zones,
+            &mut rollups,
+            contact.id,
+            before,
+            ConversionStatus::from_stored(&contact.conversion_status),
+        )
+        .await?;
+        rollups.apply(&*txn).await?;
 
         let actor_workspace = principal
             .workspace()

@@ -2,7 +2,7 @@
 
 use super::access::{acting_workspace, ensure_workspace};
 use super::idempotency::{self, Claim};
-use super::{Services, access, audit, now, tracking};
+use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
 use crate::domain::{
     ContactId, ConversionStatus, ConversionType, CustomData, DateRange, IdempotencyKey, LeadId,
@@ -12,8 +12,8 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{conversion, lead};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -99,33 +99,39 @@ pub struct Logged {
 }
 
 impl Services {
-    /// Logs a conversion and everything it implies, in one transaction; then publishes it.
-    /// With an idempotency key, a retry returns the first attempt's conversion instead.
+    /// Logs a conversion and everything it implies, in one transaction shared with the other
+    /// conversions being logged at the same moment (see `ingest`); then publishes it. With an
+    /// idempotency key, a retry returns the first attempt's conversion instead.
     pub async fn log_conversion(
         &self,
         caller: &Caller,
         input: NewConversion,
         key: Option<&IdempotencyKey>,
     ) -> AppResult<Logged> {
+        caller.principal.require(Permission::Convert)?;
+        let workspace_id =
+            acting_workspace(caller, input.workspace_id.clone(), "workspace_id", true)?
+                .ok_or_else(|| {
+                    AppError::invalid("workspace_id", "is required for the admin key")
+                })?;
         let claim = key.map(|k| Claim::new(caller, k, &input));
-        match (
-            self.log_conversion_once(caller, input, claim.as_ref())
-                .await,
-            &claim,
-        ) {
-            // A concurrent request with the same key committed first: answer with its result.
-            (Err(AppError::Conflict(_)), Some(claim)) => {
-                match idempotency::prior(self.db.conn(), claim).await? {
-                    Some(id) => self.replayed(id).await,
-                    None => Err(AppError::Internal("an idempotency race left no key".into())),
+        let result = self
+            .ingest(caller.clone(), workspace_id, input, claim.clone())
+            .await;
+        match (result, claim) {
+            // Another node committed the same key first: answer with its result.
+            (Err(err @ AppError::Conflict(_)), Some(claim)) => {
+                match idempotency::prior(self.db.conn(), &claim).await? {
+                    Some(id) => self.replayed(self.db.conn(), id).await,
+                    None => Err(err),
                 }
             }
             (result, _) => result,
         }
     }
 
-    /// Logs each item on its own (one transaction each), so one bad item refuses only itself.
-    /// Items that failed to parse are passed through as their error.
+    /// Logs each item on its own (each in its own savepoint), so one bad item refuses only
+    /// itself. Items that failed to parse are passed through as their error.
     pub async fn log_conversions(
         &self,
         caller: &Caller,
@@ -138,19 +144,19 @@ impl Services {
                 format!("must hold 1 to {MAX_BATCH} conversions"),
             ));
         }
-        let mut outcomes = Vec::with_capacity(items.len());
-        for item in items {
-            outcomes.push(match item {
+        // Submitted together, the items share group commits instead of waiting on each other.
+        let outcomes = items.into_iter().map(|item| async move {
+            match item {
                 Ok((input, key)) => self.log_conversion(caller, input, key.as_ref()).await,
                 Err(err) => Err(err),
-            });
-        }
-        Ok(outcomes)
+            }
+        });
+        Ok(futures_util::future::join_all(outcomes).await)
     }
 
-    async fn replayed(&self, id: Uuid) -> AppResult<Logged> {
+    async fn replayed(&self, conn: &impl ConnectionTrait, id: Uuid) -> AppResult<Logged> {
         let conversion = conversion::Entity::find_by_id(id)
-            .one(self.db.conn())
+            .one(conn)
             .await?
             .ok_or_else(|| AppError::Internal("an idempotency key points at nothing".into()))?;
         Ok(Logged {
@@ -159,31 +165,30 @@ impl Services {
         })
     }
 
-    async fn log_conversion_once(
+    /// Writes one conversion and its side effects into `txn`, adding its rollup changes to
+    /// `rollups`. The caller commits (see `ingest`).
+    pub(super) async fn log_in(
         &self,
+        txn: &impl ConnectionTrait,
         caller: &Caller,
+        workspace_id: WorkspaceId,
         input: NewConversion,
         claim: Option<&Claim>,
+        rollups: &mut rollup::Delta,
     ) -> AppResult<Logged> {
         let principal = &caller.principal;
-        principal.require(Permission::Convert)?;
-        let workspace_id = acting_workspace(caller, input.workspace_id, "workspace_id", true)?
-            .ok_or_else(|| AppError::invalid("workspace_id", "is required for the admin key"))?;
-
-        let txn = self.db.begin_write().await?;
         if let Some(claim) = claim
-            && let Some(id) = idempotency::prior(&*txn, claim).await?
+            && let Some(id) = idempotency::prior(txn, claim).await?
         {
-            drop(txn);
-            return self.replayed(id).await;
+            return self.replayed(txn, id).await;
         }
-        ensure_workspace(&*txn, "workspace_id", &workspace_id).await?;
-        let contact = access::visible_contact_for_update(&*txn, principal, input.contact_id)
+        ensure_workspace(txn, "workspace_id", &workspace_id).await?;
+        let contact = access::visible_contact_for_update(txn, principal, input.contact_id)
             .await?
             .ok_or_else(|| AppError::invalid("contact_id", "no such contact"))?;
         let lead = match input.lead_id {
             Some(lead_id) => {
-                let lead = lead::Entity::find_by_id(lead_id.0).one(&*txn).await?;
+                let lead = lead::Entity::find_by_id(lead_id.0).one(txn).await?;
                 match lead {
                     // A lead another workspace converted stays linked to that conversion.
                     Some(lead)
@@ -208,7 +213,6 @@ impl Services {
             }
             None => None,
         };
-
         let created_at = now();
         let converted_at = input.converted_at.unwrap_or(created_at);
         let custom_data = input.custom_data.map(CustomData::into_value);
@@ -225,7 +229,7 @@ impl Services {
             custom_data: Set(custom_data.clone()),
             created_at: Set(created_at),
         }
-        .insert(&*txn)
+        .insert(txn)
         .await?;
 
         let lifetime = contact
@@ -234,8 +238,17 @@ impl Services {
             .ok_or_else(|| {
                 AppError::invalid("conversion_value", "lifetime value would overflow")
             })?;
-        let status = ConversionStatus::from_stored(&contact.conversion_status)
-            .advanced_by(input.conversion_type.as_str());
+        let before = ConversionStatus::from_stored(&contact.conversion_status);
+        let status = before.advanced_by(input.conversion_type.as_str());
+        rollups.conversion(
+            &self.rollup_zones,
+            &stored.workspace_id,
+            &stored.conversion_type,
+            stored.converted_at,
+            stored.value_minor,
+        );
+        rollup::status_changed(txn, &self.rollup_zones, rollups, contact.id, before, status)
+            .await?;
         // A backfilled older conversion must not move the "last converted" time back.
         let converted_timestamp = contact
             .converted_timestamp
@@ -248,17 +261,17 @@ impl Services {
         row.conversion_count = Set(contact.conversion_count.saturating_add(1));
         row.conversion_status = Set(status.as_str().to_owned());
         row.updated_at = Set(created_at);
-        row.update(&*txn).await?;
+        row.update(txn).await?;
 
         if let Some(lead) = lead {
             let mut row = lead.into_active_model();
             row.conversion_id = Set(Some(stored.id));
             row.workspace_id = Set(Some(workspace_id.as_str().to_owned()));
             row.conversion_metadata = Set(custom_data);
-            row.update(&*txn).await?;
+            row.update(txn).await?;
         }
         tracking::record(
-            &*txn,
+            txn,
             tracking::Event {
                 contact_id: ContactId(stored.contact_id),
                 lead_id: stored.lead_id.map(LeadId),
@@ -273,7 +286,7 @@ impl Services {
         )
         .await?;
         audit::record(
-            &*txn,
+            txn,
             caller,
             "conversion.logged",
             "conversion",
@@ -289,13 +302,9 @@ impl Services {
         )
         .await?;
         if let Some(claim) = claim {
-            idempotency::record(&*txn, claim, stored.id).await?;
+            idempotency::record(txn, claim, stored.id).await?;
         }
-        super::feed::append(&*txn, stored.id).await?;
-        txn.commit().await?;
-
-        // Publish after commit: the feed pump reads the new event from `feed_events`.
-        self.feed_signal.notify_one();
+        super::feed::append(txn, stored.id).await?;
         Ok(Logged {
             conversion: stored,
             replayed: false,

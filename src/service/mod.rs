@@ -5,13 +5,17 @@
 mod access;
 pub mod analytics;
 pub mod audit;
+mod cache;
 pub mod contact;
 pub mod conversion;
 pub mod feed;
 mod idempotency;
+mod ingest;
 pub mod lead;
 mod privacy;
 pub mod rate_limit;
+pub mod rollup;
+pub mod stats;
 mod tracking;
 pub mod workspace;
 
@@ -40,6 +44,12 @@ pub struct Services {
     /// How long a workspace's previous keys keep working after it rotates.
     key_rotation_grace: chrono::Duration,
     rate_limiter: rate_limit::RateLimiter,
+    /// Time zones whose daily rollups every write maintains (see `rollup`).
+    rollup_zones: Arc<[chrono_tz::Tz]>,
+    analytics_cache: Arc<cache::VersionedCache<analytics::Analytics>>,
+    stats_cache: Arc<cache::VersionedCache<stats::Stats>>,
+    /// The group-commit writer's queue, started on the first conversion.
+    ingest: Arc<std::sync::OnceLock<ingest::Queue>>,
 }
 
 impl Services {
@@ -61,7 +71,21 @@ impl Services {
             key_rotation_grace: chrono::Duration::days(1),
             // Unlimited until `with_rate_limit_per_hour` says otherwise.
             rate_limiter: rate_limit::RateLimiter::default(),
+            rollup_zones: Arc::new([chrono_tz::Tz::UTC]),
+            analytics_cache: Arc::default(),
+            stats_cache: Arc::default(),
+            ingest: Arc::default(),
         }
+    }
+
+    /// Maintains daily rollups in these zones (already built: see `rollup::sync_zones`).
+    pub fn with_rollup_zones(mut self, zones: Vec<chrono_tz::Tz>) -> Self {
+        self.rollup_zones = zones.into();
+        self
+    }
+
+    pub fn rollup_zones(&self) -> &[chrono_tz::Tz] {
+        &self.rollup_zones
     }
 
     /// Limits each workspace without its own limit to `per_hour` requests (0: unlimited).

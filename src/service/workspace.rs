@@ -203,6 +203,7 @@ impl Services {
             created_at: Set(now()),
             disabled_at: Set(None),
             rate_limit_per_hour: Set(input.rate_limit_per_hour.map(i64::from)),
+            analytics_version: Set(0),
         }
         .insert(&*txn)
         .await?;

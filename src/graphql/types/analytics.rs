@@ -53,7 +53,7 @@ pub struct TypeCount {
 /// One bucket of a trend line.
 #[derive(SimpleObject)]
 pub struct TrendPoint {
-    /// `2024-01-15` for days and weeks (the Monday), `2024-01` for months; UTC.
+    /// `2024-01-15` for days and weeks (the week's first day), `2024-01` for months.
     period: String,
     /// Conversions in the bucket.
     conversions: u64,
@@ -64,9 +64,9 @@ pub struct TrendPoint {
 /// Trend lines, oldest bucket first; buckets without conversions are omitted.
 #[derive(SimpleObject)]
 pub struct Trends {
-    /// By UTC day.
+    /// By local day of the time zone.
     daily: Vec<TrendPoint>,
-    /// By ISO week (starting Monday).
+    /// By local week, starting on the requested day (Monday unless asked).
     weekly: Vec<TrendPoint>,
     /// By month.
     monthly: Vec<TrendPoint>,
@@ -106,6 +106,11 @@ impl ConversionAnalytics {
     /// ISO 4217 currency of every amount here.
     async fn currency(&self) -> &str {
         &self.currency
+    }
+
+    /// The IANA time zone of the days, weeks and months.
+    async fn time_zone(&self) -> &str {
+        self.analytics.zone.name()
     }
 
     /// Totals over everything the filter selects.

@@ -7,6 +7,7 @@ mod audit;
 mod contact;
 mod conversion;
 mod lead;
+mod stats;
 mod workspace;
 
 pub use activity::WorkspaceActivity;
@@ -15,6 +16,7 @@ pub use audit::AuditEntry;
 pub use contact::Contact;
 pub use conversion::{Conversion, ConversionEvent};
 pub use lead::Lead;
+pub use stats::{ConversionStats, StatsDimension, WeekStartDay};
 pub use workspace::{RegisteredWorkspace, Workspace};
 
 use super::scalars::Decimal;

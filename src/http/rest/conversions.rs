@@ -204,6 +204,7 @@ const LIST_PARAMS: &[&str] = &[
     "conversion_type",
     "min_value",
     "max_value",
+    "time_zone",
     "limit",
     "after",
 ];
@@ -221,6 +222,7 @@ pub async fn list(
         conversion_type: params.get("conversion_type"),
         min_value: params.get("min_value"),
         max_value: params.get("max_value"),
+        time_zone: params.get("time_zone"),
     };
     let limit = params.bounded("limit", DEFAULT_PAGE, MAX_PAGE)?;
     let after = params
@@ -240,7 +242,14 @@ pub async fn list(
     }))
 }
 
-const ANALYTICS_PARAMS: &[&str] = &["workspace_id", "from_date", "to_date", "conversion_type"];
+const ANALYTICS_PARAMS: &[&str] = &[
+    "workspace_id",
+    "from_date",
+    "to_date",
+    "conversion_type",
+    "time_zone",
+    "week_start",
+];
 
 pub async fn analytics(
     State(services): State<Services>,
@@ -252,6 +261,8 @@ pub async fn analytics(
         from_date: params.get("from_date"),
         to_date: params.get("to_date"),
         conversion_type: params.get("conversion_type"),
+        time_zone: params.get("time_zone"),
+        week_start: params.get("week_start"),
     };
     params.finish(ANALYTICS_PARAMS)?;
     let analytics = services.analytics(&caller, query.parse()?).await?;

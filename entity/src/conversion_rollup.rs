@@ -1,0 +1,28 @@
+//! `conversion_rollups`: per zone, workspace, local day and type, the count and exact total
+//! of conversions. Kept in the same transaction as the conversions.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "conversion_rollups")]
+pub struct Model {
+    /// IANA time zone whose local days these are.
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub zone: String,
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub workspace_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub day: Date,
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub conversion_type: String,
+    pub conversions: i64,
+    /// Exact sum of `value_minor`.
+    pub total_minor: i64,
+    /// Conversions that carry a value.
+    pub valued: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,357 @@
+//! `convio seed`: fills a database with a realistic synthetic history, fast and reproducibly,
+//! for benchmarks and demos. Workspaces, contacts sent from a lead-generation workspace to
+//! one or two others, a lead per contact, and conversions of several types spread over the
+//! chosen span of days, with exact values and custom data. Contact rows carry the status,
+//! lifetime value and count their conversions imply, and the analytics rollups are rebuilt
+//! at the end, so the seeded database answers exactly like one filled through the API.
+//!
+//! The same seed, sizes and end date give the same rows. Rows are written with multi-row
+//! inserts in large transactions; the audit log and the live feed are left alone (the seeded
+//! history predates them).
+
+use crate::db::Db;
+use crate::domain::ConversionStatus;
+use crate::error::AppResult;
+use crate::service::rollup;
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use entity::{contact, conversion, lead, workspace, workspace_tracking};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, EntityTrait, QuerySelect, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+/// What to generate.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SeedOptions {
+    /// Conversions to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub conversions: u64,
+    /// Receiving workspaces (plus one lead-generation workspace that sends the contacts).
+    #[arg(long, default_value_t = 20)]
+    pub workspaces: u32,
+    /// Conversions per contact, on average.
+    #[arg(long, default_value_t = 4)]
+    pub conversions_per_contact: u64,
+    /// Days of history, ending at `--end-date`.
+    #[arg(long, default_value_t = 400)]
+    pub days: u32,
+    /// The last day of the history (UTC); defaults to today. Pin it to reproduce a database.
+    #[arg(long)]
+    pub end_date: Option<NaiveDate>,
+    /// Seed of the pseudo-random generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug)]
+pub struct SeedReport {
+    pub workspaces: u64,
+    pub contacts: u64,
+    pub conversions: u64,
+    pub tracking_rows: u64,
+}
+
+/// Rows per INSERT: under both databases' bind-parameter limits for the widest table.
+const ROWS_PER_INSERT: usize = 1_500;
+/// Conversions generated (and committed) per transaction: bounds memory.
+const CONVERSIONS_PER_TXN: u64 = 100_000;
+
+const TYPES: [(&str, u64); 5] = [
+    ("qualified", 40),
+    ("appointment", 25),
+    ("sale", 20),
+    ("demo_booked", 10),
+    ("contract_renewal", 5),
+];
+const SOURCES: [&str; 4] = ["salesforce", "hubspot", "pipedrive", "webhook"];
+
+/// SplitMix64: tiny, fast and stable across versions, so a seed means the same data forever.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A contact as its conversions leave it.
+struct ContactState {
+    receivers: Vec<usize>,
+    status: ConversionStatus,
+    lifetime_minor: i64,
+    count: i32,
+    last: Option<(DateTime<Utc>, usize)>,
+}
+
+pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<SeedReport> {
+    let conn = db.conn();
+    let mut rng = Rng(options.seed);
+    let end = options
+        .end_date
+        .unwrap_or_else(|| Utc::now().date_naive())
+        .succ_opt()
+        .unwrap_or(NaiveDate::MAX)
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    let span_seconds = i64::from(options.days.max(1)) * 86_400;
+    let start = end - Duration::seconds(span_seconds);
+
+    let sender = "seed_lead_gen".to_owned();
+    let receivers: Vec<String> = (1..=options.workspaces.max(1))
+        .map(|i| format!("seed_ws_{i:03}"))
+        .collect();
+    let workspace_rows: Vec<workspace::ActiveModel> = std::iter::once(&sender)
+        .chain(&receivers)
+        .map(|id| workspace::ActiveModel {
+            id: Set(id.clone()),
+            name: Set(format!("Seeded {id}")),
+            permissions: Set(json!(["read", "update", "convert"])),
+            created_at: Set(start),
+            disabled_at: Set(None),
+            rate_limit_per_hour: Set(None),
+            analytics_version: Set(0),
+        })
+        .collect();
+    workspace::Entity::insert_many(workspace_rows)
+        .on_conflict(
+            OnConflict::column(workspace::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+
+    // Contacts get ids after any already stored, so seeding adds to a database.
+    let first_id: i64 = contact::Entity::find()
+        .select_only()
+        .column_as(
+            sea_orm::sea_query::Expr::from(sea_orm::sea_query::Func::max(
+                sea_orm::sea_query::Expr::col(contact::Column::Id),
+            )),
+            "max",
+        )
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten()
+        .unwrap_or(0)
+        + 1;
+    let contacts = (options.conversions / options.conversions_per_contact.max(1)).max(1);
+    let mut states: Vec<ContactState> = (0..contacts)
+        .map(|_| {
+            let mut mine = vec![rng.below(receivers.len() as u64) as usize];
+            // A third of the contacts go to a second workspace too.
+            if receivers.len() > 1 && rng.below(3) == 0 {
+                let other = (mine[0] + 1 + rng.below(receivers.len() as u64 - 1) as usize)
+                    % receivers.len();
+                mine.push(other);
+            }
+            ContactState {
+                receivers: mine,
+                status: ConversionStatus::Pending,
+                lifetime_minor: 0,
+                count: 0,
+                last: None,
+            }
+        })
+        .collect();
+    // Each contact arrived somewhere in the first half of the span.
+    let arrivals: Vec<DateTime<Utc>> = (0..contacts)
+        .map(|_| start + Duration::seconds(rng.below(span_seconds as u64 / 2) as i64))
+        .collect();
+
+    // Two passes over the same random stream: the first only folds each conversion into
+    // its contact (whose row must exist before the conversions that reference it), the
+    // second writes the conversions.
+    let stream = rng.0;
+    for _ in 0..options.conversions {
+        let g = generate(&mut rng, &states, &arrivals, end);
+        let state = &mut states[g.contact];
+        state.status = state.status.advanced_by(g.kind);
+        state.lifetime_minor += g.value_minor.unwrap_or(0);
+        state.count += 1;
+        if state.last.is_none_or(|(t, _)| g.at > t) {
+            state.last = Some((g.at, g.workspace));
+        }
+    }
+
+    let mut contact_rows = Vec::with_capacity(contacts as usize);
+    let mut lead_rows = Vec::with_capacity(contacts as usize);
+    let mut tracking_rows = Vec::new();
+    for (c, state) in states.iter().enumerate() {
+        let id = first_id + c as i64;
+        let arrived = arrivals[c];
+        contact_rows.push(contact::ActiveModel {
+            id: Set(id),
+            name: Set(Some(format!("Seeded Contact {id}"))),
+            email: Set(Some(format!("contact{id}@example.test"))),
+            phone: Set(None),
+            created_at: Set(arrived),
+            updated_at: Set(state.last.map_or(arrived, |(t, _)| t)),
+            sent_from_workspace: Set(Some(sender.clone())),
+            converted_from_workspace: Set(state.last.map(|(_, ws)| receivers[ws].clone())),
+            conversion_status: Set(state.status.as_str().to_owned()),
+            converted_timestamp: Set(state.last.map(|(t, _)| t)),
+            converted_by: Set(None),
+            custom_metadata: Set(None),
+            lifetime_value_minor: Set(state.lifetime_minor),
+            currency: Set("USD".to_owned()),
+            conversion_count: Set(state.count),
+            erased_at: Set(None),
+        });
+        lead_rows.push(lead::ActiveModel {
+            id: Set(id),
+            contact_id: Set(id),
+            created_at: Set(arrived),
+            workspace_id: Set(None),
+            conversion_id: Set(None),
+            conversion_metadata: Set(None),
+        });
+        let track = |ws: &str, action: &str, counterpart: &str| workspace_tracking::ActiveModel {
+            contact_id: Set(id),
+            lead_id: Set(Some(id)),
+            workspace_id: Set(ws.to_owned()),
+            action: Set(action.to_owned()),
+            timestamp: Set(arrived),
+            metadata: Set(Some(json!({ "counterpart": counterpart }))),
+            ..Default::default()
+        };
+        for &ws in &state.receivers {
+            tracking_rows.push(track(&sender, "sent", &receivers[ws]));
+            tracking_rows.push(track(&receivers[ws], "received", &sender));
+        }
+    }
+    let tracking = tracking_rows.len() as u64;
+    insert_all(db, contact_rows).await?;
+    insert_all(db, lead_rows).await?;
+    insert_all(db, tracking_rows).await?;
+    crate::service::advance_id_sequence(conn, "contacts").await?;
+    crate::service::advance_id_sequence(conn, "leads").await?;
+
+    let mut rng = Rng(stream);
+    let mut written = 0;
+    while written < options.conversions {
+        let n = CONVERSIONS_PER_TXN.min(options.conversions - written);
+        let rows: Vec<conversion::ActiveModel> = (0..n)
+            .map(|_| {
+                let g = generate(&mut rng, &states, &arrivals, end);
+                let id = first_id + g.contact as i64;
+                conversion::ActiveModel {
+                    id: Set(g.id),
+                    contact_id: Set(id),
+                    lead_id: Set(None),
+                    workspace_id: Set(receivers[g.workspace].clone()),
+                    converted_by: Set(format!("rep_{:04}", g.rep)),
+                    converted_at: Set(g.at),
+                    conversion_type: Set(g.kind.to_owned()),
+                    value_minor: Set(g.value_minor),
+                    currency: Set("USD".to_owned()),
+                    custom_data: Set(Some(json!({
+                        "source": SOURCES[g.source],
+                        "campaign": format!("cmp_{}", g.campaign),
+                    }))),
+                    created_at: Set(g.at),
+                }
+            })
+            .collect();
+        insert_all(db, rows).await?;
+        written += n;
+        tracing::info!(written, total = options.conversions, "conversions seeded");
+    }
+
+    for &zone in zones {
+        let txn = conn.begin().await?;
+        rollup::build_zone(&txn, zone).await?;
+        txn.commit().await?;
+    }
+    Ok(SeedReport {
+        workspaces: receivers.len() as u64 + 1,
+        contacts,
+        conversions: options.conversions,
+        tracking_rows: tracking,
+    })
+}
+
+/// One conversion, drawn from the stream.
+struct Generated {
+    id: Uuid,
+    contact: usize,
+    workspace: usize,
+    at: DateTime<Utc>,
+    kind: &'static str,
+    value_minor: Option<i64>,
+    rep: u64,
+    source: usize,
+    campaign: u64,
+}
+
+fn generate(
+    rng: &mut Rng,
+    states: &[ContactState],
+    arrivals: &[DateTime<Utc>],
+    end: DateTime<Utc>,
+) -> Generated {
+    let contact = rng.below(states.len() as u64) as usize;
+    let receivers = &states[contact].receivers;
+    let workspace = receivers[rng.below(receivers.len() as u64) as usize];
+    let arrived = arrivals[contact];
+    let at = arrived + Duration::seconds(rng.below((end - arrived).num_seconds() as u64) as i64);
+    let kind = pick_type(rng);
+    let value_minor = match kind {
+        "sale" | "contract_renewal" => Some(100_000 + rng.below(4_900_000) as i64),
+        "appointment" if rng.below(4) == 0 => Some(rng.below(50_000) as i64),
+        _ => None,
+    };
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&rng.next().to_le_bytes());
+    bytes[8..].copy_from_slice(&rng.next().to_le_bytes());
+    Generated {
+        id: uuid::Builder::from_random_bytes(bytes).into_uuid(),
+        contact,
+        workspace,
+        at,
+        kind,
+        value_minor,
+        rep: rng.below(5_000),
+        source: rng.below(SOURCES.len() as u64) as usize,
+        campaign: rng.below(200),
+    }
+}
+
+fn pick_type(rng: &mut Rng) -> &'static str {
+    let total: u64 = TYPES.iter().map(|(_, w)| w).sum();
+    let mut roll = rng.below(total);
+    for (kind, weight) in TYPES {
+        if roll < weight {
+            return kind;
+        }
+        roll -= weight;
+    }
+    TYPES[0].0
+}
+
+/// Inserts the rows in one transaction, a few thousand per statement.
+async fn insert_all<A>(db: &Db, rows: Vec<A>) -> AppResult<()>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let txn = db.conn().begin().await?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! Analytics rollups: for each configured time zone, per local day, the count and exact total
+//! of conversions (by workspace and type) and the contacts each workspace received (by their
+//! current status). Every write that changes a figure adds a [`Delta`] and applies it in its
+//! own transaction, so the rollups always equal a direct computation over the rows; a test
+//! holds them to that on random data.
+//!
+//! Zones are part of the schema, not of a request: a dashboard's zone is answered from the
+//! rollups only if it is configured (`--analytics-time-zones`); any other zone is computed
+//! from the rows, exactly but slower.
+
+use super::analytics::Tally;
+use crate::domain::{ConversionStatus, TrackingAction, local_day};
+use crate::error::AppResult;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::{
+    contact, contact_rollup, conversion, conversion_rollup, rollup_zone, workspace,
+    workspace_tracking,
+};
+use futures_util::TryStreamExt;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
+    StreamTrait, TransactionTrait,
+};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Rows per upsert statement: well under both databases' bind-parameter limits.
+const CHUNK: usize = 500;
+
+type ConversionKey = (Tz, String, NaiveDate, String);
+type ContactKey = (Tz, String, NaiveDate, &'static str);
+
+/// What one write (or a rebuild) changes in the rollups, summed per row.
+#[derive(Debug, Default)]
+pub struct Delta {
+    conversions: HashMap<ConversionKey, Tally>,
+    contacts: HashMap<ContactKey, i64>,
+    /// Workspaces whose figures change, whatever the zones: their cached analytics go stale.
+    touched: BTreeSet<String>,
+}
+
+impl Delta {
+    /// A conversion was logged.
+    pub fn conversion(
+        &mut self,
+        zones: &[Tz],
+        workspace: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+        value_minor: Option<i64>,
+    ) {
+        self.touched.insert(workspace.to_owned());
+        for &zone in zones {
+            let key = (
+                zone,
+                workspace.to_owned(),
+                local_day(zone, at),
+                kind.to_owned(),
+            );
+            self.conversions
+                .entry(key)
+                .or_default()
+                .add(Tally::of(value_minor));
+        }
+    }
+
+    /// `workspace` received a contact for the first time at `at`, or (`by` = -1) a contact
+    /// it received leaves `status`.
+    pub fn contact(
+        &mut self,
+        zones: &[Tz],
+        workspace: &str,
+        at: DateTime<Utc>,
+        status: ConversionStatus,
+        by: i64,
+    ) {
+        self.touched.insert(workspace.to_owned());
+        for &zone in zones {
+            let key = (
+                zone,
+                workspace.to_owned(),
+                local_day(zone, at),
+                status.as_str(),
+            );
+            *self.contacts.entry(key).or_default() += by;
+        }
+    }
+
+    /// Folds another write's changes into this one.
+    pub fn merge(&mut self, other: Delta) {
+        for (key, tally) in other.conversions {
+            self.conversions.entry(key).or_default().add(tally);
+        }
+        for (key, n) in other.contacts {
+            *self.contacts.entry(key).or_default() += n;
+        }
+        self.touched.extend(other.touched);
+    }
+
+    /// Adds the delta to the stored rollups (upserts, a few hundred rows per statement) and
+    /// bumps the analytics version of every workspace it touches.
+    pub async fn apply(self, conn: &impl ConnectionTrait) -> AppResult<()> {
+        if !self.touched.is_empty() {
+            workspace::Entity::update_many()
+                .col_expr(
+                    workspace::Column::AnalyticsVersion,
+                    Expr::col(workspace::Column::AnalyticsVersion).add(1),
+                )
+                .filter(workspace::Column::Id.is_in(self.touched))
+                .exec(conn)
+                .await?;
+        }
+        use conversion_rollup::Column as C;
+        let rows = self
+            .conversions
+            .into_iter()
+            .map(|((zone, ws, day, kind), t)| {
+                vec![
+                    zone.name().into(),
+                    ws.into(),
+                    day.into(),
+                    kind.into(),
+                    t.conversions.into(),
+                    t.total_minor.into(),
+                    t.valued.into(),
+                ]
+            });
+        upsert_adding(
+            conn,
+            conversion_rollup::Entity,
+            &[C::Zone, C::WorkspaceId, C::Day, C::ConversionType],
+            &[C::Conversions, C::TotalMinor, C::Valued],
+            rows.collect(),
+        )
+        .await?;
+        use contact_rollup::Column as K;
+        let rows = self.contacts.into_iter().filter(|(_, n)| *n != 0).map(
+            |((zone, ws, day, status), n)| {
+                vec![
+                    zone.name().into(),
+                    ws.into(),
+                    day.into(),
+                    status.into(),
+                    n.into(),
+                ]
+            },
+        );
+        upsert_adding(
+            conn,
+            contact_rollup::Entity,
+            &[K::Zone, K::WorkspaceId, K::Day, K::Status],
+            &[K::Contacts],
+            rows.collect(),
+        )
+        .await
+    }
+}
+
+/// Inserts `rows` (key columns, then counted columns) into `table`; where a row with the same
+/// key exists, adds the counts to it instead.
+async fn upsert_adding<T, C>(
+    conn: &impl ConnectionTrait,
+    table: T,
+    keys: &[C],
+    counts: &[C],
+    rows: Vec<Vec<sea_orm::Value>>,
+) -> AppResult<()>
+where
+    T: sea_orm::sea_query::IntoIden + Copy,
+    C: sea_orm::sea_query::IntoIden + Copy,
+{
+    for chunk in rows.chunks(CHUNK) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(table)
+            .columns(keys.iter().chain(counts).copied());
+        for row in chunk {
+            insert.values_panic(row.iter().cloned().map(Into::into));
+        }
+        insert.on_conflict(
+            OnConflict::columns(keys.iter().copied())
+                .values(counts.iter().map(|&c| (c, added(table, c))))
+                .to_owned(),
+        );
+        conn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// `stored + excluded` for an upsert's column: both databases name the proposed row
+/// `excluded`.
+fn added<T, C>(table: T, col: C) -> sea_orm::sea_query::SimpleExpr
+where
+    T: sea_orm::sea_query::IntoIden,
+    C: sea_orm::sea_query::IntoIden + Copy,
+{
+    Expr::col((table, col)).add(Expr::col((sea_orm::sea_query::Alias::new("excluded"), col)))
+}
+
+/// When each workspace first received the contact: the days its contact rollups are on.
+pub async fn first_receipts(
+    conn: &impl ConnectionTrait,
+    contact_id: i64,
+) -> AppResult<Vec<(String, DateTime<Utc>)>> {
+    Ok(workspace_tracking::Entity::find()
+        .select_only()
+        .column(workspace_tracking::Column::WorkspaceId)
+        .column_as(workspace_tracking::Column::Timestamp.min(), "first")
+        .filter(workspace_tracking::Column::ContactId.eq(contact_id))
+        .filter(workspace_tracking::Column::Action.eq(TrackingAction::Received.as_str()))
+        .group_by(workspace_tracking::Column::WorkspaceId)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// Moves a contact's receipts from one status to another, when its status changes.
+pub async fn status_changed(
+    conn: &impl ConnectionTrait,
+    zones: &[Tz],
+    delta: &mut Delta,
+    contact_id: i64,
+    from: ConversionStatus,
+    to: ConversionStatus,
+) -> AppResult<()> {
+    if from == to {
+        return Ok(());
+    }
+    for (ws, at) in first_receipts(conn, contact_id).await? {
+        delta.contact(zones, &ws, at, from, -1);
+        delta.contact(zones, &ws, at, to, 1);
+    }
+    Ok(())
+}
+
+/// Brings the stored zones in line with the configured ones: builds the rollups of a zone
+/// that is new (from the rows, in one transaction) and drops those of a zone no longer
+/// configured, which would otherwise go stale. Runs under the start-up lock.
+pub async fn sync_zones(conn: &sea_orm::DatabaseConnection, zones: &[Tz]) -> AppResult<()> {
+    let stored: HashSet<String> = rollup_zone::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|z| z.zone)
+        .collect();
+    let wanted: HashSet<String> = zones.iter().map(|z| z.name().to_owned()).collect();
+    for gone in stored.difference(&wanted) {
+        let txn = conn.begin().await?;
+        drop_zone(&txn, gone).await?;
+        txn.commit().await?;
+        tracing::info!(zone = %gone, "analytics rollups dropped");
+    }
+    for &zone in zones.iter().filter(|z| !stored.contains(z.name())) {
+        let started = std::time::Instant::now();
+        let txn = conn.begin().await?;
+        build_zone(&txn, zone).await?;
+        txn.commit().await?;
+        tracing::info!(zone = %zone.name(), ms = started.elapsed().as_millis() as u64, "analytics rollups built");
+    }
+    Ok(())
+}
+
+async fn drop_zone(conn: &impl ConnectionTrait, zone: &str) -> AppResult<()> {
+    conversion_rollup::Entity::delete_many()
+        .filter(conversion_rollup::Column::Zone.eq(zone))
+        .exec(conn)
+        .await?;
+    contact_rollup::Entity::delete_many()
+        .filter(contact_rollup::Column::Zone.eq(zone))
+        .exec(conn)
+        .await?;
+    rollup_zone::Entity::delete_by_id(zone.to_owned())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Computes a zone's rollups from the rows, streaming them so memory stays flat.
+pub async fn build_zone<C>(conn: &C, zone: Tz) -> AppResult<()>
+where
+    C: ConnectionTrait + StreamTrait,
+{
+    drop_zone(conn, zone.name()).await?;
+    let zones = [zone];
+    let mut delta = Delta::default();
+    {
+        let mut rows = conversion::Entity::find()
+            .select_only()
+            .column(conversion::Column::WorkspaceId)
+            .column(conversion::Column::ConversionType)
+            .column(conversion::Column::ConvertedAt)
+            .column(conversion::Column::ValueMinor)
+            .into_tuple::<(String, String, DateTime<Utc>, Option<i64>)>()
+            .stream(conn)
+            .await?;
+        while let Some((ws, kind, at, value)) = rows.try_next().await? {
+            delta.conversion(&zones, &ws, &kind, at, value);
+        }
+    }
+    let receipts: Vec<(String, DateTime<Utc>, String)> = workspace_tracking::Entity::find()
+        .select_only()
+        .column(workspace_tracking::Column::WorkspaceId)
+        .column_as(workspace_tracking::Column::Timestamp.min(), "first")
+        .column(contact::Column::ConversionStatus)
+        .join(
+            JoinType::InnerJoin,
+            workspace_tracking::Relation::Contact.def(),
+        )
+        .filter(workspace_tracking::Column::Action.eq(TrackingAction::Received.as_str()))
+        .group_by(workspace_tracking::Column::WorkspaceId)
+        .group_by(workspace_tracking::Column::ContactId)
+        .group_by(contact::Column::ConversionStatus)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for (ws, at, status) in receipts {
+        delta.contact(&zones, &ws, at, ConversionStatus::from_stored(&status), 1);
+    }
+    delta.apply(conn).await?;
+    rollup_zone::Entity::insert(rollup_zone::ActiveModel {
+        zone: sea_orm::Set(zone.name().to_owned()),
+        built_at: sea_orm::Set(super::now()),
+    })
+    .exec(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,444 @@
+//! Grouped conversion figures: count, exact total and average of the conversions matching a
+//! filter, grouped by any of workspace, conversion type, the contact's status and a time
+//! bucket in the caller's time zone. Every analytics answer is built from this.
+//!
+//! Two ways to the same numbers: from the daily rollups (a configured zone, whole local days,
+//! no row-level filters) or from the conversion rows. The first reads a few hundred rows
+//! whatever the size of the table; the second is exact for any filter and zone.
+
+use super::Services;
+use super::analytics::Tally;
+use super::cache::analytics_version;
+use super::conversion::{ConversionFilter, scoped_workspace};
+use crate::auth::Caller;
+use crate::domain::{
+    DateRange, Granularity, Permission, TrackingAction, WeekStart, WorkspaceId, as_day_boundary,
+    local_day,
+};
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::{contact, contact_rollup, conversion, conversion_rollup, workspace_tracking};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, IntoColumnRef, IntoIden, Query, SelectStatement, SimpleExpr,
+};
+use sea_orm::{ConnectionTrait, QueryResult};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What to group conversions by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    Workspace,
+    ConversionType,
+    ContactStatus,
+    Period(Granularity),
+}
+
+#[derive(Debug)]
+pub struct StatsQuery {
+    pub filter: ConversionFilter,
+    pub zone: Tz,
+    pub week_start: WeekStart,
+    pub group_by: Vec<Dimension>,
+}
+
+/// One group's coordinates; a dimension not grouped by is `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GroupKey {
+    pub period: Option<String>,
+    pub workspace_id: Option<String>,
+    pub conversion_type: Option<String>,
+    pub contact_status: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// Groups in key order (periods oldest first); groups without conversions are absent.
+    pub groups: Vec<(GroupKey, Tally)>,
+    /// Whether the answer came from the rollups (for metrics and the benchmark).
+    pub from_rollups: bool,
+}
+
+/// Contacts received per workspace and current status: the denominators of conversion rates
+/// and the funnel. A contact counts on the day its workspace first received it.
+pub type Received = Vec<(String, String, u64)>;
+
+impl Services {
+    /// Grouped figures; answered from the cache while nothing they cover changed.
+    pub async fn conversion_stats(&self, caller: &Caller, query: StatsQuery) -> AppResult<Stats> {
+        caller.principal.require(Permission::Read)?;
+        let scope = scoped_workspace(caller, query.filter.workspace_id.as_ref())?;
+        let key = format!("{scope:?}|{query:?}");
+        let version = analytics_version(self.db.conn(), scope.as_ref()).await?;
+        if let Some(hit) = self.stats_cache.get(&key, version) {
+            return Ok((*hit).clone());
+        }
+        let stats = self.compute_stats(caller, query).await?;
+        self.stats_cache.put(key, version, Arc::new(stats.clone()));
+        Ok(stats)
+    }
+
+    pub(super) async fn compute_stats(
+        &self,
+        caller: &Caller,
+        query: StatsQuery,
+    ) -> AppResult<Stats> {
+        let periods = query
+            .group_by
+            .iter()
+            .filter(|d| matches!(d, Dimension::Period(_)))
+            .count();
+        if periods > 1 {
+            return Err(AppError::invalid(
+                "group_by",
+                "may hold at most one time bucket",
+            ));
+        }
+        let mut filter = query.filter;
+        filter.workspace_id = scoped_workspace(caller, filter.workspace_id.as_ref())?;
+        let plan = Plan {
+            zone: query.zone,
+            week_start: query.week_start,
+            group_by: query.group_by,
+        };
+        match self.rollup_days(&plan, &filter) {
+            Some(days) => {
+                let groups = plan.from_rollups(self.db.conn(), &filter, days).await?;
+                Ok(Stats {
+                    groups,
+                    from_rollups: true,
+                })
+            }
+            None => {
+                let cond = self.conversion_condition(caller, &filter)?;
+                let groups = plan.from_rows(self.db.conn(), cond).await?;
+                Ok(Stats {
+                    groups,
+                    from_rollups: false,
+                })
+            }
+        }
+    }
+
+    /// Contacts received in the range, by workspace and current status.
+    pub async fn received(
+        &self,
+        caller: &Caller,
+        workspace: Option<&WorkspaceId>,
+        range: DateRange,
+        zone: Tz,
+    ) -> AppResult<Received> {
+        caller.principal.require(Permission::Read)?;
+        let workspace = scoped_workspace(caller, workspace)?;
+        let conn = self.db.conn();
+        let rows = match self.zone_days(zone, &range) {
+            Some((from, until)) => {
+                use contact_rollup::Column as K;
+                let mut select = Query::select();
+                select
+                    .column(K::WorkspaceId)
+                    .column(K::Status)
+                    .expr_as(sum(K::Contacts), Alias::new("n"))
+                    .from(contact_rollup::Entity)
+                    .and_where(Expr::col(K::Zone).eq(zone.name()))
+                    .group_by_columns([K::WorkspaceId, K::Status]);
+                if let Some(ws) = &workspace {
+                    select.and_where(Expr::col(K::WorkspaceId).eq(ws.as_str()));
+                }
+                day_bounds(&mut select, K::Day, from, until);
+                conn.query_all(&select).await?
+            }
+            None => {
+                conn.query_all(&received_from_rows(workspace.as_ref(), &range))
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let n: i64 = row.try_get("", "n")?;
+                Ok((
+                    row.try_get("", "workspace_id")?,
+                    row.try_get("", "status")?,
+                    u64::try_from(n).unwrap_or(0),
+                ))
+            })
+            .filter(|r: &AppResult<(String, String, u64)>| !matches!(r, Ok((_, _, 0))))
+            .collect()
+    }
+
+    /// The local days `[from, until)` to read from the rollups, if they can answer.
+    fn rollup_days(
+        &self,
+        plan: &Plan,
+        filter: &ConversionFilter,
+    ) -> Option<(Option<NaiveDate>, Option<NaiveDate>)> {
+        let row_level = filter.contact_id.is_some()
+            || filter.min_value_minor.is_some()
+            || filter.max_value_minor.is_some()
+            || plan.group_by.contains(&Dimension::ContactStatus);
+        if row_level {
+            return None;
+        }
+        self.zone_days(plan.zone, &filter.range)
+    }
+
+    /// A range as whole local days of a rolled-up zone, or `None` if it is not one.
+    fn zone_days(
+        &self,
+        zone: Tz,
+        range: &DateRange,
+    ) -> Option<(Option<NaiveDate>, Option<NaiveDate>)> {
+        if !self.rollup_zones.contains(&zone) {
+            return None;
+        }
+        let day = |at: Option<DateTime<Utc>>| match at {
+            None => Some(None),
+            Some(at) => as_day_boundary(zone, at).map(Some),
+        };
+        Some((day(range.from)?, day(range.until)?))
+    }
+}
+
+struct Plan {
+    zone: Tz,
+    week_start: WeekStart,
+    group_by: Vec<Dimension>,
+}
+
+impl Plan {
+    fn period(&self) -> Option<Granularity> {
+        self.group_by.iter().find_map(|d| match d {
+            Dimension::Period(g) => Some(*g),
+            _ => None,
+        })
+    }
+
+    fn has(&self, dimension: Dimension) -> bool {
+        self.group_by.contains(&dimension)
+    }
+
+    async fn from_rollups(
+        &self,
+        conn: &impl ConnectionTrait,
+        filter: &ConversionFilter,
+        (from, until): (Option<NaiveDate>, Option<NaiveDate>),
+    ) -> AppResult<Vec<(GroupKey, Tally)>> {
+        use conversion_rollup::Column as C;
+        let mut select = Query::select();
+        select
+            .expr_as(sum(C::Conversions), Alias::new("n"))
+            .expr_as(sum(C::TotalMinor), Alias::new("total"))
+            .expr_as(sum(C::Valued), Alias::new("valued"))
+            .from(conversion_rollup::Entity)
+            .and_where(Expr::col(C::Zone).eq(self.zone.name()));
+        if let Some(ws) = &filter.workspace_id {
+            select.and_where(Expr::col(C::WorkspaceId).eq(ws.as_str()));
+        }
+        if let Some(kind) = &filter.conversion_type {
+            select.and_where(Expr::col(C::ConversionType).eq(kind.as_str()));
+        }
+        day_bounds(&mut select, C::Day, from, until);
+        self.group(
+            &mut select,
+            false,
+            C::WorkspaceId,
+            C::ConversionType,
+            None::<C>,
+        );
+        if self.period().is_some() {
+            select.column(C::Day).group_by_col(C::Day);
+        }
+        let mut groups = BTreeMap::new();
+        for row in conn.query_all(&select).await? {
+            let day = match self.period() {
+                Some(_) => Some(row.try_get::<NaiveDate>("", "day")?),
+                None => None,
+            };
+            let tally = Tally::from_sums(&row)?;
+            groups
+                .entry(self.key(&row, day)?)
+                .or_insert_with(Tally::default)
+                .add(tally);
+        }
+        Ok(groups.into_iter().collect())
+    }
+
+    async fn from_rows(
+        &self,
+        conn: &impl ConnectionTrait,
+        cond: sea_orm::Condition,
+    ) -> AppResult<Vec<(GroupKey, Tally)>> {
+        use conversion::Column as C;
+        let mut select = Query::select();
+        select.from(conversion::Entity).cond_where(cond);
+        let status = self
+            .has(Dimension::ContactStatus)
+            .then_some((contact::Entity, contact::Column::ConversionStatus));
+        if status.is_some() {
+            select.inner_join(
+                contact::Entity,
+                Expr::col((contact::Entity, contact::Column::Id))
+                    .equals((conversion::Entity, C::ContactId)),
+            );
+        }
+        let per_row = self.period().is_some();
+        self.group(
+            &mut select,
+            per_row,
+            (conversion::Entity, C::WorkspaceId),
+            (conversion::Entity, C::ConversionType),
+            status,
+        );
+        let mut groups = BTreeMap::new();
+        if per_row {
+            // Local days depend on the zone's rules, so each row is bucketed here.
+            select
+                .column((conversion::Entity, C::ConvertedAt))
+                .column((conversion::Entity, C::ValueMinor));
+            for row in conn.query_all(&select).await? {
+                let at: DateTime<Utc> = row.try_get("", "converted_at")?;
+                let value: Option<i64> = row.try_get("", "value_minor")?;
+                let key = self.key(&row, Some(local_day(self.zone, at)))?;
+                groups
+                    .entry(key)
+                    .or_insert_with(Tally::default)
+                    .add(Tally::of(value));
+            }
+        } else {
+            select
+                .expr_as(
+                    Func::count(Expr::col((conversion::Entity, C::Id))),
+                    Alias::new("n"),
+                )
+                .expr_as(
+                    sum((conversion::Entity, C::ValueMinor)),
+                    Alias::new("total"),
+                )
+                .expr_as(
+                    Func::count(Expr::col((conversion::Entity, C::ValueMinor))),
+                    Alias::new("valued"),
+                );
+            for row in conn.query_all(&select).await? {
+                let key = self.key(&row, None)?;
+                groups.insert(key, Tally::from_sums(&row)?);
+            }
+        }
+        Ok(groups.into_iter().collect())
+    }
+
+    /// Selects the requested non-time dimensions, and groups by them unless `per_row`.
+    fn group<W, T, S>(
+        &self,
+        select: &mut SelectStatement,
+        per_row: bool,
+        workspace: W,
+        kind: T,
+        status: Option<S>,
+    ) where
+        W: IntoColumnRef,
+        T: IntoColumnRef,
+        S: IntoColumnRef,
+    {
+        let mut add = |col: sea_orm::sea_query::ColumnRef| {
+            select.column(col.clone());
+            if !per_row {
+                select.group_by_col(col);
+            }
+        };
+        if self.has(Dimension::Workspace) {
+            add(workspace.into_column_ref());
+        }
+        if self.has(Dimension::ConversionType) {
+            add(kind.into_column_ref());
+        }
+        if let Some(status) = status {
+            add(status.into_column_ref());
+        }
+    }
+
+    fn key(&self, row: &QueryResult, day: Option<NaiveDate>) -> AppResult<GroupKey> {
+        let text = |wanted: bool, column: &str| -> AppResult<Option<String>> {
+            Ok(if wanted {
+                Some(row.try_get("", column)?)
+            } else {
+                None
+            })
+        };
+        Ok(GroupKey {
+            period: self
+                .period()
+                .zip(day)
+                .map(|(g, day)| g.label(day, self.week_start)),
+            workspace_id: text(self.has(Dimension::Workspace), "workspace_id")?,
+            conversion_type: text(self.has(Dimension::ConversionType), "conversion_type")?,
+            contact_status: text(self.has(Dimension::ContactStatus), "conversion_status")?,
+        })
+    }
+}
+
+/// `CAST(SUM(col) AS BIGINT)`: PostgreSQL widens a BIGINT sum to NUMERIC.
+fn sum(col: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
+    Func::cast_as(Func::sum(Expr::col(col)), "BIGINT").into()
+}
+
+fn day_bounds(
+    select: &mut SelectStatement,
+    col: impl IntoIden + Copy + 'static,
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) {
+    if let Some(from) = from {
+        select.and_where(Expr::col(col).gte(from));
+    }
+    if let Some(until) = until {
+        select.and_where(Expr::col(col).lt(until));
+    }
+}
+
+/// Received contacts counted from the tracking rows: each (workspace, contact) pair once,
+/// on its first receipt, with the contact's current status.
+fn received_from_rows(workspace: Option<&WorkspaceId>, range: &DateRange) -> SelectStatement {
+    use workspace_tracking::Column as T;
+    let first = Alias::new("first_at");
+    let mut pairs = Query::select();
+    pairs
+        .column(T::WorkspaceId)
+        .column(T::ContactId)
+        .expr_as(Func::min(Expr::col(T::Timestamp)), first.clone())
+        .from(workspace_tracking::Entity)
+        .and_where(Expr::col(T::Action).eq(TrackingAction::Received.as_str()))
+        .group_by_columns([T::WorkspaceId, T::ContactId]);
+    if let Some(ws) = workspace {
+        pairs.and_where(Expr::col(T::WorkspaceId).eq(ws.as_str()));
+    }
+    let r = Alias::new("r");
+    let mut select = Query::select();
+    select
+        .expr_as(
+            Expr::col((r.clone(), T::WorkspaceId)),
+            Alias::new("workspace_id"),
+        )
+        .expr_as(
+            Expr::col((contact::Entity, contact::Column::ConversionStatus)),
+            Alias::new("status"),
+        )
+        .expr_as(
+            Func::count(Expr::col((r.clone(), T::ContactId))),
+            Alias::new("n"),
+        )
+        .from_subquery(pairs, r.clone())
+        .inner_join(
+            contact::Entity,
+            Expr::col((contact::Entity, contact::Column::Id)).equals((r.clone(), T::ContactId)),
+        )
+        .group_by_col((r.clone(), T::WorkspaceId))
+        .group_by_col((contact::Entity, contact::Column::ConversionStatus));
+    if let Some(from) = range.from {
+        select.and_where(Expr::col((r.clone(), first.clone())).gte(from));
+    }
+    if let Some(until) = range.until {
+        select.and_where(Expr::col((r, first)).lt(until));
+    }
+    select
+}
