@@ -1,0 +1,79 @@
+//! `convio-bench`: drives a running convio server over real HTTP and WebSocket for a fixed
+//! time and reports throughput, latency percentiles, errors by status and code, feed delivery
+//! (latency and lost events) and the server's memory. A client only: it talks to the server
+//! the way integrators and dashboards do, and shares no code with it.
+
+mod cli;
+mod client;
+mod delivery;
+mod ops;
+mod report;
+mod scenarios;
+mod server;
+mod setup;
+mod stats;
+mod window;
+mod ws;
+
+use clap::Parser;
+use cli::Args;
+use client::Api;
+use report::Report;
+use setup::SetupPlan;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("convio-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    if args.workspaces == 0 || args.contacts_per_workspace == 0 || args.concurrency == 0 {
+        return Err(
+            "--workspaces, --contacts-per-workspace and --concurrency must be at least 1".into(),
+        );
+    }
+    if args.rate == 0 || args.duration == 0 {
+        return Err("--rate and --duration must be at least 1".into());
+    }
+    // Every closed-loop client and every in-flight feed write holds one connection; the
+    // headroom covers setup and the /metrics probes.
+    let pool = args.concurrency + args.rate as usize + 16;
+    let api =
+        Arc::new(Api::new(&args.url, pool).map_err(|e| format!("building the HTTP client: {e}"))?);
+    let started_at = chrono::Utc::now();
+    eprintln!(
+        "setting up {} workspaces × {} contacts at {} …",
+        args.workspaces,
+        args.contacts_per_workspace,
+        api.base()
+    );
+    let plan = SetupPlan {
+        admin_key: &args.admin_key,
+        workspaces: args.workspaces,
+        contacts_per_workspace: args.contacts_per_workspace,
+        rate_limit_per_hour: args.workspace_rate_limit,
+    };
+    let fixture = Arc::new(setup::prepare(&api, &plan).await?);
+    eprintln!(
+        "run {}: {} for {} s after {} s warm-up …",
+        fixture.run_id,
+        args.scenario_name(),
+        args.duration,
+        args.warmup
+    );
+    let outcome = scenarios::run(&args, api, fixture.clone()).await;
+    let report = Report::new(&args, fixture.run_id.clone(), started_at, outcome);
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        report.write_json(path)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! The figures of a run: built from the tallies, printed as a table, written as JSON.
+
+use crate::cli::Args;
+use crate::delivery::FeedReport;
+use crate::scenarios::Outcome;
+use crate::server::ServerReport;
+use crate::stats::{Latency, OpTally};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[derive(Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub run_id: String,
+    pub url: String,
+    pub started_at: DateTime<Utc>,
+    pub settings: Settings,
+    /// Requests started inside the measured window, per operation.
+    pub operations: Vec<OpReport>,
+    pub total_ok: u64,
+    pub total_ok_per_s: f64,
+    pub total_errors: u64,
+    pub feed: Option<FeedReport>,
+    pub server: ServerReport,
+}
+
+#[derive(Serialize)]
+pub struct Settings {
+    pub duration_s: f64,
+    pub warmup_s: u64,
+    pub concurrency: usize,
+    pub workspaces: usize,
+    pub contacts_per_workspace: usize,
+    pub workspace_rate_limit: Option<u64>,
+    pub subscribers: usize,
+    pub rate: u32,
+    pub read_as: String,
+}
+
+#[derive(Serialize)]
+pub struct OpReport {
+    pub name: String,
+    pub ok: u64,
+    pub ok_per_s: f64,
+    /// Latency of the successful requests, to the last byte of the answer.
+    pub latency: Option<Latency>,
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl OpReport {
+    fn new(name: &str, tally: &OpTally, seconds: f64) -> OpReport {
+        OpReport {
+            name: name.to_owned(),
+            ok: tally.ok,
+            ok_per_s: per_second(tally.ok, seconds),
+            latency: Latency::of(&tally.latency),
+            errors: tally.errors.clone(),
+        }
+    }
+}
+
+fn per_second(n: u64, seconds: f64) -> f64 {
+    (n as f64 / seconds * 10.0).round() / 10.0
+}
+
+impl Report {
+    pub fn new(args: &Args, run_id: String, started_at: DateTime<Utc>, outcome: Outcome) -> Report {
+        let seconds = outcome.window.seconds();
+        let operations: Vec<OpReport> = outcome
+            .tally
+            .ops()
+            .map(|(name, tally)| OpReport::new(name, tally, seconds))
+            .collect();
+        let total_ok = operations.iter().map(|o| o.ok).sum();
+        let total_errors = operations.iter().flat_map(|o| o.errors.values()).sum();
+        Report {
+            scenario: args.scenario_name(),
+            run_id,
+            url: args.url.clone(),
+            started_at,
+            settings: Settings {
+                duration_s: seconds,
+                warmup_s: args.warmup,
+                concurrency: args.concurrency,
+                workspaces: args.workspaces,
+                contacts_per_workspace: args.contacts_per_workspace,
+                workspace_rate_limit: args.workspace_rate_limit,
+                subscribers: args.subscribers,
+                rate: args.rate,
+                read_as: args.read_as_name(),
+            },
+            operations,
+            total_ok,
+            total_ok_per_s: per_second(total_ok, seconds),
+            total_errors,
+            feed: outcome.feed,
+            server: outcome.server,
+        }
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<(), String> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(path, json + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let s = &self.settings;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "convio-bench {} · run {} · {} · {} s measured after {} s warm-up",
+            self.scenario, self.run_id, self.url, s.duration_s, s.warmup_s
+        );
+        let _ = write!(
+            out,
+            "{} clients · {} workspaces × {} contacts · reads as {}",
+            s.concurrency, s.workspaces, s.contacts_per_workspace, s.read_as
+        );
+        if self.feed.is_some() {
+            let _ = write!(out, " · {} subscribers, {} writes/s", s.subscribers, s.rate);
+        }
+        out.push_str("\n\n");
+        let _ = writeln!(
+            out,
+            "{:<38} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+            "operation", "ok", "ok/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
+        );
+        for op in &self.operations {
+            let errors: u64 = op.errors.values().sum();
+            let _ = writeln!(
+                out,
+                "{:<38} {:>9} {:>9.1} {} {:>7}",
+                op.name,
+                op.ok,
+                op.ok_per_s,
+                latency_columns(op.latency.as_ref()),
+                errors
+            );
+            for (key, n) in &op.errors {
+                let _ = writeln!(out, "    {n:>9} × {key}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{:<38} {:>9} {:>9.1} {:>39} {:>7}",
+            "total", self.total_ok, self.total_ok_per_s, "", self.total_errors
+        );
+        if let Some(feed) = &self.feed {
+            feed_lines(&mut out, feed);
+        }
+        server_lines(&mut out, &self.server, self.total_ok);
+        out
+    }
+}
+
+fn latency_columns(latency: Option<&Latency>) -> String {
+    let ms = |us: u64| format!("{:>9.3}", us as f64 / 1000.0);
+    match latency {
+        Some(l) => format!(
+            "{} {} {} {}",
+            ms(l.p50_us),
+            ms(l.p95_us),
+            ms(l.p99_us),
+            ms(l.max_us)
+        ),
+        None => format!("{:>39}", "-"),
+    }
+}
+
+fn feed_lines(out: &mut String, feed: &FeedReport) {
+    let _ = writeln!(
+        out,
+        "\nfeed: {}/{} subscribers connected · {} events expected · {} delivered · {} lost ({} subscribers) · {} duplicates",
+        feed.connected,
+        feed.subscribers,
+        feed.expected,
+        feed.delivered,
+        feed.lost,
+        feed.subscribers_with_loss,
+        feed.duplicates
+    );
+    let _ = writeln!(
+        out,
+        "      {} lag notices from the server ({} events reported missed)",
+        feed.lag_notices, feed.missed_reported
+    );
+    let latencies = [
+        ("  send → receipt", &feed.send_to_receipt),
+        ("  createdAt → receipt", &feed.created_to_receipt),
+    ];
+    for (name, latency) in latencies {
+        let count = latency.as_ref().map_or(0, |l| l.count);
+        let columns = latency_columns(latency.as_ref());
+        let _ = writeln!(out, "{name:<38} {count:>9} {:>9} {columns}", "");
+    }
+    for (key, n) in &feed.errors {
+        let _ = writeln!(out, "    {n:>9} × {key}");
+    }
+}
+
+fn server_lines(out: &mut String, server: &ServerReport, total_ok: u64) {
+    let mb =
+        |kb: Option<u64>| kb.map_or("-".to_owned(), |kb| format!("{:.1} MB", kb as f64 / 1024.0));
+    let _ = writeln!(
+        out,
+        "\nserver: peak RSS (VmHWM) {} · max sampled RSS {} · RSS before {}",
+        mb(server.peak_rss_kb),
+        mb(server.max_sampled_rss_kb),
+        mb(server.rss_before_kb)
+    );
+    if let Some(statements) = server.db_statements {
+        let per_ok = statements as f64 / total_ok.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "        {statements} SQL statements in the window ({per_ok:.1} per ok request)"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! Closed-loop clients: each sends its next request as soon as the previous one answered, for
+//! the whole window, taking the operations of its mix in turn.
+
+use crate::client::Api;
+use crate::ops::Op;
+use crate::setup::Fixture;
+use crate::stats::Tally;
+use crate::window::Window;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+pub async fn drive(
+    api: Arc<Api>,
+    fixture: Arc<Fixture>,
+    clients: usize,
+    mix: &'static [Op],
+    admin_reader: Option<Arc<str>>,
+    window: Window,
+) -> Tally {
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let (api, fixture, reader) = (api.clone(), fixture.clone(), admin_reader.clone());
+            tokio::spawn(async move {
+                run_client(
+                    &api,
+                    &fixture,
+                    client,
+                    clients,
+                    mix,
+                    reader.as_deref(),
+                    window,
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for task in tasks {
+        match task.await {
+            Ok(theirs) => tally.merge(theirs),
+            Err(e) => tally.error("bench", format!("client task failed: {e}")),
+        }
+    }
+    tally
+}
+
+async fn run_client(
+    api: &Api,
+    fixture: &Fixture,
+    client: usize,
+    clients: usize,
+    mix: &'static [Op],
+    admin_reader: Option<&str>,
+    window: Window,
+) -> Tally {
+    let tenants = fixture.tenants.len();
+    let tenant = &fixture.tenants[client % tenants];
+    // Clients sharing a workspace interleave their sequence numbers, so they take its contacts
+    // in turn instead of all converting the same one.
+    let stride = clients.div_ceil(tenants) as u64;
+    let mut seq = (client / tenants) as u64;
+    // Clients start at different points of the mix, so every operation runs from the start.
+    let mut turn = client;
+    let mut tally = Tally::default();
+    loop {
+        let began = Instant::now();
+        if began >= window.end {
+            return tally;
+        }
+        let op = mix[turn % mix.len()];
+        let result = op.run(api, tenant, seq, admin_reader).await;
+        if window.measures(began) {
+            match result {
+                Ok(_) => tally.ok(op.name(), began.elapsed()),
+                Err(key) => tally.error(op.name(), key),
+            }
+        }
+        seq += stride;
+        turn += 1;
+    }
+}

@@ -1,0 +1,94 @@
+//! The scenarios: which operations run, how many clients run them, and whether the feed is
+//! measured alongside. The measured window opens only once every subscriber is listening.
+
+mod closed_loop;
+mod feed;
+
+use crate::cli::{Args, Scenario};
+use crate::client::Api;
+use crate::delivery::FeedReport;
+use crate::ops::Op;
+use crate::server::{Probe, ServerReport};
+use crate::setup::Fixture;
+use crate::stats::Tally;
+use crate::window::Window;
+use std::sync::Arc;
+
+/// The dashboard's reads, in turn.
+const DASHBOARD: &[Op] = &[
+    Op::AnalyticsGraphql,
+    Op::AnalyticsRest,
+    Op::ActivityRest,
+    Op::ActivityGraphql,
+];
+
+/// Mostly writes, as in production, with a dashboard read for every two of them.
+const MIXED: &[Op] = &[
+    Op::LogRest,
+    Op::LogGraphql,
+    Op::AnalyticsGraphql,
+    Op::LogRest,
+    Op::LogGraphql,
+    Op::ActivityRest,
+];
+
+pub struct Outcome {
+    pub window: Window,
+    pub tally: Tally,
+    pub feed: Option<FeedReport>,
+    pub server: ServerReport,
+}
+
+pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
+    // Which closed-loop clients run, and whether the feed runs beside them.
+    let (mix, with_feed): (Option<&'static [Op]>, bool) = match args.scenario {
+        Scenario::IngestRest => (Some(&[Op::LogRest]), false),
+        Scenario::IngestGraphql => (Some(&[Op::LogGraphql]), false),
+        Scenario::Analytics => (Some(DASHBOARD), false),
+        Scenario::Feed => (None, true),
+        Scenario::Mixed => (Some(MIXED), args.subscribers > 0),
+    };
+    let subscribers = if with_feed {
+        Some(feed::connect(&api, &fixture, args).await)
+    } else {
+        None
+    };
+    let window = Window::open(args.warmup(), args.duration());
+    let probe = Probe::start(api.clone(), args.server_pid, window);
+    let clients = async {
+        match mix {
+            Some(mix) => {
+                closed_loop::drive(
+                    api.clone(),
+                    fixture.clone(),
+                    args.concurrency,
+                    mix,
+                    args.admin_reader(),
+                    window,
+                )
+                .await
+            }
+            None => Tally::default(),
+        }
+    };
+    let feed = async {
+        match subscribers {
+            Some(subscribers) => {
+                Some(feed::run(subscribers, api.clone(), fixture.clone(), args.rate, window).await)
+            }
+            None => None,
+        }
+    };
+    let (mut tally, feed) = tokio::join!(clients, feed);
+    let feed = feed.map(|(writer, report)| {
+        tally.merge(writer);
+        report
+    });
+    let server = probe.finish().await;
+    Outcome {
+        window,
+        tally,
+        feed,
+        server,
+    }
+}
