@@ -80,6 +80,15 @@ impl Principal {
         self.scope().is_none_or(|own| own.as_str() == workspace)
     }
 
+    /// Who reads sensitive custom values in plaintext: the admin, and callers that may write
+    /// the data they are attached to (`update` or `convert`). Read-only keys (dashboards,
+    /// reporting) see them masked. Which rows a caller sees at all is decided elsewhere.
+    pub fn may_read_sensitive(&self) -> bool {
+        self.is_admin()
+            || self.permissions.contains(&Permission::Update)
+            || self.permissions.contains(&Permission::Convert)
+    }
+
     /// The audit log's name for this caller.
     pub fn audit_name(&self) -> String {
         match &self.actor {

@@ -66,6 +66,20 @@ pub struct Config {
     #[arg(long, global = true, env = "CONVIO_KEY_PEPPER", hide_env_values = true)]
     pub key_pepper: Option<String>,
 
+    /// Keys that encrypt sensitive custom values at rest (top-level `custom_data` /
+    /// `custom_metadata` keys starting with `secret_`), comma-separated `kid=base64key`
+    /// pairs of 32-byte keys, identical on every node. The first seals new values; all of
+    /// them open old ones, so to rotate, put a new key first and keep the old ones listed.
+    /// Unset: sensitive values are refused (422), never stored in plaintext.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_ENCRYPTION_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub encryption_keys: Vec<String>,
+
     /// How long a workspace's previous keys keep working after it rotates its key, seconds.
     #[arg(
         long,
@@ -202,6 +216,7 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
             .field("key_pepper", &self.key_pepper.as_ref().map(|_| "<set>"))
+            .field("encryption_keys", &self.encryption_keys.len())
             .field(
                 "key_rotation_grace_seconds",
                 &self.key_rotation_grace_seconds,

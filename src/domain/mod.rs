@@ -8,7 +8,7 @@ mod paging;
 mod period;
 mod status;
 
-pub use custom_data::CustomData;
+pub use custom_data::{CustomData, SENSITIVE_PREFIX, is_sensitive};
 pub use ids::{
     ContactId, ConversionType, IdempotencyKey, LeadId, WorkspaceId, optional_text, required_text,
 };

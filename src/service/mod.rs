@@ -12,12 +12,14 @@ mod idempotency;
 pub mod lead;
 mod privacy;
 pub mod rate_limit;
+pub mod sensitive;
 mod tracking;
 pub mod workspace;
 
 use crate::auth::{KeyHasher, TokenKeys};
 use crate::db::Db;
 use crate::domain::Currency;
+use crate::encryption::Keyring;
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -40,6 +42,8 @@ pub struct Services {
     /// How long a workspace's previous keys keep working after it rotates.
     key_rotation_grace: chrono::Duration,
     rate_limiter: rate_limit::RateLimiter,
+    /// Seals and opens sensitive custom values.
+    keyring: Keyring,
 }
 
 impl Services {
@@ -61,6 +65,8 @@ impl Services {
             key_rotation_grace: chrono::Duration::days(1),
             // Unlimited until `with_rate_limit_per_hour` says otherwise.
             rate_limiter: rate_limit::RateLimiter::default(),
+            // No keys until `with_keyring`: sensitive values are then refused.
+            keyring: Keyring::default(),
         }
     }
 
@@ -74,6 +80,12 @@ impl Services {
     pub fn with_keys(mut self, hasher: KeyHasher, grace: chrono::Duration) -> Self {
         self.key_hasher = hasher;
         self.key_rotation_grace = grace;
+        self
+    }
+
+    /// Seals sensitive custom values with `keyring`.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = keyring;
         self
     }
 

@@ -7,6 +7,7 @@ mod bad_input;
 mod cluster;
 mod crash;
 mod dataloader;
+mod encryption;
 mod graphql;
 mod hardening;
 mod helpers;
