@@ -231,6 +231,18 @@ impl TestApp {
         Creds::headers(id, &key)
     }
 
+    /// `POST /workspaces/{id}/keys/revoke` as the admin, expecting `200`.
+    pub async fn revoke_keys(&self, workspace_id: &str) {
+        let response = self
+            .post_json(
+                &format!("/workspaces/{workspace_id}/keys/revoke"),
+                &self.admin,
+                &json!({}),
+            )
+            .await;
+        expect_json(response, 200).await;
+    }
+
     /// `POST /contacts` → the contact.
     pub async fn create_contact(&self, creds: &Creds, id: i64, name: &str) -> Value {
         let response = self
