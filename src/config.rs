@@ -203,6 +203,18 @@ pub struct Hardening {
         default_value_t = 20
     )]
     pub ws_max_subscriptions: usize,
+
+    /// Seconds between re-checks of a WebSocket connection's caller: once its key is revoked
+    /// or expired, or its workspace disabled, the connection's subscriptions end with
+    /// `UNAUTHENTICATED` and it is closed (4403). Revocations made on this node are noticed
+    /// at once; this bounds how late other nodes' are.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_WS_RECHECK_SECONDS",
+        default_value_t = 30
+    )]
+    pub ws_recheck_seconds: u64,
 }
 
 impl std::fmt::Debug for Config {

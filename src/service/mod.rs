@@ -44,6 +44,9 @@ pub struct Services {
     rate_limiter: rate_limit::RateLimiter,
     /// Seals and opens sensitive custom values.
     keyring: Keyring,
+    /// Bumped after credentials are revoked here, so open WebSocket connections re-check
+    /// their caller at once rather than at their next periodic check.
+    credentials_revoked: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Services {
@@ -67,6 +70,7 @@ impl Services {
             rate_limiter: rate_limit::RateLimiter::default(),
             // No keys until `with_keyring`: sensitive values are then refused.
             keyring: Keyring::default(),
+            credentials_revoked: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -87,6 +91,11 @@ impl Services {
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = keyring;
         self
+    }
+
+    /// Changes whenever credentials are revoked on this node.
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.credentials_revoked.subscribe()
     }
 
     /// Until multi-currency lands, any currency other than the configured one is refused.

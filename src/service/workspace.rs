@@ -360,6 +360,8 @@ impl Services {
         )
         .await?;
         txn.commit().await?;
+        // Open connections of this workspace re-check now, not at their next periodic check.
+        self.credentials_revoked.send_modify(|n| *n += 1);
         Ok(revoked)
     }
 

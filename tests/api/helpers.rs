@@ -472,6 +472,15 @@ impl FeedSocket {
         }
     }
 
+    /// The close the server sends next, as (code, reason); panics on a message or a timeout.
+    pub async fn expect_close(&mut self) -> (Option<u16>, String) {
+        match self.receive().await {
+            Received::Closed(code, reason) => (code, reason),
+            Received::Message(m) => panic!("expected the socket to close, got {m}"),
+            Received::Timeout => panic!("expected the socket to close, but it stayed open"),
+        }
+    }
+
     /// The next protocol message (pings answered), the close, or a timeout.
     async fn receive(&mut self) -> Received {
         let deadline = tokio::time::Instant::now() + WAIT;
