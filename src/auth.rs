@@ -1,7 +1,8 @@
 //! Who is calling: credentials in, a `Principal` out. API keys are random, shown once and
 //! stored only as keyed digests (HMAC-SHA256 with a server-side pepper; plain SHA-256 on
 //! installs without one); JWTs are short-lived HS256 tokens minted from a key, carrying a
-//! `kid` so the signing secret can be rotated.
+//! `kid` so the signing secret can be rotated, and the id of the API key they were minted
+//! from, so revoking that key cancels them.
 
 use crate::domain::{Permission, WorkspaceId};
 use crate::error::{AppError, AppResult};
@@ -29,13 +30,19 @@ pub enum Actor {
 pub struct Principal {
     pub actor: Actor,
     pub permissions: Vec<Permission>,
+    /// The `api_keys` row the credentials trace back to (directly, or through the JWT
+    /// minted from it); `None` for the configured admin key and for internal jobs. Revoking
+    /// that row cancels everything derived from it.
+    pub key_id: Option<i64>,
 }
 
 impl Principal {
+    /// The admin, through the configured admin key (or an internal job acting as admin).
     pub fn admin() -> Self {
         Principal {
             actor: Actor::Admin,
             permissions: vec![Permission::Admin],
+            key_id: None,
         }
     }
 
@@ -78,6 +85,15 @@ impl Principal {
     /// May this caller see data that belongs to `workspace`?
     pub fn can_see(&self, workspace: &str) -> bool {
         self.scope().is_none_or(|own| own.as_str() == workspace)
+    }
+
+    /// Who reads sensitive custom values in plaintext: the admin, and callers that may write
+    /// the data they are attached to (`update` or `convert`). Read-only keys (dashboards,
+    /// reporting) see them masked. Which rows a caller sees at all is decided elsewhere.
+    pub fn may_read_sensitive(&self) -> bool {
+        self.is_admin()
+            || self.permissions.contains(&Permission::Update)
+            || self.permissions.contains(&Permission::Convert)
     }
 
     /// The audit log's name for this caller.
@@ -222,7 +238,8 @@ pub fn digests_equal(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// JWT claims. `sub` is `admin` or `workspace:<id>`.
+/// JWT claims. `sub` is `admin` or `workspace:<id>`; `key` is the id of the API key the
+/// token was minted from (absent only for the configured admin key).
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -231,6 +248,16 @@ struct Claims {
     iat: i64,
     nbf: i64,
     exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<i64>,
+}
+
+/// What a valid token says: whom it names and which API key it was minted from. Whether
+/// that key still stands is for the caller to check against the database.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TokenSubject {
+    pub actor: Actor,
+    pub key_id: Option<i64>,
 }
 
 /// The key id of a signing secret: the first 8 hex digits of its SHA-256. Derived, not
@@ -294,6 +321,7 @@ impl TokenKeys {
             iat: now,
             nbf: now,
             exp: now + self.ttl_seconds,
+            key: principal.key_id,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -301,9 +329,9 @@ impl TokenKeys {
             .map_err(|e| AppError::Internal(format!("signing a token failed: {e}")))
     }
 
-    /// Checks a token and returns whom it names: `None` for the admin, else the workspace.
-    /// A token without a `kid`, or with one no configured secret has, is refused.
-    pub fn verify(&self, token: &str) -> AppResult<Actor> {
+    /// Checks a token's signature and claims and returns what it says. A token without a
+    /// `kid`, or with one no configured secret has, is refused.
+    pub fn verify(&self, token: &str) -> AppResult<TokenSubject> {
         let invalid = || AppError::Unauthenticated("invalid or expired token".to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         let key = header
@@ -313,13 +341,19 @@ impl TokenKeys {
             .ok_or_else(invalid)?;
         let data =
             jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|_| invalid())?;
-        match data.claims.sub.split_once(':') {
-            None if data.claims.sub == "admin" => Ok(Actor::Admin),
-            Some(("workspace", id)) => Ok(Actor::Workspace(WorkspaceId::parse("sub", id)?)),
-            _ => Err(AppError::Unauthenticated(
-                "invalid token subject".to_owned(),
-            )),
-        }
+        let actor = match data.claims.sub.split_once(':') {
+            None if data.claims.sub == "admin" => Actor::Admin,
+            Some(("workspace", id)) => Actor::Workspace(WorkspaceId::parse("sub", id)?),
+            _ => {
+                return Err(AppError::Unauthenticated(
+                    "invalid token subject".to_owned(),
+                ));
+            }
+        };
+        Ok(TokenSubject {
+            actor,
+            key_id: data.claims.key,
+        })
     }
 }
 
@@ -361,10 +395,17 @@ mod tests {
         let ws = Principal {
             actor: Actor::Workspace(WorkspaceId::parse("w", "ws_1").unwrap()),
             permissions: vec![Permission::Read],
+            key_id: Some(42),
         };
         let token = keys.issue(&ws).unwrap();
         assert!(looks_like_jwt(&token));
-        assert_eq!(keys.verify(&token).unwrap(), ws.actor);
+        assert_eq!(
+            keys.verify(&token).unwrap(),
+            TokenSubject {
+                actor: ws.actor.clone(),
+                key_id: Some(42)
+            }
+        );
         let other = TokenKeys::new(b"another-secret-another-secret-12", 60);
         assert!(other.verify(&token).is_err());
         let expired = TokenKeys::new(b"secret-secret-secret-secret-1234", -120);
@@ -382,7 +423,7 @@ mod tests {
             &[(key_id(old_secret), old_secret.to_vec())],
             60,
         );
-        assert_eq!(rotated.verify(&token).unwrap(), Actor::Admin);
+        assert_eq!(rotated.verify(&token).unwrap().actor, Actor::Admin);
         assert_ne!(rotated.kid(), old.kid());
         let fresh = rotated.issue(&Principal::admin()).unwrap();
         assert!(old.verify(&fresh).is_err(), "the old node knows no new kid");
@@ -406,6 +447,7 @@ mod tests {
         let ws = Principal {
             actor: Actor::Workspace(WorkspaceId::parse("w", "a").unwrap()),
             permissions: vec![Permission::Read],
+            key_id: None,
         };
         assert!(ws.can_see("a") && !ws.can_see("b"));
         assert!(ws.require(Permission::Convert).is_err());

@@ -66,6 +66,20 @@ pub struct Config {
     #[arg(long, global = true, env = "CONVIO_KEY_PEPPER", hide_env_values = true)]
     pub key_pepper: Option<String>,
 
+    /// Keys that encrypt sensitive custom values at rest (top-level `custom_data` /
+    /// `custom_metadata` keys starting with `secret_`), comma-separated `kid=base64key`
+    /// pairs of 32-byte keys, identical on every node. The first seals new values; all of
+    /// them open old ones, so to rotate, put a new key first and keep the old ones listed.
+    /// Unset: sensitive values are refused (422), never stored in plaintext.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_ENCRYPTION_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub encryption_keys: Vec<String>,
+
     /// How long a workspace's previous keys keep working after it rotates its key, seconds.
     #[arg(
         long,
@@ -201,6 +215,18 @@ pub struct Hardening {
         default_value_t = 20
     )]
     pub ws_max_subscriptions: usize,
+
+    /// Seconds between re-checks of a WebSocket connection's caller: once its key is revoked
+    /// or expired, or its workspace disabled, the connection's subscriptions end with
+    /// `UNAUTHENTICATED` and it is closed (4403). Revocations made on this node are noticed
+    /// at once; this bounds how late other nodes' are.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_WS_RECHECK_SECONDS",
+        default_value_t = 30
+    )]
+    pub ws_recheck_seconds: u64,
 }
 
 impl Config {
@@ -232,6 +258,7 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
             .field("key_pepper", &self.key_pepper.as_ref().map(|_| "<set>"))
+            .field("encryption_keys", &self.encryption_keys.len())
             .field(
                 "key_rotation_grace_seconds",
                 &self.key_rotation_grace_seconds,

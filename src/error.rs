@@ -45,6 +45,11 @@ pub enum AppError {
         retry_after_seconds: u64,
         limit: u64,
     },
+    /// A stored sensitive value that does not open: altered, copied from another row or key,
+    /// or sealed with a key that is no longer configured. The text names the value and why,
+    /// never its content, so it may be shown.
+    #[error("{0}")]
+    Undecryptable(String),
     /// Our fault. The text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,6 +90,7 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Undecryptable(_) => "UNDECRYPTABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -102,7 +108,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Undecryptable(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -250,6 +256,11 @@ mod tests {
             (AppError::not_found("contact", 1), "NOT_FOUND", 404),
             (AppError::Conflict("taken".into()), "CONFLICT", 409),
             (AppError::IdempotencyConflict, "IDEMPOTENCY_CONFLICT", 422),
+            (
+                AppError::Undecryptable("custom_data.secret_x cannot be decrypted".into()),
+                "UNDECRYPTABLE",
+                500,
+            ),
             (
                 AppError::RateLimited {
                     retry_after_seconds: 60,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod encryption;
 pub mod error;
 pub mod events;
 pub mod feed;
@@ -148,6 +149,15 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
              set a pepper of at least 32 bytes, the same on every node"
         );
     }
+    let keyring = encryption::Keyring::parse(&config.encryption_keys)
+        .map_err(|e| AppError::invalid("encryption_keys", e.to_string()))?;
+    match keyring.current_kid() {
+        Some(kid) => tracing::info!(kid, kids = ?keyring.kids(), "sealing sensitive values"),
+        None => tracing::info!(
+            "no --encryption-keys (CONVIO_ENCRYPTION_KEYS): sensitive custom values \
+             (keys starting with 'secret_') are refused"
+        ),
+    }
     ensure_schema(&db, config.auto_migrate).await?;
     let zones = config.rollup_zones()?;
     service::rollup::sync_zones(db.conn(), &zones).await?;
@@ -163,7 +173,8 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
     .with_keys(
         hasher,
         chrono::Duration::seconds(i64::from(config.key_rotation_grace_seconds)),
-    );
+    )
+    .with_keyring(keyring);
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
 }

@@ -7,6 +7,17 @@ use serde_json::{Map, Value};
 pub const MAX_BYTES: usize = 16 * 1024;
 pub const MAX_DEPTH: usize = 8;
 
+/// Top-level keys whose name starts with this hold sensitive values: they are encrypted at
+/// rest and shown only to authorised readers (docs/security.md). A naming convention rather
+/// than a setting, so an integrator marks a value sensitive where it sends it, and every
+/// node and both APIs agree without configuration.
+pub const SENSITIVE_PREFIX: &str = "secret_";
+
+/// Whether the value under this top-level key is sensitive.
+pub fn is_sensitive(key: &str) -> bool {
+    key.starts_with(SENSITIVE_PREFIX)
+}
+
 /// A JSON object within the size and depth limits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomData(Map<String, Value>);

@@ -10,7 +10,7 @@ mod period;
 mod status;
 
 pub use calendar::{Granularity, WeekStart, as_day_boundary, day_start, local_day, parse_zone};
-pub use custom_data::CustomData;
+pub use custom_data::{CustomData, SENSITIVE_PREFIX, is_sensitive};
 pub use ids::{
     ContactId, ConversionType, IdempotencyKey, LeadId, WorkspaceId, optional_text, required_text,
 };

@@ -3,6 +3,7 @@
 
 use crate::domain::Currency;
 use crate::service::analytics::{Analytics, TrendPoint};
+use crate::service::sensitive::Revealed;
 use crate::service::workspace::{Activity, permissions_of};
 use chrono::{DateTime, Utc};
 use entity::{contact, conversion, lead, workspace};
@@ -33,8 +34,10 @@ pub struct ConversionView {
     created_at: DateTime<Utc>,
 }
 
-impl From<conversion::Model> for ConversionView {
-    fn from(c: conversion::Model) -> Self {
+/// Only from a revealed row: sensitive values are opened or masked for the reader.
+impl From<Revealed<conversion::Model>> for ConversionView {
+    fn from(c: Revealed<conversion::Model>) -> Self {
+        let c = c.into_inner();
         ConversionView {
             conversion_value: c.value_minor.map(|v| amount(v, &c.currency)),
             id: c.id,
@@ -71,8 +74,10 @@ pub struct ContactView {
     updated_at: DateTime<Utc>,
 }
 
-impl From<contact::Model> for ContactView {
-    fn from(c: contact::Model) -> Self {
+/// Only from a revealed row: sensitive values are opened or masked for the reader.
+impl From<Revealed<contact::Model>> for ContactView {
+    fn from(c: Revealed<contact::Model>) -> Self {
+        let c = c.into_inner();
         ContactView {
             lifetime_value: amount(c.lifetime_value_minor, &c.currency),
             id: c.id,
@@ -104,8 +109,10 @@ pub struct LeadView {
     created_at: DateTime<Utc>,
 }
 
-impl From<lead::Model> for LeadView {
-    fn from(l: lead::Model) -> Self {
+/// Only from a revealed row: sensitive values are opened or masked for the reader.
+impl From<Revealed<lead::Model>> for LeadView {
+    fn from(l: Revealed<lead::Model>) -> Self {
+        let l = l.into_inner();
         LeadView {
             id: l.id,
             contact_id: l.contact_id,

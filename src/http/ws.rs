@@ -1,8 +1,9 @@
 //! `/graphql/ws`: GraphQL subscriptions over graphql-transport-ws, with the checks a
-//! WebSocket needs that HTTP requests get elsewhere (Origin, init deadline, subscription cap).
+//! WebSocket needs that HTTP requests get elsewhere (Origin, init deadline, subscription cap,
+//! and re-checking the caller, since a connection outlives the credentials it opened with).
 
 use super::AppState;
-use crate::auth::{Caller, Credentials};
+use crate::auth::{Caller, Credentials, Principal};
 use crate::error::AppError;
 use crate::graphql::{RequestAuth, loaders};
 use crate::service::Services;
@@ -22,7 +23,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Interval, MissedTickBehavior};
 
 /// graphql-transport-ws. Credentials travel in the `connection_init` payload, under the same
 /// names as the HTTP headers; without valid ones the connection is closed with 4403, as the
@@ -104,13 +106,17 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
     // Whether connection_init has arrived: until it does, the connection holds resources
     // without having authenticated, so it only gets `ws_init_timeout_seconds`.
     let initialised = Arc::new(AtomicBool::new(false));
+    // Who authenticated, once someone has: re-checked while the connection lasts.
+    let authenticated: Arc<Mutex<Option<Principal>>> = Arc::new(Mutex::new(None));
     let services = state.services.clone();
     let flag = refused.clone();
     let init_seen = initialised.clone();
+    let who = authenticated.clone();
     let mut outgoing = GraphQLWebSocketStream::new(state.schema.clone(), incoming, protocol)
         .on_connection_init(move |payload| {
             let services = services.clone();
             let flag = flag.clone();
+            let who = who.clone();
             init_seen.store(true, Ordering::SeqCst);
             async move {
                 let caller = authenticate_payload(&services, &payload)
@@ -118,6 +124,8 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
                     .inspect_err(|_| {
                         flag.store(true, Ordering::SeqCst);
                     })?;
+                *who.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(caller.principal.clone());
                 let mut data = Data::default();
                 data.insert(loaders::loaders(services.clone(), caller.clone()));
                 data.insert(RequestAuth(Ok(caller)));
@@ -127,6 +135,10 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
     let init_deadline =
         tokio::time::sleep(Duration::from_secs(state.hardening.ws_init_timeout_seconds));
     tokio::pin!(init_deadline);
+    let period = Duration::from_secs(state.hardening.ws_recheck_seconds.max(1));
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut revocations = state.services.revocations();
     loop {
         let sent = tokio::select! {
             message = outgoing.next() => match message {
@@ -150,6 +162,13 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
                 }
             },
             Some(refusal) = refusals.recv() => sink.send(Message::Text(refusal.into())).await,
+            () = recheck_due(&mut recheck, &mut revocations) => {
+                if let Some(refusal) = no_longer_authorised(&state.services, &authenticated).await {
+                    end_unauthorised(&mut sink, &active, refusal).await;
+                    break;
+                }
+                Ok(())
+            }
             () = &mut init_deadline, if !initialised.load(Ordering::SeqCst) => {
                 // graphql-transport-ws: 4408 when connection_init does not come in time.
                 let frame = CloseFrame {
@@ -164,6 +183,65 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
             break;
         }
     }
+}
+
+/// Resolves at the next periodic re-check, or at once when credentials were revoked on this
+/// node.
+async fn recheck_due(recheck: &mut Interval, revocations: &mut watch::Receiver<u64>) {
+    tokio::select! {
+        _ = recheck.tick() => {}
+        changed = revocations.changed() => {
+            if changed.is_err() {
+                // The services are gone (shutting down): only the timer remains.
+                recheck.tick().await;
+            }
+        }
+    }
+}
+
+/// Why the connection's caller may no longer be served, if so. A database error is logged
+/// and the connection kept: the next re-check decides, and an outage should not drop every
+/// subscriber at once.
+async fn no_longer_authorised(
+    services: &Services,
+    authenticated: &Mutex<Option<Principal>>,
+) -> Option<AppError> {
+    let principal = authenticated
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()?;
+    match services.revalidate(&principal).await {
+        Ok(_) => None,
+        Err(err @ AppError::Unauthenticated(_)) => Some(err),
+        Err(err) => {
+            tracing::warn!(error = %err, "re-checking a WebSocket caller failed; keeping it");
+            None
+        }
+    }
+}
+
+/// Ends every subscription of the connection with `refusal` (an `error` message each, so
+/// clients see why), then closes it with 4403 as for a refused `connection_init`.
+async fn end_unauthorised(
+    sink: &mut (impl futures_util::Sink<Message> + Unpin),
+    active: &Mutex<HashSet<String>>,
+    refusal: AppError,
+) {
+    let ids: Vec<String> = active
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain()
+        .collect();
+    for id in ids {
+        let _ = sink
+            .send(Message::Text(error_message(&id, refusal.clone()).into()))
+            .await;
+    }
+    let frame = CloseFrame {
+        code: 4403,
+        reason: "Forbidden: credentials revoked or expired".into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
 }
 
 /// The fields of a protocol message that the subscription cap looks at.
@@ -225,7 +303,12 @@ fn too_many_subscriptions(id: &str, max: usize) -> String {
         "",
         format!("at most {max} subscriptions may be active on one connection"),
     );
-    let mut error = async_graphql::Error::from(refused).into_server_error(Pos::default());
+    error_message(id, refused)
+}
+
+/// A graphql-transport-ws `error` message for subscription `id`.
+fn error_message(id: &str, err: AppError) -> String {
+    let mut error = async_graphql::Error::from(err).into_server_error(Pos::default());
     error.locations.clear();
     json!({ "id": id, "type": "error", "payload": [error] }).to_string()
 }

@@ -5,6 +5,7 @@ use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
 use crate::domain::{
     ContactId, ConversionStatus, CustomData, LeadId, Permission, TrackingAction, WorkspaceId,
+    is_sensitive,
 };
 use crate::error::{AppError, AppResult};
 use entity::{contact, lead};
@@ -70,6 +71,17 @@ impl Services {
             return Err(AppError::Conflict(format!("contact {id} already exists")));
         }
         let at = now();
+        // Sensitive values are sealed with the row id, which the database may assign only on
+        // insert: the row is inserted without them, and they are added, sealed, in the same
+        // transaction, so their plaintext is never written.
+        let (sensitive, metadata) = match input.custom_metadata.map(CustomData::into_map) {
+            Some(map) => {
+                let (sensitive, other): (Map<String, Value>, Map<String, Value>) =
+                    map.into_iter().partition(|(key, _)| is_sensitive(key));
+                (sensitive, Some(Value::Object(other)))
+            }
+            None => (Map::new(), None),
+        };
         let mut row = contact::ActiveModel {
             name: Set(input.name),
             email: Set(input.email),
@@ -77,7 +89,7 @@ impl Services {
             created_at: Set(at),
             updated_at: Set(at),
             conversion_status: Set(ConversionStatus::Pending.as_str().to_owned()),
-            custom_metadata: Set(input.custom_metadata.map(CustomData::into_value)),
+            custom_metadata: Set(metadata),
             lifetime_value_minor: Set(0),
             currency: Set(self.currency.code().to_owned()),
             conversion_count: Set(0),
@@ -87,9 +99,19 @@ impl Services {
         if let Some(id) = input.id {
             row.id = Set(id.0);
         }
-        let stored = row.insert(&*txn).await?;
+        let mut stored = row.insert(&*txn).await?;
         if input_id_given {
             super::advance_id_sequence(&*txn, "contacts").await?;
+        }
+        if !sensitive.is_empty() {
+            let mut all = match stored.custom_metadata.clone() {
+                Some(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            all.extend(self.seal::<contact::Model>(&stored.id.to_string(), sensitive)?);
+            let mut row = stored.into_active_model();
+            row.custom_metadata = Set(Some(Value::Object(all)));
+            stored = row.update(&*txn).await?;
         }
         if let Some(owner) = &owner {
             tracking::record(
@@ -323,10 +345,13 @@ impl Services {
             changed.push("converted_by");
         }
         if let Some(incoming) = update.custom_metadata {
+            // Sealed before merging: stored values are already sealed for this row.
+            let incoming =
+                self.seal::<contact::Model>(&contact.id.to_string(), incoming.into_map())?;
             let merged = if update.replace_custom_metadata {
-                incoming.into_map()
+                incoming
             } else {
-                merge_metadata(contact.custom_metadata.clone(), incoming.into_map())
+                merge_metadata(contact.custom_metadata.clone(), incoming)
             };
             // The merged object must obey the same limits as any one request.
             let merged = CustomData::parse("custom_metadata", Value::Object(merged))?;

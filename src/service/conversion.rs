@@ -15,7 +15,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// A conversion to log, already parsed and validated at the edge.
@@ -215,9 +215,17 @@ impl Services {
         };
         let created_at = now();
         let converted_at = input.converted_at.unwrap_or(created_at);
-        let custom_data = input.custom_data.map(CustomData::into_value);
+        let id = Uuid::new_v4();
+        // Sealed for this row; the lead gets its own copy sealed for its row, so neither
+        // ciphertext opens anywhere else.
+        let custom_data = input.custom_data.map(CustomData::into_map);
+        let sealed = custom_data
+            .clone()
+            .map(|map| self.seal::<conversion::Model>(&id.to_string(), map))
+            .transpose()?
+            .map(Value::Object);
         let stored = conversion::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(id),
             contact_id: Set(contact.id),
             lead_id: Set(lead.as_ref().map(|l| l.id)),
             workspace_id: Set(workspace_id.as_str().to_owned()),
@@ -226,7 +234,7 @@ impl Services {
             conversion_type: Set(input.conversion_type.as_str().to_owned()),
             value_minor: Set(input.value_minor),
             currency: Set(self.currency.code().to_owned()),
-            custom_data: Set(custom_data.clone()),
+            custom_data: Set(sealed),
             created_at: Set(created_at),
         }
         .insert(txn)
@@ -264,10 +272,14 @@ impl Services {
         row.update(txn).await?;
 
         if let Some(lead) = lead {
+            let copy = custom_data
+                .map(|map| self.seal::<lead::Model>(&lead.id.to_string(), map))
+                .transpose()?
+                .map(Value::Object);
             let mut row = lead.into_active_model();
             row.conversion_id = Set(Some(stored.id));
             row.workspace_id = Set(Some(workspace_id.as_str().to_owned()));
-            row.conversion_metadata = Set(custom_data);
+            row.conversion_metadata = Set(copy);
             row.update(txn).await?;
         }
         tracking::record(

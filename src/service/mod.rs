@@ -15,6 +15,7 @@ pub mod lead;
 mod privacy;
 pub mod rate_limit;
 pub mod rollup;
+pub mod sensitive;
 pub mod stats;
 mod tracking;
 pub mod workspace;
@@ -22,6 +23,7 @@ pub mod workspace;
 use crate::auth::{KeyHasher, TokenKeys};
 use crate::db::Db;
 use crate::domain::Currency;
+use crate::encryption::Keyring;
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -50,6 +52,11 @@ pub struct Services {
     stats_cache: Arc<cache::VersionedCache<stats::Stats>>,
     /// The group-commit writer's queue, started on the first conversion.
     ingest: Arc<std::sync::OnceLock<ingest::Queue>>,
+    /// Seals and opens sensitive custom values.
+    keyring: Keyring,
+    /// Bumped after credentials are revoked here, so open WebSocket connections re-check
+    /// their caller at once rather than at their next periodic check.
+    credentials_revoked: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Services {
@@ -75,6 +82,9 @@ impl Services {
             analytics_cache: Arc::default(),
             stats_cache: Arc::default(),
             ingest: Arc::default(),
+            // No keys until `with_keyring`: sensitive values are then refused.
+            keyring: Keyring::default(),
+            credentials_revoked: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -99,6 +109,17 @@ impl Services {
         self.key_hasher = hasher;
         self.key_rotation_grace = grace;
         self
+    }
+
+    /// Seals sensitive custom values with `keyring`.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = keyring;
+        self
+    }
+
+    /// Changes whenever credentials are revoked on this node.
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.credentials_revoked.subscribe()
     }
 
     /// Until multi-currency lands, any currency other than the configured one is refused.

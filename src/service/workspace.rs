@@ -69,10 +69,10 @@ impl Services {
             ));
         }
         if let Some(token) = creds.bearer.as_deref().filter(|t| auth::looks_like_jwt(t)) {
-            return match self.tokens.verify(token)? {
-                Actor::Admin => Ok(Principal::admin()),
-                Actor::Workspace(id) => self.enabled_workspace_principal(&id).await,
-            };
+            let subject = self.tokens.verify(token)?;
+            return self
+                .standing_principal(&subject.actor, subject.key_id)
+                .await;
         }
         let key = creds
             .api_key
@@ -103,7 +103,10 @@ impl Services {
             })
             .ok_or_else(bad)?;
         let Some(owner) = row.workspace_id else {
-            return Ok(Principal::admin());
+            return Ok(Principal {
+                key_id: Some(row.id),
+                ..Principal::admin()
+            });
         };
         if creds
             .workspace_id
@@ -112,20 +115,56 @@ impl Services {
         {
             return Err(bad());
         }
-        self.enabled_workspace_principal(&WorkspaceId::from_trusted(owner))
+        let ws = workspace::Entity::find_by_id(owner.as_str())
+            .one(self.db.conn())
+            .await?;
+        workspace_principal(WorkspaceId::from_trusted(owner), ws, row.id)
+    }
+
+    /// Re-checks what `principal` was authenticated from: its API key neither revoked nor
+    /// expired, its workspace not disabled. Open WebSocket connections call this
+    /// periodically, so they end when their credentials do.
+    pub async fn revalidate(&self, principal: &Principal) -> AppResult<Principal> {
+        self.standing_principal(&principal.actor, principal.key_id)
             .await
     }
 
-    async fn enabled_workspace_principal(&self, id: &WorkspaceId) -> AppResult<Principal> {
-        let ws = workspace::Entity::find_by_id(id.as_str())
+    /// The principal for `actor`, authenticated earlier from the API key `key_id`, if that
+    /// still stands: one primary-key lookup joined to the workspace. This is what cancels a
+    /// JWT as soon as the key it was minted from is revoked or expires.
+    async fn standing_principal(&self, actor: &Actor, key_id: Option<i64>) -> AppResult<Principal> {
+        let revoked = || {
+            AppError::Unauthenticated(
+                "the key these credentials came from is revoked or expired".into(),
+            )
+        };
+        let Some(key_id) = key_id else {
+            // Only the configured admin key has no row; a token naming a workspace without a
+            // key cannot be checked against revocation, so it is not accepted.
+            return match actor {
+                Actor::Admin if self.admin_key_hash.is_some() => Ok(Principal::admin()),
+                _ => Err(revoked()),
+            };
+        };
+        let (key, ws) = api_key::Entity::find_by_id(key_id)
+            .find_also_related(workspace::Entity)
             .one(self.db.conn())
             .await?
-            .filter(|w| w.disabled_at.is_none())
-            .ok_or_else(|| AppError::Unauthenticated("unknown or disabled workspace".into()))?;
-        Ok(Principal {
-            actor: Actor::Workspace(id.clone()),
-            permissions: permissions_of(&ws),
-        })
+            .ok_or_else(revoked)?;
+        let now = now();
+        if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
+            return Err(revoked());
+        }
+        match (actor, key.workspace_id.as_deref()) {
+            (Actor::Admin, None) => Ok(Principal {
+                key_id: Some(key_id),
+                ..Principal::admin()
+            }),
+            (Actor::Workspace(id), Some(owner)) if id.as_str() == owner => {
+                workspace_principal(id.clone(), ws, key_id)
+            }
+            _ => Err(revoked()),
+        }
     }
 
     /// Creates the admin key on a fresh database when none is configured. Returns the new
@@ -322,6 +361,8 @@ impl Services {
         )
         .await?;
         txn.commit().await?;
+        // Open connections of this workspace re-check now, not at their next periodic check.
+        self.credentials_revoked.send_modify(|n| *n += 1);
         Ok(revoked)
     }
 
@@ -364,6 +405,22 @@ impl Services {
             recent,
         })
     }
+}
+
+/// A workspace's principal, unless the workspace is gone or disabled.
+fn workspace_principal(
+    id: WorkspaceId,
+    ws: Option<workspace::Model>,
+    key_id: i64,
+) -> AppResult<Principal> {
+    let ws = ws
+        .filter(|w| w.disabled_at.is_none())
+        .ok_or_else(|| AppError::Unauthenticated("unknown or disabled workspace".into()))?;
+    Ok(Principal {
+        actor: Actor::Workspace(id),
+        permissions: permissions_of(&ws),
+        key_id: Some(key_id),
+    })
 }
 
 async fn distinct_contacts(

@@ -231,6 +231,18 @@ impl TestApp {
         Creds::headers(id, &key)
     }
 
+    /// `POST /workspaces/{id}/keys/revoke` as the admin, expecting `200`.
+    pub async fn revoke_keys(&self, workspace_id: &str) {
+        let response = self
+            .post_json(
+                &format!("/workspaces/{workspace_id}/keys/revoke"),
+                &self.admin,
+                &json!({}),
+            )
+            .await;
+        expect_json(response, 200).await;
+    }
+
     /// `POST /contacts` → the contact.
     pub async fn create_contact(&self, creds: &Creds, id: i64, name: &str) -> Value {
         let response = self
@@ -457,6 +469,15 @@ impl FeedSocket {
         match self.receive().await {
             Received::Message(m) => Some(m),
             Received::Closed(..) | Received::Timeout => None,
+        }
+    }
+
+    /// The close the server sends next, as (code, reason); panics on a message or a timeout.
+    pub async fn expect_close(&mut self) -> (Option<u16>, String) {
+        match self.receive().await {
+            Received::Closed(code, reason) => (code, reason),
+            Received::Message(m) => panic!("expected the socket to close, got {m}"),
+            Received::Timeout => panic!("expected the socket to close, but it stayed open"),
         }
     }
 

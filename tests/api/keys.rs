@@ -242,6 +242,85 @@ async fn a_token_with_an_unknown_or_missing_kid_is_refused() {
     }
 }
 
+async fn revoking_a_workspace_s_keys_cancels_the_tokens_minted_from_them() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let creds = app.workspace("workspace_123").await;
+    let bystander = app.workspace("workspace_456").await;
+    let token = Creds::bearer(&issue_token(&app, &creds).await);
+    let other_token = Creds::bearer(&issue_token(&app, &bystander).await);
+    assert_eq!(status(&app, &token).await, 200, "the token works at first");
+
+    // Act
+    app.revoke_keys("workspace_123").await;
+
+    // Assert
+    let refused = app.get("/conversions", &token).await;
+    assert_problem(refused, 401, "UNAUTHENTICATED", None).await;
+    assert_eq!(
+        status(&app, &other_token).await,
+        200,
+        "other tokens unaffected"
+    );
+}
+
+async fn a_token_ends_with_the_grace_period_of_its_rotated_key() {
+    // Arrange
+    let grace_seconds = 2;
+    let app = spawn_app_with(&["--key-rotation-grace-seconds", &grace_seconds.to_string()]).await;
+    let old = app.workspace("workspace_123").await;
+    let token = Creds::bearer(&issue_token(&app, &old).await);
+
+    // Act
+    expect_json(
+        app.post_json("/workspaces/workspace_123/keys/rotate", &old, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status(&app, &token).await, 200, "valid during the grace");
+    tokio::time::sleep(Duration::from_millis(grace_seconds * 1000 + 1200)).await;
+    let refused = app.get("/conversions", &token).await;
+    assert_problem(refused, 401, "UNAUTHENTICATED", None).await;
+}
+
+async fn disabling_a_workspace_cancels_its_tokens() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let creds = app.workspace("workspace_123").await;
+    let token = Creds::bearer(&issue_token(&app, &creds).await);
+
+    // Act
+    execute(
+        &app.database_url,
+        "UPDATE workspaces SET disabled_at = created_at WHERE id = 'workspace_123'",
+    )
+    .await;
+
+    // Assert
+    let refused = app.get("/conversions", &token).await;
+    assert_problem(refused, 401, "UNAUTHENTICATED", None).await;
+}
+
+async fn a_workspace_token_that_names_no_key_is_refused() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let creds = app.workspace("workspace_123").await;
+    let jwt = issue_token(&app, &creds).await;
+    // Correctly signed, but without the key it came from it cannot be checked for revocation.
+    let keyless = resign(&jwt, JWT_SECRET, |claims| {
+        claims.as_object_mut().expect("claims").remove("key");
+    });
+    let control = resign(&jwt, JWT_SECRET, |_| {});
+
+    // Act + Assert
+    assert_eq!(status(&app, &Creds::bearer(&control)).await, 200);
+    let refused = app.get("/conversions", &Creds::bearer(&keyless)).await;
+    assert_problem(refused, 401, "UNAUTHENTICATED", None).await;
+}
+
 crate::backend::on_both_backends!(
     with_a_pepper_keys_are_stored_keyed_and_old_digests_still_work,
     after_rotation_the_old_key_works_for_the_grace_period_only,
@@ -249,4 +328,8 @@ crate::backend::on_both_backends!(
     revocation_stops_every_key_at_once_and_is_admin_only,
     a_token_signed_with_a_listed_previous_secret_still_verifies,
     a_token_with_an_unknown_or_missing_kid_is_refused,
+    revoking_a_workspace_s_keys_cancels_the_tokens_minted_from_them,
+    a_token_ends_with_the_grace_period_of_its_rotated_key,
+    disabling_a_workspace_cancels_its_tokens,
+    a_workspace_token_that_names_no_key_is_refused,
 );

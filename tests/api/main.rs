@@ -8,6 +8,7 @@ mod cache;
 mod cluster;
 mod crash;
 mod dataloader;
+mod encryption;
 mod graphql;
 mod hardening;
 mod helpers;

@@ -1,8 +1,11 @@
 //! The live feed (`conversionFeed` over graphql-transport-ws on `/graphql/ws`).
 
 use crate::helpers::{
-    Creds, FEED_SUBSCRIPTION, Refusal, TestApp, refused_subscription_code, spawn_app,
+    Creds, FEED_SUBSCRIPTION, FeedSocket, Refusal, TestApp, refused_subscription_code, spawn_app,
+    spawn_app_with,
 };
+use crate::rest_workspaces::issue_token;
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
 /// workspace_123 has received contact 123456 from lead_gen_team.
@@ -270,6 +273,66 @@ async fn a_bad_type_filter_is_refused_up_front() {
     assert_eq!(refused_subscription_code(&message), "BAD_USER_INPUT");
 }
 
+/// The subscription "1" ends with `UNAUTHENTICATED` and the socket closes with 4403.
+async fn assert_ended_unauthenticated(socket: &mut FeedSocket) {
+    let message = socket
+        .next_message()
+        .await
+        .expect("the subscription is ended with an error");
+    assert_eq!(message["id"], "1", "{message}");
+    assert_eq!(refused_subscription_code(&message), "UNAUTHENTICATED");
+    let (code, reason) = socket.expect_close().await;
+    assert_eq!(code, Some(4403), "{reason}");
+}
+
+async fn revoking_a_workspace_s_keys_ends_its_live_subscriptions() {
+    // Arrange
+    let (app, workspace_123) = fixture().await;
+    let mut revoked = app.subscribe_feed(&workspace_123, json!({})).await;
+    let mut bystander = app.subscribe_feed(&app.admin, json!({})).await;
+
+    // Act
+    app.revoke_keys("workspace_123").await;
+
+    // Assert
+    assert_ended_unauthenticated(&mut revoked).await;
+    let logged = app
+        .log_conversion(
+            &app.admin,
+            json!({"contact_id": 123456, "workspace_id": "workspace_123",
+                   "converted_by": "agent", "conversion_type": "sale"}),
+        )
+        .await;
+    let event = bystander.next_event().await.expect("others keep streaming");
+    assert_eq!(
+        event["data"]["conversionFeed"]["conversion"]["id"],
+        logged["id"]
+    );
+}
+
+async fn disabling_a_workspace_ends_its_subscriptions_at_the_next_check() {
+    // Arrange: the subscriber holds a JWT; the workspace is disabled behind the API's back
+    // (another node, an operator), which only the periodic re-check can notice.
+    let app = spawn_app_with(&["--ws-recheck-seconds", "1"]).await;
+    let creds = app.workspace("workspace_123").await;
+    let token = Creds::bearer(&issue_token(&app, &creds).await);
+    let mut socket = app.subscribe_feed(&token, json!({})).await;
+
+    // Act
+    let db = Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect");
+    db.execute_unprepared(
+        "UPDATE workspaces SET disabled_at = created_at WHERE id = 'workspace_123'",
+    )
+    .await
+    .expect("disable the workspace");
+    db.close().await.expect("close");
+
+    // Assert
+    assert_ended_unauthenticated(&mut socket).await;
+}
+
 crate::backend::on_both_backends!(
     a_subscriber_receives_a_conversion_logged_over_rest,
     a_bearer_key_in_connection_init_works_too,
@@ -280,4 +343,6 @@ crate::backend::on_both_backends!(
     a_subscription_without_read_permission_is_refused,
     a_refused_conversion_is_never_published,
     a_bad_type_filter_is_refused_up_front,
+    revoking_a_workspace_s_keys_ends_its_live_subscriptions,
+    disabling_a_workspace_ends_its_subscriptions_at_the_next_check,
 );

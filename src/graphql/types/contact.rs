@@ -2,6 +2,7 @@ use super::{Conversion, Lead, decimal};
 use crate::domain::{ContactId, ConversionStatus};
 use crate::graphql::loaders::{ConversionsOf, LeadsOf, Loaders};
 use crate::graphql::scalars::Decimal;
+use crate::graphql::{caller, services};
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::contact;
@@ -67,9 +68,12 @@ impl Contact {
         self.0.converted_by.as_deref()
     }
 
-    /// Workspace-supplied metadata (merged on update unless replaced).
-    async fn custom_metadata(&self) -> Option<Json<serde_json::Value>> {
-        self.0.custom_metadata.clone().map(Json)
+    /// Workspace-supplied metadata (merged on update unless replaced). Values under keys
+    /// starting with `secret_` are encrypted at rest and shown as `***` to read-only callers.
+    async fn custom_metadata(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
+        Ok(services(ctx)?
+            .revealed(&caller(ctx)?.principal, &self.0)?
+            .map(Json))
     }
 
     /// Sum of all conversion values, exact, in `currency`.

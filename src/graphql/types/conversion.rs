@@ -3,6 +3,7 @@ use crate::domain::{ContactId, LeadId};
 use crate::error::AppError;
 use crate::graphql::loaders::{Loaders, WorkspaceKey};
 use crate::graphql::scalars::Decimal;
+use crate::graphql::{caller, services};
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{contact, conversion};
@@ -58,9 +59,12 @@ impl Conversion {
         &self.0.currency
     }
 
-    /// The workspace's own structured data (contract id, products, …).
-    async fn custom_data(&self) -> Option<Json<serde_json::Value>> {
-        self.0.custom_data.clone().map(Json)
+    /// The workspace's own structured data (contract id, products, …). Values under keys
+    /// starting with `secret_` are encrypted at rest and shown as `***` to read-only callers.
+    async fn custom_data(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
+        Ok(services(ctx)?
+            .revealed(&caller(ctx)?.principal, &self.0)?
+            .map(Json))
     }
 
     /// When convio stored it.

@@ -2,6 +2,7 @@ use super::{Contact, Conversion};
 use crate::domain::ContactId;
 use crate::error::AppError;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::{caller, services};
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::lead;
@@ -37,9 +38,15 @@ impl Lead {
         self.0.conversion_id.map(|id| ID(id.to_string()))
     }
 
-    /// The conversion's custom data, copied when the lead was linked.
-    async fn conversion_metadata(&self) -> Option<Json<serde_json::Value>> {
-        self.0.conversion_metadata.clone().map(Json)
+    /// The conversion's custom data, copied when the lead was linked (`secret_` values
+    /// masked for read-only callers, as on the conversion).
+    async fn conversion_metadata(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Json<serde_json::Value>>> {
+        Ok(services(ctx)?
+            .revealed(&caller(ctx)?.principal, &self.0)?
+            .map(Json))
     }
 
     /// The contact who made the inquiry.

@@ -49,7 +49,7 @@ pub async fn update_conversion(
     let contact = services
         .update_contact_conversion(&caller, id, update)
         .await?;
-    Ok(Json(contact.into()))
+    Ok(Json(services.reveal(&caller.principal, contact)?.into()))
 }
 
 const CREATE_FIELDS: &[&str] = &[
@@ -77,7 +77,8 @@ pub async fn create(
     }
     .parse()?;
     let contact = services.create_contact(&caller, new).await?;
-    Ok((StatusCode::CREATED, Json(contact.into())))
+    let shown = services.reveal(&caller.principal, contact)?;
+    Ok((StatusCode::CREATED, Json(shown.into())))
 }
 
 pub async fn show(
@@ -90,7 +91,7 @@ pub async fn show(
         .contact(&caller, id)
         .await?
         .ok_or_else(|| AppError::not_found("contact", id))?;
-    Ok(Json(contact.into()))
+    Ok(Json(services.reveal(&caller.principal, contact)?.into()))
 }
 
 const SEND_FIELDS: &[&str] = &["to_workspace_id", "from_workspace_id", "lead_id"];
@@ -113,7 +114,7 @@ pub async fn send(
         .map(|l| LeadId::parse("lead_id", &l))
         .transpose()?;
     let contact = services.send_contact(&caller, id, to, from, lead).await?;
-    Ok(Json(contact.into()))
+    Ok(Json(services.reveal(&caller.principal, contact)?.into()))
 }
 
 pub async fn create_lead(
@@ -125,7 +126,8 @@ pub async fn create_lead(
     let id = f.id("id")?.map(|i| LeadId::parse("id", &i)).transpose()?;
     let contact = ContactId::parse("contact_id", &f.req_id("contact_id")?)?;
     let lead = services.create_lead(&caller, id, contact).await?;
-    Ok((StatusCode::CREATED, Json(lead.into())))
+    let shown = services.reveal(&caller.principal, lead)?;
+    Ok((StatusCode::CREATED, Json(shown.into())))
 }
 
 /// `POST /contacts/{id}/erase` (admin): GDPR erasure of the contact's personal data.
@@ -135,5 +137,6 @@ pub async fn erase(
     Path(id): Path<String>,
 ) -> AppResult<Json<ContactView>> {
     let id = contact_id(&id)?;
-    Ok(Json(services.erase_contact(&caller, id).await?.into()))
+    let erased = services.erase_contact(&caller, id).await?;
+    Ok(Json(services.reveal(&caller.principal, erased)?.into()))
 }

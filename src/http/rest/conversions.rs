@@ -39,7 +39,7 @@ pub async fn log(
     let logged = services
         .log_conversion(&caller, input, key.as_ref())
         .await?;
-    Ok(created(logged))
+    created(&services, &caller, logged)
 }
 
 /// `Idempotency-Key: <key>` (the IETF draft's header), if sent.
@@ -71,12 +71,13 @@ fn parse_log(f: &Fields, services: &Services) -> AppResult<NewConversion> {
 }
 
 /// 201 with the stored conversion; a replay carries `Idempotency-Replayed: true`.
-fn created(logged: Logged) -> Response {
+fn created(services: &Services, caller: &Caller, logged: Logged) -> AppResult<Response> {
     let location = format!("/conversions/{}", logged.conversion.id);
+    let shown = services.reveal(&caller.principal, logged.conversion)?;
     let mut response = (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(ConversionView::from(logged.conversion)),
+        Json(ConversionView::from(shown)),
     )
         .into_response();
     if logged.replayed {
@@ -84,7 +85,7 @@ fn created(logged: Logged) -> Response {
             .headers_mut()
             .insert("idempotency-replayed", HeaderValue::from_static("true"));
     }
-    response
+    Ok(response)
 }
 
 #[derive(Serialize)]
@@ -149,7 +150,11 @@ pub async fn batch(
                 BatchItemView {
                     index,
                     status,
-                    conversion: Some(logged.conversion.into()),
+                    conversion: Some(
+                        services
+                            .reveal(&caller.principal, logged.conversion)?
+                            .into(),
+                    ),
                     error: None,
                 }
             }
@@ -181,7 +186,7 @@ pub async fn show(
         .conversion(&caller, uuid)
         .await?
         .ok_or_else(missing)?;
-    Ok(Json(found.into()))
+    Ok(Json(services.reveal(&caller.principal, found)?.into()))
 }
 
 #[derive(Serialize)]
@@ -234,7 +239,11 @@ pub async fn list(
     let page = services.conversions(&caller, filter, limit, after).await?;
     let end_cursor = page.items.last().map(|c| Cursor::of(c).encode());
     Ok(Json(ConversionList {
-        conversions: page.items.into_iter().map(ConversionView::from).collect(),
+        conversions: page
+            .items
+            .into_iter()
+            .map(|c| Ok(services.reveal(&caller.principal, c)?.into()))
+            .collect::<AppResult<_>>()?,
         page_info: PageInfo {
             has_next_page: page.has_next_page,
             end_cursor,
