@@ -88,7 +88,11 @@ async fn seed(
     options: &convio::seed::SeedOptions,
 ) -> Result<(), convio::error::AppError> {
     let started = std::time::Instant::now();
-    let db = convio::migrate(config).await?;
+    // One connection: the seeder writes from one task, and its session settings (see
+    // `seed::seed`) then cover every statement.
+    let mut config = config.clone();
+    config.db_max_connections = 1;
+    let db = convio::migrate(&config).await?;
     let report = convio::seed::seed(&db, &config.rollup_zones()?, options).await?;
     println!(
         "seeded {} conversions, {} contacts, {} workspaces, {} tracking rows in {:.1} s",

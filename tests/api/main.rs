@@ -22,5 +22,6 @@ mod rest_contacts;
 mod rest_conversions;
 mod rest_workspaces;
 mod rollups;
+mod seed;
 mod subscription;
 mod tenancy;
