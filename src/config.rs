@@ -144,6 +144,11 @@ pub struct Config {
     )]
     pub analytics_time_zones: Vec<String>,
 
+    /// Cache analytics answers (invalidated by every write that changes them, on any node).
+    /// Off only to measure the uncached path.
+    #[arg(long, global = true, env = "CONVIO_ANALYTICS_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub analytics_cache: bool,
+
     /// Limits and switches that protect the API from abusive clients.
     #[command(flatten)]
     pub hardening: Hardening,
@@ -271,6 +276,7 @@ impl std::fmt::Debug for Config {
                 &self.personal_data_retention_days,
             )
             .field("analytics_time_zones", &self.analytics_time_zones)
+            .field("analytics_cache", &self.analytics_cache)
             .field("hardening", &self.hardening)
             .finish()
     }

@@ -170,6 +170,7 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
     )
     .with_rate_limit_per_hour(config.rate_limit_per_hour)
     .with_rollup_zones(zones)
+    .with_analytics_cache(config.analytics_cache)
     .with_keys(
         hasher,
         chrono::Duration::seconds(i64::from(config.key_rotation_grace_seconds)),

@@ -80,6 +80,15 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ReadAs::Admin)]
     pub read_as: ReadAs,
 
+    /// Dashboard reads (as admin) cover only this workspace, e.g. `seed_ws_001` of a seeded
+    /// database; workspace activity reads it too.
+    #[arg(long)]
+    pub analytics_workspace: Option<String>,
+
+    /// IANA time zone of the dashboard reads' days (the server's default is UTC).
+    #[arg(long)]
+    pub time_zone: Option<String>,
+
     /// The server's process id, to sample its memory (it must run on this machine).
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -128,12 +137,16 @@ impl Args {
         value_name(self.read_as)
     }
 
-    /// The admin key when reads take the admin's view.
-    pub fn admin_reader(&self) -> Option<Arc<str>> {
-        match self.read_as {
-            ReadAs::Admin => Some(self.admin_key.as_str().into()),
-            ReadAs::Workspace => None,
-        }
+    /// Whose view dashboard reads take, and of what.
+    pub fn reads(&self) -> Arc<Reads> {
+        Arc::new(Reads {
+            admin: match self.read_as {
+                ReadAs::Admin => Some(self.admin_key.clone()),
+                ReadAs::Workspace => None,
+            },
+            workspace: self.analytics_workspace.clone(),
+            time_zone: self.time_zone.clone(),
+        })
     }
 }
 
@@ -141,4 +154,14 @@ fn value_name(value: impl ValueEnum) -> String {
     value
         .to_possible_value()
         .map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
+/// What dashboard reads ask for.
+#[derive(Debug, Default)]
+pub struct Reads {
+    /// The admin key when reads take the admin's view; else each tenant reads as itself.
+    pub admin: Option<String>,
+    /// Read only this workspace's figures (admin view).
+    pub workspace: Option<String>,
+    pub time_zone: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! The operations the scenarios repeat: logging a conversion (REST or GraphQL) and the
 //! dashboard reads (analytics and workspace activity, REST or GraphQL), each as a workspace.
 
+use crate::cli::Reads;
 use crate::client::{Api, Auth, FailureKey};
 use crate::setup::Tenant;
 use reqwest::Method;
@@ -74,21 +75,23 @@ impl Op {
     }
 
     /// Runs the operation once as `tenant`; `seq` varies the contact and conversion type.
-    /// Reads use `admin_reader` (the admin key) when given, else the tenant's own key.
+    /// Reads take the view `reads` asks for: the admin's (optionally of one workspace, in a
+    /// time zone) or the tenant's own.
     /// A logged conversion's id is returned so the feed can expect it.
     pub async fn run(
         self,
         api: &Api,
         tenant: &Tenant,
         seq: u64,
-        admin_reader: Option<&str>,
+        reads: &Reads,
     ) -> Result<Option<Uuid>, FailureKey> {
         let webhook = Auth::Workspace {
             id: &tenant.id,
             key: &tenant.key,
         };
         let own = Auth::Bearer(&tenant.key);
-        let dashboard = admin_reader.map_or(own, Auth::Bearer);
+        let dashboard = reads.admin.as_deref().map_or(own, Auth::Bearer);
+        let read_workspace = reads.workspace.as_deref().unwrap_or(&tenant.id);
         match self {
             Op::LogRest => {
                 let body = log_body(tenant, seq);
@@ -106,28 +109,52 @@ impl Op {
             }
             Op::AnalyticsRest => {
                 let _: IgnoredAny = api
-                    .rest(Method::GET, "/conversions/analytics", dashboard, None)
+                    .rest(Method::GET, &analytics_path(reads), dashboard, None)
                     .await?;
                 Ok(None)
             }
             Op::AnalyticsGraphql => {
                 let _: IgnoredAny = api
-                    .graphql(dashboard, ANALYTICS_QUERY, json!({ "filter": {} }))
+                    .graphql(
+                        dashboard,
+                        ANALYTICS_QUERY,
+                        json!({ "filter": analytics_filter(reads) }),
+                    )
                     .await?;
                 Ok(None)
             }
             Op::ActivityRest => {
-                let path = format!("/workspaces/{}/activity", tenant.id);
+                let path = format!("/workspaces/{read_workspace}/activity");
                 let _: IgnoredAny = api.rest(Method::GET, &path, dashboard, None).await?;
                 Ok(None)
             }
             Op::ActivityGraphql => {
-                let variables = json!({ "workspaceId": tenant.id });
+                let variables = json!({ "workspaceId": read_workspace });
                 let _: IgnoredAny = api.graphql(dashboard, ACTIVITY_QUERY, variables).await?;
                 Ok(None)
             }
         }
     }
+}
+
+/// `GET /conversions/analytics` with the reads' filters.
+fn analytics_path(reads: &Reads) -> String {
+    let params: Vec<String> = [
+        ("workspace_id", reads.workspace.as_deref()),
+        ("time_zone", reads.time_zone.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name}={v}")))
+    .collect();
+    match params.is_empty() {
+        true => "/conversions/analytics".to_owned(),
+        false => format!("/conversions/analytics?{}", params.join("&")),
+    }
+}
+
+/// The `conversionAnalytics` filter with the reads' filters.
+fn analytics_filter(reads: &Reads) -> Value {
+    json!({ "workspaceId": reads.workspace, "timeZone": reads.time_zone })
 }
 
 /// The contact and type of the `seq`-th conversion of a tenant: contacts in turn, and each

@@ -26,6 +26,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Interval, MissedTickBehavior};
 
+/// Bytes each WebSocket connection buffers for reading and for writing before it flushes.
+const WS_BUFFER: usize = 8 * 1024;
+
 /// graphql-transport-ws. Credentials travel in the `connection_init` payload, under the same
 /// names as the HTTP headers; without valid ones the connection is closed with 4403, as the
 /// protocol specifies. A connection counts once against the rate limit, at `connection_init`.
@@ -51,6 +54,10 @@ pub async fn websocket(
         })
         .ok_or_else(|| AppError::malformed(None, "ask for the graphql-transport-ws subprotocol"))?;
     Ok(upgrade
+        // Clients send a few small messages and receive small events; tungstenite's 128 KiB
+        // default buffers cost ~150 KB per idle subscriber (measured: docs/performance.md).
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve_socket(socket, state, protocol)))
 }

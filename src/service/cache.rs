@@ -19,18 +19,22 @@ const CAPACITY: usize = 4_096;
 /// Cached answers of one kind, keyed by the caller's scope and the normalised query.
 pub struct VersionedCache<V> {
     entries: Mutex<HashMap<String, (i64, Arc<V>)>>,
-}
-
-impl<V> Default for VersionedCache<V> {
-    fn default() -> Self {
-        VersionedCache {
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
+    /// Off, every lookup misses and nothing is stored (`--analytics-cache false`).
+    enabled: bool,
 }
 
 impl<V> VersionedCache<V> {
+    pub fn new(enabled: bool) -> Self {
+        VersionedCache {
+            entries: Mutex::new(HashMap::new()),
+            enabled,
+        }
+    }
+
     pub fn get(&self, key: &str, version: i64) -> Option<Arc<V>> {
+        if !self.enabled {
+            return None;
+        }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
@@ -39,6 +43,9 @@ impl<V> VersionedCache<V> {
     }
 
     pub fn put(&self, key: String, version: i64, value: Arc<V>) {
+        if !self.enabled {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CAPACITY && !entries.contains_key(&key) {
             let victim = entries.keys().next().cloned();

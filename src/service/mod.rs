@@ -79,8 +79,8 @@ impl Services {
             // Unlimited until `with_rate_limit_per_hour` says otherwise.
             rate_limiter: rate_limit::RateLimiter::default(),
             rollup_zones: Arc::new([chrono_tz::Tz::UTC]),
-            analytics_cache: Arc::default(),
-            stats_cache: Arc::default(),
+            analytics_cache: Arc::new(cache::VersionedCache::new(true)),
+            stats_cache: Arc::new(cache::VersionedCache::new(true)),
             ingest: Arc::default(),
             // No keys until `with_keyring`: sensitive values are then refused.
             keyring: Keyring::default(),
@@ -91,6 +91,13 @@ impl Services {
     /// Maintains daily rollups in these zones (already built: see `rollup::sync_zones`).
     pub fn with_rollup_zones(mut self, zones: Vec<chrono_tz::Tz>) -> Self {
         self.rollup_zones = zones.into();
+        self
+    }
+
+    /// Turns the analytics cache on or off (`--analytics-cache`).
+    pub fn with_analytics_cache(mut self, enabled: bool) -> Self {
+        self.analytics_cache = Arc::new(cache::VersionedCache::new(enabled));
+        self.stats_cache = Arc::new(cache::VersionedCache::new(enabled));
         self
     }
 

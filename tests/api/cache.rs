@@ -1,7 +1,7 @@
 //! The analytics cache: a repeated query is answered from memory (one statement: reading the
 //! version), and no answer is ever older than the latest write, whichever node took it.
 
-use crate::helpers::{Creds, TestApp, spawn_app, spawn_app_on};
+use crate::helpers::{Creds, TestApp, spawn_app, spawn_app_on, spawn_app_with};
 use serde_json::{Value, json};
 
 const QUERY: &str = r#"query($f: AnalyticsFilter) { conversionAnalytics(filter: $f) {
@@ -112,7 +112,19 @@ async fn a_write_on_another_node_invalidates_this_nodes_cache() {
     assert_eq!(seen["totalValue"], "42.00");
 }
 
+/// `--analytics-cache false` (for measuring the uncached path) computes every time.
+async fn the_cache_can_be_turned_off() {
+    let app = spawn_app_with(&["--analytics-cache", "false"]).await;
+    let (alpha, _beta) = setup(&app).await;
+    sale(&app, &alpha, 1, "1.00").await;
+    let (first, _) = analytics(&app, Some("alpha")).await;
+    let (again, cost) = analytics(&app, Some("alpha")).await;
+    assert_eq!(first, again);
+    assert!(cost > 1, "computed again: {cost} statements");
+}
+
 crate::backend::on_both_backends!(
+    the_cache_can_be_turned_off,
     a_repeated_query_is_a_hit_until_a_write_changes_it,
     a_status_change_invalidates_the_receivers_funnel,
     a_write_on_another_node_invalidates_this_nodes_cache,

@@ -1,6 +1,7 @@
 //! Closed-loop clients: each sends its next request as soon as the previous one answered, for
 //! the whole window, taking the operations of its mix in turn.
 
+use crate::cli::Reads;
 use crate::client::Api;
 use crate::ops::Op;
 use crate::setup::Fixture;
@@ -14,23 +15,14 @@ pub async fn drive(
     fixture: Arc<Fixture>,
     clients: usize,
     mix: &'static [Op],
-    admin_reader: Option<Arc<str>>,
+    reads: Arc<Reads>,
     window: Window,
 ) -> Tally {
     let tasks: Vec<_> = (0..clients)
         .map(|client| {
-            let (api, fixture, reader) = (api.clone(), fixture.clone(), admin_reader.clone());
+            let (api, fixture, reads) = (api.clone(), fixture.clone(), reads.clone());
             tokio::spawn(async move {
-                run_client(
-                    &api,
-                    &fixture,
-                    client,
-                    clients,
-                    mix,
-                    reader.as_deref(),
-                    window,
-                )
-                .await
+                run_client(&api, &fixture, client, clients, mix, &reads, window).await
             })
         })
         .collect();
@@ -50,7 +42,7 @@ async fn run_client(
     client: usize,
     clients: usize,
     mix: &'static [Op],
-    admin_reader: Option<&str>,
+    reads: &Reads,
     window: Window,
 ) -> Tally {
     let tenants = fixture.tenants.len();
@@ -68,7 +60,7 @@ async fn run_client(
             return tally;
         }
         let op = mix[turn % mix.len()];
-        let result = op.run(api, tenant, seq, admin_reader).await;
+        let result = op.run(api, tenant, seq, reads).await;
         if window.measures(began) {
             match result {
                 Ok(_) => tally.ok(op.name(), began.elapsed()),

@@ -2,6 +2,7 @@
 //! before a writer logs conversions at a fixed rate over REST. The writer's ledger and the
 //! subscribers' logs are joined at the end (see `delivery`).
 
+use crate::cli::Reads;
 use crate::cli::{Args, ReadAs};
 use crate::client::{Api, error_code};
 use crate::delivery::{self, FeedReport, Ledger, SubscriberLog};
@@ -182,7 +183,12 @@ async fn write(api: Arc<Api>, fixture: Arc<Fixture>, rate: u32, window: Window) 
         writes.spawn(async move {
             let began = Instant::now();
             let result = Op::LogRest
-                .run(&api, &fixture.tenants[tenant], n / tenants, None)
+                .run(
+                    &api,
+                    &fixture.tenants[tenant],
+                    n / tenants,
+                    &Reads::default(),
+                )
                 .await;
             (tenant, began, began.elapsed(), result)
         });

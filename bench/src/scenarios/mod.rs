@@ -63,7 +63,7 @@ pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
                     fixture.clone(),
                     args.concurrency,
                     mix,
-                    args.admin_reader(),
+                    args.reads(),
                     window,
                 )
                 .await
