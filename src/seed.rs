@@ -248,9 +248,15 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
     let mut written = 0;
     while written < options.conversions {
         let n = CONVERSIONS_PER_TXN.min(options.conversions - written);
-        let rows: Vec<conversion::ActiveModel> = (0..n)
-            .map(|_| {
-                let g = generate(&mut rng, &states, &arrivals, end);
+        let mut batch: Vec<Generated> = (0..n)
+            .map(|_| generate(&mut rng, &states, &arrivals, end))
+            .collect();
+        // Inserting in key order appends to the primary-key B-tree instead of splitting
+        // pages all over it.
+        batch.sort_unstable_by_key(|g| g.id);
+        let rows: Vec<conversion::ActiveModel> = batch
+            .into_iter()
+            .map(|g| {
                 let id = first_id + g.contact as i64;
                 conversion::ActiveModel {
                     id: Set(g.id),

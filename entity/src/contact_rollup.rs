@@ -9,6 +9,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub zone: String,
+    /// `day`, or `month` for a row dated the first day of its month.
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub grain: String,
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub workspace_id: String,
     #[sea_orm(primary_key, auto_increment = false)]

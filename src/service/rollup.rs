@@ -11,7 +11,7 @@
 use super::analytics::Tally;
 use crate::domain::{ConversionStatus, TrackingAction, local_day};
 use crate::error::AppResult;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{
     contact, contact_rollup, conversion, conversion_rollup, rollup_zone, workspace,
@@ -25,11 +25,42 @@ use sea_orm::{
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+/// The `workspace_id` of conversion rollup rows that sum every workspace. Not a valid
+/// workspace id, so it cannot collide with one.
+pub const ALL_WORKSPACES: &str = "*";
+
 /// Rows per upsert statement: well under both databases' bind-parameter limits.
 const CHUNK: usize = 500;
 
-type ConversionKey = (Tz, String, NaiveDate, String);
-type ContactKey = (Tz, String, NaiveDate, &'static str);
+type ConversionKey = (Tz, Grain, String, NaiveDate, String);
+type ContactKey = (Tz, Grain, String, NaiveDate, &'static str);
+
+/// The span a rollup row covers. Days answer any range and every trend; months let a long
+/// range read a dozen rows per series instead of hundreds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Grain {
+    Day,
+    Month,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 2] = [Grain::Day, Grain::Month];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Month => "month",
+        }
+    }
+
+    /// The date of the row holding the local `day`: itself, or the first of its month.
+    pub fn bucket(self, day: NaiveDate) -> NaiveDate {
+        match self {
+            Grain::Day => day,
+            Grain::Month => day.with_day(1).unwrap_or(day),
+        }
+    }
+}
 
 /// What one write (or a rebuild) changes in the rollups, summed per row.
 #[derive(Debug, Default)]
@@ -52,16 +83,24 @@ impl Delta {
     ) {
         self.touched.insert(workspace.to_owned());
         for &zone in zones {
-            let key = (
-                zone,
-                workspace.to_owned(),
-                local_day(zone, at),
-                kind.to_owned(),
-            );
-            self.conversions
-                .entry(key)
-                .or_default()
-                .add(Tally::of(value_minor));
+            let day = local_day(zone, at);
+            // Each conversion counts twice: under its workspace, and under ALL_WORKSPACES so
+            // that all-workspace figures read one row per day and type, not one per workspace.
+            for ws in [workspace, ALL_WORKSPACES] {
+                for grain in Grain::ALL {
+                    let key = (
+                        zone,
+                        grain,
+                        ws.to_owned(),
+                        grain.bucket(day),
+                        kind.to_owned(),
+                    );
+                    self.conversions
+                        .entry(key)
+                        .or_default()
+                        .add(Tally::of(value_minor));
+                }
+            }
         }
     }
 
@@ -77,13 +116,17 @@ impl Delta {
     ) {
         self.touched.insert(workspace.to_owned());
         for &zone in zones {
-            let key = (
-                zone,
-                workspace.to_owned(),
-                local_day(zone, at),
-                status.as_str(),
-            );
-            *self.contacts.entry(key).or_default() += by;
+            let day = local_day(zone, at);
+            for grain in Grain::ALL {
+                let key = (
+                    zone,
+                    grain,
+                    workspace.to_owned(),
+                    grain.bucket(day),
+                    status.as_str(),
+                );
+                *self.contacts.entry(key).or_default() += by;
+            }
         }
     }
 
@@ -115,9 +158,10 @@ impl Delta {
         let rows = self
             .conversions
             .into_iter()
-            .map(|((zone, ws, day, kind), t)| {
+            .map(|((zone, grain, ws, day, kind), t)| {
                 vec![
                     zone.name().into(),
+                    grain.as_str().into(),
                     ws.into(),
                     day.into(),
                     kind.into(),
@@ -129,16 +173,17 @@ impl Delta {
         upsert_adding(
             conn,
             conversion_rollup::Entity,
-            &[C::Zone, C::WorkspaceId, C::Day, C::ConversionType],
+            &[C::Zone, C::Grain, C::WorkspaceId, C::Day, C::ConversionType],
             &[C::Conversions, C::TotalMinor, C::Valued],
             rows.collect(),
         )
         .await?;
         use contact_rollup::Column as K;
         let rows = self.contacts.into_iter().filter(|(_, n)| *n != 0).map(
-            |((zone, ws, day, status), n)| {
+            |((zone, grain, ws, day, status), n)| {
                 vec![
                     zone.name().into(),
+                    grain.as_str().into(),
                     ws.into(),
                     day.into(),
                     status.into(),
@@ -149,7 +194,7 @@ impl Delta {
         upsert_adding(
             conn,
             contact_rollup::Entity,
-            &[K::Zone, K::WorkspaceId, K::Day, K::Status],
+            &[K::Zone, K::Grain, K::WorkspaceId, K::Day, K::Status],
             &[K::Contacts],
             rows.collect(),
         )

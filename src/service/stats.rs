@@ -10,13 +10,14 @@ use super::Services;
 use super::analytics::Tally;
 use super::cache::analytics_version;
 use super::conversion::{ConversionFilter, scoped_workspace};
+use super::rollup::{ALL_WORKSPACES, Grain};
 use crate::auth::Caller;
 use crate::domain::{
     DateRange, Granularity, Permission, TrackingAction, WeekStart, WorkspaceId, as_day_boundary,
     local_day,
 };
 use crate::error::{AppError, AppResult};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{contact, contact_rollup, conversion, conversion_rollup, workspace_tracking};
 use sea_orm::sea_query::{
@@ -135,19 +136,24 @@ impl Services {
         let rows = match self.zone_days(zone, &range) {
             Some((from, until)) => {
                 use contact_rollup::Column as K;
-                let mut select = Query::select();
-                select
-                    .column(K::WorkspaceId)
-                    .column(K::Status)
-                    .expr_as(sum(K::Contacts), Alias::new("n"))
-                    .from(contact_rollup::Entity)
-                    .and_where(Expr::col(K::Zone).eq(zone.name()))
-                    .group_by_columns([K::WorkspaceId, K::Status]);
-                if let Some(ws) = &workspace {
-                    select.and_where(Expr::col(K::WorkspaceId).eq(ws.as_str()));
+                let mut rows = Vec::new();
+                for (grain, from, until) in spans(from, until, false) {
+                    let mut select = Query::select();
+                    select
+                        .column(K::WorkspaceId)
+                        .column(K::Status)
+                        .expr_as(sum(K::Contacts), Alias::new("n"))
+                        .from(contact_rollup::Entity)
+                        .and_where(Expr::col(K::Zone).eq(zone.name()))
+                        .and_where(Expr::col(K::Grain).eq(grain.as_str()))
+                        .group_by_columns([K::WorkspaceId, K::Status]);
+                    if let Some(ws) = &workspace {
+                        select.and_where(Expr::col(K::WorkspaceId).eq(ws.as_str()));
+                    }
+                    day_bounds(&mut select, K::Day, from, until);
+                    rows.extend(conn.query_all(&select).await?);
                 }
-                day_bounds(&mut select, K::Day, from, until);
-                conn.query_all(&select).await?
+                rows
             }
             None => {
                 conn.query_all(&received_from_rows(workspace.as_ref(), &range))
@@ -225,41 +231,48 @@ impl Plan {
         (from, until): (Option<NaiveDate>, Option<NaiveDate>),
     ) -> AppResult<Vec<(GroupKey, Tally)>> {
         use conversion_rollup::Column as C;
-        let mut select = Query::select();
-        select
-            .expr_as(sum(C::Conversions), Alias::new("n"))
-            .expr_as(sum(C::TotalMinor), Alias::new("total"))
-            .expr_as(sum(C::Valued), Alias::new("valued"))
-            .from(conversion_rollup::Entity)
-            .and_where(Expr::col(C::Zone).eq(self.zone.name()));
-        if let Some(ws) = &filter.workspace_id {
-            select.and_where(Expr::col(C::WorkspaceId).eq(ws.as_str()));
-        }
-        if let Some(kind) = &filter.conversion_type {
-            select.and_where(Expr::col(C::ConversionType).eq(kind.as_str()));
-        }
-        day_bounds(&mut select, C::Day, from, until);
-        self.group(
-            &mut select,
-            false,
-            C::WorkspaceId,
-            C::ConversionType,
-            None::<C>,
-        );
-        if self.period().is_some() {
-            select.column(C::Day).group_by_col(C::Day);
-        }
+        let days_only = matches!(self.period(), Some(Granularity::Day | Granularity::Week));
         let mut groups = BTreeMap::new();
-        for row in conn.query_all(&select).await? {
-            let day = match self.period() {
-                Some(_) => Some(row.try_get::<NaiveDate>("", "day")?),
-                None => None,
+        for (grain, from, until) in spans(from, until, days_only) {
+            let mut select = Query::select();
+            select
+                .expr_as(sum(C::Conversions), Alias::new("n"))
+                .expr_as(sum(C::TotalMinor), Alias::new("total"))
+                .expr_as(sum(C::Valued), Alias::new("valued"))
+                .from(conversion_rollup::Entity)
+                .and_where(Expr::col(C::Zone).eq(self.zone.name()))
+                .and_where(Expr::col(C::Grain).eq(grain.as_str()));
+            let workspace = match (&filter.workspace_id, self.has(Dimension::Workspace)) {
+                (Some(ws), _) => Expr::col(C::WorkspaceId).eq(ws.as_str()),
+                (None, true) => Expr::col(C::WorkspaceId).ne(ALL_WORKSPACES),
+                (None, false) => Expr::col(C::WorkspaceId).eq(ALL_WORKSPACES),
             };
-            let tally = Tally::from_sums(&row)?;
-            groups
-                .entry(self.key(&row, day)?)
-                .or_insert_with(Tally::default)
-                .add(tally);
+            select.and_where(workspace);
+            if let Some(kind) = &filter.conversion_type {
+                select.and_where(Expr::col(C::ConversionType).eq(kind.as_str()));
+            }
+            day_bounds(&mut select, C::Day, from, until);
+            self.group(
+                &mut select,
+                false,
+                C::WorkspaceId,
+                C::ConversionType,
+                None::<C>,
+            );
+            if self.period().is_some() {
+                select.column(C::Day).group_by_col(C::Day);
+            }
+            for row in conn.query_all(&select).await? {
+                let day = match self.period() {
+                    Some(_) => Some(row.try_get::<NaiveDate>("", "day")?),
+                    None => None,
+                };
+                let tally = Tally::from_sums(&row)?;
+                groups
+                    .entry(self.key(&row, day)?)
+                    .or_insert_with(Tally::default)
+                    .add(tally);
+            }
         }
         Ok(groups.into_iter().collect())
     }
@@ -377,6 +390,42 @@ impl Plan {
     }
 }
 
+/// The rollup rows that cover the local days `[from, until)`: whole months from month rows,
+/// the days before the first and after the last whole month from day rows. A series by day
+/// or week needs day rows throughout.
+fn spans(
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+    days_only: bool,
+) -> Vec<(Grain, Option<NaiveDate>, Option<NaiveDate>)> {
+    if days_only {
+        return vec![(Grain::Day, from, until)];
+    }
+    let month_start = |d: NaiveDate| Grain::Month.bucket(d);
+    let first_month = from.map(|f| match month_start(f) {
+        start if start == f => f,
+        start => start.checked_add_months(Months::new(1)).unwrap_or(f),
+    });
+    let end_month = until.map(month_start);
+    if let (Some(a), Some(b)) = (first_month, end_month)
+        && a >= b
+    {
+        return vec![(Grain::Day, from, until)];
+    }
+    let mut spans = vec![(Grain::Month, first_month, end_month)];
+    if let (Some(f), Some(a)) = (from, first_month)
+        && f < a
+    {
+        spans.push((Grain::Day, Some(f), Some(a)));
+    }
+    if let (Some(b), Some(u)) = (end_month, until)
+        && b < u
+    {
+        spans.push((Grain::Day, Some(b), Some(u)));
+    }
+    spans
+}
+
 /// `CAST(SUM(col) AS BIGINT)`: PostgreSQL widens a BIGINT sum to NUMERIC.
 fn sum(col: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
     Func::cast_as(Func::sum(Expr::col(col)), "BIGINT").into()
@@ -441,4 +490,39 @@ fn received_from_rows(workspace: Option<&WorkspaceId>, range: &DateRange) -> Sel
         select.and_where(Expr::col((r, first)).lt(until));
     }
     select
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Option<NaiveDate> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn long_ranges_read_months_and_edge_days() {
+        assert_eq!(
+            spans(d("2024-02-15"), d("2024-11-20"), false),
+            vec![
+                (Grain::Month, d("2024-03-01"), d("2024-11-01")),
+                (Grain::Day, d("2024-02-15"), d("2024-03-01")),
+                (Grain::Day, d("2024-11-01"), d("2024-11-20")),
+            ]
+        );
+        assert_eq!(
+            spans(d("2024-03-01"), d("2024-05-01"), false),
+            vec![(Grain::Month, d("2024-03-01"), d("2024-05-01"))]
+        );
+        assert_eq!(spans(None, None, false), vec![(Grain::Month, None, None)]);
+    }
+
+    #[test]
+    fn short_ranges_and_day_series_read_days() {
+        assert_eq!(
+            spans(d("2024-03-09"), d("2024-03-12"), false),
+            vec![(Grain::Day, d("2024-03-09"), d("2024-03-12"))]
+        );
+        assert_eq!(spans(None, None, true), vec![(Grain::Day, None, None)]);
+    }
 }

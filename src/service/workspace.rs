@@ -1,11 +1,13 @@
 //! Workspaces: registration, authentication, and their activity.
 
+use super::conversion::ConversionFilter;
+use super::stats::StatsQuery;
 use super::{Services, audit, now};
 use crate::auth::{self, Actor, Caller, Credentials, Principal};
-use crate::domain::{Permission, WorkspaceId};
+use crate::domain::{DateRange, Permission, WeekStart, WorkspaceId};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
-use entity::{api_key, conversion, workspace, workspace_tracking};
+use entity::{api_key, workspace, workspace_tracking};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -383,12 +385,34 @@ impl Services {
             return Err(AppError::not_found("workspace", id));
         }
         let conn = self.db.conn();
-        let contacts_received = distinct_contacts(conn, id, "received").await?;
-        let contacts_sent = distinct_contacts(conn, id, "sent").await?;
-        let conversions = conversion::Entity::find()
-            .filter(conversion::Column::WorkspaceId.eq(id.as_str()))
-            .count(conn)
+        // Totals from the rollups when a zone is rolled up (any zone: all-time totals agree).
+        let zone = self
+            .rollup_zones()
+            .first()
+            .copied()
+            .unwrap_or(chrono_tz::Tz::UTC);
+        let totals = self
+            .compute_stats(
+                caller,
+                StatsQuery {
+                    filter: ConversionFilter {
+                        workspace_id: Some(id.clone()),
+                        ..Default::default()
+                    },
+                    zone,
+                    week_start: WeekStart::Monday,
+                    group_by: Vec::new(),
+                },
+            )
             .await?;
+        let conversions = totals.groups.first().map_or(0, |(_, t)| t.conversions);
+        let contacts_received = self
+            .received(caller, Some(id), DateRange::default(), zone)
+            .await?
+            .iter()
+            .map(|(_, _, n)| n)
+            .sum();
+        let contacts_sent = distinct_contacts(conn, id, "sent").await?;
         let recent = workspace_tracking::Entity::find()
             .filter(workspace_tracking::Column::WorkspaceId.eq(id.as_str()))
             .order_by_desc(workspace_tracking::Column::Timestamp)

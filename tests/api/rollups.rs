@@ -234,6 +234,10 @@ async fn rollups_equal_a_direct_computation_in_every_zone() {
         (Some(date("2024-03-09")), Some(date("2024-03-11"))), // New York springs forward
         (Some(date("2024-11-02")), Some(date("2024-11-04"))), // and falls back
         (Some(date("2024-03-10")), Some(date("2024-03-10"))),
+        // Long ranges read whole months from month rows and the edges from day rows.
+        (Some(date("2024-02-15")), Some(date("2024-11-20"))),
+        (Some(date("2024-03-01")), Some(date("2024-10-31"))),
+        (None, Some(date("2024-06-30"))),
     ];
     let buckets = [
         Bucket::Day,
@@ -259,6 +263,38 @@ async fn rollups_equal_a_direct_computation_in_every_zone() {
                 );
                 assert_eq!(from_rollups, zone_name != "Europe/London", "{zone_name}");
             }
+            // Without a time bucket or workspace: the all-workspace rows, by month and edge day.
+            let filter = json!({
+                "timeZone": zone_name,
+                "fromDate": from.map(|d| d.to_string()),
+                "toDate": to.map(|d| d.to_string()),
+            });
+            let data = app
+                .graphql_data(
+                    &app.admin,
+                    STATS,
+                    json!({ "filter": filter, "groupBy": ["CONVERSION_TYPE"] }),
+                )
+                .await;
+            let got: BTreeMap<String, (u64, i64)> = data["conversionStats"]["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    let kind = g["conversionType"].as_str().unwrap().to_owned();
+                    (
+                        kind,
+                        (g["conversions"].as_u64().unwrap(), minor(&g["totalValue"])),
+                    )
+                })
+                .collect();
+            let mut want: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+            for ((_, _, kind), (n, total)) in expected(&logged, zone, from, to, Bucket::Day) {
+                let entry = want.entry(kind).or_default();
+                entry.0 += n;
+                entry.1 += total;
+            }
+            assert_eq!(got, want, "{zone_name} {from:?}..{to:?} by type");
         }
     }
     // Instant bounds that are not local midnights are answered from the rows, exactly.
