@@ -84,7 +84,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Workspace activity counts the distinct contacts a workspace sent: from the index alone.
+        // Workspace activity counts the distinct contacts a workspace sent (from this index
+        // alone) and lists its latest events (in this index's order, with no sort).
         manager
             .create_index(
                 Index::create()
@@ -93,6 +94,17 @@ impl MigrationTrait for Migration {
                     .col(WorkspaceTracking::WorkspaceId)
                     .col(WorkspaceTracking::Action)
                     .col(WorkspaceTracking::ContactId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_tracking_workspace_time")
+                    .table(WorkspaceTracking::Table)
+                    .col(WorkspaceTracking::WorkspaceId)
+                    .col(WorkspaceTracking::Timestamp)
+                    .col(WorkspaceTracking::Id)
                     .to_owned(),
             )
             .await?;
@@ -120,6 +132,14 @@ impl MigrationTrait for Migration {
             .drop_index(
                 Index::drop()
                     .name("idx_tracking_workspace_action_contact")
+                    .table(WorkspaceTracking::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_tracking_workspace_time")
                     .table(WorkspaceTracking::Table)
                     .to_owned(),
             )
@@ -201,7 +221,9 @@ enum Workspaces {
 #[derive(DeriveIden)]
 enum WorkspaceTracking {
     Table,
+    Id,
     WorkspaceId,
     Action,
     ContactId,
+    Timestamp,
 }
