@@ -15,7 +15,9 @@ use super::rollup::Delta;
 use crate::auth::Caller;
 use crate::domain::WorkspaceId;
 use crate::error::{AppError, AppResult};
+use futures_util::FutureExt;
 use sea_orm::TransactionTrait;
+use std::panic::AssertUnwindSafe;
 use tokio::sync::{mpsc, oneshot};
 
 /// Conversions committed together at most; bounds a transaction's size and lock time.
@@ -68,7 +70,12 @@ impl Services {
     async fn write_groups(self, mut jobs: mpsc::Receiver<Job>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-            self.commit_group(std::mem::take(&mut group)).await;
+            // A panic must not stop ingest for good: its group's requests get an error (their
+            // answer channels close) and the writer takes the next group.
+            let commit = AssertUnwindSafe(self.commit_group(std::mem::take(&mut group)));
+            if commit.catch_unwind().await.is_err() {
+                tracing::error!("a group commit panicked; its requests got an error");
+            }
         }
     }
 

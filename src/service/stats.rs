@@ -105,7 +105,7 @@ impl Services {
         };
         match self.rollup_days(&plan, &filter) {
             Some(days) => {
-                let groups = plan.from_rollups(self.db.conn(), &filter, days).await?;
+                let groups = plan.read_rollups(self.db.conn(), &filter, days).await?;
                 Ok(Stats {
                     groups,
                     from_rollups: true,
@@ -113,7 +113,7 @@ impl Services {
             }
             None => {
                 let cond = self.conversion_condition(caller, &filter)?;
-                let groups = plan.from_rows(self.db.conn(), cond).await?;
+                let groups = plan.read_rows(self.db.conn(), cond).await?;
                 Ok(Stats {
                     groups,
                     from_rollups: false,
@@ -224,7 +224,7 @@ impl Plan {
         self.group_by.contains(&dimension)
     }
 
-    async fn from_rollups(
+    async fn read_rollups(
         &self,
         conn: &impl ConnectionTrait,
         filter: &ConversionFilter,
@@ -277,7 +277,7 @@ impl Plan {
         Ok(groups.into_iter().collect())
     }
 
-    async fn from_rows(
+    async fn read_rows(
         &self,
         conn: &impl ConnectionTrait,
         cond: sea_orm::Condition,
