@@ -191,56 +191,64 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
         }
     }
 
-    let mut contact_rows = Vec::with_capacity(contacts as usize);
-    let mut lead_rows = Vec::with_capacity(contacts as usize);
-    let mut tracking_rows = Vec::new();
-    for (c, state) in states.iter().enumerate() {
-        let id = first_id + c as i64;
-        let arrived = arrivals[c];
-        contact_rows.push(contact::ActiveModel {
-            id: Set(id),
-            name: Set(Some(format!("Seeded Contact {id}"))),
-            email: Set(Some(format!("contact{id}@example.test"))),
-            phone: Set(None),
-            created_at: Set(arrived),
-            updated_at: Set(state.last.map_or(arrived, |(t, _)| t)),
-            sent_from_workspace: Set(Some(sender.clone())),
-            converted_from_workspace: Set(state.last.map(|(_, ws)| receivers[ws].clone())),
-            conversion_status: Set(state.status.as_str().to_owned()),
-            converted_timestamp: Set(state.last.map(|(t, _)| t)),
-            converted_by: Set(None),
-            custom_metadata: Set(None),
-            lifetime_value_minor: Set(state.lifetime_minor),
-            currency: Set("USD".to_owned()),
-            conversion_count: Set(state.count),
-            erased_at: Set(None),
-        });
-        lead_rows.push(lead::ActiveModel {
-            id: Set(id),
-            contact_id: Set(id),
-            created_at: Set(arrived),
-            workspace_id: Set(None),
-            conversion_id: Set(None),
-            conversion_metadata: Set(None),
-        });
-        let track = |ws: &str, action: &str, counterpart: &str| workspace_tracking::ActiveModel {
-            contact_id: Set(id),
-            lead_id: Set(Some(id)),
-            workspace_id: Set(ws.to_owned()),
-            action: Set(action.to_owned()),
-            timestamp: Set(arrived),
-            metadata: Set(Some(json!({ "counterpart": counterpart }))),
-            ..Default::default()
-        };
-        for &ws in &state.receivers {
-            tracking_rows.push(track(&sender, "sent", &receivers[ws]));
-            tracking_rows.push(track(&receivers[ws], "received", &sender));
+    // Contacts, their leads and their tracking rows, a transaction's worth at a time, so
+    // memory stays flat at any scale.
+    let mut tracking = 0;
+    for (chunk_index, chunk) in states.chunks(CONVERSIONS_PER_TXN as usize).enumerate() {
+        let offset = chunk_index * CONVERSIONS_PER_TXN as usize;
+        let mut contact_rows = Vec::with_capacity(chunk.len());
+        let mut lead_rows = Vec::with_capacity(chunk.len());
+        let mut tracking_rows = Vec::with_capacity(chunk.len() * 3);
+        for (i, state) in chunk.iter().enumerate() {
+            let c = offset + i;
+            let id = first_id + c as i64;
+            let arrived = arrivals[c];
+            contact_rows.push(contact::ActiveModel {
+                id: Set(id),
+                name: Set(Some(format!("Seeded Contact {id}"))),
+                email: Set(Some(format!("contact{id}@example.test"))),
+                phone: Set(None),
+                created_at: Set(arrived),
+                updated_at: Set(state.last.map_or(arrived, |(t, _)| t)),
+                sent_from_workspace: Set(Some(sender.clone())),
+                converted_from_workspace: Set(state.last.map(|(_, ws)| receivers[ws].clone())),
+                conversion_status: Set(state.status.as_str().to_owned()),
+                converted_timestamp: Set(state.last.map(|(t, _)| t)),
+                converted_by: Set(None),
+                custom_metadata: Set(None),
+                lifetime_value_minor: Set(state.lifetime_minor),
+                currency: Set("USD".to_owned()),
+                conversion_count: Set(state.count),
+                erased_at: Set(None),
+            });
+            lead_rows.push(lead::ActiveModel {
+                id: Set(id),
+                contact_id: Set(id),
+                created_at: Set(arrived),
+                workspace_id: Set(None),
+                conversion_id: Set(None),
+                conversion_metadata: Set(None),
+            });
+            let track =
+                |ws: &str, action: &str, counterpart: &str| workspace_tracking::ActiveModel {
+                    contact_id: Set(id),
+                    lead_id: Set(Some(id)),
+                    workspace_id: Set(ws.to_owned()),
+                    action: Set(action.to_owned()),
+                    timestamp: Set(arrived),
+                    metadata: Set(Some(json!({ "counterpart": counterpart }))),
+                    ..Default::default()
+                };
+            for &ws in &state.receivers {
+                tracking_rows.push(track(&sender, "sent", &receivers[ws]));
+                tracking_rows.push(track(&receivers[ws], "received", &sender));
+            }
         }
+        tracking += tracking_rows.len() as u64;
+        insert_all(db, contact_rows).await?;
+        insert_all(db, lead_rows).await?;
+        insert_all(db, tracking_rows).await?;
     }
-    let tracking = tracking_rows.len() as u64;
-    insert_all(db, contact_rows).await?;
-    insert_all(db, lead_rows).await?;
-    insert_all(db, tracking_rows).await?;
     crate::service::advance_id_sequence(conn, "contacts").await?;
     crate::service::advance_id_sequence(conn, "leads").await?;
 

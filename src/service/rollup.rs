@@ -343,7 +343,7 @@ where
             delta.conversion(&zones, &ws, &kind, at, value);
         }
     }
-    let receipts: Vec<(String, DateTime<Utc>, String)> = workspace_tracking::Entity::find()
+    let mut receipts = workspace_tracking::Entity::find()
         .select_only()
         .column(workspace_tracking::Column::WorkspaceId)
         .column_as(workspace_tracking::Column::Timestamp.min(), "first")
@@ -356,12 +356,13 @@ where
         .group_by(workspace_tracking::Column::WorkspaceId)
         .group_by(workspace_tracking::Column::ContactId)
         .group_by(contact::Column::ConversionStatus)
-        .into_tuple()
-        .all(conn)
+        .into_tuple::<(String, DateTime<Utc>, String)>()
+        .stream(conn)
         .await?;
-    for (ws, at, status) in receipts {
+    while let Some((ws, at, status)) = receipts.try_next().await? {
         delta.contact(&zones, &ws, at, ConversionStatus::from_stored(&status), 1);
     }
+    drop(receipts);
     delta.apply(conn).await?;
     rollup_zone::Entity::insert(rollup_zone::ActiveModel {
         zone: sea_orm::Set(zone.name().to_owned()),
