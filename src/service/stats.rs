@@ -20,10 +20,11 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{contact, contact_rollup, conversion, conversion_rollup, workspace_tracking};
+use futures_util::TryStreamExt;
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, IntoColumnRef, IntoIden, Query, SelectStatement, SimpleExpr,
 };
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::{ConnectionTrait, QueryResult, StreamTrait};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -279,7 +280,7 @@ impl Plan {
 
     async fn read_rows(
         &self,
-        conn: &impl ConnectionTrait,
+        conn: &(impl ConnectionTrait + StreamTrait),
         cond: sea_orm::Condition,
     ) -> AppResult<Vec<(GroupKey, Tally)>> {
         use conversion::Column as C;
@@ -309,7 +310,10 @@ impl Plan {
             select
                 .column((conversion::Entity, C::ConvertedAt))
                 .column((conversion::Entity, C::ValueMinor));
-            for row in conn.query_all(&select).await? {
+            // Streamed: a zone without rollups over millions of rows must not load them all.
+            let statement = ConnectionTrait::get_database_backend(conn).build(&select);
+            let mut rows = std::pin::pin!(conn.stream_raw(statement).await?);
+            while let Some(row) = rows.try_next().await? {
                 let at: DateTime<Utc> = row.try_get("", "converted_at")?;
                 let value: Option<i64> = row.try_get("", "value_minor")?;
                 let key = self.key(&row, Some(local_day(self.zone, at)))?;
