@@ -1,6 +1,6 @@
-//! Analytics rollups: for each configured time zone, per local day, the count and exact total
-//! of conversions (by workspace and type) and the contacts each workspace received (by their
-//! current status). Every write that changes a figure adds a [`Delta`] and applies it in its
+//! Analytics rollups: for each configured time zone, per local day and per local month, the
+//! count and exact total of conversions (by workspace, and for all workspaces, by type) and
+//! the contacts each workspace received (by their current status). Every write that changes a figure adds a [`Delta`] and applies it in its
 //! own transaction, so the rollups always equal a direct computation over the rows; a test
 //! holds them to that on random data.
 //!
