@@ -3,7 +3,6 @@
 //! (src/service/stats.rs), which read the rollups when they can.
 
 use super::Services;
-use super::cache::analytics_version;
 use super::conversion::{ConversionFilter, scoped_workspace};
 use super::stats::{Dimension, Received, StatsQuery};
 use super::workspace::conversion_rate;
@@ -17,7 +16,6 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use sea_orm::QueryResult;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct AnalyticsFilter {
@@ -118,14 +116,14 @@ impl Services {
         caller.principal.require(Permission::Read)?;
         let scope = scoped_workspace(caller, filter.workspace_id.as_ref())?;
         let key = format!("{scope:?}|{filter:?}");
-        let version = analytics_version(self.db.conn(), scope.as_ref()).await?;
-        if let Some(hit) = self.analytics_cache.get(&key, version) {
-            return Ok((*hit).clone());
-        }
-        let analytics = self.compute_analytics(caller, filter).await?;
         self.analytics_cache
-            .put(key, version, Arc::new(analytics.clone()));
-        Ok(analytics)
+            .get_or_compute(
+                self.db.conn(),
+                scope.as_ref(),
+                key,
+                self.compute_analytics(caller, filter),
+            )
+            .await
     }
 
     async fn compute_analytics(

@@ -31,7 +31,7 @@ impl<V> VersionedCache<V> {
         }
     }
 
-    pub fn get(&self, key: &str, version: i64) -> Option<Arc<V>> {
+    fn get(&self, key: &str, version: i64) -> Option<Arc<V>> {
         if !self.enabled {
             return None;
         }
@@ -42,7 +42,7 @@ impl<V> VersionedCache<V> {
             .map(|(_, value)| value.clone())
     }
 
-    pub fn put(&self, key: String, version: i64, value: Arc<V>) {
+    fn put(&self, key: String, version: i64, value: Arc<V>) {
         if !self.enabled {
             return;
         }
@@ -57,8 +57,29 @@ impl<V> VersionedCache<V> {
     }
 }
 
+impl<V: Clone> VersionedCache<V> {
+    /// The answer stored under `key` if nothing `scope` covers changed since, else the one
+    /// `compute` gives (then stored). The version is read first, so a write that lands while
+    /// computing leaves an answer under the old version, which the next lookup misses.
+    pub async fn get_or_compute(
+        &self,
+        conn: &impl ConnectionTrait,
+        scope: Option<&WorkspaceId>,
+        key: String,
+        compute: impl Future<Output = AppResult<V>>,
+    ) -> AppResult<V> {
+        let version = analytics_version(conn, scope).await?;
+        if let Some(hit) = self.get(&key, version) {
+            return Ok((*hit).clone());
+        }
+        let value = compute.await?;
+        self.put(key, version, Arc::new(value.clone()));
+        Ok(value)
+    }
+}
+
 /// The version of the figures a query covers: one workspace's, or all of them.
-pub async fn analytics_version(
+async fn analytics_version(
     conn: &impl ConnectionTrait,
     scope: Option<&WorkspaceId>,
 ) -> AppResult<i64> {

@@ -8,7 +8,6 @@
 
 use super::Services;
 use super::analytics::Tally;
-use super::cache::analytics_version;
 use super::conversion::{ConversionFilter, scoped_workspace};
 use super::rollup::{ALL_WORKSPACES, Grain};
 use crate::auth::Caller;
@@ -26,7 +25,6 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, QueryResult, StreamTrait};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// What to group conversions by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,13 +70,14 @@ impl Services {
         caller.principal.require(Permission::Read)?;
         let scope = scoped_workspace(caller, query.filter.workspace_id.as_ref())?;
         let key = format!("{scope:?}|{query:?}");
-        let version = analytics_version(self.db.conn(), scope.as_ref()).await?;
-        if let Some(hit) = self.stats_cache.get(&key, version) {
-            return Ok((*hit).clone());
-        }
-        let stats = self.compute_stats(caller, query).await?;
-        self.stats_cache.put(key, version, Arc::new(stats.clone()));
-        Ok(stats)
+        self.stats_cache
+            .get_or_compute(
+                self.db.conn(),
+                scope.as_ref(),
+                key,
+                self.compute_stats(caller, query),
+            )
+            .await
     }
 
     pub(super) async fn compute_stats(
