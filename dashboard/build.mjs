@@ -1,0 +1,68 @@
+// Builds dist/app (the dashboard at /dashboard) and dist/graphiql (GraphiQL at /graphiql).
+// Output is deterministic: hashed names from esbuild, HTML written from the metafile, no timestamps,
+// so CI can rebuild and diff against the committed dist/.
+import { build } from "esbuild";
+import { rm, mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+
+const common = {
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["es2020", "chrome100", "firefox100", "safari15"],
+  legalComments: "eof",
+  entryNames: "[name]-[hash]",
+  assetNames: "[name]-[hash]",
+  metafile: true,
+  write: true,
+  charset: "utf8",
+  logLevel: "warning",
+  define: { "process.env.NODE_ENV": '"production"' },
+  loader: { ".woff": "file", ".woff2": "file", ".svg": "file", ".png": "file" },
+};
+
+const pages = [
+  {
+    dir: "app",
+    base: "/dashboard/assets/",
+    entry: "src/app/app.tsx",
+    title: "convio dashboard",
+    body: '<div id="app"></div>',
+    extra: { jsx: "automatic", jsxImportSource: "preact" },
+  },
+  {
+    dir: "graphiql",
+    base: "/graphiql/assets/",
+    entry: "src/graphiql/graphiql.ts",
+    title: "convio GraphiQL",
+    body: '<div id="graphiql"></div>',
+    extra: {},
+  },
+];
+
+for (const page of pages) {
+  const outdir = path.join(root, "dist", page.dir);
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(path.join(outdir, "assets"), { recursive: true });
+  const result = await build({
+    ...common,
+    ...page.extra,
+    absWorkingDir: root,
+    entryPoints: [page.entry],
+    outdir: path.join(outdir, "assets"),
+    publicPath: page.base,
+  });
+  const outputs = Object.entries(result.metafile.outputs).filter(([, o]) => o.entryPoint === page.entry);
+  const [jsPath, js] = outputs[0];
+  const name = (p) => page.base + path.basename(p);
+  const css = js.cssBundle ? `<link rel="stylesheet" href="${name(js.cssBundle)}">` : "";
+  const html =
+    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n` +
+    `<meta name="viewport" content="width=device-width, initial-scale=1">\n` +
+    `<meta name="color-scheme" content="light dark">\n` +
+    `<title>${page.title}</title>\n<link rel="icon" href="data:,">\n${css}\n` +
+    `<script type="module" src="${name(jsPath)}"></script>\n</head>\n<body>\n${page.body}\n</body>\n</html>\n`;
+  await writeFile(path.join(outdir, "index.html"), html);
+}
