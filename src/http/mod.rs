@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/conversions/batch", post(rest::conversions::batch))
         .route("/conversions", get(rest::conversions::list))
         .route("/conversions/analytics", get(rest::conversions::analytics))
+        .route("/conversions/export", get(rest::export::export))
         .route("/conversions/{id}", get(rest::conversions::show))
         .route("/contacts", post(rest::contacts::create))
         .route("/contacts/{id}", get(rest::contacts::show))

@@ -3,4 +3,5 @@
 pub mod audit;
 pub mod contacts;
 pub mod conversions;
+pub mod export;
 pub mod workspaces;
