@@ -13,7 +13,6 @@ const common = {
   format: "esm",
   target: ["es2020", "chrome100", "firefox100", "safari15"],
   legalComments: "eof",
-  entryNames: "[name]-[hash]",
   assetNames: "[name]-[hash]",
   metafile: true,
   write: true,
@@ -27,7 +26,7 @@ const pages = [
   {
     dir: "app",
     base: "/dashboard/assets/",
-    entry: "src/app/app.tsx",
+    entry: "src/app/main.tsx",
     title: "convio dashboard",
     body: '<div id="app"></div>',
     extra: { jsx: "automatic", jsxImportSource: "preact" },
@@ -51,6 +50,7 @@ for (const page of pages) {
     ...page.extra,
     absWorkingDir: root,
     entryPoints: [page.entry],
+    entryNames: `${page.dir}-[hash]`,
     outdir: path.join(outdir, "assets"),
     publicPath: page.base,
   });

@@ -1,0 +1,83 @@
+import { useMemo } from "preact/hooks";
+import { Controls } from "./widgets/Controls";
+import { Overview } from "./widgets/Overview";
+import { Funnel } from "./widgets/Funnel";
+import { WorkspaceGrid } from "./widgets/WorkspaceGrid";
+import { LiveFeed } from "./widgets/LiveFeed";
+import { Timeline } from "./widgets/Timeline";
+import { BucketDrillDown, StageDrillDown } from "./widgets/DrillDown";
+import { ContactView } from "./widgets/ContactView";
+import { ExportButtons } from "./widgets/ExportButtons";
+import { useQuery } from "./lib/useQuery";
+import { useView } from "./lib/view";
+import { bucketOf, comparisonPeriod, viewPeriod } from "./lib/period";
+import { DASHBOARD, type DashboardData, type ServiceInfo, type WorkspaceRef } from "./lib/queries";
+
+const COMPARE_LABEL = { previous: "vs previous period", year: "vs a year earlier", none: "" };
+
+/** Everything below the header: the view's controls and widgets, fed by one query per view change. */
+export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[] }) {
+  const { info, workspaces } = props;
+  const [view, setView] = useView();
+  const tz = view.tz ?? info.defaultTimeZone;
+  const ws = view.ws ?? (info.caller.isAdmin ? undefined : info.caller.workspaceId ?? undefined);
+  const period = viewPeriod(view, tz);
+  const comparison = comparisonPeriod(period, view.compare);
+  const names = useMemo(() => new Map(workspaces.map((w) => [w.id, w.name])), [workspaces]);
+
+  const base = { timeZone: tz, weekStart: info.weekStart, workspaceId: ws, conversionType: view.type };
+  const variables = {
+    f: { ...base, fromDate: period.from, toDate: period.to },
+    c: comparison ? { ...base, fromDate: comparison.from, toDate: comparison.to } : { ...base, fromDate: period.from, toDate: period.to },
+    compare: comparison !== null,
+    recent: { workspaceId: ws, conversionType: view.type },
+    day: view.interval === "day",
+    week: view.interval === "week",
+    month: view.interval === "month",
+  };
+  const q = useQuery<DashboardData>(DASHBOARD, variables);
+  const d = q.data;
+  const recent = useMemo(() => d?.recent.nodes ?? [], [d]);
+  const types = useMemo(() => {
+    const set = new Set(d?.current.byType.map((t) => t.conversionType) ?? []);
+    if (view.type) set.add(view.type);
+    return [...set].sort();
+  }, [d, view.type]);
+
+  const openContact = (id: string) => setView({ contact: id });
+  const [drillKind, drillArg] = view.drill?.split(/:(.*)/s) ?? [];
+  const bucket = drillKind === "period" ? bucketOf(period, view.interval, info.weekStart, drillArg) : undefined;
+
+  return (
+    <>
+      <Controls view={view} setView={setView} period={period} tz={tz} info={info} workspaces={workspaces} types={types} />
+      <div class="statusline">
+        <span role="status" aria-live="polite">
+          {q.loading ? "Loading…" : q.error ? "" : `${period.from} to ${period.to} in ${tz}`}
+        </span>
+        {q.error && <span role="alert" class="error">{q.error}</span>}
+        <ExportButtons period={period} zone={tz} workspaceId={ws} conversionType={view.type} />
+      </div>
+      {d && (
+        <div class="layout">
+          <Overview summary={d.current.summary} previous={d.previous?.summary} currency={d.current.currency} compareLabel={COMPARE_LABEL[view.compare]} />
+          <Funnel stages={d.current.funnel} selected={drillKind === "stage" ? drillArg : undefined} open={(s) => setView({ drill: `stage:${s}` })} />
+          <LiveFeed initial={recent} workspaceId={ws} conversionType={view.type} names={names} openContact={openContact} />
+          <WorkspaceGrid rows={d.current.byWorkspace} previous={d.previous?.byWorkspace} names={names} currency={d.current.currency}
+            selected={view.ws} select={(id) => setView({ ws: id, drill: undefined, contact: undefined })} />
+          <Timeline period={period} comparison={comparison} interval={view.interval} weekStart={info.weekStart} zone={d.current.timeZone}
+            currency={d.current.currency} trends={d.current.trends} previous={d.previous?.trends}
+            selected={drillKind === "period" ? drillArg : undefined} open={(label) => setView({ drill: `period:${label}` })} />
+          {drillKind === "stage" && drillArg && (
+            <StageDrillDown stage={drillArg} period={period} zone={tz} workspaceId={ws} openContact={openContact} close={() => setView({ drill: undefined })} />
+          )}
+          {bucket && (
+            <BucketDrillDown bucket={bucket} zone={tz} workspaceId={ws} conversionType={view.type} names={names}
+              openContact={openContact} close={() => setView({ drill: undefined })} />
+          )}
+          {view.contact && <ContactView id={view.contact} zone={tz} names={names} close={() => setView({ contact: undefined })} />}
+        </div>
+      )}
+    </>
+  );
+}

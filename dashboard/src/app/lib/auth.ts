@@ -1,0 +1,91 @@
+//! Sign-in: a key is exchanged for a JWT at `POST /auth/token`; only the JWT is kept (in memory and in
+//! sessionStorage, so a reload stays signed in within the tab). It is renewed with itself a minute before it
+//! expires. The key itself is never stored, put in a URL, or logged.
+
+export interface Session {
+  token: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+const STORE_KEY = "convio.session";
+type Listener = (s: Session | null) => void;
+
+let session: Session | null = load();
+let timer: ReturnType<typeof setTimeout> | undefined;
+const listeners = new Set<Listener>();
+
+function load(): Session | null {
+  try {
+    const raw = sessionStorage.getItem(STORE_KEY);
+    if (!raw) return null;
+    const s = JSON.parse(raw) as Session;
+    return s.expiresAt > Date.now() + 5000 ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+function set(next: Session | null): void {
+  session = next;
+  if (timer) clearTimeout(timer);
+  if (next) {
+    sessionStorage.setItem(STORE_KEY, JSON.stringify(next));
+    const lead = Math.min(60_000, (next.expiresAt - Date.now()) / 5);
+    timer = setTimeout(renew, Math.max(1000, next.expiresAt - Date.now() - lead));
+  } else {
+    sessionStorage.removeItem(STORE_KEY);
+  }
+  listeners.forEach((l) => l(next));
+}
+
+async function exchange(authorization: string): Promise<Session> {
+  const res = await fetch("/auth/token", { method: "POST", headers: { Authorization: authorization } });
+  if (!res.ok) {
+    let detail = `sign-in failed (${res.status})`;
+    try {
+      const body = (await res.json()) as { detail?: string; title?: string };
+      detail = body.detail ?? body.title ?? detail;
+    } catch {
+      /* not JSON */
+    }
+    throw new Error(detail);
+  }
+  const body = (await res.json()) as { access_token: string; expires_in: number };
+  return { token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
+}
+
+/** Exchanges an admin or workspace key for a JWT. Rejects with the server's reason. */
+export async function signIn(key: string): Promise<void> {
+  set(await exchange(`Bearer ${key.trim()}`));
+}
+
+async function renew(): Promise<void> {
+  if (!session) return;
+  try {
+    set(await exchange(`Bearer ${session.token}`));
+  } catch {
+    signOut();
+  }
+}
+
+export function signOut(): void {
+  set(null);
+}
+
+export function currentToken(): string | null {
+  return session && session.expiresAt > Date.now() ? session.token : null;
+}
+
+export function currentSession(): Session | null {
+  return session;
+}
+
+/** Calls `l` on every sign-in, renewal and sign-out; returns the unsubscribe function. */
+export function onSession(l: Listener): () => void {
+  listeners.add(l);
+  return () => listeners.delete(l);
+}
+
+// A session restored from sessionStorage needs its renewal timer.
+if (session) set(session);

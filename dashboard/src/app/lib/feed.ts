@@ -1,0 +1,114 @@
+//! The live feed: `conversionFeed` over graphql-transport-ws at `/graphql/ws` with the JWT in `connection_init`.
+//! When the socket drops (or stops answering pings) it reconnects with backoff and asks
+//! `conversions(filter: {createdAfter})` for what was stored meanwhile; items are deduplicated by id, so each
+//! missed conversion shows exactly once.
+import { createClient, type Client } from "graphql-ws";
+import { currentToken } from "./auth";
+import { gql } from "./gql";
+import { FEED, MISSED, type FeedConversion, type FeedEvent, type MissedData } from "./queries";
+
+export type FeedStatus = "Connecting…" | "Live" | "Reconnecting…";
+
+export interface FeedOptions {
+  workspaceId?: string;
+  conversionType?: string;
+  /** Newest `createdAt` already shown; catch-up starts after it. */
+  since: string;
+  onItems: (items: FeedConversion[]) => void;
+  onStatus: (s: FeedStatus) => void;
+}
+
+function wsUrl(): string {
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/graphql/ws`;
+}
+
+/** Starts the feed; returns a function that stops it. */
+export function startFeed(opts: FeedOptions): () => void {
+  let stopped = false;
+  let client: Client | null = null;
+  let since = opts.since;
+  let attempt = 0;
+  let wasDown = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  const seen = (items: FeedConversion[]) => {
+    for (const c of items) if (c.createdAt > since) since = c.createdAt;
+    if (items.length) opts.onItems(items);
+  };
+
+  const catchUp = async () => {
+    const filter: Record<string, unknown> = { createdAfter: since };
+    if (opts.workspaceId) filter.workspaceId = opts.workspaceId;
+    if (opts.conversionType) filter.conversionType = opts.conversionType;
+    try {
+      const data = await gql<MissedData>(MISSED, { filter });
+      if (!stopped) seen(data.conversions.nodes);
+    } catch {
+      /* the next reconnect tries again */
+    }
+  };
+
+  const connect = () => {
+    if (stopped) return;
+    opts.onStatus(wasDown ? "Reconnecting…" : "Connecting…");
+    let socket: WebSocket | null = null;
+    let pingTimeout: ReturnType<typeof setTimeout> | undefined;
+    const c = createClient({
+      url: wsUrl(),
+      lazy: false,
+      retryAttempts: 0,
+      keepAlive: 10_000,
+      connectionParams: () => ({ Authorization: `Bearer ${currentToken() ?? ""}` }),
+      on: {
+        connected: (s) => {
+          socket = s as WebSocket;
+          attempt = 0;
+          opts.onStatus("Live");
+          if (wasDown) void catchUp();
+          wasDown = false;
+        },
+        ping: (received) => {
+          if (!received)
+            pingTimeout = setTimeout(() => {
+              if (socket?.readyState === WebSocket.OPEN) socket.close(4408, "ping timeout");
+            }, 5_000);
+        },
+        pong: (received) => {
+          if (received) clearTimeout(pingTimeout);
+        },
+        closed: () => clearTimeout(pingTimeout),
+      },
+    });
+    client = c;
+    const variables: Record<string, unknown> = {};
+    if (opts.workspaceId) variables.ws = opts.workspaceId;
+    if (opts.conversionType) variables.types = [opts.conversionType];
+    const down = () => {
+      if (stopped || client !== c) return;
+      wasDown = true;
+      opts.onStatus("Reconnecting…");
+      void c.dispose();
+      client = null;
+      const wait = Math.min(10_000, 500 * 2 ** attempt++);
+      retryTimer = setTimeout(connect, wait);
+    };
+    c.subscribe<FeedEvent["conversionFeed"]>(
+      { query: FEED, variables },
+      {
+        next: (r) => {
+          const event = (r.data as unknown as FeedEvent | undefined)?.conversionFeed;
+          if (event) seen([event.conversion]);
+        },
+        error: down,
+        complete: down,
+      },
+    );
+  };
+
+  connect();
+  return () => {
+    stopped = true;
+    clearTimeout(retryTimer);
+    void client?.dispose();
+  };
+}

@@ -1,0 +1,86 @@
+import { useState } from "preact/hooks";
+import { Section } from "./Section";
+import { MetaTree, MetaValue } from "./Metadata";
+import { useQuery } from "../lib/useQuery";
+import { formatInstant, formatInt, formatMoney } from "../lib/format";
+import { CONTACT, type ContactData } from "../lib/queries";
+
+interface Props {
+  id: string;
+  zone: string;
+  names: Map<string, string>;
+  close: () => void;
+}
+
+/** §4.6: one contact: status, lifetime value, conversions, and its metadata by type (or raw JSON). */
+export function ContactView(props: Props) {
+  const q = useQuery<ContactData>(CONTACT, { id: props.id });
+  const [raw, setRaw] = useState(false);
+  const c = q.data?.contact;
+  return (
+    <Section
+      id="contact"
+      title="Contact"
+      actions={
+        <button type="button" onClick={props.close}>
+          Close contact
+        </button>
+      }
+    >
+      {q.error && <p role="alert" class="error">{q.error}</p>}
+      {q.data && !c && <p>Contact #{props.id} does not exist or is not yours.</p>}
+      {c && (
+        <>
+          <h3>
+            {c.name ?? "Unnamed contact"} <span class="muted">#{c.id}</span>
+          </h3>
+          <dl class="facts">
+            <div><dt>Status</dt><dd data-testid="contact-status" data-value={c.conversionStatus}>{c.conversionStatus.toLowerCase()}</dd></div>
+            <div><dt>Lifetime value</dt><dd data-testid="contact-lifetime-value" data-value={c.lifetimeValue}>{formatMoney(c.lifetimeValue, c.currency)}</dd></div>
+            <div><dt>Conversions</dt><dd data-testid="contact-conversion-count" data-value={c.conversionCount}>{formatInt(c.conversionCount)}</dd></div>
+            {c.email && <div><dt>Email</dt><dd>{c.email}</dd></div>}
+            {c.phone && <div><dt>Phone</dt><dd>{c.phone}</dd></div>}
+            {c.sentFromWorkspace && <div><dt>Sent from</dt><dd>{props.names.get(c.sentFromWorkspace) ?? c.sentFromWorkspace}</dd></div>}
+            {c.convertedFromWorkspace && <div><dt>Converted by workspace</dt><dd>{props.names.get(c.convertedFromWorkspace) ?? c.convertedFromWorkspace}</dd></div>}
+            {c.erasedAt && <div><dt>Erased</dt><dd><MetaValue name="erased" value={c.erasedAt} /></dd></div>}
+          </dl>
+          <div class="card-head">
+            <h3>Custom metadata</h3>
+            <button type="button" aria-pressed={raw} onClick={() => setRaw(!raw)}>
+              Raw JSON
+            </button>
+          </div>
+          {raw ? (
+            <pre class="raw" data-testid="raw-json" tabIndex={0}>{JSON.stringify(c.customMetadata ?? null, null, 2)}</pre>
+          ) : c.customMetadata && typeof c.customMetadata === "object" && !Array.isArray(c.customMetadata) ? (
+            <MetaTree data={c.customMetadata as Record<string, unknown>} />
+          ) : (
+            <MetaValue name="metadata" value={c.customMetadata} />
+          )}
+          <h3>Its conversions</h3>
+          <div class="table-wrap">
+            <table>
+              <caption class="sr-only">The contact's conversions</caption>
+              <thead>
+                <tr><th scope="col">Converted at</th><th scope="col">Type</th><th scope="col">Value</th><th scope="col">Workspace</th><th scope="col">By</th></tr>
+              </thead>
+              <tbody>
+                {c.conversions.map((v) => (
+                  <tr data-conversion-id={v.id}>
+                    <td><time dateTime={v.convertedAt}>{formatInstant(v.convertedAt, props.zone)}</time></td>
+                    <td>{v.conversionType}</td>
+                    <td data-value={v.conversionValue ?? ""}>{formatMoney(v.conversionValue, v.currency)}</td>
+                    <td>{props.names.get(v.workspaceId) ?? v.workspaceId}</td>
+                    <td>{v.convertedBy}</td>
+                  </tr>
+                ))}
+                {c.conversions.length === 0 && <tr><td colSpan={5}>None.</td></tr>}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+      {q.loading && <p class="muted">Loading…</p>}
+    </Section>
+  );
+}

@@ -1,0 +1,135 @@
+import { useEffect, useState } from "preact/hooks";
+import { Section } from "./Section";
+import { Pager } from "./Pager";
+import { STAGE_LABELS } from "./Funnel";
+import { useQuery } from "../lib/useQuery";
+import { formatInstant, formatInt, formatMoney } from "../lib/format";
+import {
+  BUCKET_CONVERSIONS, STAGE_CONTACTS, type BucketConversionsData, type StageContactsData,
+} from "../lib/queries";
+import type { Bucket, Period } from "../lib/period";
+
+const PAGE = 25;
+
+/** Cursor-stack paging for a Relay connection; resets when `key` changes. */
+function usePages(key: string) {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  useEffect(() => setCursors([null]), [key]);
+  const page = cursors.length - 1;
+  return {
+    page,
+    after: cursors[page],
+    next: (c: string | null) => c && setCursors([...cursors, c]),
+    prev: () => setCursors(cursors.slice(0, -1)),
+  };
+}
+
+interface Common {
+  zone: string;
+  workspaceId?: string;
+  openContact: (id: string) => void;
+  close: () => void;
+}
+
+function CloseButton(props: { close: () => void }) {
+  return (
+    <button type="button" onClick={props.close}>
+      Close drill-down
+    </button>
+  );
+}
+
+/** The conversions of one timeline bucket, paged; a conversion opens its contact. */
+export function BucketDrillDown(props: Common & { bucket: Bucket; conversionType?: string; names: Map<string, string> }) {
+  const filter: Record<string, unknown> = { fromDate: props.bucket.from, toDate: props.bucket.to, timeZone: props.zone };
+  if (props.workspaceId) filter.workspaceId = props.workspaceId;
+  if (props.conversionType) filter.conversionType = props.conversionType;
+  const pages = usePages(JSON.stringify(filter));
+  const q = useQuery<BucketConversionsData>(BUCKET_CONVERSIONS, { filter, after: pages.after });
+  const conn = q.data?.conversions;
+  const span = props.bucket.from === props.bucket.to ? props.bucket.from : `${props.bucket.from} to ${props.bucket.to}`;
+  return (
+    <Section id="drill" title="Drill-down" actions={<CloseButton close={props.close} />}>
+      <p>
+        Conversions from {span} ({props.zone})
+      </p>
+      {q.error && <p role="alert" class="error">{q.error}</p>}
+      {conn && (
+        <>
+          <Pager page={pages.page} size={PAGE} shown={conn.nodes.length} total={conn.totalCount} hasNext={conn.pageInfo.hasNextPage}
+            prev={pages.prev} next={() => pages.next(conn.pageInfo.endCursor)} />
+          <div class="table-wrap">
+            <table>
+              <caption class="sr-only">Conversions in the bucket</caption>
+              <thead>
+                <tr><th scope="col">Converted at</th><th scope="col">Type</th><th scope="col">Value</th><th scope="col">Workspace</th><th scope="col">Contact</th></tr>
+              </thead>
+              <tbody>
+                {conn.nodes.map((c) => (
+                  <tr data-conversion-id={c.id}>
+                    <td><time dateTime={c.convertedAt}>{formatInstant(c.convertedAt, props.zone)}</time></td>
+                    <td>{c.conversionType}</td>
+                    <td data-value={c.conversionValue ?? ""}>{formatMoney(c.conversionValue, c.currency)}</td>
+                    <td>{props.names.get(c.workspaceId) ?? c.workspaceId}</td>
+                    <td>
+                      <button type="button" class="link" onClick={() => props.openContact(c.contactId)}>Contact #{c.contactId}</button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+      {q.loading && <p class="muted">Loading…</p>}
+    </Section>
+  );
+}
+
+/** The contacts behind one funnel stage, paged. */
+export function StageDrillDown(props: Common & { stage: string; period: Period }) {
+  const filter: Record<string, unknown> = {
+    receivedFrom: props.period.from, receivedTo: props.period.to, timeZone: props.zone, reachedStage: props.stage.toUpperCase(),
+  };
+  if (props.workspaceId) filter.workspaceId = props.workspaceId;
+  const pages = usePages(JSON.stringify(filter));
+  const q = useQuery<StageContactsData>(STAGE_CONTACTS, { filter, after: pages.after });
+  const conn = q.data?.contacts;
+  return (
+    <Section id="drill" title="Drill-down" actions={<CloseButton close={props.close} />}>
+      <p>
+        Contacts received {props.period.from} to {props.period.to} ({props.zone}) that reached “{STAGE_LABELS[props.stage] ?? props.stage}”
+      </p>
+      {q.error && <p role="alert" class="error">{q.error}</p>}
+      {conn && (
+        <>
+          <Pager page={pages.page} size={PAGE} shown={conn.nodes.length} total={conn.totalCount} hasNext={conn.pageInfo.hasNextPage}
+            prev={pages.prev} next={() => pages.next(conn.pageInfo.endCursor)} />
+          <div class="table-wrap">
+            <table>
+              <caption class="sr-only">Contacts at the stage</caption>
+              <thead>
+                <tr><th scope="col">Contact</th><th scope="col">Status</th><th scope="col">Conversions</th><th scope="col">Lifetime value</th></tr>
+              </thead>
+              <tbody>
+                {conn.nodes.map((c) => (
+                  <tr data-contact-id={c.id}>
+                    <td>
+                      <button type="button" class="link" onClick={() => props.openContact(c.id)}>
+                        {c.name ?? "Contact"} #{c.id}
+                      </button>
+                    </td>
+                    <td>{c.conversionStatus.toLowerCase()}</td>
+                    <td data-value={c.conversionCount}>{formatInt(c.conversionCount)}</td>
+                    <td data-value={c.lifetimeValue}>{formatMoney(c.lifetimeValue, c.currency)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+      {q.loading && <p class="muted">Loading…</p>}
+    </Section>
+  );
+}

@@ -1,0 +1,96 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { Section } from "./Section";
+import { startFeed, type FeedStatus } from "../lib/feed";
+import { formatMoney, relativeTime } from "../lib/format";
+import type { FeedConversion } from "../lib/queries";
+
+const MAX_ITEMS = 50;
+
+interface Props {
+  initial: FeedConversion[];
+  workspaceId?: string;
+  conversionType?: string;
+  names: Map<string, string>;
+  openContact: (id: string) => void;
+}
+
+function merge(list: FeedConversion[], more: FeedConversion[]): FeedConversion[] {
+  const ids = new Set(list.map((c) => c.id));
+  const fresh = more.filter((c) => !ids.has(c.id) && (ids.add(c.id), true));
+  if (!fresh.length) return list;
+  return [...fresh, ...list].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)).slice(0, MAX_ITEMS);
+}
+
+/** §4.4: conversions pushed as they are stored, newest first; Pause holds new ones back until Resume. */
+export function LiveFeed(props: Props) {
+  const [items, setItems] = useState(props.initial);
+  const [held, setHeld] = useState<FeedConversion[]>([]);
+  const [paused, setPaused] = useState(false);
+  const [status, setStatus] = useState<FeedStatus>("Connecting…");
+  const [, tick] = useState(0);
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
+
+  useEffect(() => {
+    setItems(props.initial);
+    setHeld([]);
+    const since = props.initial.reduce((m, c) => (c.createdAt > m ? c.createdAt : m), new Date(Date.now() - 5000).toISOString());
+    return startFeed({
+      workspaceId: props.workspaceId,
+      conversionType: props.conversionType,
+      since,
+      onStatus: setStatus,
+      onItems: (more) => (pausedRef.current ? setHeld((h) => merge(h, more)) : setItems((l) => merge(l, more))),
+    });
+  }, [props.initial, props.workspaceId, props.conversionType]);
+
+  useEffect(() => {
+    const t = setInterval(() => tick((n) => n + 1), 15_000);
+    return () => clearInterval(t);
+  }, []);
+
+  const toggle = () => {
+    if (paused) {
+      setItems((l) => merge(l, held));
+      setHeld([]);
+    }
+    setPaused(!paused);
+  };
+  const shown = paused ? "Paused" : status;
+  return (
+    <Section
+      id="feed"
+      title="Live feed"
+      actions={
+        <div class="feed-actions">
+          <span role="status" class={`pill ${shown === "Live" ? "live" : ""}`}>
+            {shown}
+            {paused && held.length > 0 ? ` (${held.length} new)` : ""}
+          </span>
+          <button type="button" onClick={toggle}>
+            {paused ? "Resume" : "Pause"}
+          </button>
+        </div>
+      }
+    >
+      <ol class="feed" aria-label="Live feed">
+        {items.map((c) => (
+          <li data-conversion-id={c.id}>
+            <time dateTime={c.createdAt} title={c.createdAt}>
+              {relativeTime(c.createdAt)}
+            </time>
+            <span class="type">{c.conversionType}</span>
+            <span class="money" data-value={c.conversionValue ?? ""}>
+              {c.conversionValue == null ? "no value" : formatMoney(c.conversionValue, c.currency)}
+            </span>
+            <button type="button" class="link" onClick={() => props.openContact(c.contactId)}>
+              Contact #{c.contactId}
+            </button>
+            <span class="muted">{props.names.get(c.workspaceId) ?? c.workspaceId}</span>
+          </li>
+        ))}
+        {items.length === 0 && <li class="muted">No conversions yet; new ones appear here as they are logged.</li>}
+      </ol>
+    </Section>
+  );
+}

@@ -1,0 +1,35 @@
+import { useState } from "preact/hooks";
+import { signIn } from "../lib/auth";
+
+/** The key form: the key is exchanged for a JWT and then forgotten. */
+export function SignIn() {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const input = form.elements.namedItem("key") as HTMLInputElement;
+    setBusy(true);
+    setError(null);
+    try {
+      await signIn(input.value);
+      input.value = "";
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <h1>convio</h1>
+      <form onSubmit={submit} aria-describedby="signin-help">
+        <p id="signin-help">Paste a workspace key or the admin key. It is exchanged for a short-lived token and not stored.</p>
+        <label for="key">API key</label>
+        <input id="key" name="key" type="password" autocomplete="off" required spellcheck={false} />
+        <button type="submit" disabled={busy}>Sign in</button>
+        {error && <p role="alert" class="error">{error}</p>}
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,86 @@
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface ChartSeries {
+  label: string;
+  values: (number | null)[];
+  scale: "count" | "money";
+  dashed?: boolean;
+  color: string;
+}
+
+interface Props {
+  labels: string[];
+  series: ChartSeries[];
+  zone: string;
+  onPick: (index: number) => void;
+}
+
+const cssVar = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+
+/** uPlot line chart over bucket indexes; clicking a bucket picks it. Redrawn on data, size or theme change. */
+export function TimelineChart(props: Props) {
+  const host = useRef<HTMLDivElement>(null);
+  const pick = useRef(props.onPick);
+  pick.current = props.onPick;
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    let chart: uPlot | null = null;
+    const draw = () => {
+      chart?.destroy();
+      const ink = cssVar("--muted");
+      const grid = cssVar("--line");
+      const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+      const opts: uPlot.Options = {
+        width: Math.max(280, el.clientWidth),
+        height: 260,
+        legend: { show: true },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: false } },
+        axes: [
+          { ...axis, label: `Period (${props.zone})`, values: (_u, ticks) => ticks.map((t) => props.labels[t] ?? "") },
+          { ...axis, scale: "count", label: "Conversions" },
+          { ...axis, scale: "money", side: 1, label: "Value", grid: { show: false } },
+        ],
+        series: [
+          { label: "Period", value: (_u, v) => (v == null ? "" : props.labels[v] ?? "") },
+          ...props.series.map((s) => ({
+            label: s.label,
+            scale: s.scale,
+            stroke: s.color,
+            width: 2,
+            dash: s.dashed ? [6, 4] : undefined,
+            points: { show: props.labels.length <= 62 },
+          })),
+        ],
+      };
+      const data: uPlot.AlignedData = [props.labels.map((_, i) => i), ...props.series.map((s) => s.values)];
+      chart = new uPlot(opts, data, el);
+      chart.over.addEventListener("click", () => {
+        const idx = chart?.cursor.idx;
+        if (idx != null) pick.current(idx);
+      });
+    };
+    draw();
+    let width = el.clientWidth;
+    const ro = new ResizeObserver(() => {
+      if (Math.abs(el.clientWidth - width) > 8) {
+        width = el.clientWidth;
+        chart?.setSize({ width: Math.max(280, width), height: 260 });
+      }
+    });
+    ro.observe(el);
+    const mo = new MutationObserver(draw);
+    mo.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    return () => {
+      ro.disconnect();
+      mo.disconnect();
+      chart?.destroy();
+    };
+  }, [props.labels, props.series, props.zone]);
+
+  return <div class="chart" ref={host} aria-hidden="true" />;
+}
