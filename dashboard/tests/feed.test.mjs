@@ -1,0 +1,130 @@
+// The live feed: conversions logged over REST arrive over graphql-transport-ws; after the
+// WebSocket is cut and restored, what was logged meanwhile shows exactly once.
+//
+// The cut: playwright-core's `context.routeWebSocket` proxies /graphql/ws to the server while
+// the link is "up"; cutting it closes both halves of every proxied socket, and new sockets are
+// closed at once until the link is restored. (`context.setOffline(true)` does not close a
+// WebSocket that is already open in Chromium, so it cannot cut the feed by itself.)
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, guardedContext, assertNoOffHost, localDate, screenshot } from "./harness.mjs";
+import { seed, logConversion } from "./seed.mjs";
+import { openDashboard } from "./ui.mjs";
+
+let server;
+let browser;
+let fixture;
+const VIEW = `?from=${localDate("UTC", -29)}&to=${localDate("UTC")}&tz=UTC`;
+
+before(async () => {
+  server = await startServer();
+  fixture = await seed(server.base);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A page on the dashboard whose feed socket goes through a link the test can cut. */
+async function feedPage() {
+  const guard = await guardedContext(browser);
+  const link = { up: true, sockets: new Set(), opened: 0 };
+  await guard.context.routeWebSocket(/\/graphql\/ws$/, (ws) => {
+    link.opened++;
+    if (!link.up) {
+      ws.close({ code: 1011, reason: "link down" });
+      return;
+    }
+    const upstream = ws.connectToServer();
+    const pair = { ws, upstream };
+    link.sockets.add(pair);
+    ws.onClose(() => link.sockets.delete(pair));
+  });
+  link.cut = async () => {
+    link.up = false;
+    for (const { ws, upstream } of link.sockets) {
+      await upstream.close({ code: 1001, reason: "link down" }).catch(() => {});
+      await ws.close({ code: 1011, reason: "link down" }).catch(() => {});
+    }
+    link.sockets.clear();
+  };
+  link.restore = () => {
+    link.up = true;
+  };
+  const page = await guard.context.newPage();
+  await openDashboard(page, server.base, VIEW);
+  const region = page.getByRole("region", { name: "Live feed" });
+  const status = region.getByRole("status");
+  await status.filter({ hasText: /^Live$/ }).waitFor({ timeout: 10_000 });
+  const items = (id) => page.getByRole("list", { name: "Live feed" }).locator(`li[data-conversion-id="${id}"]`);
+  return { guard, page, link, region, status, items };
+}
+
+async function finish(guard) {
+  try {
+    assert.deepEqual(guard.pageErrors, [], "no uncaught page errors");
+    assertNoOffHost(guard);
+  } finally {
+    await guard.context.close();
+  }
+}
+
+test("a conversion logged over REST appears in the feed within a second", async () => {
+  const { guard, page, items } = await feedPage();
+  try {
+    const started = Date.now();
+    const logged = await logConversion(fixture.ws.beta.api, 2012, "sale", "42.42", null);
+    await items(logged.id).waitFor({ timeout: 1_000 - Math.min(900, Date.now() - started) });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed <= 1_000, `shown ${elapsed} ms after the REST call began`);
+    assert.equal(await items(logged.id).count(), 1);
+    assert.equal(await items(logged.id).locator("[data-value]").first().getAttribute("data-value"), "42.42");
+    await screenshot(page, "feed-light");
+  } finally {
+    await finish(guard);
+  }
+});
+
+test("after the WebSocket is cut and restored the missed conversion appears exactly once", async () => {
+  const { guard, page, link, status, items } = await feedPage();
+  try {
+    await link.cut();
+    await status.filter({ hasText: "Reconnecting" }).waitFor({ timeout: 5_000 });
+    const missed = await logConversion(fixture.ws.alpha.api, 2001, "upsell", "123.45", null);
+    await page.waitForTimeout(700);
+    assert.equal(await items(missed.id).count(), 0, "nothing arrives while the link is down");
+    const attemptsWhileDown = link.opened;
+    link.restore();
+    await status.filter({ hasText: /^Live$/ }).waitFor({ timeout: 15_000 });
+    assert.ok(link.opened > 1 && attemptsWhileDown >= 1, "the page reconnected through a new socket");
+    await items(missed.id).waitFor({ timeout: 5_000 });
+    // Give a duplicate (catch-up and live push both delivering it) time to show up.
+    await page.waitForTimeout(1_500);
+    assert.equal(await items(missed.id).count(), 1, "the missed conversion is shown exactly once");
+    const after = await logConversion(fixture.ws.alpha.api, 2001, "upsell", "1.00", null);
+    await items(after.id).waitFor({ timeout: 2_000 });
+    assert.equal(await items(missed.id).count(), 1);
+    assert.equal(await items(after.id).count(), 1);
+  } finally {
+    await finish(guard);
+  }
+});
+
+test("Pause holds new conversions back and Resume shows them once", async () => {
+  const { guard, page, status, items } = await feedPage();
+  try {
+    await page.getByRole("button", { name: "Pause" }).click();
+    await status.filter({ hasText: "Paused" }).waitFor();
+    const held = await logConversion(fixture.ws.beta.api, 2008, "sale", "5.00", null);
+    await page.waitForTimeout(700);
+    assert.equal(await items(held.id).count(), 0, "not shown while paused");
+    await page.getByRole("button", { name: "Resume" }).click();
+    await items(held.id).waitFor({ timeout: 2_000 });
+    assert.equal(await items(held.id).count(), 1);
+  } finally {
+    await finish(guard);
+  }
+});

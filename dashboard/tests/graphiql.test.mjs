@@ -1,0 +1,54 @@
+// GraphiQL at /graphiql renders with no other host reachable (every off-host request fails the
+// test), introspects at the default limits with the key in its Headers editor, and its docs
+// explorer lists `conversionAnalytics`.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, guardedContext, assertNoOffHost, screenshot, ADMIN_KEY, eventually } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("GraphiQL renders offline and its docs explorer lists conversionAnalytics", async () => {
+  const guard = await guardedContext(browser);
+  const page = await guard.context.newPage();
+  try {
+    await page.goto(`${server.base}/graphiql`);
+    await page.locator(".graphiql-container").waitFor({ timeout: 10_000 });
+    // The key goes into the Headers editor (CodeMirror 5 exposes its editor on the wrapper).
+    await page.getByRole("button", { name: /headers/i }).first().click().catch(() => {});
+    await page.evaluate((key) => {
+      const editors = [...document.querySelectorAll(".graphiql-editor-tool .CodeMirror")];
+      const headers = editors.find((e) => e.closest("[aria-label*='Headers' i], .graphiql-editor-tool")) ?? editors.at(-1);
+      headers.CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${key}` }));
+    }, ADMIN_KEY);
+    await page.getByRole("button", { name: /re-fetch graphql schema/i }).click();
+    await page.getByRole("button", { name: /show documentation explorer/i }).click();
+    const docs = page.locator(".graphiql-doc-explorer");
+    await docs.getByRole("button", { name: "Query" }).or(docs.getByText("Query", { exact: true })).first().click({ timeout: 10_000 });
+    await docs.getByText("conversionAnalytics", { exact: true }).first().waitFor({ timeout: 10_000 });
+    await screenshot(page, "graphiql-docs");
+    // Running the default query answers from the server, not an error page.
+    await page.getByRole("button", { name: /execute query/i }).click();
+    await eventually(
+      async () => /totalConversions/.test(await page.locator(".graphiql-response").innerText()),
+      "the default query's answer in the result pane",
+      10_000,
+    );
+    assert.deepEqual(guard.pageErrors, [], "no uncaught page errors");
+    assert.deepEqual(guard.cspViolations, [], "no CSP violation");
+    assertNoOffHost(guard);
+  } finally {
+    await guard.context.close();
+  }
+});

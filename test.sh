@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The one test command (README, Development). It installs what is missing, then runs, in order:
+#   1. cargo     `cargo test --workspace --locked`: unit tests and the black-box suite, each on
+#                SQLite and on PostgreSQL (with CI set, a PostgreSQL test that cannot reach its
+#                server fails instead of skipping);
+#   2. drift     `npm run build` in dashboard/ must reproduce the committed dashboard/dist byte for
+#                byte (the binary embeds it, and `cargo build` never runs Node);
+#   3. browser   the browser suite in dashboard/tests/ (node --test, Debian's Chromium driven by
+#                playwright-core) against target/debug/convio, built here by `cargo build --locked`.
+# It closes with one line, 'N passed, M failed', over all three (the drift check counts as one test;
+# a step that fails without reporting a failed test counts as one failure) and exits non-zero if
+# anything failed.
+#
+# Usage: ./test.sh [cargo] [drift] [browser]   (no argument: all three)
+# Installs, when missing: PostgreSQL (started on 127.0.0.1:5432, trust auth for TCP from 127.0.0.1),
+# Chromium (Debian's package, /usr/bin/chromium), node and npm, and the dashboard's npm packages
+# (`npm ci` when dashboard/node_modules is missing or older than package-lock.json).
+set -uo pipefail
+cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive
+
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(cargo drift browser)
+wants() { [[ " ${steps[*]} " == *" $1 "* ]]; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
+apt_updated=false
+apt_install() {
+  echo "installing $* (apt-get)" >&2
+  if ! $apt_updated; then as_root apt-get update -qq </dev/null; apt_updated=true; fi
+  as_root apt-get install -y -qq "$@" </dev/null >/dev/null
+}
+
+# --- PostgreSQL, for cargo's suite ---------------------------------------------------------------
+PG_HOST=127.0.0.1
+PG_PORT=5432
+export CONVIO_TEST_POSTGRES_URL="${CONVIO_TEST_POSTGRES_URL:-postgres://postgres@$PG_HOST:$PG_PORT/postgres?sslmode=disable}"
+pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; }
+start_postgres() {
+  pg_up && return 0
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql || return 1
+  local version hba
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  # Tests connect over TCP as postgres without a password, as on the developer machines.
+  if ! grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+    as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done
+  return 1
+}
+
+# --- Node, npm packages and Chromium, for the dashboard ------------------------------------------
+ensure_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  apt_install nodejs npm
+}
+ensure_npm_packages() {
+  # npm ci when node_modules is missing or was installed from another package-lock.json.
+  local stamp=dashboard/node_modules/.convio-package-lock.sha256 want
+  want=$(sha256sum dashboard/package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  echo "npm ci in dashboard/" >&2
+  (cd dashboard && npm ci --no-audit --no-fund </dev/null) || return 1
+  echo "$want" >"$stamp"
+}
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+status=0
+passed=0
+failed=0
+fail_step() { echo "FAILED: $1" >&2; status=1; }
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+
+# --- 1. cargo ----------------------------------------------------------------------------------------
+if wants cargo; then
+  command -v cargo >/dev/null || { echo "cargo is required (the machine's Rust toolchain)" >&2; exit 1; }
+  if start_postgres; then
+    echo "PostgreSQL ready at $PG_HOST:$PG_PORT"
+  else
+    echo "PostgreSQL is not available: its tests skip (or fail with CI set)" >&2
+  fi
+  cargo --version
+  cargo test --workspace --locked 2>&1 | tee "$log_dir/cargo.log"
+  cargo_status=${PIPESTATUS[0]}
+  read -r p f < <(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d %d\n", p, f }' "$log_dir/cargo.log")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$cargo_status" -ne 0 ]; then
+    [ "$f" -eq 0 ] && failed=$((failed + 1))
+    fail_step "cargo test (exit $cargo_status)"
+  fi
+fi
+
+# --- 2. drift ----------------------------------------------------------------------------------------
+node_ready=false
+if wants drift || wants browser; then
+  if ensure_node && ensure_npm_packages; then node_ready=true; else fail_step "installing node and the dashboard's npm packages"; fi
+fi
+if wants drift; then
+  echo "dashboard asset drift check: npm run build, then compare with the committed dashboard/dist"
+  drift_ok=false
+  if $node_ready && (cd dashboard && npm run build --silent </dev/null); then
+    untracked=$(git ls-files --others --exclude-standard -- dashboard/dist)
+    if git diff --exit-code --stat -- dashboard/dist && [ -z "$untracked" ]; then
+      drift_ok=true
+    else
+      [ -n "$untracked" ] && printf 'not committed:\n%s\n' "$untracked"
+      echo "dashboard/dist differs from a rebuild: run 'npm run build' in dashboard/ and commit dashboard/dist" >&2
+    fi
+  fi
+  if $drift_ok; then passed=$((passed + 1)); echo "drift check: ok"; else failed=$((failed + 1)); fail_step "dashboard asset drift check"; fi
+fi
+
+# --- 3. browser --------------------------------------------------------------------------------------
+if wants browser; then
+  browser_ok=false
+  if ! $node_ready; then
+    failed=$((failed + 1))
+  elif ! ensure_chromium; then
+    failed=$((failed + 1)); fail_step "installing chromium"
+  elif ! cargo build --locked; then
+    failed=$((failed + 1)); fail_step "cargo build (the binary the browser suite runs)"
+  else
+    tap="$log_dir/browser.tap"
+    # Files run one at a time: each starts its own convio and Chromium, and the machine has 2 cores.
+    (cd dashboard && timeout 900 node --test --test-concurrency=1 \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap" \
+      tests/ </dev/null)
+    browser_status=$?
+    read -r p f < <(awk '/^# pass / { p += $3 } /^# (fail|cancelled) / { f += $3 } END { printf "%d %d\n", p, f }' "$tap" 2>/dev/null || echo "0 0")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$browser_status" -ne 0 ]; then
+      [ "$f" -eq 0 ] && failed=$((failed + 1))
+      fail_step "browser suite (exit $browser_status)"
+    elif [ "$p" -eq 0 ]; then
+      failed=$((failed + 1)); fail_step "browser suite ran no test"
+    fi
+  fi
+fi
+
+[ "$failed" -gt 0 ] && status=1
+echo "$passed passed, $failed failed"
+exit "$status"
