@@ -4,13 +4,14 @@
 //! GraphQL errors translate them to camelCase.
 
 use crate::domain::{
-    ContactId, ConversionStatus, ConversionType, CustomData, DateRange, LeadId, Permission,
-    WeekStart, WorkspaceId, optional_text, parse_instant, parse_zone, required_text,
+    ContactId, ConversionStatus, ConversionType, CustomData, DateRange, FunnelStage, LeadId,
+    Permission, WeekStart, WorkspaceId, optional_text, parse_instant, parse_zone, required_text,
 };
 use crate::error::AppResult;
 use crate::service::Services;
 use crate::service::analytics::AnalyticsFilter;
 use crate::service::contact::{ContactConversionUpdate, NewContact};
+use crate::service::contact_list::ContactFilter;
 use crate::service::conversion::{ConversionFilter, NewConversion};
 use crate::service::stats::{Dimension, StatsQuery};
 use crate::service::workspace::NewWorkspace;
@@ -170,6 +171,8 @@ pub struct ConversionQuery {
     pub max_value: Option<String>,
     /// IANA zone whose local days `from_date` and `to_date` name.
     pub time_zone: Option<String>,
+    /// RFC 3339 instant: only conversions stored strictly after it.
+    pub created_after: Option<String>,
 }
 
 impl ConversionQuery {
@@ -189,6 +192,42 @@ impl ConversionQuery {
             conversion_type: conversion_type(self.conversion_type)?,
             min_value_minor: amount("min_value", self.min_value)?,
             max_value_minor: amount("max_value", self.max_value)?,
+            created_after: self
+                .created_after
+                .map(|t| parse_instant("created_after", &t))
+                .transpose()?,
+        })
+    }
+}
+
+/// The filters of the `contacts` query (the funnel drill-down), as text.
+#[derive(Debug, Default)]
+pub struct ContactQuery {
+    pub workspace_id: Option<String>,
+    /// Date (a whole day of `time_zone`) or RFC 3339 instant, inclusive.
+    pub received_from: Option<String>,
+    /// Date (a whole day of `time_zone`) or RFC 3339 instant, inclusive.
+    pub received_to: Option<String>,
+    /// IANA zone whose local days `received_from` and `received_to` name.
+    pub time_zone: Option<String>,
+    pub reached_stage: Option<FunnelStage>,
+    pub status: Option<ConversionStatus>,
+}
+
+impl ContactQuery {
+    pub fn parse(self) -> AppResult<ContactFilter> {
+        let zone = zone(self.time_zone.as_deref())?;
+        Ok(ContactFilter {
+            workspace_id: workspace("workspace_id", self.workspace_id)?,
+            received: DateRange::parse(
+                "received_from",
+                self.received_from.as_deref(),
+                "received_to",
+                self.received_to.as_deref(),
+                zone,
+            )?,
+            reached: self.reached_stage,
+            status: self.status,
         })
     }
 }

@@ -17,4 +17,4 @@ pub use ids::{
 pub use money::{Currency, Money};
 pub use paging::page_size;
 pub use period::{DateRange, parse_instant};
-pub use status::{ConversionStatus, Permission, TrackingAction};
+pub use status::{ConversionStatus, FunnelStage, Permission, TrackingAction};

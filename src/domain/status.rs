@@ -85,6 +85,57 @@ impl ConversionStatus {
     }
 }
 
+/// A stage of the plan's §4.2 funnel. A received contact has reached a stage when its current
+/// status is that stage's or a later one (pending → qualified → appointment → converted);
+/// `lost` ranks with `pending`, so a lost contact counts as received only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[graphql(name = "FunnelStageName")]
+pub enum FunnelStage {
+    /// Every contact received.
+    LeadsReceived,
+    /// Received and now qualified, at an appointment or converted.
+    Qualified,
+    /// Received and now at an appointment or converted.
+    Appointments,
+    /// Received and now converted.
+    Conversions,
+}
+
+impl FunnelStage {
+    /// The stages in funnel order.
+    pub const ALL: [FunnelStage; 4] = [
+        Self::LeadsReceived,
+        Self::Qualified,
+        Self::Appointments,
+        Self::Conversions,
+    ];
+
+    /// The name the analytics answer gives the stage (`leads_received`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LeadsReceived => "leads_received",
+            Self::Qualified => "qualified",
+            Self::Appointments => "appointments",
+            Self::Conversions => "conversions",
+        }
+    }
+
+    /// The lowest [`ConversionStatus::rank`] of a contact that reached this stage.
+    pub fn min_rank(self) -> u8 {
+        match self {
+            Self::LeadsReceived => 0,
+            Self::Qualified => ConversionStatus::Qualified.rank(),
+            Self::Appointments => ConversionStatus::Appointment.rank(),
+            Self::Conversions => ConversionStatus::Converted.rank(),
+        }
+    }
+
+    /// Whether a contact with this status reached the stage.
+    pub fn reached_by(self, status: ConversionStatus) -> bool {
+        status.rank() >= self.min_rank()
+    }
+}
+
 /// What a workspace's credentials allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "snake_case")]

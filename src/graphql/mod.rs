@@ -1,6 +1,7 @@
 //! The GraphQL schema: query, mutation and subscription roots merged from per-noun files.
 //! `schema()` is a pure builder with no data, so `schema.graphql` can be generated from it.
 
+mod connection;
 mod limits;
 pub(crate) mod loaders;
 mod mutation;
@@ -34,6 +35,7 @@ pub fn schema()
 pub fn build(services: Services, limits: &Hardening) -> ConvioSchema {
     let mut builder = schema()
         .data(services)
+        .data(limits.clone())
         .limit_depth(limits.graphql_max_depth)
         .limit_complexity(limits.graphql_max_complexity)
         .extension(limits::AliasLimit {

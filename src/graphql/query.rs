@@ -1,19 +1,22 @@
 //! Query root.
 
+use super::connection::{CountOf, Counted, connection};
 use super::scalars::Decimal;
 use super::types::{
-    AuditEntry, Contact, Conversion, ConversionAnalytics, ConversionStats, Lead, StatsDimension,
-    WeekStartDay, Workspace, WorkspaceActivity,
+    AuditEntry, Contact, Conversion, ConversionAnalytics, ConversionStats, Lead, ServiceInfo,
+    StatsDimension, WeekStartDay, Workspace, WorkspaceActivity,
 };
 use super::{caller, services};
-use crate::domain::{ContactId, LeadId, WorkspaceId, page_size};
+use crate::config::Hardening;
+use crate::domain::{ContactId, ConversionStatus, FunnelStage, LeadId, WorkspaceId, page_size};
 use crate::error::AppError;
-use crate::input::{AnalyticsQuery, ConversionQuery, StatsInput};
+use crate::input::{AnalyticsQuery, ContactQuery, ConversionQuery, StatsInput};
+use crate::service::Services;
 use crate::service::audit::AuditFilter;
-use crate::service::conversion::{Cursor, DEFAULT_PAGE, MAX_PAGE, Page};
+use crate::service::conversion::{self as service, Cursor, DEFAULT_PAGE, MAX_PAGE};
 use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ID, InputObject, Object, OutputType, Result};
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// Read conversions, contacts, leads, workspaces and analytics.
@@ -39,6 +42,19 @@ pub struct ConversionFilter {
     min_value: Option<Decimal>,
     /// Value at most this.
     max_value: Option<Decimal>,
+    /// Only conversions stored (`createdAt`) strictly after this instant, whatever their
+    /// `convertedAt`: a feed that was disconnected asks for what it missed with this.
+    created_after: Option<DateTime<Utc>>,
+}
+
+impl ConversionFilter {
+    /// The service's filter; `createdAfter` is already typed and passes through as is.
+    fn parse(self, services: &Services) -> Result<service::ConversionFilter> {
+        let created_after = self.created_after;
+        let mut filter = ConversionQuery::from(self).parse(services)?;
+        filter.created_after = created_after;
+        Ok(filter)
+    }
 }
 
 impl From<ConversionFilter> for ConversionQuery {
@@ -52,6 +68,42 @@ impl From<ConversionFilter> for ConversionQuery {
             min_value: f.min_value.map(|d| d.0),
             max_value: f.max_value.map(|d| d.0),
             time_zone: f.time_zone,
+            created_after: None,
+        }
+    }
+}
+
+/// Filters for `contacts`; all optional and combined with AND. With any of `workspaceId`,
+/// `receivedFrom`, `receivedTo` or `reachedStage` the list is the funnel's drill-down:
+/// contacts first received (by `workspaceId`; by your own workspace; or, for the admin, by
+/// any workspace) within the period, as `conversionAnalytics.funnel` counts them. Without
+/// them it is every contact you may see.
+#[derive(InputObject, Default)]
+pub struct ContactFilter {
+    /// Received by this workspace (a workspace may name only itself).
+    workspace_id: Option<ID>,
+    /// First received on or after this date (`2024-01-01`, a whole day of `timeZone`) or
+    /// RFC 3339 instant, as `ConversionFilter.fromDate`.
+    received_from: Option<String>,
+    /// First received on or before this date (a whole day of `timeZone`) or instant, inclusive.
+    received_to: Option<String>,
+    /// IANA time zone whose days `receivedFrom` and `receivedTo` name (default `UTC`).
+    time_zone: Option<String>,
+    /// Whose current status reached this funnel stage (the stage's contacts in the funnel).
+    reached_stage: Option<FunnelStage>,
+    /// Whose current status is exactly this.
+    status: Option<ConversionStatus>,
+}
+
+impl From<ContactFilter> for ContactQuery {
+    fn from(f: ContactFilter) -> Self {
+        ContactQuery {
+            workspace_id: f.workspace_id.map(|i| i.0),
+            received_from: f.received_from,
+            received_to: f.received_to,
+            time_zone: f.time_zone,
+            reached_stage: f.reached_stage,
+            status: f.status,
         }
     }
 }
@@ -92,17 +144,18 @@ impl QueryRoot {
         filter: Option<ConversionFilter>,
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
-    ) -> Result<Connection<String, Conversion>> {
+    ) -> Result<Counted<Conversion>> {
         let services = services(ctx)?;
-        let filter = ConversionQuery::from(filter.unwrap_or_default()).parse(services)?;
+        let filter = filter.unwrap_or_default().parse(services)?;
         let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
         let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
         let page = services
-            .conversions(caller(ctx)?, filter, first, after)
+            .conversions(caller(ctx)?, filter.clone(), first, after)
             .await?;
         Ok(connection(
             after.is_some(),
             page,
+            CountOf::Conversions(filter),
             |c| Cursor::of(c).encode(),
             Conversion,
         ))
@@ -114,17 +167,27 @@ impl QueryRoot {
         Ok(services(ctx)?.contact(caller(ctx)?, id).await?.map(Contact))
     }
 
-    /// Contacts you created, sent, received, converted or updated, in id order.
+    /// Contacts in id order: without a filter, those you created, sent, received, converted
+    /// or updated; with one, the funnel's drill-down (see `ContactFilter`). `totalCount` counts
+    /// each contact once, while a funnel stage's `count` counts (workspace, contact) pairs: the
+    /// two are equal for one workspace (`workspaceId`, or a workspace's own key), and for the
+    /// admin across all workspaces `totalCount` is smaller by the contacts that more than one
+    /// workspace received in the period.
     async fn contacts(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which contacts; none gives every contact you may see.")] filter: Option<
+            ContactFilter,
+        >,
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
-    ) -> Result<Connection<String, Contact>> {
+    ) -> Result<Counted<Contact>> {
+        let filter = ContactQuery::from(filter.unwrap_or_default()).parse()?;
         let after = after.map(|a| ContactId::parse("after", &a)).transpose()?;
         let page = services(ctx)?
             .contacts(
                 caller(ctx)?,
+                &filter,
                 page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?,
                 after,
             )
@@ -132,6 +195,7 @@ impl QueryRoot {
         Ok(connection(
             after.is_some(),
             page,
+            CountOf::Contacts(filter),
             |c| c.id.to_string(),
             Contact,
         ))
@@ -216,13 +280,15 @@ impl QueryRoot {
         >,
     ) -> Result<ConversionStats> {
         let services = services(ctx)?;
-        let filter: ConversionQuery = filter.unwrap_or_default().into();
-        let query = StatsInput {
-            filter,
+        let filter = filter.unwrap_or_default();
+        let created_after = filter.created_after;
+        let mut query = StatsInput {
+            filter: filter.into(),
             week_start: week_start.map(|w| w.as_str().to_owned()),
             group_by: group_by.into_iter().map(Into::into).collect(),
         }
         .parse(services)?;
+        query.filter.created_after = created_after;
         let time_zone = query.zone.name().to_owned();
         let stats = services.conversion_stats(caller(ctx)?, query).await?;
         Ok(ConversionStats {
@@ -244,7 +310,7 @@ impl QueryRoot {
         >,
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
-    ) -> Result<Connection<String, AuditEntry>> {
+    ) -> Result<Counted<AuditEntry>> {
         let after = after
             .map(|a| {
                 a.parse::<i64>()
@@ -259,7 +325,7 @@ impl QueryRoot {
         let page = services(ctx)?
             .audit_entries(
                 caller(ctx)?,
-                filter,
+                filter.clone(),
                 page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?,
                 after,
             )
@@ -267,24 +333,22 @@ impl QueryRoot {
         Ok(connection(
             after.is_some(),
             page,
+            CountOf::AuditEntries(filter),
             |e| e.id.to_string(),
             AuditEntry,
         ))
     }
-}
 
-/// A Relay connection over one page of service results.
-fn connection<T, N: OutputType>(
-    has_previous_page: bool,
-    page: Page<T>,
-    cursor: impl Fn(&T) -> String,
-    node: impl Fn(T) -> N,
-) -> Connection<String, N> {
-    let mut connection = Connection::new(has_previous_page, page.has_next_page);
-    connection.edges.extend(
-        page.items
-            .into_iter()
-            .map(|item| Edge::new(cursor(&item), node(item))),
-    );
-    connection
+    /// The server's currency, time zones and the limits a client must respect, and who you
+    /// are. Any authenticated caller.
+    async fn service_info(&self, ctx: &Context<'_>) -> Result<ServiceInfo> {
+        let services = services(ctx)?;
+        let principal = caller(ctx)?.principal.clone();
+        Ok(ServiceInfo {
+            services: services.clone(),
+            limits: ctx.data::<Hardening>()?.clone(),
+            rate_limit_per_hour: services.hourly_limit_of(&principal).await?,
+            principal,
+        })
+    }
 }

@@ -8,8 +8,8 @@ use super::stats::{Dimension, Received, StatsQuery};
 use super::workspace::conversion_rate;
 use crate::auth::Caller;
 use crate::domain::{
-    ConversionStatus, ConversionType, DateRange, Granularity, Money, Permission, WeekStart,
-    WorkspaceId,
+    ConversionStatus, ConversionType, DateRange, FunnelStage as Stage, Granularity, Money,
+    Permission, WeekStart, WorkspaceId,
 };
 use crate::error::AppResult;
 use chrono::NaiveDate;
@@ -237,27 +237,21 @@ fn trend(
 /// Plan §4.2: of the contacts received, how many reached each stage (by current status).
 fn funnel(received: &Received) -> Vec<FunnelStage> {
     let total = received.iter().map(|(_, _, n)| n).sum();
-    let at_least = |rank: u8| {
-        received
-            .iter()
-            .filter(|(_, s, _)| ConversionStatus::from_stored(s).rank() >= rank)
-            .map(|(_, _, n)| n)
-            .sum()
-    };
-    let stage = |stage, count: u64| FunnelStage {
-        stage,
-        count,
-        percent: conversion_rate(count, total),
-    };
-    vec![
-        stage("leads_received", total),
-        stage("qualified", at_least(ConversionStatus::Qualified.rank())),
-        stage(
-            "appointments",
-            at_least(ConversionStatus::Appointment.rank()),
-        ),
-        stage("conversions", at_least(ConversionStatus::Converted.rank())),
-    ]
+    Stage::ALL
+        .into_iter()
+        .map(|stage| {
+            let count = received
+                .iter()
+                .filter(|(_, s, _)| stage.reached_by(ConversionStatus::from_stored(s)))
+                .map(|(_, _, n)| n)
+                .sum();
+            FunnelStage {
+                stage: stage.as_str(),
+                count,
+                percent: conversion_rate(count, total),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

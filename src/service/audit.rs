@@ -12,8 +12,8 @@ use crate::error::{AppError, AppResult};
 use chrono::SecondsFormat;
 use entity::audit_log;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -217,11 +217,26 @@ pub async fn verify_chain(conn: &impl ConnectionTrait) -> AppResult<ChainReport>
 }
 
 /// Filters for the admin's audit query; all optional and combined with AND.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub actor: Option<String>,
+}
+
+/// The entries `filter` selects, unordered.
+fn audit_query(filter: &AuditFilter) -> sea_orm::Select<audit_log::Entity> {
+    let mut query = audit_log::Entity::find();
+    if let Some(object_type) = &filter.object_type {
+        query = query.filter(audit_log::Column::ObjectType.eq(object_type));
+    }
+    if let Some(object_id) = &filter.object_id {
+        query = query.filter(audit_log::Column::ObjectId.eq(object_id));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::Column::Actor.eq(actor));
+    }
+    query
 }
 
 impl Services {
@@ -235,16 +250,7 @@ impl Services {
         after: Option<i64>,
     ) -> AppResult<Page<audit_log::Model>> {
         caller.principal.require_admin()?;
-        let mut query = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
-        if let Some(object_type) = filter.object_type {
-            query = query.filter(audit_log::Column::ObjectType.eq(object_type));
-        }
-        if let Some(object_id) = filter.object_id {
-            query = query.filter(audit_log::Column::ObjectId.eq(object_id));
-        }
-        if let Some(actor) = filter.actor {
-            query = query.filter(audit_log::Column::Actor.eq(actor));
-        }
+        let mut query = audit_query(&filter).order_by_desc(audit_log::Column::Id);
         if let Some(after) = after {
             query = query.filter(audit_log::Column::Id.lt(after));
         }
@@ -256,6 +262,16 @@ impl Services {
             items,
             has_next_page,
         })
+    }
+
+    /// How many audit entries match `filter` over all pages: one `COUNT` query. Admin only.
+    pub async fn count_audit_entries(
+        &self,
+        caller: &Caller,
+        filter: &AuditFilter,
+    ) -> AppResult<u64> {
+        caller.principal.require_admin()?;
+        Ok(audit_query(filter).count(self.db.conn()).await?)
     }
 
     /// Verifies the audit chain of this server's database.

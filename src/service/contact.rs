@@ -10,8 +10,7 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 use entity::{contact, lead};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 use serde_json::{Map, Value, json};
 
@@ -157,29 +156,6 @@ impl Services {
     ) -> AppResult<Option<contact::Model>> {
         caller.principal.require(Permission::Read)?;
         access::visible_contact(self.db.conn(), &caller.principal, id).await
-    }
-
-    /// Visible contacts in id order, `first` at a time after the contact `after`.
-    pub async fn contacts(
-        &self,
-        caller: &Caller,
-        first: u64,
-        after: Option<ContactId>,
-    ) -> AppResult<super::conversion::Page<contact::Model>> {
-        caller.principal.require(Permission::Read)?;
-        let first = first.clamp(1, super::conversion::MAX_PAGE);
-        let mut query =
-            access::visible_contacts(&caller.principal).order_by_asc(contact::Column::Id);
-        if let Some(after) = after {
-            query = query.filter(contact::Column::Id.gt(after.0));
-        }
-        let mut items = query.limit(first + 1).all(self.db.conn()).await?;
-        let has_next_page = items.len() as u64 > first;
-        items.truncate(first as usize);
-        Ok(super::conversion::Page {
-            items,
-            has_next_page,
-        })
     }
 
     /// Contacts by id, for the DataLoader. They are reached only through objects the caller

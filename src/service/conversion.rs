@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use entity::{conversion, lead};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -34,15 +34,19 @@ pub struct NewConversion {
     pub custom_data: Option<CustomData>,
 }
 
-/// Filters of `GET /conversions` and the `conversions` query.
-#[derive(Debug, Default)]
+/// Filters of `GET /conversions` and the `conversions` query; all combined with AND.
+#[derive(Clone, Debug, Default)]
 pub struct ConversionFilter {
     pub workspace_id: Option<WorkspaceId>,
+    /// Bounds on `converted_at`.
     pub range: DateRange,
     pub contact_id: Option<ContactId>,
     pub conversion_type: Option<ConversionType>,
     pub min_value_minor: Option<i64>,
     pub max_value_minor: Option<i64>,
+    /// Only conversions stored (`created_at`) strictly after this instant: what a client that
+    /// was disconnected missed, backfilled ones included.
+    pub created_after: Option<DateTime<Utc>>,
 }
 
 /// A position in the newest-first order: `converted_at`, then id.
@@ -373,6 +377,20 @@ impl Services {
         })
     }
 
+    /// How many conversions match the filter over all pages: one `COUNT` query.
+    pub async fn count_conversions(
+        &self,
+        caller: &Caller,
+        filter: &ConversionFilter,
+    ) -> AppResult<u64> {
+        caller.principal.require(Permission::Read)?;
+        let cond = self.conversion_condition(caller, filter)?;
+        Ok(conversion::Entity::find()
+            .filter(cond)
+            .count(self.db.conn())
+            .await?)
+    }
+
     /// The WHERE clause for a conversion filter, confined to what the caller may see.
     pub(crate) fn conversion_condition(
         &self,
@@ -409,6 +427,9 @@ impl Services {
         }
         if let Some(max) = filter.max_value_minor {
             cond = cond.add(conversion::Column::ValueMinor.lte(max));
+        }
+        if let Some(after) = filter.created_after {
+            cond = cond.add(conversion::Column::CreatedAt.gt(after));
         }
         Ok(cond)
     }

@@ -100,6 +100,15 @@ impl Services {
         }))
     }
 
+    /// Requests per clock hour `principal` may make: its workspace's own limit or the server
+    /// default; 0 means unlimited (always so for the admin key).
+    pub async fn hourly_limit_of(&self, principal: &Principal) -> AppResult<u64> {
+        match principal.workspace() {
+            Some(workspace) => self.rate_limit_of(workspace).await,
+            None => Ok(0),
+        }
+    }
+
     async fn rate_limit_of(&self, workspace: &WorkspaceId) -> AppResult<u64> {
         let own: Option<Option<i64>> = workspace::Entity::find_by_id(workspace.as_str())
             .select_only()

@@ -180,6 +180,7 @@ impl Services {
         filter: &ConversionFilter,
     ) -> Option<(Option<NaiveDate>, Option<NaiveDate>)> {
         let row_level = filter.contact_id.is_some()
+            || filter.created_after.is_some()
             || filter.min_value_minor.is_some()
             || filter.max_value_minor.is_some()
             || plan.group_by.contains(&Dimension::ContactStatus);

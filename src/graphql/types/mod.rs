@@ -7,6 +7,7 @@ mod audit;
 mod contact;
 mod conversion;
 mod lead;
+mod service_info;
 mod stats;
 mod workspace;
 
@@ -16,6 +17,7 @@ pub use audit::AuditEntry;
 pub use contact::Contact;
 pub use conversion::{Conversion, ConversionEvent};
 pub use lead::Lead;
+pub use service_info::ServiceInfo;
 pub use stats::{ConversionStats, StatsDimension, WeekStartDay};
 pub use workspace::{RegisteredWorkspace, Workspace};
 

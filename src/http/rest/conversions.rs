@@ -210,6 +210,7 @@ const LIST_PARAMS: &[&str] = &[
     "min_value",
     "max_value",
     "time_zone",
+    "created_after",
     "limit",
     "after",
 ];
@@ -228,6 +229,7 @@ pub async fn list(
         min_value: params.get("min_value"),
         max_value: params.get("max_value"),
         time_zone: params.get("time_zone"),
+        created_after: params.get("created_after"),
     };
     let limit = params.bounded("limit", DEFAULT_PAGE, MAX_PAGE)?;
     let after = params
