@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::body::Params;
 use crate::input::ConversionQuery;
 use crate::service::Services;
-use crate::service::export::{ExportLimits, ExportPage, ensure_fits_xlsx};
+use crate::service::export::{ExportPage, ensure_fits_xlsx};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -84,7 +84,7 @@ pub async fn export(
         format,
     );
     let filter = query.parse(&services)?;
-    let limits = limits(&services);
+    let limits = services.export_limits();
     match format {
         Format::Csv => {
             let pages = services.export_pages(&caller, &filter, limits.page_size)?;
@@ -113,11 +113,6 @@ pub async fn export(
             ))
         }
     }
-}
-
-/// The server's export limits.
-fn limits(_services: &Services) -> ExportLimits {
-    ExportLimits::default()
 }
 
 /// `excel=true` asks for CSV as Excel opens it best; it means nothing for a workbook.
