@@ -149,6 +149,25 @@ pub struct Config {
     #[arg(long, global = true, env = "CONVIO_ANALYTICS_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     pub analytics_cache: bool,
 
+    /// Most data rows an .xlsx export may hold; more get 422 suggesting CSV. Excel's sheet
+    /// limit is 1,048,576 rows including the header; lower it only for tests.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_EXPORT_XLSX_MAX_ROWS",
+        default_value_t = 1_048_575
+    )]
+    pub export_xlsx_max_rows: u64,
+
+    /// Rows per database query while exporting; memory per export grows with it.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_EXPORT_PAGE_SIZE",
+        default_value_t = 2000
+    )]
+    pub export_page_size: u64,
+
     /// Limits and switches that protect the API from abusive clients.
     #[command(flatten)]
     pub hardening: Hardening,
@@ -277,6 +296,8 @@ impl std::fmt::Debug for Config {
             )
             .field("analytics_time_zones", &self.analytics_time_zones)
             .field("analytics_cache", &self.analytics_cache)
+            .field("export_xlsx_max_rows", &self.export_xlsx_max_rows)
+            .field("export_page_size", &self.export_page_size)
             .field("hardening", &self.hardening)
             .finish()
     }

@@ -175,7 +175,11 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         hasher,
         chrono::Duration::seconds(i64::from(config.key_rotation_grace_seconds)),
     )
-    .with_keyring(keyring);
+    .with_keyring(keyring)
+    .with_export_limits(service::export::ExportLimits {
+        xlsx_max_rows: config.export_xlsx_max_rows,
+        page_size: config.export_page_size,
+    });
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
 }

@@ -59,6 +59,8 @@ pub struct Services {
     /// Bumped after credentials are revoked here, so open WebSocket connections re-check
     /// their caller at once rather than at their next periodic check.
     credentials_revoked: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Row limit of .xlsx exports and rows read per export query.
+    export_limits: export::ExportLimits,
 }
 
 impl Services {
@@ -87,6 +89,7 @@ impl Services {
             // No keys until `with_keyring`: sensitive values are then refused.
             keyring: Keyring::default(),
             credentials_revoked: Arc::new(tokio::sync::watch::Sender::new(0)),
+            export_limits: export::ExportLimits::default(),
         }
     }
 
@@ -124,6 +127,17 @@ impl Services {
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = keyring;
         self
+    }
+
+    /// Exports with these limits (`--export-xlsx-max-rows`, `--export-page-size`).
+    pub fn with_export_limits(mut self, limits: export::ExportLimits) -> Self {
+        self.export_limits = limits;
+        self
+    }
+
+    /// The row limit of .xlsx exports and the rows read per export query.
+    pub fn export_limits(&self) -> export::ExportLimits {
+        self.export_limits
     }
 
     /// Changes whenever credentials are revoked on this node.

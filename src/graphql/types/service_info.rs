@@ -9,10 +9,6 @@ use crate::service::Services;
 use crate::service::conversion::MAX_PAGE;
 use async_graphql::{ID, Object, Result, SimpleObject};
 
-/// Most data rows an .xlsx export may hold: Excel's sheet limit of 1,048,576 rows, less the
-/// header row.
-const XLSX_MAX_ROWS: u64 = 1_048_575;
-
 /// This server's settings and the limits a client must respect.
 pub struct ServiceInfo {
     pub(crate) services: Services,
@@ -100,7 +96,7 @@ impl ServiceInfo {
 
     /// Most data rows an .xlsx export may hold; more are refused (422): export CSV instead.
     async fn max_export_xlsx_rows(&self) -> i32 {
-        int(XLSX_MAX_ROWS)
+        int(self.services.export_limits().xlsx_max_rows)
     }
 
     /// Who the credentials of this request belong to.
