@@ -12,8 +12,6 @@ export type FeedStatus = "Connecting…" | "Live" | "Reconnecting…";
 export interface FeedOptions {
   workspaceId?: string;
   conversionType?: string;
-  /** Newest `createdAt` already shown; catch-up starts after it. */
-  since: string;
   onItems: (items: FeedConversion[]) => void;
   onStatus: (s: FeedStatus) => void;
 }
@@ -26,23 +24,26 @@ function wsUrl(): string {
 export function startFeed(opts: FeedOptions): () => void {
   let stopped = false;
   let client: Client | null = null;
-  let since = opts.since;
+  // Catch-up starts after the newest conversion received live (server clock), or else a little before the
+  // socket was first acknowledged (client clock, with a margin for skew); ids already shown are dropped.
+  let lastLive: string | null = null;
+  let connectedAt: number | null = null;
   let attempt = 0;
   let wasDown = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  const seen = (items: FeedConversion[]) => {
-    for (const c of items) if (c.createdAt > since) since = c.createdAt;
+  const deliver = (items: FeedConversion[]) => {
     if (items.length) opts.onItems(items);
   };
 
   const catchUp = async () => {
+    const since = lastLive ?? new Date((connectedAt ?? Date.now()) - 30_000).toISOString();
     const filter: Record<string, unknown> = { createdAfter: since };
     if (opts.workspaceId) filter.workspaceId = opts.workspaceId;
     if (opts.conversionType) filter.conversionType = opts.conversionType;
     try {
       const data = await gql<MissedData>(MISSED, { filter });
-      if (!stopped) seen(data.conversions.nodes);
+      if (!stopped) deliver(data.conversions.nodes);
     } catch {
       /* the next reconnect tries again */
     }
@@ -57,12 +58,14 @@ export function startFeed(opts: FeedOptions): () => void {
       url: wsUrl(),
       lazy: false,
       retryAttempts: 0,
+      onNonLazyError: () => {}, // reported through the subscription's error, which reconnects
       keepAlive: 10_000,
       connectionParams: () => ({ Authorization: `Bearer ${currentToken() ?? ""}` }),
       on: {
         connected: (s) => {
           socket = s as WebSocket;
           attempt = 0;
+          connectedAt ??= Date.now();
           opts.onStatus("Live");
           if (wasDown) void catchUp();
           wasDown = false;
@@ -89,7 +92,7 @@ export function startFeed(opts: FeedOptions): () => void {
       opts.onStatus("Reconnecting…");
       void c.dispose();
       client = null;
-      const wait = Math.min(10_000, 500 * 2 ** attempt++);
+      const wait = Math.min(5_000, 500 * 2 ** attempt++);
       retryTimer = setTimeout(connect, wait);
     };
     c.subscribe<FeedEvent["conversionFeed"]>(
@@ -97,7 +100,10 @@ export function startFeed(opts: FeedOptions): () => void {
       {
         next: (r) => {
           const event = (r.data as unknown as FeedEvent | undefined)?.conversionFeed;
-          if (event) seen([event.conversion]);
+          if (event) {
+            if (!lastLive || event.conversion.createdAt > lastLive) lastLive = event.conversion.createdAt;
+            deliver([event.conversion]);
+          }
         },
         error: down,
         complete: down,

@@ -21,6 +21,7 @@ export function ContactView(props: Props) {
     <Section
       id="contact"
       title="Contact"
+      focusOnOpen
       actions={
         <button type="button" onClick={props.close}>
           Close contact

@@ -49,7 +49,7 @@ export function BucketDrillDown(props: Common & { bucket: Bucket; conversionType
   const conn = q.data?.conversions;
   const span = props.bucket.from === props.bucket.to ? props.bucket.from : `${props.bucket.from} to ${props.bucket.to}`;
   return (
-    <Section id="drill" title="Drill-down" actions={<CloseButton close={props.close} />}>
+    <Section id="drill" title="Drill-down" focusOnOpen actions={<CloseButton close={props.close} />}>
       <p>
         Conversions from {span} ({props.zone})
       </p>
@@ -96,7 +96,7 @@ export function StageDrillDown(props: Common & { stage: string; period: Period }
   const q = useQuery<StageContactsData>(STAGE_CONTACTS, { filter, after: pages.after });
   const conn = q.data?.contacts;
   return (
-    <Section id="drill" title="Drill-down" actions={<CloseButton close={props.close} />}>
+    <Section id="drill" title="Drill-down" focusOnOpen actions={<CloseButton close={props.close} />}>
       <p>
         Contacts received {props.period.from} to {props.period.to} ({props.zone}) that reached “{STAGE_LABELS[props.stage] ?? props.stage}”
       </p>

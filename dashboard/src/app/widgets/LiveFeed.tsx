@@ -14,11 +14,13 @@ interface Props {
   openContact: (id: string) => void;
 }
 
-function merge(list: FeedConversion[], more: FeedConversion[]): FeedConversion[] {
-  const ids = new Set(list.map((c) => c.id));
-  const fresh = more.filter((c) => !ids.has(c.id) && (ids.add(c.id), true));
+const byNewest = (a: FeedConversion, b: FeedConversion) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
+
+/** New arrivals go on top (newest first among themselves); an id already shown or held is dropped. */
+function merge(list: FeedConversion[], more: FeedConversion[], seen: Set<string>): FeedConversion[] {
+  const fresh = more.filter((c) => !seen.has(c.id) && (seen.add(c.id), true));
   if (!fresh.length) return list;
-  return [...fresh, ...list].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)).slice(0, MAX_ITEMS);
+  return [...fresh.sort(byNewest), ...list].slice(0, MAX_ITEMS);
 }
 
 /** §4.4: conversions pushed as they are stored, newest first; Pause holds new ones back until Resume. */
@@ -30,17 +32,18 @@ export function LiveFeed(props: Props) {
   const [, tick] = useState(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
+  const seen = useRef(new Set<string>());
 
   useEffect(() => {
+    seen.current = new Set(props.initial.map((c) => c.id));
     setItems(props.initial);
     setHeld([]);
-    const since = props.initial.reduce((m, c) => (c.createdAt > m ? c.createdAt : m), new Date(Date.now() - 5000).toISOString());
     return startFeed({
       workspaceId: props.workspaceId,
       conversionType: props.conversionType,
-      since,
       onStatus: setStatus,
-      onItems: (more) => (pausedRef.current ? setHeld((h) => merge(h, more)) : setItems((l) => merge(l, more))),
+      onItems: (more) =>
+        pausedRef.current ? setHeld((h) => merge(h, more, seen.current)) : setItems((l) => merge(l, more, seen.current)),
     });
   }, [props.initial, props.workspaceId, props.conversionType]);
 
@@ -51,7 +54,7 @@ export function LiveFeed(props: Props) {
 
   const toggle = () => {
     if (paused) {
-      setItems((l) => merge(l, held));
+      setItems((l) => [...held, ...l].slice(0, MAX_ITEMS));
       setHeld([]);
     }
     setPaused(!paused);
@@ -89,7 +92,7 @@ export function LiveFeed(props: Props) {
             <span class="muted">{props.names.get(c.workspaceId) ?? c.workspaceId}</span>
           </li>
         ))}
-        {items.length === 0 && <li class="muted">No conversions yet; new ones appear here as they are logged.</li>}
+        {items.length === 0 && <li class="muted empty">No conversions yet; new ones appear here as they are logged.</li>}
       </ol>
     </Section>
   );

@@ -53,7 +53,7 @@ export function TimelineChart(props: Props) {
             stroke: s.color,
             width: 2,
             dash: s.dashed ? [6, 4] : undefined,
-            points: { show: props.labels.length <= 62 },
+            points: { show: props.labels.length <= 62, fill: cssVar("--card") },
           })),
         ],
       };
