@@ -93,6 +93,10 @@ pub struct Args {
     #[arg(long)]
     pub server_pid: Option<u32>,
 
+    /// `export`: the file type asked for (`--analytics-workspace` and `--time-zone` filter it).
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub export_format: ExportFormat,
+
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -111,6 +115,16 @@ pub enum Scenario {
     /// Ingest over both doors and dashboard reads at once, plus the feed when
     /// `--subscribers` is not 0.
     Mixed,
+    /// `GET /conversions/export` of the whole database as the admin, back to back for
+    /// `--duration` s (at least once): rows/s and server memory growth. No setup.
+    Export,
+}
+
+/// The file type the `export` scenario asks for.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

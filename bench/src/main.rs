@@ -6,6 +6,7 @@
 mod cli;
 mod client;
 mod delivery;
+mod export;
 mod ops;
 mod report;
 mod scenarios;
@@ -42,6 +43,9 @@ async fn run(args: Args) -> Result<(), String> {
     }
     if args.rate == 0 || args.duration == 0 {
         return Err("--rate and --duration must be at least 1".into());
+    }
+    if let cli::Scenario::Export = args.scenario {
+        return export::run(&args).await;
     }
     // Every closed-loop client and every in-flight feed write holds one connection; the
     // headroom covers setup and the /metrics probes.
