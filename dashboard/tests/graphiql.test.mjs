@@ -26,18 +26,21 @@ test("GraphiQL renders offline and its docs explorer lists conversionAnalytics",
     await page.goto(`${server.base}/graphiql`);
     await page.locator(".graphiql-container").waitFor({ timeout: 10_000 });
     // The key goes into the Headers editor (CodeMirror 5 exposes its editor on the wrapper).
-    await page.getByRole("button", { name: /headers/i }).first().click().catch(() => {});
+    await page.getByText("Headers", { exact: true }).click();
     await page.evaluate((key) => {
-      const editors = [...document.querySelectorAll(".graphiql-editor-tool .CodeMirror")];
-      const headers = editors.find((e) => e.closest("[aria-label*='Headers' i], .graphiql-editor-tool")) ?? editors.at(-1);
-      headers.CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${key}` }));
+      // GraphiQL 3 renders the Variables editor, then the Headers editor; the inactive one is `.hidden`.
+      const editors = [...document.querySelectorAll(".graphiql-editor-tool .graphiql-editor")];
+      const shown = editors.filter((e) => !e.classList.contains("hidden"));
+      if (editors.length !== 2 || shown.length !== 1 || shown[0] !== editors[1]) {
+        throw new Error(`expected the Headers editor shown: ${editors.map((e) => e.className)}`);
+      }
+      shown[0].querySelector(".CodeMirror").CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${key}` }));
     }, ADMIN_KEY);
     await page.getByRole("button", { name: /re-fetch graphql schema/i }).click();
     await page.getByRole("button", { name: /show documentation explorer/i }).click();
     const docs = page.locator(".graphiql-doc-explorer");
     await docs.getByRole("button", { name: "Query" }).or(docs.getByText("Query", { exact: true })).first().click({ timeout: 10_000 });
     await docs.getByText("conversionAnalytics", { exact: true }).first().waitFor({ timeout: 10_000 });
-    await screenshot(page, "graphiql-docs");
     // Running the default query answers from the server, not an error page.
     await page.getByRole("button", { name: /execute query/i }).click();
     await eventually(
@@ -45,6 +48,7 @@ test("GraphiQL renders offline and its docs explorer lists conversionAnalytics",
       "the default query's answer in the result pane",
       10_000,
     );
+    await screenshot(page, "graphiql-docs");
     assert.deepEqual(guard.pageErrors, [], "no uncaught page errors");
     assert.deepEqual(guard.cspViolations, [], "no CSP violation");
     assertNoOffHost(guard);

@@ -153,3 +153,47 @@ export function readXlsxRows(buffer) {
   }
   return rows;
 }
+
+/** Wall-clock time of `instant` in `zone` as an Excel serial (days since 1899-12-30). */
+function excelSerial(instant, zone) {
+  const wall = new Date(instant).toLocaleString("sv-SE", { timeZone: zone, hour12: false }).replace(" ", "T");
+  return Date.parse(`${wall}Z`) / 86_400_000 + 25_569;
+}
+
+/** UTC offset of `zone` at `instant`, as `-05:00`. */
+function offsetAt(instant, zone) {
+  const serial = excelSerial(instant, zone);
+  const minutes = Math.round((serial - (Date.parse(instant) / 86_400_000 + 25_569)) * 1440);
+  const sign = minutes < 0 ? "-" : "+";
+  const abs = Math.abs(minutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+/**
+ * Compares an .xlsx export's rows with GraphQL conversion nodes: the CSV's columns (with
+ * `converted_at` naming its zone, as a typed date-time of the zone's wall clock) and a
+ * `utc_offset` column; values typed as numbers.
+ */
+export function assertSameXlsxRows(sheet, rows, zone) {
+  assert.deepEqual(sheet[0], [
+    "id", `converted_at (${zone})`, "workspace_id", "contact_id", "lead_id", "conversion_type",
+    "conversion_value", "currency", "converted_by", "custom_data", "utc_offset",
+  ]);
+  const body = sheet.slice(1);
+  assert.equal(body.length, rows.length, "one row per conversion");
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const row of body) {
+    const api = byId.get(row[0]);
+    assert.ok(api, `exported ${row[0]} is one of the API's rows`);
+    assert.ok(Math.abs(Number(row[1]) - excelSerial(api.convertedAt, zone)) < 1 / 86_400, `converted_at of ${row[0]}: ${row[1]}`);
+    assert.equal(row[2], api.workspaceId);
+    assert.equal(Number(row[3]), Number(api.contactId));
+    assert.equal(row[5], api.conversionType);
+    if (api.conversionValue === null) assert.equal(row[6], "");
+    else assert.equal(Number(row[6]), Number(api.conversionValue), `value of ${row[0]}`);
+    assert.equal(row[7], api.currency);
+    assert.equal(row[10], offsetAt(api.convertedAt, zone), `utc_offset of ${row[0]}`);
+    byId.delete(row[0]);
+  }
+  assert.equal(byId.size, 0, "every API row exported once");
+}

@@ -65,7 +65,10 @@ export async function readTable(page, caption, rowAttribute) {
       const cells = [...tr.children];
       const row = {};
       cells.forEach((cell, i) => {
-        row[headers[i] ?? `#${i}`] = cell.hasAttribute("data-value") ? cell.getAttribute("data-value") : cell.textContent.trim();
+        // A repeated header (the comparison period's "Conversions") keeps its first column.
+        const name = headers[i] ?? `#${i}`;
+        if (name in row) return;
+        row[name] = cell.hasAttribute("data-value") ? cell.getAttribute("data-value") : cell.textContent.trim();
       });
       rows[tr.getAttribute(attr)] = row;
     }

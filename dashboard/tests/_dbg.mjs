@@ -1,0 +1,10 @@
+import { startServer, launchBrowser, guardedContext } from "./harness.mjs";
+import { seed } from "./seed.mjs";
+import { openDashboard } from "./ui.mjs";
+const server = await startServer(); await seed(server.base);
+const browser = await launchBrowser(); const g = await guardedContext(browser); const page = await g.context.newPage();
+page.on("request", r => { if (r.url().endsWith("/graphql")) console.log("REQ", r.postData().slice(0, 6000)); });
+page.on("response", async r => { if (r.url().endsWith("/graphql")) console.log("RES", (await r.text()).slice(0, 6000)); });
+await openDashboard(page, server.base, "?from=2024-03-04&to=2024-03-17&tz=America/New_York&interval=day");
+await page.waitForTimeout(2000);
+await browser.close(); await server.stop();

@@ -1,0 +1,10 @@
+import { startServer, launchBrowser, guardedContext, ADMIN_KEY } from "./harness.mjs";
+const server = await startServer();
+const browser = await launchBrowser(); const g = await guardedContext(browser); const page = await g.context.newPage();
+await page.goto(server.base + "/graphiql");
+await page.waitForTimeout(3000);
+await page.screenshot({ path: "/tmp/gq1.png" });
+console.log(g.consoleErrors, g.pageErrors, g.offHost);
+console.log(await page.evaluate(() => [...document.querySelectorAll("button[aria-label]")].map(b => b.getAttribute("aria-label"))));
+console.log(await page.evaluate(() => [...document.querySelectorAll(".CodeMirror")].map(e => e.parentElement.className)));
+await browser.close(); await server.stop();
