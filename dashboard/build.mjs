@@ -2,7 +2,7 @@
 // Output is deterministic: hashed names from esbuild, HTML written from the metafile, no timestamps,
 // so CI can rebuild and diff against the committed dist/.
 import { build } from "esbuild";
-import { rm, mkdir, writeFile } from "node:fs/promises";
+import { rm, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -22,6 +22,26 @@ const common = {
   loader: { ".woff": "file", ".woff2": "file", ".svg": "file", ".png": "file" },
 };
 
+const SYSTEM_SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+const SYSTEM_MONO = 'ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace';
+
+/**
+ * GraphiQL's stylesheet embeds Roboto and Fira Code as data: fonts, which `default-src 'self'` refuses (and
+ * which weigh ~300 kB): drop the @font-face rules and use the system font stacks instead.
+ */
+const systemFontsForGraphiQL = {
+  name: "graphiql-system-fonts",
+  setup(b) {
+    b.onLoad({ filter: /graphiql[\\/]graphiql\.css$/ }, async (args) => {
+      const css = (await readFile(args.path, "utf8"))
+        .replace(/@font-face\s*{[^}]*}/g, "")
+        .replace(/'Roboto', sans-serif/g, SYSTEM_SANS)
+        .replace(/'Fira Code', monospace/g, SYSTEM_MONO);
+      return { contents: css, loader: "css" };
+    });
+  },
+};
+
 const pages = [
   {
     dir: "app",
@@ -37,7 +57,7 @@ const pages = [
     entry: "src/graphiql/graphiql.ts",
     title: "convio GraphiQL",
     body: '<div id="graphiql"></div>',
-    extra: {},
+    extra: { plugins: [systemFontsForGraphiQL] },
   },
 ];
 

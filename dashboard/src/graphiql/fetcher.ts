@@ -35,7 +35,7 @@ export function createFetcher(httpUrl: string): Fetcher {
   };
 
   return (params: FetcherParams, opts?: FetcherOpts) => {
-    const headers = (opts?.headers ?? {}) as Record<string, unknown>;
+    const headers = withoutPlaceholder((opts?.headers ?? {}) as Record<string, unknown>);
     if (isSubscription(params, opts?.documentAST)) {
       const iterator = clientFor(headers).iterate({
         query: params.query,
@@ -50,6 +50,13 @@ export function createFetcher(httpUrl: string): Fetcher {
       body: JSON.stringify(params),
     }).then((response) => response.json());
   };
+}
+
+/** Drops the Headers editor's untouched placeholder (`Bearer <key>`), so introspection works before a key is typed. */
+function withoutPlaceholder(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(headers)) if (!(typeof v === "string" && v.includes("<key>"))) out[k] = v;
+  return out;
 }
 
 function stringHeaders(headers: Record<string, unknown>): Record<string, string> {

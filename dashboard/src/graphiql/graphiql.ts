@@ -3,6 +3,7 @@ import { createElement } from "react";
 import { createRoot } from "react-dom/client";
 import { GraphiQL } from "graphiql";
 import "graphiql/graphiql.css";
+import "./page.css";
 import { createFetcher } from "./fetcher";
 
 const DEFAULT_HEADERS = '{"Authorization": "Bearer <key>"}';
