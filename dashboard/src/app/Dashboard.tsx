@@ -50,7 +50,7 @@ export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[]
 
   return (
     <>
-      <Controls view={view} setView={setView} period={period} tz={tz} info={info} workspaces={workspaces} types={types} />
+      <Controls view={view} setView={setView} period={period} tz={tz} info={info} workspaces={workspaces} types={types} workspace={ws} />
       <div class="statusline">
         <span role="status" aria-live="polite">
           {q.loading ? "Loading…" : q.error ? "" : `${period.from} to ${period.to} in ${tz}`}

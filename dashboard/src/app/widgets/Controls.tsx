@@ -10,6 +10,8 @@ interface Props {
   info: ServiceInfo;
   workspaces: WorkspaceRef[];
   types: string[];
+  /** The workspace in effect (a workspace key's own when the URL names none). */
+  workspace?: string;
 }
 
 const ALL_ZONES: string[] = (() => {
@@ -21,7 +23,7 @@ const ALL_ZONES: string[] = (() => {
 })();
 
 /** The view's filters: range, dates, zone, workspace, type, interval, comparison. Each change is one URL change. */
-export function Controls({ view, setView, period, tz, info, workspaces, types }: Props) {
+export function Controls({ view, setView, period, tz, info, workspaces, types, workspace }: Props) {
   const fast = info.rollupTimeZones;
   const others = ALL_ZONES.filter((z) => !fast.includes(z) && z !== tz);
   const close = { drill: undefined, contact: undefined };
@@ -77,7 +79,7 @@ export function Controls({ view, setView, period, tz, info, workspaces, types }:
       <label>
         Workspace
         <select
-          value={view.ws ?? ""}
+          value={workspace ?? ""}
           disabled={!info.caller.isAdmin && workspaces.length <= 1}
           onChange={(e) => setView({ ws: e.currentTarget.value || undefined, ...close })}
         >

@@ -17,6 +17,8 @@ interface Props {
   onPick: (index: number) => void;
 }
 
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+const wholeTicks = [1, 2, 3, 4, 5, 7, 10, 14, 15, 20, 25, 30, 50, 60, 90, 100, 120, 180, 200, 365, 500, 1000];
 const cssVar = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 
 /** uPlot line chart over bucket indexes; clicking a bucket picks it. Redrawn on data, size or theme change. */
@@ -41,9 +43,15 @@ export function TimelineChart(props: Props) {
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: false } },
         axes: [
-          { ...axis, label: `Period (${props.zone})`, values: (_u, ticks) => ticks.map((t) => props.labels[t] ?? "") },
-          { ...axis, scale: "count", label: "Conversions" },
-          { ...axis, scale: "money", side: 1, label: "Value", grid: { show: false } },
+          {
+            ...axis,
+            label: `Period (${props.zone})`,
+            space: 90,
+            incrs: wholeTicks,
+            values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? props.labels[t] ?? "" : "")),
+          },
+          { ...axis, scale: "count", label: "Conversions", values: (_u, ticks) => ticks.map((t) => compact.format(t)) },
+          { ...axis, scale: "money", side: 1, label: "Value", size: 70, grid: { show: false }, values: (_u, ticks) => ticks.map((t) => compact.format(t)) },
         ],
         series: [
           { label: "Period", value: (_u, v) => (v == null ? "" : props.labels[v] ?? "") },
