@@ -68,8 +68,8 @@ export function LiveFeed(props: Props) {
         <div class="feed-actions">
           <span role="status" class={`pill ${shown === "Live" ? "live" : ""}`}>
             {shown}
-            {paused && held.length > 0 ? ` (${held.length} new)` : ""}
           </span>
+          {paused && held.length > 0 && <span class="muted">{held.length} new</span>}
           <button type="button" onClick={toggle}>
             {paused ? "Resume" : "Pause"}
           </button>
