@@ -2,6 +2,7 @@
 //! `schema()` is a pure builder with no data, so `schema.graphql` can be generated from it.
 
 mod connection;
+mod depth;
 mod limits;
 pub(crate) mod loaders;
 mod mutation;
@@ -21,8 +22,7 @@ pub type ConvioSchema =
     Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
 /// The schema without data: for SDL export and as the base of `build`.
-pub fn schema()
--> SchemaBuilder<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot> {
+pub fn schema() -> Builder {
     Schema::build(
         query::QueryRoot,
         mutation::MutationRoot,
@@ -33,11 +33,22 @@ pub fn schema()
 /// The schema serving requests, with the services every resolver calls and the limits
 /// that keep one document from costing the server more than a client should be allowed.
 pub fn build(services: Services, limits: &Hardening) -> ConvioSchema {
-    let mut builder = schema()
+    limited(schema(), limits)
         .data(services)
         .data(limits.clone())
-        .limit_depth(limits.graphql_max_depth)
+        .finish()
+}
+
+type Builder =
+    SchemaBuilder<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
+
+/// `builder` with the depth, complexity and alias limits, and production's switches.
+fn limited(builder: Builder, limits: &Hardening) -> Builder {
+    let mut builder = builder
         .limit_complexity(limits.graphql_max_complexity)
+        .extension(depth::DepthLimit {
+            max: limits.graphql_max_depth,
+        })
         .extension(limits::AliasLimit {
             max: limits.graphql_max_aliases,
         });
@@ -45,7 +56,7 @@ pub fn build(services: Services, limits: &Hardening) -> ConvioSchema {
         // Strangers should not get a map of the API, nor hints at the names they guessed.
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.finish()
+    builder
 }
 
 /// The SDL as checked in at `schema.graphql`: fields, arguments and enum items sorted so
@@ -92,6 +103,34 @@ mod tests {
         assert!(
             checked_in == generated,
             "schema.graphql is out of date: run `UPDATE_SCHEMA=1 cargo test schema_is_current`"
+        );
+    }
+
+    /// The standard introspection query of graphql-js passes every default limit, while the
+    /// limits still refuse a deep ordinary query.
+    #[tokio::test]
+    async fn introspection_fits_the_default_limits() {
+        use clap::Parser;
+        let limits = crate::Config::parse_from(["convio"]).hardening;
+        let schema = super::limited(super::schema(), &limits).finish();
+        for query in [
+            include_str!("../../tests/api/introspection_query.graphql"),
+            include_str!("../../tests/api/introspection_query_full.graphql"),
+        ] {
+            let response = schema.execute(query).await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+        }
+        // contact › conversions › (contact › conversions) ×5 › id: 13 levels.
+        let deep = format!(
+            "{{ contact(id: 1) {{ conversions {{ {} id {} }} }} }}",
+            "contact { conversions { ".repeat(5),
+            "} }".repeat(5)
+        );
+        let response = schema.execute(deep.as_str()).await;
+        assert!(
+            response.errors[0].message.contains("too deep"),
+            "{:?}",
+            response.errors
         );
     }
 

@@ -14,14 +14,17 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// `__type(name: "Query") { ofType { … { name } } }`, `depth` fields deep.
-fn nested_query(depth: usize) -> String {
-    let inner = depth - 2;
-    format!(
-        "{{ __type(name: \"Query\") {{ {} name {} }} }}",
-        "ofType { ".repeat(inner),
-        "}".repeat(inner)
-    )
+/// `contact › conversions › contact › … › id`, `depth` fields deep: ordinary data
+/// selections, which `--graphql-max-depth` bounds (null data is fine; depth is refused first).
+pub fn nested_query(depth: usize) -> String {
+    let chain: Vec<&str> = (1..depth)
+        .map(|level| match level {
+            1 => "contact(id: \"1\") {",
+            l if l % 2 == 0 => "conversions {",
+            _ => "contact {",
+        })
+        .collect();
+    format!("{{ {} id {} }}", chain.join(" "), "}".repeat(depth - 1))
 }
 
 /// One operation selecting `__typename` under `n` different aliases.

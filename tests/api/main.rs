@@ -16,6 +16,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod idempotency;
+mod introspection;
 mod keys;
 mod pii_logs;
 mod privacy;
