@@ -62,8 +62,8 @@ export function viewSearch(v: View): string {
   if (v.compare !== "previous") q.set("compare", v.compare);
   if (v.drill) q.set("drill", v.drill);
   if (v.contact) q.set("contact", v.contact);
-  // Keep `drill=period:2024-03-10` readable: a colon needs no escaping in a query string.
-  return `?${q.toString().replace(/%3A/gi, ":")}`;
+  // Keep `drill=period:2024-03-10` and `tz=America/New_York` readable: neither needs escaping in a query.
+  return `?${q.toString().replace(/%3A/gi, ":").replace(/%2F/gi, "/")}`;
 }
 
 export type SetView = (patch: Partial<View>) => void;
