@@ -15,7 +15,10 @@ interface Reply<T> {
 /** Runs one operation; rejects with the first error (its `extensions.code` kept). */
 export async function gql<T>(query: string, variables: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
   const token = currentToken();
-  if (!token) throw new GraphQLError("signed out", "UNAUTHENTICATED");
+  if (!token) {
+    signOut(); // the token ran out unrenewed (e.g. the tab slept): back to the sign-in form
+    throw new GraphQLError("your session ended; sign in again", "UNAUTHENTICATED");
+  }
   const res = await fetch("/graphql", {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json", Authorization: `Bearer ${token}` },
