@@ -22,8 +22,8 @@ export function SignIn() {
   };
   return (
     <main class="signin">
-      <h1>convio</h1>
-      <form onSubmit={submit} aria-describedby="signin-help">
+      <form onSubmit={submit} aria-labelledby="signin-h" aria-describedby="signin-help">
+        <h2 id="signin-h">Sign in to the dashboard</h2>
         <p id="signin-help">Paste a workspace key or the admin key. It is exchanged for a short-lived token and not stored.</p>
         <label for="key">API key</label>
         <input id="key" name="key" type="password" autocomplete="off" required spellcheck={false} />
