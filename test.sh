@@ -58,13 +58,16 @@ ensure_node() {
   apt_install nodejs npm
 }
 ensure_npm_packages() {
-  # npm ci when node_modules is missing or was installed from another package-lock.json.
-  local stamp=dashboard/node_modules/.convio-package-lock.sha256 want
-  want=$(sha256sum dashboard/package-lock.json | cut -d' ' -f1)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  # npm ci when node_modules is missing or stale: npm's own record of the installed tree
+  # (node_modules/.package-lock.json) is missing or older than package-lock.json, or the
+  # installed tree does not satisfy package.json (`npm ls` fails).
+  local hidden=dashboard/node_modules/.package-lock.json
+  if [ -f "$hidden" ] && [ ! dashboard/package-lock.json -nt "$hidden" ] &&
+    (cd dashboard && npm ls --all >/dev/null 2>&1 </dev/null); then
+    return 0
+  fi
   echo "npm ci in dashboard/" >&2
-  (cd dashboard && npm ci --no-audit --no-fund </dev/null) || return 1
-  echo "$want" >"$stamp"
+  (cd dashboard && npm ci --no-audit --no-fund </dev/null)
 }
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium

@@ -40,6 +40,10 @@ process.on("exit", () => {
   // Last resort if a test file dies before its `after` hook: never leave a server behind.
   for (const child of live) child.kill("SIGKILL");
 });
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  // `timeout` or Ctrl-C: the exit handler above runs only if the process exits.
+  process.once(signal, () => process.exit(128 + (signal === "SIGINT" ? 2 : 15)));
+}
 
 /**
  * Starts target/debug/convio on 127.0.0.1:0 with a fresh SQLite database in a temporary
