@@ -2,7 +2,7 @@
 // Output is deterministic: hashed names from esbuild, HTML written from the metafile, no timestamps,
 // so CI can rebuild and diff against the committed dist/.
 import { build } from "esbuild";
-import { rm, mkdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, rm, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -61,11 +61,36 @@ const pages = [
   },
 ];
 
+/**
+ * A leading comment with the name, version and licence text of every npm package bundled into a page (found from
+ * a first, unwritten build's metafile), so the licences travel with the code; sorted, so output stays deterministic.
+ */
+async function licenceBanner(options) {
+  const probe = await build({ ...options, write: false, metafile: true });
+  const dirs = new Set();
+  const used = Object.values(probe.metafile.outputs).flatMap((o) =>
+    Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([name]) => name),
+  );
+  for (const input of used) {
+    const m = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//);
+    if (m) dirs.add(m[1]);
+  }
+  const parts = [];
+  for (const dir of [...dirs].sort()) {
+    const pkg = JSON.parse(await readFile(path.join(root, dir, "package.json"), "utf8"));
+    const file = (await readdir(path.join(root, dir))).filter((f) => /^(licen[cs]e|copying)/i.test(f)).sort()[0];
+    const text = file ? (await readFile(path.join(root, dir, file), "utf8")).trim() : `Licence: ${pkg.license ?? "see package"}`;
+    parts.push(`${pkg.name} ${pkg.version} (${pkg.license ?? "?"})\n\n${text}`);
+  }
+  const body = parts.join("\n\n----------------------------------------\n\n").replaceAll("*/", "* /");
+  return `/*! Bundled third-party software and its licences:\n\n${body}\n*/`;
+}
+
 for (const page of pages) {
   const outdir = path.join(root, "dist", page.dir);
   await rm(outdir, { recursive: true, force: true });
   await mkdir(path.join(outdir, "assets"), { recursive: true });
-  const result = await build({
+  const options = {
     ...common,
     ...page.extra,
     absWorkingDir: root,
@@ -73,7 +98,8 @@ for (const page of pages) {
     entryNames: `${page.dir}-[hash]`,
     outdir: path.join(outdir, "assets"),
     publicPath: page.base,
-  });
+  };
+  const result = await build({ ...options, banner: { js: await licenceBanner(options) } });
   const outputs = Object.entries(result.metafile.outputs).filter(([, o]) => o.entryPoint === page.entry);
   const [jsPath, js] = outputs[0];
   const name = (p) => page.base + path.basename(p);
