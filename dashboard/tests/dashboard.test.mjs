@@ -188,6 +188,28 @@ test("a funnel stage opens the list of its contacts", async () => {
   });
 });
 
+test("the workspace grid sorts by its column headers, and a row filters the dashboard", async () => {
+  const beta = await analytics({ fromDate: FROM, toDate: TO, timeZone: "UTC", workspaceId: "beta" });
+  await withPage({}, async (page) => {
+    await openDashboard(page, server.base, VIEW);
+    const grid = page.getByRole("table", { name: "Workspace performance", exact: true });
+    const header = grid.locator("thead th").filter({ hasText: /^Contacts/ });
+    const contacts = () => grid.locator("tbody tr[data-workspace-id]").evaluateAll((trs) => trs.map((tr) => Number(tr.children[1].dataset.value)));
+    await grid.locator("tbody tr[data-workspace-id]").first().waitFor();
+    for (let i = 0; i < 2; i++) {
+      await header.getByRole("button").click();
+      const sort = await header.getAttribute("aria-sort");
+      assert.ok(sort === "ascending" || sort === "descending", `aria-sort after a click: ${sort}`);
+      const values = await contacts();
+      const sorted = [...values].sort((a, b) => (sort === "ascending" ? a - b : b - a));
+      assert.deepEqual(values, sorted, `rows ${sort} by contacts`);
+    }
+    await grid.locator('tr[data-workspace-id="beta"]').getByRole("button").click();
+    await eventually(() => new URL(page.url()).searchParams.get("ws") === "beta", "ws=beta in the URL");
+    await expectEventually(() => readTiles(page), expectedTiles(beta.summary), "beta's tiles after clicking its row");
+  });
+});
+
 test("the page loads with no CSP violation and its assets weigh at most 150 kB gzip", async () => {
   await withPage({}, async (page, guard) => {
     const assets = new Set();
