@@ -22,7 +22,8 @@ const COLUMNS: [Key, string][] = [
   ["conversions", "Conversions"],
   ["rate", "Conv. rate"],
   ["revenue", "Revenue"],
-  ["average", "Average"],
+  // Revenue ÷ all its conversions; the Overview's "Average value" divides by valued conversions only (API).
+  ["average", "Per conversion"],
   ["change", "Change"],
 ];
 
