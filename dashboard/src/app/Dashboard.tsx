@@ -1,4 +1,4 @@
-import { useMemo } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { Controls } from "./widgets/Controls";
 import { Overview } from "./widgets/Overview";
 import { Funnel } from "./widgets/Funnel";
@@ -11,7 +11,7 @@ import { ExportButtons } from "./widgets/ExportButtons";
 import { useQuery } from "./lib/useQuery";
 import { useView } from "./lib/view";
 import { bucketOf, comparisonPeriod, viewPeriod } from "./lib/period";
-import { DASHBOARD, type DashboardData, type ServiceInfo, type WorkspaceRef } from "./lib/queries";
+import { DASHBOARD, type DashboardData, type FeedConversion, type ServiceInfo, type WorkspaceRef } from "./lib/queries";
 
 const COMPARE_LABEL = { previous: "vs previous period", year: "vs a year earlier", none: "" };
 
@@ -35,7 +35,16 @@ export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[]
     week: view.interval === "week",
     month: view.interval === "month",
   };
-  const q = useQuery<DashboardData>(DASHBOARD, variables);
+  // The feed says when conversions of this view arrive; the figures are re-read only when the user asks,
+  // so an open dashboard does not spend the workspace's hourly request budget by itself.
+  const [refresh, setRefresh] = useState(0);
+  const [arrived, setArrived] = useState(0);
+  const q = useQuery<DashboardData>(DASHBOARD, variables, refresh);
+  useEffect(() => setArrived(0), [q.data]);
+  const inView = (c: FeedConversion) => {
+    const day = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(c.convertedAt));
+    if (day >= period.from && day <= period.to) setArrived((n) => n + 1);
+  };
   const d = q.data;
   const recent = useMemo(() => d?.recent.nodes ?? [], [d]);
   const types = useMemo(() => {
@@ -56,13 +65,18 @@ export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[]
           {q.loading ? "Loading…" : q.error ? "" : `${period.from} to ${period.to} in ${tz}`}
         </span>
         {q.error && <span role="alert" class="error">{q.error}</span>}
+        {arrived > 0 && (
+          <button type="button" onClick={() => setRefresh((n) => n + 1)}>
+            Refresh figures ({arrived} new {arrived === 1 ? "conversion" : "conversions"})
+          </button>
+        )}
         <ExportButtons period={period} zone={tz} workspaceId={ws} conversionType={view.type} />
       </div>
       {d && (
         <div class="layout">
           <Overview summary={d.current.summary} previous={d.previous?.summary} currency={d.current.currency} compareLabel={COMPARE_LABEL[view.compare]} />
           <Funnel stages={d.current.funnel} selected={drillKind === "stage" ? drillArg : undefined} open={(s) => setView({ drill: `stage:${s}` })} />
-          <LiveFeed initial={recent} workspaceId={ws} conversionType={view.type} names={names} openContact={openContact} />
+          <LiveFeed initial={recent} workspaceId={ws} conversionType={view.type} names={names} openContact={openContact} onArrival={inView} />
           <WorkspaceGrid rows={d.current.byWorkspace} previous={d.previous?.byWorkspace} names={names} currency={d.current.currency}
             selected={view.ws} select={(id) => setView({ ws: id, drill: undefined, contact: undefined })} />
           <Timeline period={period} comparison={comparison} interval={view.interval} weekStart={info.weekStart} zone={d.current.timeZone}

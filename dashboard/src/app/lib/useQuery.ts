@@ -8,10 +8,10 @@ export interface QueryState<T> {
 }
 
 /**
- * Runs `query` whenever `key` changes (one request per change; a stale answer is dropped), keeping the
+ * Runs `query` whenever its variables (or `refresh`) change (one request per change; a stale answer is dropped), keeping the
  * previous data on screen while the next loads. `null` variables skip the request.
  */
-export function useQuery<T>(query: string, variables: Record<string, unknown> | null): QueryState<T> {
+export function useQuery<T>(query: string, variables: Record<string, unknown> | null, refresh = 0): QueryState<T> {
   const [state, setState] = useState<QueryState<T>>({ loading: variables !== null });
   const key = variables === null ? "" : JSON.stringify(variables);
   useEffect(() => {
@@ -25,6 +25,6 @@ export function useQuery<T>(query: string, variables: Record<string, unknown> | 
       },
     );
     return () => ctl.abort();
-  }, [query, key]);
+  }, [query, key, refresh]);
   return state;
 }

@@ -12,15 +12,16 @@ interface Props {
   conversionType?: string;
   names: Map<string, string>;
   openContact: (id: string) => void;
+  /** Told of every conversion that arrives live (not of the initial list). */
+  onArrival?: (c: FeedConversion) => void;
 }
 
 const byNewest = (a: FeedConversion, b: FeedConversion) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
-/** New arrivals go on top (newest first among themselves); an id already shown or held is dropped. */
-function merge(list: FeedConversion[], more: FeedConversion[], seen: Set<string>): FeedConversion[] {
-  const fresh = more.filter((c) => !seen.has(c.id) && (seen.add(c.id), true));
+/** New arrivals (already deduplicated) go on top, newest first among themselves. */
+function merge(list: FeedConversion[], fresh: FeedConversion[]): FeedConversion[] {
   if (!fresh.length) return list;
-  return [...fresh.sort(byNewest), ...list].slice(0, MAX_ITEMS);
+  return [...[...fresh].sort(byNewest), ...list].slice(0, MAX_ITEMS);
 }
 
 /** §4.4: conversions pushed as they are stored, newest first; Pause holds new ones back until Resume. */
@@ -33,6 +34,8 @@ export function LiveFeed(props: Props) {
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
   const seen = useRef(new Set<string>());
+  const arrival = useRef(props.onArrival);
+  arrival.current = props.onArrival;
 
   useEffect(() => {
     seen.current = new Set(props.initial.map((c) => c.id));
@@ -42,8 +45,14 @@ export function LiveFeed(props: Props) {
       workspaceId: props.workspaceId,
       conversionType: props.conversionType,
       onStatus: setStatus,
-      onItems: (more) =>
-        pausedRef.current ? setHeld((h) => merge(h, more, seen.current)) : setItems((l) => merge(l, more, seen.current)),
+      onItems: (more) => {
+        // An id already shown or held is dropped here, synchronously, so it shows (and counts) once.
+        const fresh = more.filter((c) => !seen.current.has(c.id) && (seen.current.add(c.id), true));
+        if (!fresh.length) return;
+        fresh.forEach((c) => arrival.current?.(c));
+        if (pausedRef.current) setHeld((h) => merge(h, fresh));
+        else setItems((l) => merge(l, fresh));
+      },
     });
   }, [props.initial, props.workspaceId, props.conversionType]);
 
