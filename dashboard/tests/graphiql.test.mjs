@@ -5,12 +5,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, guardedContext, assertNoOffHost, screenshot, ADMIN_KEY, eventually } from "./harness.mjs";
+import { seed, logConversion } from "./seed.mjs";
 
 let server;
 let browser;
+let fixture;
 
 before(async () => {
   server = await startServer();
+  fixture = await seed(server.base);
   browser = await launchBrowser();
 });
 
@@ -25,17 +28,7 @@ test("GraphiQL renders offline and its docs explorer lists conversionAnalytics",
   try {
     await page.goto(`${server.base}/graphiql`);
     await page.locator(".graphiql-container").waitFor({ timeout: 10_000 });
-    // The key goes into the Headers editor (CodeMirror 5 exposes its editor on the wrapper).
-    await page.getByText("Headers", { exact: true }).click();
-    await page.evaluate((key) => {
-      // GraphiQL 3 renders the Variables editor, then the Headers editor; the inactive one is `.hidden`.
-      const editors = [...document.querySelectorAll(".graphiql-editor-tool .graphiql-editor")];
-      const shown = editors.filter((e) => !e.classList.contains("hidden"));
-      if (editors.length !== 2 || shown.length !== 1 || shown[0] !== editors[1]) {
-        throw new Error(`expected the Headers editor shown: ${editors.map((e) => e.className)}`);
-      }
-      shown[0].querySelector(".CodeMirror").CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${key}` }));
-    }, ADMIN_KEY);
+    await setHeaders(page, { Authorization: `Bearer ${ADMIN_KEY}` });
     await page.getByRole("button", { name: /re-fetch graphql schema/i }).click();
     await page.getByRole("button", { name: /show documentation explorer/i }).click();
     const docs = page.locator(".graphiql-doc-explorer");
@@ -56,3 +49,48 @@ test("GraphiQL renders offline and its docs explorer lists conversionAnalytics",
     await guard.context.close();
   }
 });
+
+test("a subscription runs from GraphiQL with the Headers as connection_init", async () => {
+  const guard = await guardedContext(browser);
+  const page = await guard.context.newPage();
+  try {
+    await page.goto(`${server.base}/graphiql`);
+    await page.locator(".graphiql-container").waitFor({ timeout: 10_000 });
+    await setHeaders(page, { Authorization: `Bearer ${ADMIN_KEY}` });
+    await page.evaluate(() => {
+      const query = document.querySelector(".graphiql-query-editor .CodeMirror");
+      query.CodeMirror.setValue("subscription { conversionFeed { conversion { id conversionValue } } }");
+    });
+    // GraphiQL picks the operation name from the editor after a short debounce; executing at
+    // once would still ask for the previous document's "Overview".
+    await page.waitForTimeout(600);
+    await page.getByRole("button", { name: /execute query/i }).click();
+    const response = page.locator(".graphiql-response");
+    // The subscription is live once the server counts it; log until one arrives.
+    let logged;
+    await eventually(async () => {
+      logged = await logConversion(fixture.ws.beta.api, 2012, "sale", "31.41", null);
+      return (await response.innerText()).includes(logged.id);
+    }, "a logged conversion in GraphiQL's result pane", 10_000, 500);
+    assert.match(await response.innerText(), /31\.41/);
+    await screenshot(page, "graphiql-subscription");
+    assert.deepEqual(guard.pageErrors, []);
+    assertNoOffHost(guard);
+  } finally {
+    await guard.context.close();
+  }
+});
+
+/** Puts `headers` into GraphiQL's Headers editor (CodeMirror 5 keeps its editor on the wrapper). */
+async function setHeaders(page, headers) {
+  await page.getByText("Headers", { exact: true }).click();
+  await page.evaluate((value) => {
+    // GraphiQL 3 renders the Variables editor, then the Headers editor; the inactive one is `.hidden`.
+    const editors = [...document.querySelectorAll(".graphiql-editor-tool .graphiql-editor")];
+    const shown = editors.filter((e) => !e.classList.contains("hidden"));
+    if (editors.length !== 2 || shown.length !== 1 || shown[0] !== editors[1]) {
+      throw new Error(`expected the Headers editor shown: ${editors.map((e) => e.className)}`);
+    }
+    shown[0].querySelector(".CodeMirror").CodeMirror.setValue(value);
+  }, JSON.stringify(headers));
+}
