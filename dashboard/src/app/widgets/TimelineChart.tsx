@@ -41,7 +41,12 @@ export function TimelineChart(props: Props) {
         height: 260,
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: false } },
+        scales: {
+          x: { time: false },
+          // Counts and money start at zero, so heights compare honestly.
+          count: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.05] },
+          money: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.05] },
+        },
         axes: [
           {
             ...axis,
