@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Controls } from "./widgets/Controls";
 import { Overview } from "./widgets/Overview";
 import { Funnel } from "./widgets/Funnel";
@@ -47,10 +47,12 @@ export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[]
   };
   const d = q.data;
   const recent = useMemo(() => d?.recent.nodes ?? [], [d]);
+  // Every type seen in any answer so far, so a type filter does not hide the other choices.
+  const seenTypes = useRef(new Set<string>());
   const types = useMemo(() => {
-    const set = new Set(d?.current.byType.map((t) => t.conversionType) ?? []);
-    if (view.type) set.add(view.type);
-    return [...set].sort();
+    d?.current.byType.forEach((t) => seenTypes.current.add(t.conversionType));
+    if (view.type) seenTypes.current.add(view.type);
+    return [...seenTypes.current].sort();
   }, [d, view.type]);
 
   const openContact = (id: string) => setView({ contact: id });
