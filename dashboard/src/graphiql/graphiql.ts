@@ -5,6 +5,7 @@ import { GraphiQL } from "graphiql";
 import "graphiql/graphiql.css";
 import "./page.css";
 import { createFetcher } from "./fetcher";
+import { headerlessStorage } from "./storage";
 
 const DEFAULT_HEADERS = '{"Authorization": "Bearer <key>"}';
 const DEFAULT_QUERY = `# Put your key (or a JWT from POST /auth/token) in the Headers tab below.
@@ -26,6 +27,7 @@ if (container) {
       defaultQuery: DEFAULT_QUERY,
       defaultEditorToolsVisibility: "headers",
       shouldPersistHeaders: false,
+      storage: headerlessStorage(),
       isHeadersEditorEnabled: true,
     }),
   );
