@@ -26,6 +26,9 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// The client did not send the whole body within the body-read timeout.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("this endpoint does not accept that method")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -82,8 +85,9 @@ impl AppError {
             Self::Malformed { .. }
             | Self::Invalid { .. }
             | Self::UnsupportedMediaType(_)
-            | Self::PayloadTooLarge
             | Self::MethodNotAllowed => "BAD_USER_INPUT",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
@@ -101,6 +105,7 @@ impl AppError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -246,7 +251,8 @@ mod tests {
                 "BAD_USER_INPUT",
                 415,
             ),
-            (AppError::PayloadTooLarge, "BAD_USER_INPUT", 413),
+            (AppError::PayloadTooLarge, "PAYLOAD_TOO_LARGE", 413),
+            (AppError::RequestTimeout, "REQUEST_TIMEOUT", 408),
             (
                 AppError::Unauthenticated("no".into()),
                 "UNAUTHENTICATED",

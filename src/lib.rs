@@ -16,6 +16,7 @@ pub mod http;
 pub mod input;
 pub mod request_id;
 pub mod seed;
+pub mod serve;
 pub mod service;
 
 pub use config::Config;
@@ -35,6 +36,7 @@ use tokio::net::TcpListener;
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
+    connections: serve::ConnectionLimits,
     services: Services,
     /// A freshly generated admin key, to be shown once by the caller.
     pub generated_admin_key: Option<String>,
@@ -124,6 +126,7 @@ pub async fn build(config: Config) -> AppResult<Server> {
     Ok(Server {
         listener,
         router,
+        connections: config.hardening.connections.clone(),
         services,
         generated_admin_key,
     })
@@ -231,9 +234,13 @@ impl Server {
 
     /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
     pub async fn serve(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        serve::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            shutdown_signal(),
+        )
+        .await
     }
 }
 

@@ -1,9 +1,11 @@
 //! HTTP: the router, the GraphQL and WebSocket endpoints, and the REST shims. Handlers are
 //! thin: parse, call the service layer, shape the reply.
 
+mod assets;
 mod body;
 mod caller;
 mod graphql;
+mod limits;
 mod ops;
 mod rate_limit;
 mod rest;
@@ -21,9 +23,6 @@ use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-/// Bodies above this are refused with 413 before they are read.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
-
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
@@ -40,10 +39,11 @@ impl FromRef<AppState> for Services {
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = Router::new();
-    // In production the explorer is not served at all: it would only invite exploration.
+    // The dashboard is part of the product; the explorer is not served at all in production:
+    // it would only invite exploration.
+    let mut router = Router::new().nest_service("/dashboard", assets::dashboard());
     if !state.hardening.production {
-        router = router.route("/graphiql", get(graphql::graphiql));
+        router = router.nest_service("/graphiql", assets::graphiql());
     }
     router
         .route(
@@ -82,8 +82,13 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(state.hardening.max_body_bytes))
         .layer(middleware::from_fn(rate_limit::headers))
+        // Bodies are read whole, within the limit and deadline, before anything looks at them.
+        .layer(middleware::from_fn_with_state(
+            limits::BodyLimits::of(&state.hardening),
+            limits::read_body,
+        ))
         .layer(middleware::from_fn(crate::request_id::scope))
         // Logs method, path and status; never headers (keys, tokens) or bodies (PII).
         .layer(TraceLayer::new_for_http())

@@ -3,6 +3,7 @@
 //! and re-checking the caller, since a connection outlives the credentials it opened with).
 
 use super::AppState;
+use super::limits::MessageGuard;
 use crate::auth::{Caller, Credentials, Principal};
 use crate::error::AppError;
 use crate::graphql::{RequestAuth, loaders};
@@ -58,6 +59,8 @@ pub async fn websocket(
         // default buffers cost ~150 KB per idle subscriber (measured: docs/performance.md).
         .read_buffer_size(WS_BUFFER)
         .write_buffer_size(WS_BUFFER)
+        .max_message_size(state.hardening.max_body_bytes)
+        .max_frame_size(state.hardening.max_body_bytes)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve_socket(socket, state, protocol)))
 }
@@ -91,8 +94,10 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
     let active = Arc::new(Mutex::new(HashSet::new()));
     let (refusals_tx, mut refusals) = mpsc::unbounded_channel();
     let tracked = active.clone();
+    let guard = MessageGuard::new(limits.max_body_bytes);
+    let admitted = guard.clone();
     let incoming = incoming
-        .take_while(|message| std::future::ready(message.is_ok()))
+        .take_while(move |message| std::future::ready(admitted.admits(message)))
         .filter_map(|message| {
             std::future::ready(match message {
                 Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
@@ -119,11 +124,13 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
     let flag = refused.clone();
     let init_seen = initialised.clone();
     let who = authenticated.clone();
+    let accepted = guard.clone();
     let mut outgoing = GraphQLWebSocketStream::new(state.schema.clone(), incoming, protocol)
         .on_connection_init(move |payload| {
             let services = services.clone();
             let flag = flag.clone();
             let who = who.clone();
+            let accepted = accepted.clone();
             init_seen.store(true, Ordering::SeqCst);
             async move {
                 let caller = authenticate_payload(&services, &payload)
@@ -133,6 +140,7 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
                     })?;
                 *who.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some(caller.principal.clone());
+                accepted.initialised();
                 let mut data = Data::default();
                 data.insert(loaders::loaders(services.clone(), caller.clone()));
                 data.insert(RequestAuth(Ok(caller)));
@@ -149,7 +157,10 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
     loop {
         let sent = tokio::select! {
             message = outgoing.next() => match message {
-                None => break,
+                None => {
+                    guard.close_if_too_big(&mut sink).await;
+                    break;
+                }
                 Some(WsMessage::Text(text)) => {
                     forget_finished(&text, &active);
                     sink.send(Message::Text(text.into())).await

@@ -597,7 +597,12 @@ async fn a_body_over_a_megabyte_is_refused() {
         status == 413 || status == 422,
         "a 1.1 MB body answered {status}"
     );
-    assert_problem(response, status, "BAD_USER_INPUT", None).await;
+    let code = if status == 413 {
+        "PAYLOAD_TOO_LARGE"
+    } else {
+        "BAD_USER_INPUT"
+    };
+    assert_problem(response, status, code, None).await;
     f.assert_nothing_written().await;
 }
 

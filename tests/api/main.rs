@@ -9,6 +9,7 @@ mod cluster;
 mod crash;
 mod dashboard_api;
 mod dataloader;
+mod dos;
 mod encryption;
 mod export;
 mod graphql;
