@@ -42,6 +42,9 @@ test("GraphiQL renders offline and its docs explorer lists conversionAnalytics",
       10_000,
     );
     await screenshot(page, "graphiql-docs");
+    // GraphiQL's history must not keep the pasted key (it lands in localStorage otherwise).
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    assert.ok(!stored.includes(ADMIN_KEY), "the key is in neither localStorage nor sessionStorage");
     assert.deepEqual(guard.pageErrors, [], "no uncaught page errors");
     assert.deepEqual(guard.cspViolations, [], "no CSP violation");
     assertNoOffHost(guard);
