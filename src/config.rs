@@ -177,8 +177,10 @@ pub struct Config {
 /// production switch. Kept in one struct so the GraphQL and HTTP layers take just this.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Hardening {
-    /// Deepest GraphQL selection nesting accepted; deeper documents are refused before
-    /// they run (a cheap document must not be able to fan out into an expensive one).
+    /// Deepest GraphQL selection nesting accepted, fragments expanded; deeper documents are
+    /// refused before they run (a cheap document must not be able to fan out into an
+    /// expensive one). Introspection (`__schema`, `__type`) has its own fixed bound of 20
+    /// levels, so schema tools work whatever this is.
     #[arg(
         long,
         global = true,
@@ -251,6 +253,21 @@ pub struct Hardening {
         default_value_t = 30
     )]
     pub ws_recheck_seconds: u64,
+
+    /// Largest request body, in bytes, on every route (`POST /graphql` included); larger ones
+    /// get 413 before they are read past the limit. WebSocket messages are capped at the same
+    /// size (16 KiB before `connection_init` succeeds).
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_MAX_BODY_BYTES",
+        default_value_t = 1024 * 1024
+    )]
+    pub max_body_bytes: usize,
+
+    /// Timeouts for slow and idle clients, and the cap on concurrent connections.
+    #[command(flatten)]
+    pub connections: crate::serve::ConnectionLimits,
 }
 
 impl Config {

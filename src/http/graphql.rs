@@ -1,4 +1,4 @@
-//! The GraphQL endpoint over HTTP (POST, and GET for queries) and GraphiQL. Subscriptions
+//! The GraphQL endpoint over HTTP (POST, and GET for queries). Subscriptions
 //! over WebSocket are in `ws.rs`.
 
 use super::AppState;
@@ -7,12 +7,11 @@ use super::caller::authenticate;
 use super::rate_limit::RateLimitSlot;
 use crate::error::AppError;
 use crate::graphql::{RequestAuth, loaders};
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{Response, ServerError};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{Extension, FromRequest, Request, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 
 /// One HTTP request is one operation (no batching), so it counts once against the rate limit;
 /// a refused one fails every field that needs a caller with `RATE_LIMITED`.
@@ -105,14 +104,4 @@ fn label(error: &mut ServerError) {
             .get_or_insert_with(Default::default)
             .set("code", "BAD_USER_INPUT");
     }
-}
-
-pub async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("convio GraphiQL")
-            .finish(),
-    )
 }

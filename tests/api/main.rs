@@ -27,5 +27,6 @@ mod rest_conversions;
 mod rest_workspaces;
 mod rollups;
 mod seed;
+mod static_assets;
 mod subscription;
 mod tenancy;
