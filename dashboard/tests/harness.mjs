@@ -6,8 +6,9 @@
 // dependency (tsx would add a loader between the runner and the file's stack traces), and the
 // suite needs no types beyond what JSDoc gives an editor.
 //
-// It builds nothing: test.sh runs `cargo build --locked` first. CONVIO_BIN and CHROMIUM
-// override the binary and the browser.
+// It builds nothing: test.sh runs `cargo build --locked` first. The binary is
+// $CARGO_TARGET_DIR/debug/convio (target/ by default); CONVIO_BIN and CHROMIUM override the
+// binary and the browser.
 
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, mkdir } from "node:fs/promises";
@@ -52,7 +53,8 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
  * @returns {Promise<{base: string, port: number, log: () => string, stop: () => Promise<void>}>}
  */
 export async function startServer(extraArgs = []) {
-  const bin = process.env.CONVIO_BIN || path.join(REPO_ROOT, "target", "debug", "convio");
+  const targetDir = path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR || "target");
+  const bin = process.env.CONVIO_BIN || path.join(targetDir, "debug", "convio");
   const dir = await mkdtemp(path.join(tmpdir(), "convio-browser-"));
   const args = [
     "--bind", "127.0.0.1:0",
