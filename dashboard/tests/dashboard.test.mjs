@@ -100,6 +100,19 @@ test("the URL reproduces the view after reload and Back", async () => {
   });
 });
 
+test("a rolling range in the URL (range=90d, then 7d from the Range control) ends today in the view's zone", async () => {
+  const ninety = await analytics({ fromDate: localDate("UTC", -89), toDate: TO, timeZone: "UTC" });
+  const seven = await analytics({ fromDate: localDate("UTC", -6), toDate: TO, timeZone: "UTC" });
+  assert.equal(ninety.summary.totalConversions, seven.summary.totalConversions + 1, "the 40-day-old sale tells them apart");
+  await withPage({}, async (page) => {
+    await openDashboard(page, server.base, "?range=90d&tz=UTC");
+    await expectEventually(() => readTiles(page), expectedTiles(ninety.summary), "the last 90 days");
+    await page.getByRole("combobox", { name: /^Range/ }).selectOption("7d");
+    await eventually(() => new URL(page.url()).searchParams.get("range") === "7d", "range=7d in the URL");
+    await expectEventually(() => readTiles(page), expectedTiles(seven.summary), "the last 7 days");
+  });
+});
+
 test("a DST week's daily buckets in America/New_York", async () => {
   const ny = await analytics({ fromDate: DST_FROM, toDate: DST_TO, timeZone: "America/New_York" });
   const days = Object.fromEntries(ny.trends.daily.map((p) => [p.period, [p.conversions, String(p.totalValue)]]));
