@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the GraphQL API, GraphiQL and the REST shims (the default).
+    /// Serve the dashboard, the GraphQL API, GraphiQL and the REST shims (the default).
     Serve,
     /// Run pending database migrations, then exit.
     Migrate,
@@ -107,6 +107,7 @@ async fn seed(
 
 async fn serve(config: Config) -> Result<(), convio::error::AppError> {
     tracing::info!(?config, "starting");
+    let production = config.hardening.production;
     let server = convio::build(config).await?;
     if let Some(key) = &server.generated_admin_key {
         // Printed to the terminal once, deliberately not through the logger.
@@ -116,8 +117,11 @@ async fn serve(config: Config) -> Result<(), convio::error::AppError> {
         );
     }
     let base = format!("http://{}", server.local_addr());
+    tracing::info!("Dashboard    {base}/dashboard");
     tracing::info!("GraphQL      {base}/graphql");
-    tracing::info!("GraphiQL     {base}/graphiql");
+    if !production {
+        tracing::info!("GraphiQL     {base}/graphiql");
+    }
     tracing::info!("Subscriptions {base}/graphql/ws (graphql-transport-ws)");
     tracing::info!("REST         {base}/conversions/log, /conversions, /conversions/analytics, …");
     server

@@ -201,7 +201,8 @@ pub struct ConversionList {
     page_info: PageInfo,
 }
 
-const LIST_PARAMS: &[&str] = &[
+/// The filters of `GET /conversions`, which the export takes as well.
+pub(crate) const FILTER_PARAMS: &[&str] = &[
     "workspace_id",
     "from_date",
     "to_date",
@@ -211,16 +212,11 @@ const LIST_PARAMS: &[&str] = &[
     "max_value",
     "time_zone",
     "created_after",
-    "limit",
-    "after",
 ];
 
-pub async fn list(
-    State(services): State<Services>,
-    caller: Caller,
-    mut params: Params,
-) -> AppResult<Json<ConversionList>> {
-    let query = ConversionQuery {
+/// Takes the filters of `GET /conversions` out of the query string.
+pub(crate) fn conversion_query(params: &mut Params) -> ConversionQuery {
+    ConversionQuery {
         workspace_id: params.get("workspace_id"),
         from_date: params.get("from_date"),
         to_date: params.get("to_date"),
@@ -230,13 +226,21 @@ pub async fn list(
         max_value: params.get("max_value"),
         time_zone: params.get("time_zone"),
         created_after: params.get("created_after"),
-    };
+    }
+}
+
+pub async fn list(
+    State(services): State<Services>,
+    caller: Caller,
+    mut params: Params,
+) -> AppResult<Json<ConversionList>> {
+    let query = conversion_query(&mut params);
     let limit = params.bounded("limit", DEFAULT_PAGE, MAX_PAGE)?;
     let after = params
         .get("after")
         .map(|a| Cursor::decode("after", &a))
         .transpose()?;
-    params.finish(LIST_PARAMS)?;
+    params.finish(&[FILTER_PARAMS, &["limit", "after"]].concat())?;
     let filter = query.parse(&services)?;
     let page = services.conversions(&caller, filter, limit, after).await?;
     let end_cursor = page.items.last().map(|c| Cursor::of(c).encode());
