@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, guardedContext, assertNoOffHost, screenshot, Api } from "./harness.mjs";
+import { startServer, launchBrowser, guardedContext, assertClean, screenshot, Api } from "./harness.mjs";
 import { openDashboard } from "./ui.mjs";
 
 const SECRET = "123-45-6789";
@@ -63,8 +63,7 @@ test("custom_metadata by type: meter, chips, date, tree, hidden secret, raw JSON
     await card.getByRole("button", { name: "Raw JSON" }).click();
     const raw = await card.getByTestId("raw-json").innerText();
     assert.deepEqual(JSON.parse(raw), api, "raw JSON is the API's customMetadata");
-    assert.deepEqual(guard.pageErrors, []);
-    assertNoOffHost(guard);
+    assertClean(guard);
   } finally {
     await guard.context.close();
   }

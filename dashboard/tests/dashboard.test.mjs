@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import http from "node:http";
 import {
-  startServer, launchBrowser, guardedContext, assertNoOffHost, screenshot, localDate, eventually,
+  startServer, launchBrowser, guardedContext, assertClean, screenshot, localDate, eventually,
 } from "./harness.mjs";
 import { seed, ANALYTICS_QUERY, DST_EXPECTED, DST_FROM, DST_TO } from "./seed.mjs";
 import {
@@ -40,8 +40,7 @@ async function withPage(options, body) {
   const page = await guard.context.newPage();
   try {
     await body(page, guard);
-    assert.deepEqual(guard.pageErrors, [], "no uncaught page errors");
-    assertNoOffHost(guard);
+    assertClean(guard);
   } finally {
     await guard.context.close();
   }

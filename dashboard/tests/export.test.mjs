@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launchBrowser, guardedContext, assertNoOffHost } from "./harness.mjs";
+import { startServer, launchBrowser, guardedContext, assertClean } from "./harness.mjs";
 import { seed, DST_FROM, DST_TO } from "./seed.mjs";
 import { openDashboard } from "./ui.mjs";
 import { allConversions, assertSameRows, assertSameXlsxRows, parseCsv, readXlsxRows } from "./rows.mjs";
@@ -64,8 +64,7 @@ test("the CSV, CSV for Excel and .xlsx downloads hold exactly the API's rows", a
     const xlsx = await download(page, "Export Excel");
     assert.match(xlsx.name, /\.xlsx$/);
     assertSameXlsxRows(readXlsxRows(xlsx.bytes), rows, ZONE);
-    assert.deepEqual(guard.pageErrors, []);
-    assertNoOffHost(guard);
+    assertClean(guard);
   } finally {
     await guard.context.close();
   }

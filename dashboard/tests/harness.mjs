@@ -238,6 +238,13 @@ function watchPage(guard, page) {
   page.on("pageerror", (error) => guard.pageErrors.push(String(error)));
 }
 
+/** Fails on any request off 127.0.0.1, any CSP violation and any uncaught page error. */
+export function assertClean(guard) {
+  assertNoOffHost(guard);
+  if (guard.cspViolations.length) throw new Error(`CSP violations: ${guard.cspViolations.join("\n")}`);
+  if (guard.pageErrors.length) throw new Error(`uncaught page errors: ${guard.pageErrors.join("\n")}`);
+}
+
 /** Fails when the context made any request off 127.0.0.1. */
 export function assertNoOffHost(guard) {
   if (guard.offHost.length) {

@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, guardedContext, assertNoOffHost, ADMIN_KEY, localDate, eventually } from "./harness.mjs";
+import { startServer, launchBrowser, guardedContext, assertClean, ADMIN_KEY, localDate, eventually } from "./harness.mjs";
 import { seed, ANALYTICS_QUERY } from "./seed.mjs";
 import { openDashboard, readTiles, expectedTiles, expectEventually } from "./ui.mjs";
 
@@ -32,8 +32,7 @@ async function withPage(body) {
   const page = await guard.context.newPage();
   try {
     await body(page, guard);
-    assert.deepEqual(guard.pageErrors, [], "no uncaught page errors");
-    assertNoOffHost(guard);
+    assertClean(guard);
   } finally {
     await guard.context.close();
   }
