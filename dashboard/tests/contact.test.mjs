@@ -1,6 +1,7 @@
 // The contact view (§4.6) renders custom_metadata by value type — a score as a meter, an
 // array as chips, an ISO date as a date, a nested object as a tree, a `secret_` value masked
 // for a read-only caller as "hidden" — and its raw-JSON toggle shows exactly the API's JSON.
+// This server lists America/New_York first, so it is also the view's default time zone.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +15,10 @@ let viewer;
 
 before(async () => {
   // Secret custom values are refused unless an encryption key is configured.
-  server = await startServer(["--encryption-keys", `k1=${Buffer.alloc(32, 7).toString("base64")}`]);
+  // New York first: the dashboard's default zone is the first of --analytics-time-zones.
+  server = await startServer(["--encryption-keys", `k1=${Buffer.alloc(32, 7).toString("base64")}`], {
+    zones: ["America/New_York", "UTC"],
+  });
   const admin = new Api(server.base);
   const register = async (id, permissions) => {
     const body = await admin.rest("POST", "/workspaces/register", { workspace_id: id, workspace_name: `${id} team`, permissions }, 201);
@@ -49,6 +53,7 @@ test("custom_metadata by type: meter, chips, date, tree, hidden secret, raw JSON
   const page = await guard.context.newPage();
   try {
     await openDashboard(page, server.base, "?contact=3001", viewer.key);
+    assert.equal(await page.getByRole("combobox", { name: /^Time zone/ }).inputValue(), "America/New_York", "the first rollup zone is the default");
     const card = page.getByRole("region", { name: "Contact" });
     await card.getByText("Metadata Person").first().waitFor({ timeout: 10_000 });
     assert.equal(await card.getByRole("meter").getAttribute("value"), "82", "the score as a meter");

@@ -50,16 +50,17 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
  * Starts target/debug/convio on 127.0.0.1:0 with a fresh SQLite database in a temporary
  * directory and reads the bound port from its log.
  * @param {string[]} [extraArgs] more flags
+ * @param {{zones?: string[]}} [options] `--analytics-time-zones` (default UTC,America/New_York)
  * @returns {Promise<{base: string, port: number, log: () => string, stop: () => Promise<void>}>}
  */
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], { zones = ZONES } = {}) {
   const targetDir = path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR || "target");
   const bin = process.env.CONVIO_BIN || path.join(targetDir, "debug", "convio");
   const dir = await mkdtemp(path.join(tmpdir(), "convio-browser-"));
   const args = [
     "--bind", "127.0.0.1:0",
     "--database-url", `sqlite://${path.join(dir, "convio.db")}?mode=rwc`,
-    "--analytics-time-zones", ZONES.join(","),
+    "--analytics-time-zones", zones.join(","),
     ...extraArgs,
   ];
   const child = spawn(bin, args, {
