@@ -275,7 +275,7 @@ test("axe-core finds no serious or critical violation", async () => {
   await withPage({}, async (page) => {
     const views = [
       ["overview", VIEW],
-      ["drill-down and contact", `${DST_VIEW}&drill=period:2024-03-10&contact=2006`],
+      ["drill-down-and-contact", `${DST_VIEW}&drill=period:2024-03-10&contact=2006`],
     ];
     const found = [];
     for (const [name, search] of views) {
@@ -284,6 +284,11 @@ test("axe-core finds no serious or critical violation", async () => {
         await openDashboard(page, server.base, search);
         await page.getByRole("region", { name: "Overview" }).getByTestId("tile-total-conversions").getByTestId("value").waitFor();
         await page.waitForLoadState("networkidle");
+        if (name !== "overview") {
+          await page.getByRole("region", { name: "Contact" }).getByTestId("contact-status").waitFor();
+          await page.getByRole("region", { name: "Drill-down" }).locator("tr[data-conversion-id]").first().waitFor();
+        }
+        await screenshot(page, `${name}-${dark ? "dark" : "light"}`);
         await page.evaluate(axeSource);
         const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
         for (const v of results.violations) {
