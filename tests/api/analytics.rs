@@ -380,7 +380,7 @@ query($filter: AnalyticsFilter) {
   conversionAnalytics(filter: $filter) {
     currency
     summary { totalConversions totalValue averageValue conversionRate contactsReceived }
-    byWorkspace { workspaceId conversions totalValue conversionRate contactsReceived }
+    byWorkspace { workspaceId conversions totalValue averageValue conversionRate contactsReceived }
     byType { conversionType conversions totalValue }
     trends { daily { period conversions totalValue } weekly { period conversions totalValue }
              monthly { period conversions totalValue } }
@@ -413,7 +413,7 @@ async fn graphql_gives_beta_its_own_numbers_with_exact_decimals() {
     assert_eq!(
         a["byWorkspace"],
         json!([{ "workspaceId": "beta", "conversions": 3, "totalValue": "12150.03",
-                 "conversionRate": 75.0, "contactsReceived": 4 }])
+                 "averageValue": "6075.02", "conversionRate": 75.0, "contactsReceived": 4 }])
     );
     assert_eq!(
         sorted_by_type(&a["byType"]),

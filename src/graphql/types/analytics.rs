@@ -33,6 +33,9 @@ pub struct WorkspaceAnalytics {
     conversions: u64,
     /// Their total value, exact.
     total_value: Decimal,
+    /// Total value ÷ its conversions that carry a value, rounded half away from zero; null if
+    /// none does (the summary's `averageValue`, for one workspace).
+    average_value: Option<Decimal>,
     /// 100 × conversions ÷ contacts received.
     conversion_rate: Option<f64>,
     /// Distinct contacts it received in the period.
@@ -139,6 +142,7 @@ impl ConversionAnalytics {
                 workspace_id: ID(w.workspace_id.clone()),
                 conversions: w.tally.conversions,
                 total_value: self.money(w.tally.total_minor),
+                average_value: w.tally.average_minor().map(|m| self.money(m)),
                 conversion_rate: w.conversion_rate,
                 contacts_received: w.contacts_received,
             })
