@@ -19,7 +19,7 @@ async fn fetch(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response 
     request.send().await.expect("request sent")
 }
 
-fn header<'r>(response: &'r Response, name: impl reqwest::header::AsHeaderName) -> &'r str {
+fn header(response: &Response, name: impl reqwest::header::AsHeaderName) -> &str {
     response
         .headers()
         .get(name)
