@@ -90,7 +90,8 @@ export function startFeed(opts: FeedOptions): () => void {
       if (stopped || client !== c) return;
       wasDown = true;
       opts.onStatus("Reconnecting…");
-      void c.dispose();
+      // dispose() awaits a connection still being made, which rejects when it closes before the ack.
+      Promise.resolve(c.dispose()).catch(() => {});
       client = null;
       const wait = Math.min(5_000, 500 * 2 ** attempt++);
       retryTimer = setTimeout(connect, wait);
@@ -115,6 +116,6 @@ export function startFeed(opts: FeedOptions): () => void {
   return () => {
     stopped = true;
     clearTimeout(retryTimer);
-    void client?.dispose();
+    if (client) Promise.resolve(client.dispose()).catch(() => {});
   };
 }

@@ -42,19 +42,6 @@ export const formatInt = (n: number) => groups(String(n));
 export const formatPercent = (p: number | null | undefined, digits = 1) =>
   p == null ? "—" : `${p.toFixed(digits)}%`;
 
-/** Exact `value ÷ n` rounded half away from zero to 2 decimals, as a string. */
-export function divideDecimal(value: string, n: number): string | null {
-  if (!n) return null;
-  const neg = value.startsWith("-");
-  const [int, frac = ""] = (neg ? value.slice(1) : value).split(".");
-  const scale = frac.length;
-  const num = BigInt(int + frac) * 1000n; // 3 extra digits for rounding
-  const q = num / BigInt(n) / 10n ** BigInt(scale); // value × 1000 / n
-  const rounded = (q + 5n) / 10n; // × 100
-  const s = rounded.toString().padStart(3, "0");
-  return `${neg && rounded > 0n ? "-" : ""}${s.slice(0, -2)}.${s.slice(-2)}`;
-}
-
 export interface Change {
   /** "up", "down" or "same"; "new" when the comparison was zero and now is not. */
   dir: "up" | "down" | "same" | "new" | "none";

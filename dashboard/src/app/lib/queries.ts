@@ -42,6 +42,7 @@ export interface WorkspaceFigures {
   conversions: number;
   conversionRate: number | null;
   totalValue: string;
+  averageValue: string | null;
 }
 export interface TrendPoint {
   period: string;
@@ -66,7 +67,7 @@ export interface FeedConversion {
 const FEED_FIELDS = "id createdAt convertedAt conversionType conversionValue currency contactId workspaceId";
 
 const ANALYTICS = `summary { totalConversions conversionRate averageValue totalValue contactsReceived }
-    byWorkspace { workspaceId contactsReceived conversions conversionRate totalValue }
+    byWorkspace { workspaceId contactsReceived conversions conversionRate totalValue averageValue }
     trends { daily @include(if: $day) { ...P } weekly @include(if: $week) { ...P } monthly @include(if: $month) { ...P } }`;
 
 /**

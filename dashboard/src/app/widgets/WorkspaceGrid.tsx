@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { Section } from "./Section";
-import { change, divideDecimal, formatInt, formatMoney, formatPercent } from "../lib/format";
+import { change, formatInt, formatMoney, formatPercent } from "../lib/format";
 import type { WorkspaceFigures } from "../lib/queries";
 
 type Key = "name" | "contacts" | "conversions" | "rate" | "revenue" | "average" | "change";
@@ -22,8 +22,7 @@ const COLUMNS: [Key, string][] = [
   ["conversions", "Conversions"],
   ["rate", "Conv. rate"],
   ["revenue", "Revenue"],
-  // Revenue ÷ all its conversions; the Overview's "Average value" divides by valued conversions only (API).
-  ["average", "Per conversion"],
+  ["average", "Average"],
   ["change", "Change"],
 ];
 
@@ -58,7 +57,7 @@ export function WorkspaceGrid(props: Props) {
       conversions: w.conversions,
       rate: w.conversionRate,
       revenue: w.totalValue,
-      average: divideDecimal(w.totalValue, w.conversions),
+      average: w.averageValue,
       change: p && c ? (p.conversions ? ((w.conversions - p.conversions) / p.conversions) * 100 : null) : null,
     };
   });
