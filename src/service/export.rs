@@ -14,8 +14,10 @@ use crate::auth::Caller;
 use crate::domain::Permission;
 use crate::error::{AppError, AppResult};
 use entity::conversion;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 
 /// Excel's sheet holds 1,048,576 rows; one of them is the header.
 pub const EXCEL_MAX_DATA_ROWS: u64 = 1_048_575;
@@ -27,7 +29,7 @@ pub struct ExportLimits {
     /// Most data rows an .xlsx export may hold; more are refused with 422, suggesting CSV.
     /// Never above [`EXCEL_MAX_DATA_ROWS`]; lower only to test the refusal.
     pub xlsx_max_rows: u64,
-    /// Rows read per database query. An export holds about one page in memory at a time.
+    /// Rows read per database query. An export holds at most three pages in memory at a time.
     pub page_size: u64,
 }
 
@@ -49,6 +51,10 @@ impl Services {
     /// pages of at most `page_size` rows (one query each). Permission, tenancy and filter
     /// errors are returned here, before the first row is read; the stream yields only database
     /// and decryption errors, after which it ends.
+    ///
+    /// The next page is read while the consumer works on the current one (a reader task, one
+    /// page ahead), so the database and the encoding use a core each; at most three pages are
+    /// in memory at once. Dropping the stream stops the reader at its next page.
     pub fn export_pages(
         &self,
         caller: &Caller,
@@ -56,16 +62,23 @@ impl Services {
         page_size: u64,
     ) -> AppResult<impl Stream<Item = AppResult<ExportPage>> + Send + 'static> {
         caller.principal.require(Permission::Read)?;
-        let condition = self.conversion_condition(caller, filter)?;
-        let state = PageState {
+        let reader = PageReader {
             services: self.clone(),
-            caller: caller.clone(),
-            condition,
+            condition: self.conversion_condition(caller, filter)?,
             page_size: page_size.max(1),
-            after: None,
-            done: false,
         };
-        Ok(futures_util::stream::try_unfold(state, next_page))
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(reader.run(tx));
+        let services = self.clone();
+        let principal = caller.principal.clone();
+        Ok(
+            ReceiverStream::new(rx).map(move |rows: AppResult<Vec<conversion::Model>>| {
+                rows?
+                    .into_iter()
+                    .map(|row| services.reveal(&principal, row))
+                    .collect::<AppResult<ExportPage>>()
+            }),
+        )
     }
 }
 
@@ -85,42 +98,48 @@ pub fn ensure_fits_xlsx(rows: u64, limit: u64) -> AppResult<()> {
     Ok(())
 }
 
-/// Where an export stands between two pages.
-struct PageState {
+/// Reads an export's pages in order, one query each, and hands them over as it goes.
+struct PageReader {
     services: Services,
-    caller: Caller,
     condition: Condition,
     page_size: u64,
-    after: Option<Cursor>,
-    done: bool,
 }
 
-async fn next_page(mut state: PageState) -> AppResult<Option<(ExportPage, PageState)>> {
-    if state.done {
-        return Ok(None);
+impl PageReader {
+    /// Sends pages until the last (shorter than a full page, or empty), an error (sent, then
+    /// stop), or until nobody listens.
+    async fn run(self, pages: mpsc::Sender<AppResult<Vec<conversion::Model>>>) {
+        let mut after = None;
+        loop {
+            let rows = match self.page(after).await {
+                Ok(rows) if rows.is_empty() => return,
+                Ok(rows) => rows,
+                Err(err) => {
+                    let _ = pages.send(Err(err)).await;
+                    return;
+                }
+            };
+            let last = (rows.len() as u64) < self.page_size;
+            after = rows.last().map(Cursor::of);
+            if pages.send(Ok(rows)).await.is_err() || last {
+                return;
+            }
+        }
     }
-    let mut condition = state.condition.clone();
-    if let Some(after) = state.after {
-        condition = condition.add(seek_after(after));
+
+    async fn page(&self, after: Option<Cursor>) -> AppResult<Vec<conversion::Model>> {
+        let mut condition = self.condition.clone();
+        if let Some(after) = after {
+            condition = condition.add(seek_after(after));
+        }
+        Ok(conversion::Entity::find()
+            .filter(condition)
+            .order_by_desc(conversion::Column::ConvertedAt)
+            .order_by_desc(conversion::Column::Id)
+            .limit(self.page_size)
+            .all(self.services.db.conn())
+            .await?)
     }
-    let rows = conversion::Entity::find()
-        .filter(condition)
-        .order_by_desc(conversion::Column::ConvertedAt)
-        .order_by_desc(conversion::Column::Id)
-        .limit(state.page_size)
-        .all(state.services.db.conn())
-        .await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    state.done = (rows.len() as u64) < state.page_size;
-    state.after = rows.last().map(Cursor::of);
-    let principal = &state.caller.principal;
-    let page = rows
-        .into_iter()
-        .map(|row| state.services.reveal(principal, row))
-        .collect::<AppResult<ExportPage>>()?;
-    Ok(Some((page, state)))
 }
 
 /// Rows strictly after `c` in the newest-first order. Written as a range on `converted_at`

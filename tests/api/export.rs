@@ -402,6 +402,63 @@ async fn secret_values_are_masked_exactly_as_the_list_shows_them() {
     }
 }
 
+async fn a_failure_after_the_download_started_aborts_it_instead_of_ending_cleanly() {
+    // Arrange: the oldest conversion holds a sealed value; the newer ones fill a first page.
+    let app = spawn_app_with(&["--encryption-keys", &encryption_key()]).await;
+    let sales = app.workspace("sales").await;
+    let lead_gen = app.workspace("lead_gen").await;
+    app.contact_received_by(&lead_gen, 1001, "Jane Roe", "sales")
+        .await;
+    for (day, custom) in [
+        (3, json!({"plan": "gold"})),
+        (2, json!({"plan": "silver"})),
+        (1, json!({"secret_ssn": "x"})),
+    ] {
+        app.log_conversion(
+            &sales,
+            json!({"contact_id": 1001, "converted_by": "agent", "conversion_type": "sale",
+                   "converted_at": format!("2026-02-0{day}T00:00:00Z"), "custom_data": custom}),
+        )
+        .await;
+    }
+    // The same database served by a node without that key: the third row cannot be opened.
+    let keyless = crate::helpers::spawn_app_on(
+        &app.database_url,
+        &[
+            "--encryption-keys",
+            &format!("k9={}", BASE64.encode([9u8; 32])),
+            "--export-page-size",
+            "2",
+        ],
+    )
+    .await;
+
+    // Act
+    let csv = keyless
+        .rest(
+            reqwest::Method::GET,
+            "/conversions/export?format=csv",
+            &sales,
+        )
+        .send()
+        .await;
+    let xlsx = export(&keyless, &sales, "format=xlsx").await;
+    let listed = keyless.get("/conversions", &sales).await;
+
+    // Assert: the list fails as a whole; the CSV had started, so its transfer is cut short
+    // (no error text appended to look like data, no clean end); the workbook is not sent.
+    assert_problem(listed, 500, "UNDECRYPTABLE", None).await;
+    // (Whether the status line left before the abort is a race; either way the client knows.)
+    if let Ok(csv) = csv {
+        assert_eq!(csv.status().as_u16(), 200, "the first page went out");
+        assert!(
+            csv.bytes().await.is_err(),
+            "the body must end in a transfer error"
+        );
+    }
+    assert_problem(xlsx, 500, "UNDECRYPTABLE", None).await;
+}
+
 /// The entries of an .xlsx (a zip): its sheet's XML and its styles.
 fn unzip(body: &[u8]) -> (String, String) {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(body)).expect("the workbook is a zip");
@@ -634,6 +691,7 @@ crate::backend::on_both_backends!(
     times_carry_the_zones_offset_across_daylight_saving_changes,
     csv_for_excel_has_a_byte_order_mark_and_crlf,
     secret_values_are_masked_exactly_as_the_list_shows_them,
+    a_failure_after_the_download_started_aborts_it_instead_of_ending_cleanly,
     xlsx_is_a_workbook_whose_sheet_holds_the_rows_typed,
     xlsx_with_more_rows_than_allowed_is_refused_suggesting_csv,
     a_workspace_exports_only_its_own_conversions,

@@ -52,6 +52,9 @@ impl Format {
     }
 }
 
+/// `GET /conversions/export`: parses the filters exactly as `GET /conversions` does (same
+/// errors), plus `format`, `excel` and `time_zone`; answers a streamed CSV or a finished .xlsx
+/// as an attachment. See docs/api.md, "Export".
 pub async fn export(
     State(services): State<Services>,
     caller: Caller,

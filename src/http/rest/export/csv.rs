@@ -21,6 +21,7 @@ pub struct CsvEncoder {
 }
 
 impl CsvEncoder {
+    /// Times in `zone`; amounts with `currency`'s places unless a row names its own.
     pub fn new(zone: Tz, currency: Currency, excel: bool) -> Self {
         CsvEncoder {
             zone,

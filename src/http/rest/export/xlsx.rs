@@ -32,8 +32,11 @@ enum Message {
 /// and the most rows the sheet may take.
 #[derive(Clone, Copy)]
 pub struct Layout {
+    /// The zone whose local time `converted_at` cells hold.
     pub zone: Tz,
+    /// The server's currency: the value column shows its decimal places.
     pub currency: Currency,
+    /// Most data rows; one more ends the export with the 422 of `ensure_fits_xlsx`.
     pub max_rows: u64,
 }
 
