@@ -3,11 +3,21 @@
 //! cap on concurrent connections. Bodies get their own deadline in `http::limits`.
 //!
 //! Each accepted connection holds one slot of the cap for as long as its socket is open —
-//! through a WebSocket upgrade too, since the slot travels inside the socket. Past the cap,
-//! new clients wait in the kernel's listen backlog until a slot frees; the header deadline
-//! frees slots that crawling clients hold, so others get through.
+//! through a WebSocket upgrade too, since the slot travels inside the socket. At the cap, a
+//! newly accepted client takes the slot of the connection that has waited on its own client
+//! the longest (an unfinished request head, a body that does not come, an idle keep-alive):
+//! crawlers cannot crowd out clients that send their requests. When every slot does real
+//! work, new clients wait in the kernel's listen backlog.
 
+mod activity;
+mod tracked;
+
+pub use activity::ClientWait;
+
+use activity::{Activity, Registry};
 use axum::Router;
+use axum::body::Body;
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service as _;
@@ -15,15 +25,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::time::Instant;
+use tracked::Tracked;
 
 /// Timeouts and the connection cap. Flattened into `Hardening`, so each is a flag with an
 /// environment fallback.
@@ -64,8 +70,9 @@ pub struct ConnectionLimits {
     )]
     pub idle_timeout_seconds: u64,
 
-    /// Most client connections open at once, WebSockets included. Further clients wait in the
-    /// listen backlog until one closes.
+    /// Most client connections open at once, WebSockets included. At the cap, a new client
+    /// takes the place of the connection stalled longest on its own client (unfinished
+    /// headers or body, idle keep-alive); when none is, it waits in the listen backlog.
     #[arg(
         long,
         global = true,
@@ -94,17 +101,19 @@ pub async fn serve(
     let idle = Duration::from_secs(limits.idle_timeout_seconds);
     // Every connection task holds a receiver; `closed()` resolves once all are gone.
     let (stop, stopped) = watch::channel(false);
+    let registry = Arc::new(Registry::default());
     tokio::pin!(shutdown);
     loop {
         let (stream, slot) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = accept(&listener, &slots) => accepted,
+            accepted = accept(&listener, &slots, &registry) => accepted,
         };
         let connection = Connection {
             http: http.clone(),
             router: router.clone(),
             idle,
             stop: stopped.clone(),
+            registry: registry.clone(),
         };
         tokio::spawn(connection.serve(stream, slot));
     }
@@ -115,19 +124,33 @@ pub async fn serve(
     Ok(())
 }
 
-/// The next connection, once a slot is free. Accept errors (a client that reset, or the
-/// process out of file descriptors) are logged and retried, never fatal.
+/// The next connection and its slot: a free one, or the slot of the connection stalled
+/// longest, or the next to free up.
 async fn accept(
     listener: &TcpListener,
     slots: &Arc<Semaphore>,
+    registry: &Registry,
 ) -> (TcpStream, OwnedSemaphorePermit) {
-    let Ok(slot) = slots.clone().acquire_owned().await else {
+    let stream = next_client(listener).await;
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        return (stream, slot);
+    }
+    if registry.evict_longest_stalled() {
+        tracing::debug!("connection cap reached: evicted the longest-stalled connection");
+    }
+    match slots.clone().acquire_owned().await {
+        Ok(slot) => (stream, slot),
         // The semaphore is never closed; should it be, accept nothing more.
-        return std::future::pending().await;
-    };
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Accept errors (a client that reset, or the process out of file descriptors) are logged
+/// and retried, never fatal.
+async fn next_client(listener: &TcpListener) -> TcpStream {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => return (stream, slot),
+            Ok((stream, _)) => return stream,
             Err(err) if is_per_connection(&err) => {}
             Err(err) => {
                 tracing::error!(error = %err, "accepting a connection failed; retrying in 1 s");
@@ -152,27 +175,39 @@ struct Connection {
     router: Router,
     idle: Duration,
     stop: watch::Receiver<bool>,
+    registry: Arc<Registry>,
 }
 
 impl Connection {
     async fn serve(mut self, stream: TcpStream, slot: OwnedSemaphorePermit) {
-        let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Tracked {
-            stream,
-            activity: activity.clone(),
-            _slot: slot,
-        });
+        let activity = Activity::new();
+        let _listed = self.registry.enter(&activity);
+        let io = TokioIo::new(Tracked::new(stream, activity.clone(), slot));
         let router = TowerToHyperService::new(self.router);
-        let working = activity.clone();
-        let service = hyper::service::service_fn(move |request: axum::http::Request<Incoming>| {
-            let busy = working.begin();
-            let response = router.call(request);
-            async move {
-                let response = response.await;
-                drop(busy);
-                response
-            }
-        });
+        let requests = activity.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: axum::http::Request<Incoming>| {
+                let handling = requests.handling();
+                request
+                    .extensions_mut()
+                    .insert(ClientWait(requests.clone()));
+                let response = router.call(request);
+                let requests = requests.clone();
+                async move {
+                    let response = response.await;
+                    // Until the body is sent (or dropped), the connection is not idle.
+                    let delivering = requests.delivering();
+                    drop(handling);
+                    response.map(|response| {
+                        response.map(|body| {
+                            Body::new(body.map_frame(move |frame| {
+                                let _ = &delivering;
+                                frame
+                            }))
+                        })
+                    })
+                }
+            });
         let connection = self.http.serve_connection(io, service).with_upgrades();
         tokio::pin!(connection);
         let mut stopping = false;
@@ -188,6 +223,14 @@ impl Connection {
                     tracing::debug!("closing an idle connection");
                     return;
                 }
+                () = activity.evicted(), if !stopping => {
+                    if activity.may_drop() {
+                        return;
+                    }
+                    // Work started since it was chosen: finish it, then close.
+                    connection.as_mut().graceful_shutdown();
+                    stopping = true;
+                }
                 Ok(()) = self.stop.changed(), if !stopping => {
                     // Finishes the request in flight, if any, then closes.
                     connection.as_mut().graceful_shutdown();
@@ -195,125 +238,5 @@ impl Connection {
                 }
             }
         }
-    }
-}
-
-/// When bytes last moved on a connection, and how many of its requests are being worked on.
-struct Activity {
-    origin: Instant,
-    last_millis: AtomicU64,
-    working: AtomicUsize,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Activity {
-            origin: Instant::now(),
-            last_millis: AtomicU64::new(0),
-            working: AtomicUsize::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let millis = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_millis.store(millis, Ordering::Relaxed);
-    }
-
-    /// Marks a request as being worked on until the guard is dropped.
-    fn begin(self: &Arc<Self>) -> Working {
-        self.working.fetch_add(1, Ordering::Relaxed);
-        Working(self.clone())
-    }
-
-    /// Resolves once nothing has moved for `limit` while no request was being worked on.
-    async fn idle_for(&self, limit: Duration) {
-        loop {
-            let last =
-                self.origin + Duration::from_millis(self.last_millis.load(Ordering::Relaxed));
-            let now = Instant::now();
-            let busy = self.working.load(Ordering::Relaxed) > 0;
-            if !busy && now >= last + limit {
-                return;
-            }
-            let wake = if busy { now + limit } else { last + limit };
-            tokio::time::sleep_until(wake).await;
-        }
-    }
-}
-
-/// A request being worked on; when it is answered, the idle clock starts again.
-struct Working(Arc<Activity>);
-
-impl Drop for Working {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0.working.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// The client's socket, noting each transfer, and holding its connection slot until closed.
-struct Tracked {
-    stream: TcpStream,
-    activity: Arc<Activity>,
-    _slot: OwnedSemaphorePermit,
-}
-
-impl Tracked {
-    fn noted<T>(
-        &self,
-        poll: Poll<io::Result<T>>,
-        moved: impl FnOnce(&T) -> bool,
-    ) -> Poll<io::Result<T>> {
-        if let Poll::Ready(Ok(value)) = &poll
-            && moved(value)
-        {
-            self.activity.touch();
-        }
-        poll
-    }
-}
-
-impl AsyncRead for Tracked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.stream).poll_read(cx, buf);
-        let moved = buf.filled().len() > before;
-        self.noted(poll, |()| moved)
-    }
-}
-
-impl AsyncWrite for Tracked {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
-        self.noted(poll, |n| *n > 0)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        self.noted(poll, |n| *n > 0)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

@@ -53,8 +53,15 @@ pub async fn read_body(State(limits): State<BodyLimits>, request: Request, next:
     if usize::try_from(declared).map_or(true, |n| n > limits.max_bytes) {
         return AppError::PayloadTooLarge.into_response();
     }
+    // Meanwhile the server does nothing for this connection but wait on its client.
+    let waiting = parts
+        .extensions
+        .get::<crate::serve::ClientWait>()
+        .map(crate::serve::ClientWait::begin);
     let read = Limited::new(body, limits.max_bytes).collect();
-    let bytes = match tokio::time::timeout(limits.read_timeout, read).await {
+    let read = tokio::time::timeout(limits.read_timeout, read).await;
+    drop(waiting);
+    let bytes = match read {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(err)) if err.is::<LengthLimitError>() => {
             return AppError::PayloadTooLarge.into_response();

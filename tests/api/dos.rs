@@ -326,18 +326,54 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     assert!(matches!(read, Ok(0) | Err(_)), "answered: {read:?}");
 }
 
-async fn connections_past_the_cap_wait_and_are_served_once_others_close() {
-    // Arrange: four slots, all taken by clients that say nothing.
-    let app = spawn_app_with(&["--max-connections", "4"]).await;
-    let mut holders = Vec::new();
-    for _ in 0..4 {
-        holders.push(
-            TcpStream::connect(("127.0.0.1", app.port))
-                .await
-                .expect("connect"),
-        );
+async fn at_the_cap_crawlers_give_way_to_clients_that_send_requests() {
+    // Arrange: four slots, and twice as many crawlers: half stall in their headers, half in
+    // their bodies. Only the cap can save others here: the deadlines are long.
+    let app = spawn_app_with(&[
+        "--max-connections",
+        "4",
+        "--header-read-timeout-seconds",
+        "30",
+        "--body-read-timeout-seconds",
+        "30",
+    ])
+    .await;
+    let mut crawlers = Vec::new();
+    for i in 0..8 {
+        let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .expect("connect");
+        let start: &[u8] = if i % 2 == 0 {
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow"
+        } else {
+            b"POST /contacts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{"
+        };
+        // Those past the cap sit in the listen backlog; their bytes wait there.
+        stream.write_all(start).await.expect("write");
+        crawlers.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act + Assert: a client that sends its request is served, again and again.
+    for _ in 0..3 {
+        assert_healthy_within(&app, Duration::from_secs(1)).await;
+    }
+    drop(crawlers);
+}
+
+async fn connections_past_the_cap_wait_while_every_slot_works() {
+    // Arrange: four slots, each held by a WebSocket (not stalled: it was upgraded).
+    let app = spawn_app_with(&["--max-connections", "4"]).await;
+    let mut sockets = Vec::new();
+    for _ in 0..4 {
+        let mut socket = app.feed_socket().await;
+        socket
+            .init(app.admin.connection_init_payload())
+            .await
+            .expect("connection acknowledged");
+        sockets.push(socket);
+    }
 
     // Act: a fifth client waits…
     let client = app.client.clone();
@@ -345,8 +381,8 @@ async fn connections_past_the_cap_wait_and_are_served_once_others_close() {
     let waiting = tokio::spawn(async move { client.get(url).send().await });
     tokio::time::sleep(Duration::from_millis(400)).await;
     let waited = !waiting.is_finished();
-    // …until the others leave.
-    drop(holders);
+    // …until a socket closes.
+    drop(sockets);
     let answer = tokio::time::timeout(Duration::from_secs(1), waiting)
         .await
         .expect("/healthz answered within 1 s of slots freeing")
@@ -368,5 +404,6 @@ crate::backend::on_both_backends!(
     an_oversize_websocket_message_after_init_closes_the_socket,
     half_sent_requests_are_closed_while_healthz_answers,
     a_silent_connection_is_closed_after_the_idle_timeout,
-    connections_past_the_cap_wait_and_are_served_once_others_close,
+    at_the_cap_crawlers_give_way_to_clients_that_send_requests,
+    connections_past_the_cap_wait_while_every_slot_works,
 );
