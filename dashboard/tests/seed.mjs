@@ -116,7 +116,7 @@ export const ANALYTICS_QUERY = `query Analytics($filter: AnalyticsFilter) {
     timeZone currency
     summary { totalConversions conversionRate averageValue totalValue contactsReceived }
     funnel { stage count percent }
-    byWorkspace { workspaceId contactsReceived conversions conversionRate totalValue }
+    byWorkspace { workspaceId contactsReceived conversions conversionRate totalValue averageValue }
     trends { daily { period conversions totalValue } weekly { period conversions totalValue } monthly { period conversions totalValue } }
   }
 }`;

@@ -76,12 +76,12 @@ export async function readTable(page, caption, rowAttribute) {
   }, rowAttribute);
 }
 
-/** The workspace grid: id → { contacts, conversions, rate, revenue } (exact values). */
+/** The workspace grid: id → { contacts, conversions, rate, revenue, average } (exact values). */
 export async function readGrid(page) {
   const { rows } = await readTable(page, "Workspace performance", "data-workspace-id");
   const out = {};
   for (const [id, r] of Object.entries(rows)) {
-    out[id] = { contacts: r.Contacts, conversions: r.Conversions, rate: r["Conv. rate"] ?? r.Rate, revenue: r.Revenue };
+    out[id] = { contacts: r.Contacts, conversions: r.Conversions, rate: r["Conv. rate"] ?? r.Rate, revenue: r.Revenue, average: r.Average };
   }
   return out;
 }
@@ -96,6 +96,7 @@ export function expectedGrid(byWorkspace) {
       conversions: text(w.conversions),
       rate: text(w.conversionRate),
       revenue: text(w.totalValue),
+      average: text(w.averageValue),
     };
   }
   return out;
