@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::domain::parse_zone;
 use crate::error::{AppError, AppResult};
 use crate::http::body::Params;
-use crate::input::ConversionQuery;
+use crate::http::rest::conversions::{FILTER_PARAMS, conversion_query};
 use crate::service::Services;
 use crate::service::export::{ExportPage, ensure_fits_xlsx};
 use axum::body::{Body, Bytes};
@@ -20,19 +20,8 @@ use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use futures_util::{Stream, StreamExt, stream};
 
-const EXPORT_PARAMS: &[&str] = &[
-    "format",
-    "excel",
-    "workspace_id",
-    "from_date",
-    "to_date",
-    "contact_id",
-    "conversion_type",
-    "min_value",
-    "max_value",
-    "time_zone",
-    "created_after",
-];
+/// Besides the filters of `GET /conversions` (`FILTER_PARAMS`).
+const EXPORT_PARAMS: &[&str] = &["format", "excel"];
 
 /// The file type asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,18 +51,8 @@ pub async fn export(
 ) -> AppResult<Response> {
     let format = params.get("format");
     let excel = params.get("excel");
-    let query = ConversionQuery {
-        workspace_id: params.get("workspace_id"),
-        from_date: params.get("from_date"),
-        to_date: params.get("to_date"),
-        contact_id: params.get("contact_id"),
-        conversion_type: params.get("conversion_type"),
-        min_value: params.get("min_value"),
-        max_value: params.get("max_value"),
-        time_zone: params.get("time_zone"),
-        created_after: params.get("created_after"),
-    };
-    params.finish(EXPORT_PARAMS)?;
+    let query = conversion_query(&mut params);
+    params.finish(&[FILTER_PARAMS, EXPORT_PARAMS].concat())?;
     let format = Format::parse(format.as_deref())?;
     let excel = excel_flag(excel.as_deref(), format)?;
     let zone = match query.time_zone.as_deref() {
