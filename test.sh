@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command (README, Development). It installs what is missing, then runs, in order:
-#   1. cargo     `cargo test --workspace --locked`: unit tests and the black-box suite, each on
+#   1. cargo     `cargo test --workspace --locked --no-fail-fast`: unit tests and the black-box suite, each on
 #                SQLite and on PostgreSQL (with CI set, a PostgreSQL test that cannot reach its
 #                server fails instead of skipping);
 #   2. drift     `npm run build` in dashboard/ must reproduce the committed dashboard/dist byte for
@@ -89,7 +89,8 @@ if wants cargo; then
     echo "PostgreSQL is not available: its tests skip (or fail with CI set)" >&2
   fi
   cargo --version
-  cargo test --workspace --locked 2>&1 | tee "$log_dir/cargo.log"
+  # --no-fail-fast: a failing test binary must not hide the results of the others from the count.
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log_dir/cargo.log"
   cargo_status=${PIPESTATUS[0]}
   read -r p f < <(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d %d\n", p, f }' "$log_dir/cargo.log")
   passed=$((passed + p))
