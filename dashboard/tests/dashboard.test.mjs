@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import http from "node:http";
 import {
-  startServer, launchBrowser, guardedContext, assertClean, screenshot, localDate, eventually,
+  startServer, launchBrowser, guardedContext, assertClean, screenshot, localDate, eventually, ADMIN_KEY,
 } from "./harness.mjs";
 import { seed, ANALYTICS_QUERY, DST_EXPECTED, DST_FROM, DST_TO } from "./seed.mjs";
 import {
@@ -197,6 +197,33 @@ test("a funnel stage opens the list of its contacts", async () => {
     await eventually(() => new URL(page.url()).searchParams.get("drill") === "stage:qualified", "drill=stage:qualified");
     const drill = page.getByRole("region", { name: "Drill-down" });
     await expectEventually(() => drill.locator("tr[data-contact-id]").count(), qualified, "one row per qualified contact");
+  });
+});
+
+test("by keyboard alone: sign in, Tab to a funnel stage, open it with Enter", async () => {
+  const expected = await analytics({ fromDate: FROM, toDate: TO, timeZone: "UTC" });
+  const qualified = expected.funnel.find((s) => s.stage === "qualified").count;
+  await withPage({}, async (page) => {
+    await page.goto(`${server.base}/dashboard${VIEW}`);
+    await page.getByLabel("API key").waitFor();
+    let focused = "";
+    for (let i = 0; i < 10 && focused !== "API key"; i++) {
+      await page.keyboard.press("Tab");
+      focused = await page.evaluate(() => document.activeElement?.labels?.[0]?.textContent.trim() ?? "");
+    }
+    assert.equal(focused, "API key", "Tab reaches the key field");
+    await page.keyboard.type(ADMIN_KEY);
+    await page.keyboard.press("Enter");
+    await page.getByTestId("funnel-qualified").waitFor();
+    let stage = null;
+    for (let i = 0; i < 80 && stage !== "funnel-qualified"; i++) {
+      await page.keyboard.press("Tab");
+      stage = await page.evaluate(() => document.activeElement?.getAttribute("data-testid"));
+    }
+    assert.equal(stage, "funnel-qualified", "Tab reaches the funnel's Qualified stage");
+    await page.keyboard.press("Enter");
+    const drill = page.getByRole("region", { name: "Drill-down" });
+    await expectEventually(() => drill.locator("tr[data-contact-id]").count(), qualified, "the stage's contacts, opened by Enter");
   });
 });
 
