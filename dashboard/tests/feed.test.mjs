@@ -9,13 +9,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, guardedContext, assertClean, localDate, screenshot } from "./harness.mjs";
-import { seed, logConversion } from "./seed.mjs";
-import { openDashboard } from "./ui.mjs";
+import { seed, logConversion, ANALYTICS_QUERY } from "./seed.mjs";
+import { openDashboard, readTiles, expectedTiles, expectEventually } from "./ui.mjs";
 
 let server;
 let browser;
 let fixture;
-const VIEW = `?from=${localDate("UTC", -29)}&to=${localDate("UTC")}&tz=UTC`;
+const FROM = localDate("UTC", -29);
+const TO = localDate("UTC");
+const VIEW = `?from=${FROM}&to=${TO}&tz=UTC`;
 
 before(async () => {
   server = await startServer();
@@ -71,7 +73,7 @@ async function finish(guard) {
   }
 }
 
-test("a conversion logged over REST appears in the feed within a second", async () => {
+test("a conversion logged over REST appears in the feed within a second; Refresh figures brings the tiles level", async () => {
   const { guard, page, items } = await feedPage();
   try {
     const started = Date.now();
@@ -82,6 +84,11 @@ test("a conversion logged over REST appears in the feed within a second", async 
     assert.equal(await items(logged.id).count(), 1);
     assert.equal(await items(logged.id).locator("[data-value]").first().getAttribute("data-value"), "42.42");
     await screenshot(page, "feed-light");
+    // The figures follow on request (one query, not one per arrival), then equal the API's.
+    const expected = (await fixture.admin.graphql(ANALYTICS_QUERY, { filter: { fromDate: FROM, toDate: TO, timeZone: "UTC" } }))
+      .conversionAnalytics.summary;
+    await page.getByRole("button", { name: /^Refresh figures \(1 new conversion\)/ }).click();
+    await expectEventually(() => readTiles(page), expectedTiles(expected), "the tiles after Refresh figures");
   } finally {
     await finish(guard);
   }
