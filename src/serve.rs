@@ -83,8 +83,10 @@ pub struct ConnectionLimits {
     pub max_connections: u64,
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets every
-/// request in flight finish, and returns once those connections are closed.
+/// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, closes the
+/// connections that only wait on their client, lets every request being handled or answered
+/// finish, and returns once those connections are closed. Upgraded WebSockets are not waited
+/// for.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -232,7 +234,11 @@ impl Connection {
                     stopping = true;
                 }
                 Ok(()) = self.stop.changed(), if !stopping => {
-                    // Finishes the request in flight, if any, then closes.
+                    // Nothing in flight but a client's unfinished request: close now.
+                    if activity.may_drop() {
+                        return;
+                    }
+                    // Finishes the request in flight, then closes.
                     connection.as_mut().graceful_shutdown();
                     stopping = true;
                 }

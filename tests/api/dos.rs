@@ -3,6 +3,7 @@
 //! work done for them, while `/healthz` keeps answering everyone else.
 
 use crate::helpers::{Creds, TestApp, WAIT, assert_problem, spawn_app_with};
+use clap::Parser as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -91,12 +92,18 @@ fn assert_too_large(status: u16, body: &Value, what: &str) {
     assert_eq!(body["code"], "PAYLOAD_TOO_LARGE", "{what}: {body}");
 }
 
-/// `/healthz` answers within `within`.
+/// `/healthz` answers within `within`, on a new connection as a load balancer's probe (a
+/// pooled one may be the server's to close: these tests set short header deadlines).
 async fn assert_healthy_within(app: &TestApp, within: Duration) {
     let started = Instant::now();
-    let answer = tokio::time::timeout(within, app.get("/healthz", &Creds::Anonymous))
+    let probe = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("an HTTP client");
+    let answer = tokio::time::timeout(within, probe.get(app.url("/healthz")).send())
         .await
-        .unwrap_or_else(|_| panic!("/healthz did not answer within {within:?}"));
+        .unwrap_or_else(|_| panic!("/healthz did not answer within {within:?}"))
+        .expect("a /healthz response");
     assert_eq!(answer.status().as_u16(), 200);
     assert!(started.elapsed() <= within);
 }
@@ -393,6 +400,61 @@ async fn connections_past_the_cap_wait_while_every_slot_works() {
     assert!(waited, "a fifth connection was served past a cap of four");
     assert_eq!(answer.status().as_u16(), 200);
     assert_healthy_within(&app, Duration::from_millis(500)).await;
+}
+
+/// Shutdown (no database involved): the server stops accepting, drops a client stuck in its
+/// headers at once, and finishes the request it is working on.
+#[tokio::test]
+async fn shutdown_drops_crawlers_and_finishes_requests_in_flight() {
+    // Arrange: a bare router with a slow handler, served until `stop` fires.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let router = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            "done"
+        }),
+    );
+    let limits = convio::Config::parse_from(["convio"]).hardening.connections;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(convio::serve::serve(listener, router, limits, async {
+        let _ = stopped.await;
+    }));
+    let mut crawler = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    crawler
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Sl")
+        .await
+        .expect("write");
+    let slow = tokio::spawn(reqwest::get(format!("http://127.0.0.1:{port}/slow")));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act
+    let started = Instant::now();
+    stop.send(()).expect("the server is running");
+
+    // Assert: the crawler is dropped unanswered, the slow request answered, then serve returns.
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_millis(300), crawler.read(&mut buf))
+        .await
+        .expect("the crawler was not dropped at shutdown");
+    assert!(matches!(read, Ok(0) | Err(_)), "answered: {read:?}");
+    let answer = slow
+        .await
+        .expect("the request task")
+        .expect("the request in flight was answered");
+    assert_eq!(answer.text().await.expect("a body"), "done");
+    tokio::time::timeout(Duration::from_secs(2), server)
+        .await
+        .expect("serve returned after shutdown")
+        .expect("the server task")
+        .expect("serve ended cleanly");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
 }
 
 crate::backend::on_both_backends!(
