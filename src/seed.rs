@@ -171,9 +171,10 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
             }
         })
         .collect();
-    // Each contact arrived somewhere in the first half of the span.
+    // Each contact arrived somewhere in the first nine tenths of the span, so every recent
+    // period of a dashboard (the last 30 days, say) has contacts received and a funnel.
     let arrivals: Vec<DateTime<Utc>> = (0..contacts)
-        .map(|_| start + Duration::seconds(rng.below(span_seconds as u64 / 2) as i64))
+        .map(|_| start + Duration::seconds(rng.below(span_seconds as u64 / 10 * 9) as i64))
         .collect();
 
     // Two passes over the same random stream: the first only folds each conversion into
@@ -325,7 +326,9 @@ fn generate(
     let receivers = &states[contact].receivers;
     let workspace = receivers[rng.below(receivers.len() as u64) as usize];
     let arrived = arrivals[contact];
-    let at = arrived + Duration::seconds(rng.below((end - arrived).num_seconds() as u64) as i64);
+    // Within six weeks of its arrival (sooner when the history ends first), as sales cycles go.
+    let window = (end - arrived).min(Duration::days(42)).num_seconds().max(1);
+    let at = arrived + Duration::seconds(rng.below(window as u64) as i64);
     let kind = pick_type(rng);
     let value_minor = match kind {
         "sale" | "contract_renewal" => Some(100_000 + rng.below(4_900_000) as i64),
