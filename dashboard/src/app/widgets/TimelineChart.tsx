@@ -39,7 +39,8 @@ export function TimelineChart(props: Props) {
       const opts: uPlot.Options = {
         width: Math.max(280, el.clientWidth),
         height: 260,
-        legend: { show: true },
+        // Not live: with the cursor off the chart a live legend reads "--", which looks like missing data.
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
         scales: {
           x: { time: false },
