@@ -69,6 +69,11 @@ pub struct Args {
     #[arg(long, default_value_t = 100)]
     pub subscribers: usize,
 
+    /// `slow-clients`: connections that crawl through a request while others are measured
+    /// (at most 4,096; the server must be on this machine).
+    #[arg(long, default_value_t = 300)]
+    pub slow_clients: usize,
+
     /// `feed` and `mixed`: conversions per second the feed's writer logs.
     #[arg(long, default_value_t = 50)]
     pub rate: u32,
@@ -118,6 +123,9 @@ pub enum Scenario {
     /// `GET /conversions/export` of the whole database as the admin, back to back for
     /// `--duration` s (at least once): rows/s and server memory growth. No setup.
     Export,
+    /// `/healthz` and a normal client's latency, first against the idle server, then while
+    /// `--slow-clients` connections crawl (127.0.0.1 only). No setup.
+    SlowClients,
 }
 
 /// The file type the `export` scenario asks for.

@@ -12,6 +12,7 @@ mod report;
 mod scenarios;
 mod server;
 mod setup;
+mod slow;
 mod stats;
 mod window;
 mod ws;
@@ -46,6 +47,9 @@ async fn run(args: Args) -> Result<(), String> {
     }
     if let cli::Scenario::Export = args.scenario {
         return export::run(&args).await;
+    }
+    if let cli::Scenario::SlowClients = args.scenario {
+        return slow::run(&args).await;
     }
     // Every closed-loop client and every in-flight feed write holds one connection; the
     // headroom covers setup and the /metrics probes.

@@ -47,8 +47,8 @@ pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
         Scenario::Analytics => (Some(DASHBOARD), false),
         Scenario::Feed => (None, true),
         Scenario::Mixed => (Some(MIXED), args.subscribers > 0),
-        // Runs on its own (see `export`), never through here.
-        Scenario::Export => (None, false),
+        // Run on their own (see `export`, `slow`), never through here.
+        Scenario::Export | Scenario::SlowClients => (None, false),
     };
     let subscribers = if with_feed {
         Some(feed::connect(&api, &fixture, args).await)
