@@ -191,3 +191,38 @@ impl Drop for Listed {
         self.registry.lock().remove(&self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Activity, Registry};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_connection_stalled_longest_is_evicted_and_busy_ones_never() {
+        let registry = Arc::new(Registry::default());
+        let handled = Activity::new();
+        let _a = registry.enter(&handled);
+        let _working = handled.handling();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let crawler = Activity::new();
+        let _b = registry.enter(&crawler);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let uploader = Activity::new();
+        let _c = registry.enter(&uploader);
+        let _request = uploader.handling();
+        let _body = uploader.waiting_for_body();
+
+        // The crawler has waited longest; then the stalled upload; the handled one never.
+        assert!(registry.evict_longest_stalled());
+        assert!(crawler.may_drop());
+        assert!(registry.evict_longest_stalled());
+        assert!(uploader.may_drop());
+        assert!(!registry.evict_longest_stalled());
+        assert!(!handled.may_drop());
+        // The notification is kept for the connection's task.
+        tokio::time::timeout(Duration::from_millis(1), crawler.evicted())
+            .await
+            .expect("the crawler was told");
+    }
+}
