@@ -320,7 +320,7 @@ async fn half_sent_requests_are_closed_while_healthz_answers() {
     let started = Instant::now();
 
     // Act + Assert: others are served while the crawlers hang…
-    assert_healthy_within(&app, Duration::from_millis(500)).await;
+    assert_healthy_within(&app, Duration::from_secs(1)).await;
 
     // …and each crawler is cut off at the header deadline, without an answer.
     for mut stream in crawlers {
@@ -331,7 +331,7 @@ async fn half_sent_requests_are_closed_while_healthz_answers() {
         assert!(matches!(read, Ok(0) | Err(_)), "answered: {read:?}");
     }
     assert!(started.elapsed() >= Duration::from_millis(900));
-    assert_healthy_within(&app, Duration::from_millis(500)).await;
+    assert_healthy_within(&app, Duration::from_secs(1)).await;
 }
 
 async fn a_silent_connection_is_closed_after_the_idle_timeout() {
@@ -422,7 +422,7 @@ async fn connections_past_the_cap_wait_while_every_slot_works() {
     // Assert
     assert!(waited, "a fifth connection was served past a cap of four");
     assert_eq!(answer.status().as_u16(), 200);
-    assert_healthy_within(&app, Duration::from_millis(500)).await;
+    assert_healthy_within(&app, Duration::from_secs(1)).await;
 }
 
 /// Shutdown (no database involved): the server stops accepting, drops a client stuck in its
