@@ -5,7 +5,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, guardedContext, assertClean, screenshot, Api } from "./harness.mjs";
+import { startServer, launchBrowser, guardedContext, assertClean, screenshot, Api, SCREENSHOTS } from "./harness.mjs";
 import { openDashboard } from "./ui.mjs";
 
 const SECRET = "123-45-6789";
@@ -38,6 +38,28 @@ before(async () => {
     },
   }, 201);
   await source.api.rest("POST", "/contacts/3001/send", { to_workspace_id: "viewer" });
+  // Hostile metadata: a 4,000-character word, 200 chips, a 7-deep tree (the API allows 8), an impossible date, a U+202E.
+  let deep = { leaf: "bottom" };
+  for (let i = 0; i < 6; i++) deep = { [`level_${i}_with_a_long_key_name`]: deep };
+  await source.api.rest("POST", "/contacts", {
+    id: 3002,
+    name: "Hostile Person",
+    custom_metadata: {
+      long_word: "x".repeat(4000),
+      chips: Array.from({ length: 200 }, (_, i) => `chip-${i}-${"y".repeat(30)}`),
+      deep,
+      bad_date: "2026-02-30",
+      good_date: "2024-02-29",
+      ["evil\u202Ekey"]: "\u202Ereversed",
+      after_evil: "plain",
+      empty: {},
+      secret_ssn: SECRET,
+    },
+  }, 201);
+  await source.api.rest("POST", "/contacts/3002/send", { to_workspace_id: "viewer" });
+  await source.api.rest("POST", "/conversions/log", { contact_id: 3002, converted_by: "agent", conversion_type: "sale", conversion_value: "10.00" }, 201);
+  await source.api.rest("POST", "/contacts", { id: 3003, name: "Empty Person", custom_metadata: {} }, 201);
+  await source.api.rest("POST", "/contacts/3003/send", { to_workspace_id: "viewer" });
   browser = await launchBrowser();
 });
 
@@ -68,6 +90,68 @@ test("custom_metadata by type: meter, chips, date, tree, hidden secret, raw JSON
     await card.getByRole("button", { name: "Raw JSON" }).click();
     const raw = await card.getByTestId("raw-json").innerText();
     assert.deepEqual(JSON.parse(raw), api, "raw JSON is the API's customMetadata");
+    assertClean(guard);
+  } finally {
+    await guard.context.close();
+  }
+});
+
+test("hostile metadata stays in the card: wraps, +N more, deep tree, raw bad date, isolated bidi, no sideways scroll at 375 px", async () => {
+  const api = (await viewer.api.graphql(`{ contact(id: "3002") { conversionCount conversions { id } } }`)).contact;
+  for (const [name, viewport] of [["desktop", { width: 1280, height: 900 }], ["375", { width: 375, height: 800 }]]) {
+    const guard = await guardedContext(browser, { viewport });
+    const page = await guard.context.newPage();
+    try {
+      await openDashboard(page, server.base, "?contact=3002", viewer.key);
+      const card = page.getByRole("region", { name: "Contact" });
+      await card.getByText("Hostile Person").first().waitFor({ timeout: 10_000 });
+      const chips = card.getByRole("list", { name: "Chips" }).getByRole("listitem");
+      assert.equal(await chips.count(), 12, "only the first 12 chips before the toggle");
+      await card.getByRole("button", { name: "+188 more" }).click();
+      assert.equal(await chips.count(), 200, "all 200 after +N more");
+      await card.getByText("bottom", { exact: true }).waitFor();
+      assert.equal(await card.locator('time[datetime="2026-02-30"]').count(), 0, "an impossible date is not a date");
+      await card.getByText("2026-02-30", { exact: true }).waitFor();
+      assert.equal(await card.locator('time[datetime="2024-02-29"]').count(), 1, "a real leap day is a date");
+      await card.getByText("Ssn (secret)", { exact: true }).waitFor();
+      await card.getByText("{} (empty object)").waitFor();
+      const isolated = await card.locator('[data-key="after_evil"]').evaluate(() =>
+        [...document.querySelectorAll("#contact .meta-row")].filter((r) => r.textContent.includes("\u202E"))
+          .every((r) => [...r.querySelectorAll("dt, dd")].every((c) => {
+            const b = c.querySelector("bdi");
+            return b && getComputedStyle(b).unicodeBidi === "isolate";
+          })));
+      assert.ok(isolated, "keys and values with U+202E are direction-isolated");
+      if (api.conversions.length < api.conversionCount) {
+        assert.match(await card.getByTestId("conversions-partial").innerText(),
+          new RegExp(`${api.conversions.length} of ${api.conversionCount} conversions are yours`));
+      }
+      const widths = await page.evaluate(() => {
+        const card = document.getElementById("contact").getBoundingClientRect();
+        return { doc: document.documentElement.scrollWidth, win: window.innerWidth, cardRight: card.right };
+      });
+      assert.ok(widths.doc <= widths.win, `no horizontal page scroll (${widths.doc} > ${widths.win})`);
+      assert.ok(widths.cardRight <= widths.win, "the card stays within the viewport");
+      await screenshot(page, `contact-hostile-${name}`);
+      await card.getByRole("button", { name: "Show fewer" }).click();
+      await page.evaluate(() => document.getElementById("contact").scrollIntoView());
+      await page.screenshot({ path: `${SCREENSHOTS}/contact-hostile-${name}-viewport.png` });
+      assertClean(guard);
+    } finally {
+      await guard.context.close();
+    }
+  }
+  assert.ok(api.conversions.length < api.conversionCount, "the viewer sees fewer conversions than the count (API)");
+});
+
+test("an empty metadata object says so", async () => {
+  const guard = await guardedContext(browser);
+  const page = await guard.context.newPage();
+  try {
+    await openDashboard(page, server.base, "?contact=3003", viewer.key);
+    const card = page.getByRole("region", { name: "Contact" });
+    await card.getByText("{} (empty object)").waitFor({ timeout: 10_000 });
+    assert.equal(await card.getByText("No metadata.").count(), 0);
     assertClean(guard);
   } finally {
     await guard.context.close();

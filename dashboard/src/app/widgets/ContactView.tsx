@@ -33,14 +33,14 @@ export function ContactView(props: Props) {
       {c && (
         <>
           <h3>
-            {c.name ?? "Unnamed contact"} <span class="muted">#{c.id}</span>
+            <bdi>{c.name ?? "Unnamed contact"}</bdi> <span class="muted">#{c.id}</span>
           </h3>
           <dl class="facts">
             <div><dt>Status</dt><dd data-testid="contact-status" data-value={c.conversionStatus}>{c.conversionStatus.toLowerCase()}</dd></div>
             <div><dt>Lifetime value</dt><dd data-testid="contact-lifetime-value" data-value={c.lifetimeValue}>{formatMoney(c.lifetimeValue, c.currency)}</dd></div>
             <div><dt>Conversions</dt><dd data-testid="contact-conversion-count" data-value={c.conversionCount}>{formatInt(c.conversionCount)}</dd></div>
-            {c.email && <div><dt>Email</dt><dd>{c.email}</dd></div>}
-            {c.phone && <div><dt>Phone</dt><dd>{c.phone}</dd></div>}
+            {c.email && <div><dt>Email</dt><dd><bdi>{c.email}</bdi></dd></div>}
+            {c.phone && <div><dt>Phone</dt><dd><bdi>{c.phone}</bdi></dd></div>}
             {c.sentFromWorkspace && <div><dt>Sent from</dt><dd>{props.names.get(c.sentFromWorkspace) ?? c.sentFromWorkspace}</dd></div>}
             {c.convertedFromWorkspace && <div><dt>Converted by workspace</dt><dd>{props.names.get(c.convertedFromWorkspace) ?? c.convertedFromWorkspace}</dd></div>}
             {c.erasedAt && <div><dt>Erased</dt><dd><MetaValue name="erased" value={c.erasedAt} /></dd></div>}
@@ -54,11 +54,18 @@ export function ContactView(props: Props) {
           {raw ? (
             <pre class="raw" data-testid="raw-json" tabIndex={0}>{JSON.stringify(c.customMetadata ?? null, null, 2)}</pre>
           ) : c.customMetadata && typeof c.customMetadata === "object" && !Array.isArray(c.customMetadata) ? (
-            <MetaTree data={c.customMetadata as Record<string, unknown>} />
+            <div class="meta-scroll"><MetaTree data={c.customMetadata as Record<string, unknown>} /></div>
+          ) : c.customMetadata == null ? (
+            <p class="muted">No metadata.</p>
           ) : (
             <MetaValue name="metadata" value={c.customMetadata} />
           )}
           <h3>Its conversions</h3>
+          {c.conversions.length < c.conversionCount && (
+            <p class="muted" data-testid="conversions-partial">
+              {formatInt(c.conversions.length)} of {formatInt(c.conversionCount)} conversions are yours; the rest were logged by other workspaces.
+            </p>
+          )}
           <div class="table-wrap">
             <table>
               <caption class="sr-only">The contact's conversions</caption>
