@@ -7,68 +7,16 @@
 //! subtrees (`__schema`, `__type`) get their own fixed bound, while ordinary selections keep
 //! `--graphql-max-depth`. Depth is measured with fragments expanded (each fragment measured
 //! once, so a fragment "bomb" costs no more to measure than to read), as the document is
-//! parsed, before validation or execution.
+//! parsed, before validation or execution (the check itself is `limits::DocumentLimits`).
 
-use crate::error::AppError;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::Name;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Pos, ServerResult, Variables};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Deepest an introspection subtree may nest, counting `__schema` or `__type` as level 1:
 /// room for graphql-js's standard query (15 levels with its default `typeDepth` of 9) and a
 /// few more wrappers, far below anything that could hurt.
 pub const MAX_INTROSPECTION_DEPTH: usize = 20;
-
-/// Refuses documents whose ordinary selections nest deeper than `max`, or whose
-/// introspection nests deeper than [`MAX_INTROSPECTION_DEPTH`].
-pub struct DepthLimit {
-    pub max: usize,
-}
-
-impl ExtensionFactory for DepthLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DepthLimitExtension { max: self.max })
-    }
-}
-
-struct DepthLimitExtension {
-    max: usize,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DepthLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let depths = Depths::of(&document);
-        let refusal = if depths.ordinary > self.max {
-            Some(format!(
-                "the query is nested too deep: {} levels, at most {} are allowed",
-                depths.ordinary, self.max
-            ))
-        } else if depths.introspection > MAX_INTROSPECTION_DEPTH {
-            Some(format!(
-                "the introspection query is nested too deep: {} levels, at most \
-                 {MAX_INTROSPECTION_DEPTH} are allowed",
-                depths.introspection
-            ))
-        } else {
-            None
-        };
-        match refusal {
-            Some(message) => Err(async_graphql::Error::from(AppError::invalid("", message))
-                .into_server_error(Pos::default())),
-            None => Ok(document),
-        }
-    }
-}
 
 /// The deepest nesting of a document's operations, fragments expanded.
 #[derive(Debug, PartialEq, Eq)]

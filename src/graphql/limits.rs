@@ -1,31 +1,33 @@
-//! A cap on field aliases per document. Depth and complexity limits come with the library;
-//! aliases do not, and they let one small document request the same expensive field many
-//! times over (`a1: conversions … a500: conversions`), so we count them as the document is
-//! parsed, before validation or execution.
+//! Limits on one GraphQL document, checked as it is parsed, before validation or execution:
+//! how deep it nests (see `depth.rs`: introspection is bounded on its own terms) and how many
+//! field aliases it uses. Complexity comes with the library; aliases do not, and they let one
+//! small document request the same expensive field many times over (`a1: conversions …
+//! a500: conversions`).
 
+use super::depth::{Depths, MAX_INTROSPECTION_DEPTH};
 use crate::error::AppError;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Pos, ServerResult, Variables};
 use std::sync::Arc;
 
-/// Refuses documents with more than `max` aliased fields.
-pub struct AliasLimit {
-    pub max: usize,
+/// Refuses documents with more than `max_aliases` aliased fields, ordinary selections nested
+/// deeper than `max_depth`, or introspection nested deeper than [`MAX_INTROSPECTION_DEPTH`]
+/// (`BAD_USER_INPUT`, saying which limit and by how much).
+#[derive(Clone, Copy)]
+pub struct DocumentLimits {
+    pub max_depth: usize,
+    pub max_aliases: usize,
 }
 
-impl ExtensionFactory for AliasLimit {
+impl ExtensionFactory for DocumentLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension { max: self.max })
+        Arc::new(*self)
     }
 }
 
-struct AliasLimitExtension {
-    max: usize,
-}
-
 #[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
+impl Extension for DocumentLimits {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -34,18 +36,38 @@ impl Extension for AliasLimitExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
-        if aliases > self.max {
-            let refused = AppError::invalid(
-                "",
-                format!(
-                    "the document uses {aliases} field aliases; at most {} are allowed",
-                    self.max
-                ),
-            );
-            return Err(async_graphql::Error::from(refused).into_server_error(Pos::default()));
+        match self.refusal(&document) {
+            Some(message) => Err(async_graphql::Error::from(AppError::invalid("", message))
+                .into_server_error(Pos::default())),
+            None => Ok(document),
         }
-        Ok(document)
+    }
+}
+
+impl DocumentLimits {
+    /// Why `document` is refused, or `None` when it is within every limit.
+    fn refusal(&self, document: &ExecutableDocument) -> Option<String> {
+        let aliases = count_aliases(document);
+        if aliases > self.max_aliases {
+            return Some(format!(
+                "the document uses {aliases} field aliases; at most {} are allowed",
+                self.max_aliases
+            ));
+        }
+        let depths = Depths::of(document);
+        if depths.ordinary > self.max_depth {
+            return Some(format!(
+                "the query is nested too deep: {} levels, at most {} are allowed",
+                depths.ordinary, self.max_depth
+            ));
+        }
+        (depths.introspection > MAX_INTROSPECTION_DEPTH).then(|| {
+            format!(
+                "the introspection query is nested too deep: {} levels, at most \
+                 {MAX_INTROSPECTION_DEPTH} are allowed",
+                depths.introspection
+            )
+        })
     }
 }
 

@@ -46,11 +46,9 @@ type Builder =
 fn limited(builder: Builder, limits: &Hardening) -> Builder {
     let mut builder = builder
         .limit_complexity(limits.graphql_max_complexity)
-        .extension(depth::DepthLimit {
-            max: limits.graphql_max_depth,
-        })
-        .extension(limits::AliasLimit {
-            max: limits.graphql_max_aliases,
+        .extension(limits::DocumentLimits {
+            max_depth: limits.graphql_max_depth,
+            max_aliases: limits.graphql_max_aliases,
         });
     if limits.production {
         // Strangers should not get a map of the API, nor hints at the names they guessed.
