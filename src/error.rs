@@ -16,11 +16,13 @@ pub enum AppError {
         field: Option<String>,
         message: String,
     },
-    /// Well-formed, but a value breaks a rule.
-    #[error("{message}")]
+    /// Well-formed, but a value breaks a rule. A rule comparing two fields names the other
+    /// one as `counterpart`, after the message, so each door can spell it in its own terms.
+    #[error("{message}{}", counterpart.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
     Invalid {
         field: Option<String>,
         message: String,
+        counterpart: Option<String>,
     },
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -66,6 +68,17 @@ impl AppError {
         AppError::Invalid {
             field: (!field.is_empty()).then(|| field.to_owned()),
             message: message.into(),
+            counterpart: None,
+        }
+    }
+
+    /// A rule relating `field` to another input field: "`field`: `message` `counterpart`",
+    /// both fields named as the door that received them spells them.
+    pub fn invalid_against(field: &str, message: impl Into<String>, counterpart: &str) -> Self {
+        AppError::Invalid {
+            field: (!field.is_empty()).then(|| field.to_owned()),
+            message: message.into(),
+            counterpart: Some(counterpart.to_owned()),
         }
     }
 
@@ -124,12 +137,22 @@ impl AppError {
         }
     }
 
-    /// What a client may read: the field and the rule, never internals.
-    fn public_message(&self, field: Option<&str>) -> String {
-        match (self, field) {
-            (Self::Internal(_), _) => "internal error".to_owned(),
-            (_, Some(field)) => format!("{field}: {self}"),
-            (_, None) => self.to_string(),
+    /// What a client may read: the field and the rule, never internals. `name` spells an
+    /// input field as the door that received it does (REST's snake_case as is, GraphQL's
+    /// camelCase), for the field and for any counterpart the message names.
+    fn public_message(&self, name: fn(&str) -> String) -> String {
+        let rule = match self {
+            Self::Internal(_) => return "internal error".to_owned(),
+            Self::Invalid {
+                message,
+                counterpart: Some(other),
+                ..
+            } => format!("{message} {}", name(other)),
+            _ => self.to_string(),
+        };
+        match self.field() {
+            Some(field) => format!("{}: {rule}", name(field)),
+            None => rule,
         }
     }
 
@@ -149,6 +172,7 @@ impl From<DbErr> for AppError {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => AppError::Invalid {
                 field: None,
                 message: "refers to an object that does not exist".to_owned(),
+                counterpart: None,
             },
             _ => AppError::Internal(err.to_string()),
         }
@@ -176,7 +200,7 @@ impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         err.log_if_internal();
         let field = err.field().map(camel_case);
-        let mut gql = async_graphql::Error::new(err.public_message(field.as_deref()));
+        let mut gql = async_graphql::Error::new(err.public_message(camel_case));
         gql = gql.extend_with(|_, ext| {
             ext.set("code", err.code());
             if let Some(field) = &field {
@@ -198,7 +222,7 @@ impl AppError {
             "type": format!("/problems/{}", code.to_lowercase().replace('_', "-")),
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
-            "detail": self.public_message(self.field()),
+            "detail": self.public_message(str::to_owned),
             "code": code,
         });
         if let Some(field) = self.field() {
@@ -300,6 +324,17 @@ mod tests {
             Some("\"contactId\"".into())
         );
         assert_eq!(gql.message, "contactId: no such contact");
+    }
+
+    #[test]
+    fn a_rule_between_two_fields_names_both_in_the_door_s_terms() {
+        let err = AppError::invalid_against("received_to", "must not be before", "received_from");
+        let gql: async_graphql::Error = err.clone().into();
+        assert_eq!(gql.message, "receivedTo: must not be before receivedFrom");
+        assert_eq!(
+            err.problem()["detail"],
+            "received_to: must not be before received_from"
+        );
     }
 
     #[test]

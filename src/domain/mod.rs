@@ -16,5 +16,5 @@ pub use ids::{
 };
 pub use money::{Currency, Money};
 pub use paging::page_size;
-pub use period::{DateRange, parse_instant};
+pub use period::{DateRange, happened_by, parse_instant};
 pub use status::{ConversionStatus, FunnelStage, Permission, TrackingAction};

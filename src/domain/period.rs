@@ -31,7 +31,11 @@ impl DateRange {
         if let (Some(f), Some(u)) = (from, until)
             && u <= f
         {
-            return Err(AppError::invalid(to_field, "must not be before from_date"));
+            return Err(AppError::invalid_against(
+                to_field,
+                "must not be before",
+                from_field,
+            ));
         }
         Ok(DateRange { from, until })
     }
@@ -56,7 +60,13 @@ fn parse_bound(field: &str, raw: &str, bound: Bound, zone: Tz) -> Result<DateTim
         };
         return at.ok_or_else(|| AppError::invalid(field, "is out of range"));
     }
-    let instant = parse_instant(field, raw)?;
+    // A bound takes a date too, so its error names both forms (a bare instant's does not).
+    let instant = parse_instant(field, raw).map_err(|_| {
+        AppError::invalid(
+            field,
+            "must be a date (2024-12-31) or an RFC 3339 timestamp with offset (2024-12-31T23:59:59Z)",
+        )
+    })?;
     Ok(match bound {
         Bound::Start => instant,
         // An instant as the end is inclusive; the range is half-open, so step past it.
@@ -72,9 +82,32 @@ pub fn parse_instant(field: &str, raw: &str) -> Result<DateTime<Utc>, AppError> 
         .map_err(|_| {
             AppError::invalid(
                 field,
-                "must be a date (2024-12-31) or an RFC 3339 timestamp with offset (2024-12-31T23:59:59Z)",
+                "must be an RFC 3339 timestamp with offset (2024-12-31T23:59:59Z)",
             )
         })
+}
+
+/// How far past the server's clock a client may date something that already happened: room
+/// for clocks that disagree a little, not for events that have not happened yet.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// `at`, the time something happened, unless it is later than `now` plus [`MAX_CLOCK_SKEW`]:
+/// a future one would sit on top of every newest-first list until that day came.
+pub fn happened_by(
+    field: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, AppError> {
+    if at > now + MAX_CLOCK_SKEW {
+        return Err(AppError::invalid(
+            field,
+            format!(
+                "must not be in the future (more than {} minutes after the server's clock)",
+                MAX_CLOCK_SKEW.num_minutes()
+            ),
+        ));
+    }
+    Ok(at)
 }
 
 #[cfg(test)]
@@ -110,6 +143,26 @@ mod tests {
             DateRange::parse("f", Some("2024-06-01"), "t", Some("2024-06-01"), kolkata).unwrap();
         assert_eq!(r.from.unwrap().to_rfc3339(), "2024-05-31T18:30:00+00:00");
         assert_eq!(r.until.unwrap().to_rfc3339(), "2024-06-01T18:30:00+00:00");
+    }
+
+    #[test]
+    fn what_happened_may_be_late_by_the_clock_skew_only() {
+        let now: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
+        assert!(happened_by("at", now - Duration::days(400), now).is_ok());
+        assert!(happened_by("at", now + MAX_CLOCK_SKEW, now).is_ok());
+        let err = happened_by("at", now + MAX_CLOCK_SKEW + Duration::microseconds(1), now);
+        assert_eq!(err.unwrap_err().field(), Some("at"));
+    }
+
+    #[test]
+    fn a_bare_instant_does_not_offer_a_date() {
+        let err = parse_instant("created_after", "2026-11-29").unwrap_err();
+        assert!(err.to_string().starts_with("must be an RFC 3339 timestamp"));
+        let err = DateRange::parse("f", Some("soon"), "t", None, Tz::UTC).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("must be a date (2024-12-31) or an RFC 3339")
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
 use crate::domain::{
     ContactId, ConversionStatus, ConversionType, CustomData, DateRange, IdempotencyKey, LeadId,
-    Permission, TrackingAction, WorkspaceId,
+    Permission, TrackingAction, WorkspaceId, happened_by,
 };
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
@@ -113,6 +113,9 @@ impl Services {
         key: Option<&IdempotencyKey>,
     ) -> AppResult<Logged> {
         caller.principal.require(Permission::Convert)?;
+        if let Some(at) = input.converted_at {
+            happened_by("converted_at", at, now())?;
+        }
         let workspace_id =
             acting_workspace(caller, input.workspace_id.clone(), "workspace_id", true)?
                 .ok_or_else(|| {
@@ -401,9 +404,10 @@ impl Services {
         if let (Some(min), Some(max)) = (filter.min_value_minor, filter.max_value_minor)
             && min > max
         {
-            return Err(AppError::invalid(
+            return Err(AppError::invalid_against(
                 "max_value",
-                "must not be below min_value",
+                "must not be below",
+                "min_value",
             ));
         }
         let mut cond = Condition::all();

@@ -280,6 +280,117 @@ async fn a_bad_converted_at_is_refused() {
     .await;
 }
 
+async fn a_converted_at_in_the_future_is_refused_through_both_doors() {
+    // Arrange
+    let f = fixture().await;
+    let soon =
+        |minutes: i64| (chrono::Utc::now() + chrono::Duration::minutes(minutes)).to_rfc3339();
+    let mutation = r#"
+      mutation($input: LogConversionInput!) { logConversion(input: $input) { id } }"#;
+    let future = json!({ "input": {
+        "contactId": "123456", "convertedBy": "agent_john_doe", "conversionType": "sale",
+        "convertedAt": "2099-01-01T00:00:00Z" } });
+
+    // Act + Assert: REST, alone and in a batch…
+    for at in [json!("2099-01-01T00:00:00Z"), json!(soon(10))] {
+        let problem = f
+            .refuses(with("converted_at", Some(at)), 422, Some("converted_at"))
+            .await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("converted_at: must not be in the future"),
+            "{problem}"
+        );
+    }
+    let batch = f
+        .app
+        .post_json(
+            "/conversions/batch",
+            &f.workspace_123,
+            &json!({ "conversions": [with("converted_at", Some(json!("2099-01-01T00:00:00Z")))] }),
+        )
+        .await;
+    let batch: Value = batch.json().await.unwrap();
+    assert_eq!(batch["results"][0]["status"], "rejected", "{batch}");
+    assert_eq!(
+        batch["results"][0]["error"]["field"], "converted_at",
+        "{batch}"
+    );
+    // …and GraphQL.
+    let body = f.app.graphql(&f.workspace_123, mutation, future).await;
+    assert_graphql_error(&body, "BAD_USER_INPUT", Some("convertedAt"));
+    assert_eq!(body["data"], Value::Null, "{body}");
+    f.assert_nothing_written().await;
+
+    // A clock a minute fast is not the future.
+    let response = f
+        .app
+        .post_json(
+            "/conversions/log",
+            &f.workspace_123,
+            &with("converted_at", Some(json!(soon(1)))),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+}
+
+async fn each_door_names_the_fields_in_its_own_terms() {
+    // Arrange
+    let f = &fixture().await;
+    let detail = |problem: Value| problem["detail"].as_str().unwrap().to_owned();
+    let message = |error: Value| error["message"].as_str().unwrap().to_owned();
+    let list = |path: &'static str| async move {
+        let response = f.app.get(path, &f.workspace_123).await;
+        assert_problem(response, 422, "BAD_USER_INPUT", None).await
+    };
+    let query = |document: &'static str| async move {
+        let body = f.app.graphql(&f.workspace_123, document, json!({})).await;
+        assert_graphql_error(&body, "BAD_USER_INPUT", None)
+    };
+
+    // Act + Assert: created_after takes an instant only, so a date is not offered.
+    assert_eq!(
+        detail(list("/conversions?created_after=2026-11-29").await),
+        "created_after: must be an RFC 3339 timestamp with offset (2024-12-31T23:59:59Z)"
+    );
+    assert!(
+        detail(list("/conversions?from_date=soon").await)
+            .starts_with("from_date: must be a date (2024-12-31) or an RFC 3339 timestamp")
+    );
+    // A rule between two fields names both as the door spells them.
+    assert_eq!(
+        detail(list("/conversions?from_date=2024-02-01&to_date=2024-01-01").await),
+        "to_date: must not be before from_date"
+    );
+    assert_eq!(
+        detail(list("/conversions?min_value=10&max_value=5").await),
+        "max_value: must not be below min_value"
+    );
+    assert_eq!(
+        message(
+            query(r#"{ conversions(filter: { fromDate: "2024-02-01", toDate: "2024-01-01" }) { nodes { id } } }"#)
+                .await
+        ),
+        "toDate: must not be before fromDate"
+    );
+    assert_eq!(
+        message(
+            query(r#"{ contacts(filter: { receivedFrom: "2024-02-01", receivedTo: "2024-01-01" }) { nodes { id } } }"#)
+                .await
+        ),
+        "receivedTo: must not be before receivedFrom"
+    );
+    assert_eq!(
+        message(
+            query(r#"{ conversions(filter: { minValue: "10", maxValue: "5" }) { nodes { id } } }"#)
+                .await
+        ),
+        "maxValue: must not be below minValue"
+    );
+}
+
 async fn oversized_custom_data_is_refused() {
     let f = fixture().await;
     let big = json!({ "notes": "x".repeat(17 * 1024) });
@@ -703,6 +814,8 @@ crate::backend::on_both_backends!(
     an_unknown_contact_is_refused,
     a_lead_of_another_contact_is_refused,
     a_bad_converted_at_is_refused,
+    a_converted_at_in_the_future_is_refused_through_both_doors,
+    each_door_names_the_fields_in_its_own_terms,
     oversized_custom_data_is_refused,
     custom_data_nested_deeper_than_eight_levels_is_refused,
     custom_data_eight_levels_deep_is_accepted,
