@@ -36,7 +36,8 @@ pub struct SeedOptions {
     /// Days of history, ending at `--end-date`.
     #[arg(long, default_value_t = 400)]
     pub days: u32,
-    /// The last day of the history (UTC); defaults to today. Pin it to reproduce a database.
+    /// The last day of the history (UTC); defaults to today. Pin it (to a past day) to reproduce
+    /// a database: the history never runs past the current instant, so today's ends now.
     #[arg(long)]
     pub end_date: Option<NaiveDate>,
     /// Seed of the pseudo-random generator.
@@ -102,15 +103,8 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
             .await?;
     }
     let mut rng = Rng(options.seed);
-    let end = options
-        .end_date
-        .unwrap_or_else(|| Utc::now().date_naive())
-        .succ_opt()
-        .unwrap_or(NaiveDate::MAX)
-        .and_time(NaiveTime::MIN)
-        .and_utc();
-    let span_seconds = i64::from(options.days.max(1)) * 86_400;
-    let start = end - Duration::seconds(span_seconds);
+    let (start, end) = history(options.end_date, options.days, Utc::now());
+    let span_seconds = (end - start).num_seconds().max(1);
 
     let sender = "seed_lead_gen".to_owned();
     let receivers: Vec<String> = (1..=options.workspaces.max(1))
@@ -303,6 +297,31 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
     })
 }
 
+/// The history's span `[start, end)`: `days` whole UTC days ending with `end_date` (today
+/// unless given), but never past `now`: a conversion dated in the future would sit on top of
+/// every newest-first list. When the end is clamped the history is cut short; when even its
+/// start is later than `now`, it is moved back to end at `now`.
+fn history(
+    end_date: Option<NaiveDate>,
+    days: u32,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let day_end = end_date
+        .unwrap_or_else(|| now.date_naive())
+        .succ_opt()
+        .unwrap_or(NaiveDate::MAX)
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    let span = Duration::days(i64::from(days.max(1)));
+    let end = day_end.min(now);
+    let start = day_end - span;
+    if start < end {
+        (start, end)
+    } else {
+        (end - span, end)
+    }
+}
+
 /// One conversion, drawn from the stream.
 struct Generated {
     id: Uuid,
@@ -378,4 +397,34 @@ where
     }
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_past_end_date_gives_whole_days() {
+        let day = NaiveDate::from_ymd_opt(2024, 11, 30);
+        let (start, end) = history(day, 120, at("2026-11-29T12:00:00Z"));
+        assert_eq!(end, at("2024-12-01T00:00:00Z"));
+        assert_eq!(start, end - Duration::days(120));
+    }
+
+    #[test]
+    fn nothing_is_generated_after_now() {
+        let now = at("2026-11-29T12:00:00Z");
+        for end_date in [None, NaiveDate::from_ymd_opt(2026, 11, 29)] {
+            let (start, end) = history(end_date, 30, now);
+            assert_eq!(end, now, "today ends now, not at midnight");
+            assert_eq!(start, at("2026-10-31T00:00:00Z"));
+        }
+        // A history wholly in the future is moved back to end now.
+        let (start, end) = history(NaiveDate::from_ymd_opt(2027, 6, 1), 2, now);
+        assert_eq!((start, end), (now - Duration::days(2), now));
+    }
 }
