@@ -16,7 +16,7 @@ export function App() {
         <div class="top-actions">
           <ThemeToggle />
           {session && (
-            <button type="button" onClick={signOut}>
+            <button type="button" onClick={() => signOut()}>
               Sign out
             </button>
           )}

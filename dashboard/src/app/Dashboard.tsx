@@ -18,9 +18,15 @@ const COMPARE_LABEL = { previous: "vs previous period", year: "vs a year earlier
 /** Everything below the header: the view's controls and widgets, fed by one query per view change. */
 export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[] }) {
   const { info, workspaces } = props;
-  const [view, setView] = useView();
+  const [view, setView, bad, reject] = useView();
   const tz = view.tz ?? info.defaultTimeZone;
-  const ws = view.ws ?? (info.caller.isAdmin ? undefined : info.caller.workspaceId ?? undefined);
+  // A `ws` the caller cannot see (a workspace key naming another workspace, or no such workspace) falls back
+  // to the default, with the notice of any other refused URL value.
+  const wsOk = !view.ws || (info.caller.isAdmin ? !workspaces.length || workspaces.some((w) => w.id === view.ws) : view.ws === info.caller.workspaceId);
+  useEffect(() => {
+    if (!wsOk) reject("ws", { ws: undefined });
+  }, [wsOk]);
+  const ws = (wsOk ? view.ws : undefined) ?? (info.caller.isAdmin ? undefined : info.caller.workspaceId ?? undefined);
   const period = viewPeriod(view, tz);
   const comparison = comparisonPeriod(period, view.compare);
   const names = useMemo(() => new Map(workspaces.map((w) => [w.id, w.name])), [workspaces]);
@@ -61,12 +67,20 @@ export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[]
 
   return (
     <>
+      {bad.length > 0 && (
+        <div class="notice" role="status" data-testid="url-notice">
+          <p>
+            The link's {bad.map((k, i) => <>{i ? ", " : ""}<code>{k}</code></>)} {bad.length === 1 ? "value was" : "values were"} not valid, so the
+            default is shown instead.
+          </p>
+          <button type="button" onClick={() => reject(null)}>Dismiss</button>
+        </div>
+      )}
       <Controls view={view} setView={setView} period={period} tz={tz} info={info} workspaces={workspaces} types={types} workspace={ws} />
       <div class="statusline">
         <span role="status" aria-live="polite">
           {q.loading ? "Loading…" : q.error ? "" : `${period.from} to ${period.to} in ${tz}`}
         </span>
-        {q.error && <span role="alert" class="error">{q.error}</span>}
         {arrived > 0 && (
           <button type="button" onClick={() => setRefresh((n) => n + 1)}>
             Refresh figures ({arrived} new {arrived === 1 ? "conversion" : "conversions"})
@@ -74,6 +88,12 @@ export function Dashboard(props: { info: ServiceInfo; workspaces: WorkspaceRef[]
         )}
         <ExportButtons period={period} zone={tz} workspaceId={ws} conversionType={view.type} />
       </div>
+      {q.error && (
+        <div class="notice error" role="alert" data-testid="query-error">
+          <p>The figures could not be loaded: {q.error}</p>
+          <button type="button" onClick={() => setRefresh((n) => n + 1)}>Retry</button>
+        </div>
+      )}
       {d && (
         <div class="layout">
           <Overview summary={d.current.summary} previous={d.previous?.summary} currency={d.current.currency} compareLabel={COMPARE_LABEL[view.compare]} />

@@ -65,12 +65,23 @@ async function renew(): Promise<void> {
   try {
     set(await exchange(`Bearer ${session.token}`));
   } catch {
-    signOut();
+    signOut("Your key was revoked or your session ended; sign in again.");
   }
 }
 
-export function signOut(): void {
+let reason: string | null = null;
+
+/** Signs out; `why` (a forced sign-out) is shown on the sign-in form. */
+export function signOut(why?: string): void {
+  reason = typeof why === "string" ? why : null;
   set(null);
+}
+
+/** Why the last sign-out was forced (cleared by reading it with `clear`), or null after a user's own. */
+export function signOutReason(clear = false): string | null {
+  const r = reason;
+  if (clear) reason = null;
+  return r;
 }
 
 export function currentToken(): string | null {

@@ -3,8 +3,8 @@
 //! `conversions(filter: {createdAfter})` for what was stored meanwhile; items are deduplicated by id, so each
 //! missed conversion shows exactly once.
 import { createClient, type Client } from "graphql-ws";
-import { currentToken } from "./auth";
-import { gql } from "./gql";
+import { currentToken, signOut } from "./auth";
+import { gql, GraphQLError } from "./gql";
 import { FEED, MISSED, type FeedConversion, type FeedEvent, type MissedData } from "./queries";
 
 export type FeedStatus = "Connecting…" | "Live" | "Reconnecting…";
@@ -14,6 +14,24 @@ export interface FeedOptions {
   conversionType?: string;
   onItems: (items: FeedConversion[]) => void;
   onStatus: (s: FeedStatus) => void;
+  /** Catch-up stopped at its bound: `n` missed conversions were not fetched. */
+  onMissedMore?: (n: number) => void;
+}
+
+/** Pages of 200 fetched by one catch-up at most (2,000 conversions). */
+export const CATCH_UP_PAGES = 10;
+export const REVOKED = "Your key was revoked or your session ended; sign in again.";
+
+/** A refusal for authentication: close code 4401/4403, or an UNAUTHENTICATED/FORBIDDEN error. */
+function isAuthRefusal(err: unknown): boolean {
+  if (err && typeof err === "object" && "code" in err && typeof (err as CloseEvent).code === "number") {
+    return (err as CloseEvent).code === 4401 || (err as CloseEvent).code === 4403;
+  }
+  const list = Array.isArray(err) ? err : [err];
+  return list.some((e) => {
+    const code = (e as { extensions?: { code?: string } } | null)?.extensions?.code;
+    return code === "UNAUTHENTICATED" || code === "FORBIDDEN";
+  });
 }
 
 function wsUrl(): string {
@@ -41,12 +59,33 @@ export function startFeed(opts: FeedOptions): () => void {
     const filter: Record<string, unknown> = { createdAfter: since };
     if (opts.workspaceId) filter.workspaceId = opts.workspaceId;
     if (opts.conversionType) filter.conversionType = opts.conversionType;
+    // Page through everything stored since (bounded); each page is delivered as it comes, duplicates dropped by id.
+    let after: string | null = null;
+    let fetched = 0;
     try {
-      const data = await gql<MissedData>(MISSED, { filter });
-      if (!stopped) deliver(data.conversions.nodes);
-    } catch {
-      /* the next reconnect tries again */
+      for (let page = 0; page < CATCH_UP_PAGES; page++) {
+        const data: MissedData = await gql<MissedData>(MISSED, { filter, after });
+        if (stopped) return;
+        const c = data.conversions;
+        fetched += c.nodes.length;
+        deliver(c.nodes);
+        if (!c.pageInfo.hasNextPage || !c.pageInfo.endCursor) return;
+        after = c.pageInfo.endCursor;
+        if (page === CATCH_UP_PAGES - 1) opts.onMissedMore?.(Math.max(1, c.totalCount - fetched));
+      }
+    } catch (e) {
+      if (e instanceof GraphQLError && (e.code === "UNAUTHENTICATED" || e.code === "FORBIDDEN")) refused();
+      /* otherwise the next reconnect tries again */
     }
+  };
+
+  const refused = () => {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(retryTimer);
+    if (client) Promise.resolve(client.dispose()).catch(() => {});
+    client = null;
+    signOut(REVOKED);
   };
 
   const connect = () => {
@@ -86,8 +125,9 @@ export function startFeed(opts: FeedOptions): () => void {
     const variables: Record<string, unknown> = {};
     if (opts.workspaceId) variables.ws = opts.workspaceId;
     if (opts.conversionType) variables.types = [opts.conversionType];
-    const down = () => {
+    const down = (err?: unknown) => {
       if (stopped || client !== c) return;
+      if (isAuthRefusal(err)) return refused();
       wasDown = true;
       opts.onStatus("Reconnecting…");
       // dispose() awaits a connection still being made, which rejects when it closes before the ack.
@@ -107,7 +147,7 @@ export function startFeed(opts: FeedOptions): () => void {
           }
         },
         error: down,
-        complete: down,
+        complete: () => down(),
       },
     );
   };

@@ -113,11 +113,11 @@ export interface FeedEvent {
 }
 
 /** What the feed missed while its socket was down. */
-export const MISSED = `query Missed($filter: ConversionFilter!) {
-  conversions(first: 200, filter: $filter) { nodes { ${FEED_FIELDS} } }
+export const MISSED = `query Missed($filter: ConversionFilter!, $after: String) {
+  conversions(first: 200, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } nodes { ${FEED_FIELDS} } }
 }`;
 export interface MissedData {
-  conversions: { nodes: FeedConversion[] };
+  conversions: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: FeedConversion[] };
 }
 
 export interface PageInfo {

@@ -22,29 +22,78 @@ export interface View {
   contact?: string;
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const STAGES = ["leads_received", "qualified", "appointments", "conversions"];
 
-export function parseView(search: string): View {
+/** A real calendar date `YYYY-MM-DD` (2026-02-30 is not). */
+export function isDate(s: string | undefined): s is string {
+  const m = s ? DATE.exec(s) : null;
+  if (!m) return false;
+  const t = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+  return t.getUTCFullYear() === +m[1] && t.getUTCMonth() === +m[2] - 1 && t.getUTCDate() === +m[3];
+}
+
+/** An IANA zone this browser knows (an unknown one makes every Intl call throw). */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Parsed {
+  view: View;
+  /** The URL keys whose value was refused (the default is used instead). */
+  bad: string[];
+}
+
+/** The view in `search`, every value validated; a refused value falls back to the default and is named in `bad`. */
+export function checkView(search: string): Parsed {
   const q = new URLSearchParams(search);
   const get = (k: string) => q.get(k) || undefined;
-  const from = get("from");
-  const to = get("to");
-  const custom = !!from && !!to && DATE.test(from) && DATE.test(to);
+  const bad: string[] = [];
+  let from = get("from");
+  let to = get("to");
+  if (from !== undefined && !isDate(from)) { bad.push("from"); from = undefined; }
+  if (to !== undefined && !isDate(to)) { bad.push("to"); to = undefined; }
+  if (from && to && from > to) { bad.push("from", "to"); from = to = undefined; }
+  if ((from && !to) || (to && !from)) { bad.push(from ? "to" : "from"); from = to = undefined; }
+  const custom = !!from && !!to;
   const range = get("range");
+  if (range !== undefined && !custom && !RANGES.includes(range as (typeof RANGES)[number])) bad.push("range");
+  let tz = get("tz");
+  if (tz !== undefined && !isTimeZone(tz)) { bad.push("tz"); tz = undefined; }
   const interval = get("interval");
+  if (interval !== undefined && !["day", "week", "month"].includes(interval)) bad.push("interval");
   const compare = get("compare");
-  return {
+  if (compare !== undefined && !["previous", "year", "none"].includes(compare)) bad.push("compare");
+  let drill = get("drill");
+  if (drill !== undefined) {
+    const [kind, arg] = drill.split(/:(.*)/s);
+    const ok = (kind === "stage" && STAGES.includes(arg)) || (kind === "period" && /^\d{4}-\d{2}(-\d{2})?$/.test(arg ?? ""));
+    if (!ok) { bad.push("drill"); drill = undefined; }
+  }
+  let contact = get("contact");
+  if (contact !== undefined && !/^[\w.-]{1,64}$/.test(contact)) { bad.push("contact"); contact = undefined; }
+  const view: View = {
     range: custom ? "custom" : RANGES.includes(range as (typeof RANGES)[number]) ? range! : "30d",
     from: custom ? from : undefined,
     to: custom ? to : undefined,
-    tz: get("tz"),
+    tz,
     ws: get("ws"),
     type: get("type"),
     interval: interval === "week" || interval === "month" ? interval : "day",
     compare: compare === "year" || compare === "none" ? compare : "previous",
-    drill: get("drill"),
-    contact: get("contact"),
+    drill,
+    contact,
   };
+  return { view, bad: [...new Set(bad)] };
+}
+
+export function parseView(search: string): View {
+  return checkView(search).view;
 }
 
 export function viewSearch(v: View): string {
@@ -68,11 +117,15 @@ export function viewSearch(v: View): string {
 
 export type SetView = (patch: Partial<View>) => void;
 
-/** The current view and a setter that merges a patch and pushes it onto the history. */
-export function useView(): [View, SetView] {
-  const [view, setState] = useState(() => parseView(window.location.search));
+/**
+ * The current view, a setter that merges a patch and pushes it onto the history, the URL keys refused so far
+ * (a refused value is replaced in the URL with `history.replaceState`, so it does not stick), and a way to
+ * refuse one more (`reject("ws", {ws: undefined})`) or clear the notice.
+ */
+export function useView(): [View, SetView, string[], (key: string | null, patch?: Partial<View>) => void] {
+  const [state, setState] = useState(() => clean(window.location.search));
   useEffect(() => {
-    const onPop = () => setState(parseView(window.location.search));
+    const onPop = () => setState(clean(window.location.search));
     window.addEventListener("popstate", onPop);
     return () => window.removeEventListener("popstate", onPop);
   }, []);
@@ -80,7 +133,23 @@ export function useView(): [View, SetView] {
     const next = { ...parseView(window.location.search), ...patch };
     const search = viewSearch(next);
     if (search !== window.location.search) window.history.pushState(null, "", search);
-    setState(parseView(search));
+    setState({ view: parseView(search), bad: [] });
   };
-  return [view, setView];
+  const reject = (key: string | null, patch?: Partial<View>) => {
+    if (key === null) return setState((s) => ({ ...s, bad: [] }));
+    const next = { ...parseView(window.location.search), ...patch };
+    const search = viewSearch(next);
+    if (search !== window.location.search) window.history.replaceState(null, "", search);
+    setState((s) => ({ view: parseView(search), bad: s.bad.includes(key) ? s.bad : [...s.bad, key] }));
+  };
+  return [state.view, setView, state.bad, reject];
+}
+
+function clean(search: string): Parsed {
+  const parsed = checkView(search);
+  if (parsed.bad.length) {
+    const fixed = viewSearch(parsed.view);
+    if (fixed !== search) window.history.replaceState(null, "", fixed);
+  }
+  return parsed;
 }

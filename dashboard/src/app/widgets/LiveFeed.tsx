@@ -30,6 +30,7 @@ export function LiveFeed(props: Props) {
   const [held, setHeld] = useState<FeedConversion[]>([]);
   const [paused, setPaused] = useState(false);
   const [status, setStatus] = useState<FeedStatus>("Connecting…");
+  const [missedMore, setMissedMore] = useState(0);
   const [, tick] = useState(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
@@ -41,7 +42,9 @@ export function LiveFeed(props: Props) {
     seen.current = new Set(props.initial.map((c) => c.id));
     setItems(props.initial);
     setHeld([]);
+    setMissedMore(0);
     return startFeed({
+      onMissedMore: setMissedMore,
       workspaceId: props.workspaceId,
       conversionType: props.conversionType,
       onStatus: setStatus,
@@ -85,6 +88,11 @@ export function LiveFeed(props: Props) {
         </div>
       }
     >
+      {missedMore > 0 && (
+        <p class="muted" data-testid="feed-missed-more" data-count={missedMore}>
+          {missedMore} more missed while disconnected — refresh the page to see them.
+        </p>
+      )}
       <ol class="feed" aria-label="Live feed">
         {items.map((c) => (
           <li data-conversion-id={c.id}>

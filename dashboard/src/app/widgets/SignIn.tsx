@@ -1,9 +1,10 @@
 import { useState } from "preact/hooks";
-import { signIn } from "../lib/auth";
+import { signIn, signOutReason } from "../lib/auth";
 
 /** The key form: the key is exchanged for a JWT and then forgotten. */
 export function SignIn() {
   const [error, setError] = useState<string | null>(null);
+  const [reason, setReason] = useState(() => signOutReason());
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -13,6 +14,8 @@ export function SignIn() {
     setError(null);
     try {
       await signIn(input.value);
+      signOutReason(true);
+      setReason(null);
       input.value = "";
     } catch (err) {
       setError((err as Error).message);
@@ -24,6 +27,7 @@ export function SignIn() {
     <main class="signin">
       <form onSubmit={submit} aria-labelledby="signin-h" aria-describedby="signin-help">
         <h2 id="signin-h">Sign in to the dashboard</h2>
+        {reason && <p role="alert" class="notice error" data-testid="signout-reason">{reason}</p>}
         <p id="signin-help">Paste a workspace key or the admin key. It is exchanged for a short-lived token and not stored.</p>
         <label for="key">API key</label>
         <input id="key" name="key" type="password" autocomplete="off" required spellcheck={false} />
