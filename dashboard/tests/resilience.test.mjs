@@ -168,3 +168,46 @@ test("catch-up after a reconnect pages past 200: every missed conversion arrives
     await guard.context.close();
   }
 });
+
+test("huge figures stay inside their tiles and funnel rows at every width down to 375 px", async () => {
+  for (const width of [375, 700, 1280]) {
+    await withPage(async (page) => {
+      await page.route("**/graphql", async (route) => {
+        if (!(route.request().postData() ?? "").includes("query Dashboard")) return route.fallback();
+        const response = await route.fetch();
+        const json = await response.json();
+        const s = json.data.current.summary;
+        s.totalValue = "1000007950691.23";
+        s.averageValue = "999999999999.99";
+        s.totalConversions = 123456789012;
+        s.contactsReceived = 987654321098;
+        json.data.current.funnel.forEach((f, i) => { f.count = 987654321098 - i; });
+        return route.fulfill({ response, json });
+      });
+      await openDashboard(page, server.base, "?tz=UTC");
+      await readTiles(page);
+      const problems = await page.evaluate(() => {
+        const out = [];
+        const tiles = [...document.querySelectorAll('[data-testid^="tile-"]')].map((t) => t.getBoundingClientRect());
+        document.querySelectorAll('[data-testid^="tile-"]').forEach((t, i) => {
+          const r = tiles[i];
+          for (const el of t.querySelectorAll("dt, dd")) {
+            const e = el.getBoundingClientRect();
+            if (e.left < r.left - 0.5 || e.right > r.right + 0.5 || el.scrollWidth > el.clientWidth + 1) out.push(`${t.dataset.testid} overflows: ${el.tagName} ${Math.round(e.left)}-${Math.round(e.right)} in ${Math.round(r.left)}-${Math.round(r.right)} sw=${el.scrollWidth} cw=${el.clientWidth} ${el.textContent}`);
+          }
+        });
+        for (const stage of document.querySelectorAll('[data-testid^="funnel-"]')) {
+          const r = stage.getBoundingClientRect();
+          for (const el of stage.querySelectorAll("span, strong")) {
+            const e = el.getBoundingClientRect();
+            if (e.width && (e.left < r.left - 0.5 || e.right > r.right + 0.5)) out.push(`${stage.dataset.testid} overflows`);
+          }
+        }
+        if (document.documentElement.scrollWidth > window.innerWidth) out.push(`page ${document.documentElement.scrollWidth} px wide`);
+        return [...new Set(out)];
+      });
+      assert.deepEqual(problems, [], `at ${width} px`);
+      if (width === 375) await page.screenshot({ path: `${(await import("./harness.mjs")).SCREENSHOTS}/overview-huge-375.png`, fullPage: false });
+    }, { viewport: { width, height: 900 } });
+  }
+});
