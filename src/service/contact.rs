@@ -9,9 +9,7 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 use entity::{contact, lead};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Default)]
