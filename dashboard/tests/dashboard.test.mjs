@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import http from "node:http";
 import {
-  startServer, launchBrowser, guardedContext, assertClean, screenshot, localDate, eventually, ADMIN_KEY,
+  startServer, launchBrowser, withGuardedPage, screenshot, localDate, eventually, ADMIN_KEY,
 } from "./harness.mjs";
 import { seed, ANALYTICS_QUERY, DST_EXPECTED, DST_FROM, DST_TO } from "./seed.mjs";
 import {
@@ -34,17 +34,7 @@ after(async () => {
   await server?.stop();
 });
 
-/** A fresh guarded context and page; the guard's checks run when `body` returns. */
-async function withPage(options, body) {
-  const guard = await guardedContext(browser, options);
-  const page = await guard.context.newPage();
-  try {
-    await body(page, guard);
-    assertClean(guard);
-  } finally {
-    await guard.context.close();
-  }
-}
+const withPage = (options, body) => withGuardedPage(browser, options, body);
 
 async function analytics(filter) {
   return (await fixture.admin.graphql(ANALYTICS_QUERY, { filter })).conversionAnalytics;

@@ -280,3 +280,16 @@ export async function eventually(check, what, timeoutMs = 5_000, stepMs = 50) {
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** Runs `body(page, guard)` in a fresh guarded context of `browser`; the guard's checks (no other host, no CSP
+ *  violation, no page error) run when `body` returns, and the context is closed either way. */
+export async function withGuardedPage(browser, options, body) {
+  const guard = await guardedContext(browser, options);
+  const page = await guard.context.newPage();
+  try {
+    await body(page, guard);
+    assertClean(guard);
+  } finally {
+    await guard.context.close();
+  }
+}

@@ -5,7 +5,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, guardedContext, assertClean, eventually } from "./harness.mjs";
+import { startServer, launchBrowser, guardedContext, assertClean, eventually, withGuardedPage } from "./harness.mjs";
 import { seed, logConversion } from "./seed.mjs";
 import { openDashboard, readTiles } from "./ui.mjs";
 
@@ -24,16 +24,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function withPage(fn, options) {
-  const guard = await guardedContext(browser, options);
-  const page = await guard.context.newPage();
-  try {
-    await fn(page, guard);
-    assertClean(guard);
-  } finally {
-    await guard.context.close();
-  }
-}
+const withPage = (fn, options) => withGuardedPage(browser, options, fn);
 
 test("an unknown tz falls back to the default with a notice, the URL is rewritten, and sign-out/in stays fine", async () => {
   await withPage(async (page) => {

@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, guardedContext, assertClean, ADMIN_KEY, localDate, eventually } from "./harness.mjs";
+import { startServer, launchBrowser, withGuardedPage, ADMIN_KEY, localDate, eventually } from "./harness.mjs";
 import { seed, ANALYTICS_QUERY } from "./seed.mjs";
 import { openDashboard, readTiles, expectedTiles, expectEventually } from "./ui.mjs";
 
@@ -27,16 +27,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function withPage(body) {
-  const guard = await guardedContext(browser);
-  const page = await guard.context.newPage();
-  try {
-    await body(page, guard);
-    assertClean(guard);
-  } finally {
-    await guard.context.close();
-  }
-}
+const withPage = (body) => withGuardedPage(browser, undefined, body);
 
 test("a wrong key is refused with a message, and the key is kept out of URLs and storage", async () => {
   await withPage(async (page) => {

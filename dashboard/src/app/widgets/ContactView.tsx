@@ -1,8 +1,9 @@
 import { useState } from "preact/hooks";
 import { Section } from "./Section";
 import { MetaTree, MetaValue } from "./Metadata";
+import { ConversionTable } from "./ConversionTable";
 import { useQuery } from "../lib/useQuery";
-import { formatInstant, formatInt, formatMoney } from "../lib/format";
+import { formatInt, formatMoney } from "../lib/format";
 import { CONTACT, type ContactData } from "../lib/queries";
 
 interface Props {
@@ -66,26 +67,8 @@ export function ContactView(props: Props) {
               {formatInt(c.conversions.length)} of {formatInt(c.conversionCount)} conversions are yours; the rest were logged by other workspaces.
             </p>
           )}
-          <div class="table-wrap">
-            <table>
-              <caption class="sr-only">The contact's conversions</caption>
-              <thead>
-                <tr><th scope="col">Converted at</th><th scope="col">Type</th><th scope="col">Value</th><th scope="col">Workspace</th><th scope="col">By</th></tr>
-              </thead>
-              <tbody>
-                {c.conversions.map((v) => (
-                  <tr data-conversion-id={v.id}>
-                    <td><time dateTime={v.convertedAt}>{formatInstant(v.convertedAt, props.zone)}</time></td>
-                    <td>{v.conversionType}</td>
-                    <td data-value={v.conversionValue ?? ""}>{formatMoney(v.conversionValue, v.currency)}</td>
-                    <td>{props.names.get(v.workspaceId) ?? v.workspaceId}</td>
-                    <td>{v.convertedBy}</td>
-                  </tr>
-                ))}
-                {c.conversions.length === 0 && <tr><td colSpan={5}>None.</td></tr>}
-              </tbody>
-            </table>
-          </div>
+          <ConversionTable caption="The contact's conversions" rows={c.conversions} zone={props.zone} names={props.names}
+            last={["By", (v) => v.convertedBy]} />
         </>
       )}
       {q.loading && <p class="muted">Loading…</p>}

@@ -1,9 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { Section } from "./Section";
 import { Pager } from "./Pager";
+import { ConversionTable } from "./ConversionTable";
 import { STAGE_LABELS } from "./Funnel";
 import { useQuery } from "../lib/useQuery";
-import { formatInstant, formatInt, formatMoney } from "../lib/format";
+import { formatInt, formatMoney } from "../lib/format";
 import {
   BUCKET_CONVERSIONS, STAGE_CONTACTS, type BucketConversionsData, type StageContactsData,
 } from "../lib/queries";
@@ -58,27 +59,10 @@ export function BucketDrillDown(props: Common & { bucket: Bucket; conversionType
         <>
           <Pager page={pages.page} size={PAGE} shown={conn.nodes.length} total={conn.totalCount} hasNext={conn.pageInfo.hasNextPage}
             prev={pages.prev} next={() => pages.next(conn.pageInfo.endCursor)} />
-          <div class="table-wrap">
-            <table>
-              <caption class="sr-only">Conversions in the bucket</caption>
-              <thead>
-                <tr><th scope="col">Converted at</th><th scope="col">Type</th><th scope="col">Value</th><th scope="col">Workspace</th><th scope="col">Contact</th></tr>
-              </thead>
-              <tbody>
-                {conn.nodes.map((c) => (
-                  <tr data-conversion-id={c.id}>
-                    <td><time dateTime={c.convertedAt}>{formatInstant(c.convertedAt, props.zone)}</time></td>
-                    <td>{c.conversionType}</td>
-                    <td data-value={c.conversionValue ?? ""}>{formatMoney(c.conversionValue, c.currency)}</td>
-                    <td>{props.names.get(c.workspaceId) ?? c.workspaceId}</td>
-                    <td>
-                      <button type="button" class="link" onClick={() => props.openContact(c.contactId)}>Contact #{c.contactId}</button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ConversionTable caption="Conversions in the bucket" rows={conn.nodes} zone={props.zone} names={props.names}
+            last={["Contact", (c) => (
+              <button type="button" class="link" onClick={() => props.openContact(c.contactId)}>Contact #{c.contactId}</button>
+            )]} />
         </>
       )}
       {q.loading && <p class="muted">Loading…</p>}
