@@ -189,12 +189,15 @@ pub struct Hardening {
     )]
     pub graphql_max_depth: usize,
 
-    /// Largest GraphQL query complexity (one point per field) accepted.
+    /// Largest GraphQL query complexity accepted: one point per field, and a connection
+    /// (`conversions`, `contacts`, `auditLog`, `Contact.conversions`, `Contact.leads`) costs its
+    /// page size (`first`, default 50) times its selection, so the limit bounds rows, not
+    /// fields: the dashboard's largest document (200 feed rows) costs 2,600.
     #[arg(
         long,
         global = true,
         env = "CONVIO_GRAPHQL_MAX_COMPLEXITY",
-        default_value_t = 500
+        default_value_t = 5000
     )]
     pub graphql_max_complexity: usize,
 

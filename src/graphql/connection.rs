@@ -1,10 +1,12 @@
 //! The one Relay connection builder: a page of service results as edges, plus `totalCount`,
-//! which runs its `COUNT` query only when a client selects it.
+//! which runs its `COUNT` query only when a client selects it; and the one cost rule of a
+//! connection, so a document's complexity counts rows, not fields.
 
 use super::{caller, services};
+use crate::domain::ContactId;
 use crate::service::audit::AuditFilter;
 use crate::service::contact_list::ContactFilter;
-use crate::service::conversion::{ConversionFilter, Page};
+use crate::service::conversion::{ConversionFilter, DEFAULT_PAGE, MAX_PAGE, Page};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, OutputType, Result};
 
@@ -16,6 +18,8 @@ pub enum CountOf {
     Conversions(ConversionFilter),
     Contacts(ContactFilter),
     AuditEntries(AuditFilter),
+    /// The leads of one contact.
+    LeadsOf(ContactId),
 }
 
 /// The fields every connection adds beside `edges` and `pageInfo`.
@@ -31,6 +35,7 @@ impl TotalCount {
             CountOf::Conversions(f) => services.count_conversions(caller, f).await?,
             CountOf::Contacts(f) => services.count_contacts(caller, f).await?,
             CountOf::AuditEntries(f) => services.count_audit_entries(caller, f).await?,
+            CountOf::LeadsOf(contact) => services.count_leads_of(caller, *contact).await?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
@@ -55,4 +60,17 @@ pub fn connection<T, N: OutputType>(
             .map(|item| Edge::new(cursor(&item), node(item))),
     );
     connection
+}
+
+/// The complexity of a connection field: its page size (`first`, or the default page when
+/// absent) times the complexity of what each page selects, so nesting and aliases multiply
+/// rows the way execution would. A `first` outside 1..=200 costs as the nearest bound; the
+/// resolver then refuses it with the page-size error.
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.map_or(DEFAULT_PAGE, |n| {
+        u64::try_from(n).unwrap_or(1).clamp(1, MAX_PAGE)
+    });
+    usize::try_from(rows)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(child_complexity.max(1))
 }

@@ -11,14 +11,6 @@ use entity::{contact, conversion, lead, workspace};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Key: the conversions of a contact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ConversionsOf(pub ContactId);
-
-/// Key: the leads of a contact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LeadsOf(pub ContactId);
-
 /// Key: a workspace by id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WorkspaceKey(pub String);
@@ -32,14 +24,6 @@ pub type Loaders = DataLoader<Batcher>;
 
 pub fn loaders(services: Services, caller: Caller) -> Loaders {
     DataLoader::new(Batcher { services, caller }, tokio::spawn)
-}
-
-fn group<K: std::hash::Hash + Eq, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
-    let mut map: HashMap<K, Vec<V>> = HashMap::new();
-    for item in items {
-        map.entry(key(&item)).or_default().push(item);
-    }
-    map
 }
 
 impl Loader<ContactId> for Batcher {
@@ -88,33 +72,5 @@ impl Loader<Uuid> for Batcher {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, AppError> {
         let rows = self.services.conversions_by_ids(&self.caller, keys).await?;
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
-    }
-}
-
-impl Loader<ConversionsOf> for Batcher {
-    type Value = Vec<conversion::Model>;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[ConversionsOf],
-    ) -> Result<HashMap<ConversionsOf, Self::Value>, AppError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0.0).collect();
-        let rows = self
-            .services
-            .conversions_by_contacts(&self.caller, &ids)
-            .await?;
-        Ok(group(rows, |c| ConversionsOf(ContactId(c.contact_id))))
-    }
-}
-
-impl Loader<LeadsOf> for Batcher {
-    type Value = Vec<lead::Model>;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[LeadsOf]) -> Result<HashMap<LeadsOf, Self::Value>, AppError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0.0).collect();
-        let rows = self.services.leads_by_contacts(&self.caller, &ids).await?;
-        Ok(group(rows, |l| LeadsOf(ContactId(l.contact_id))))
     }
 }

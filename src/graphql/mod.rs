@@ -118,11 +118,11 @@ mod tests {
             let response = schema.execute(query).await;
             assert!(response.errors.is_empty(), "{:?}", response.errors);
         }
-        // contact › conversions › (contact › conversions) ×5 › id: 13 levels.
+        // contact › conversions › nodes › (contact › conversions › nodes) ×4 › id: 16 levels.
         let deep = format!(
-            "{{ contact(id: 1) {{ conversions {{ {} id {} }} }} }}",
-            "contact { conversions { ".repeat(5),
-            "} }".repeat(5)
+            "{{ contact(id: 1) {{ conversions(first: 1) {{ nodes {{ {} id {} }} }} }} }}",
+            "contact { conversions(first: 1) { nodes { ".repeat(4),
+            "} } }".repeat(4)
         );
         let response = schema.execute(deep.as_str()).await;
         assert!(
@@ -143,6 +143,8 @@ mod tests {
             "ContactEdge",
             "ConversionConnection",
             "ConversionEdge",
+            "LeadConnection",
+            "LeadEdge",
         ];
         let (mut in_doc, mut documented, mut in_library_type) = (false, false, false);
         for line in super::sdl().lines() {

@@ -138,6 +138,7 @@ impl QueryRoot {
     }
 
     /// Conversions matching the filter, newest first (Relay connection).
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn conversions(
         &self,
         ctx: &Context<'_>,
@@ -173,6 +174,7 @@ impl QueryRoot {
     /// two are equal for one workspace (`workspaceId`, or a workspace's own key), and for the
     /// admin across all workspaces `totalCount` is smaller by the contacts that more than one
     /// workspace received in the period.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
@@ -299,6 +301,7 @@ impl QueryRoot {
     }
 
     /// The audit log, newest first (Relay connection). Admin only.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

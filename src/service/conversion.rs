@@ -451,22 +451,6 @@ impl Services {
         }
         Ok(query.all(self.db.conn()).await?)
     }
-
-    /// Conversions of several contacts, newest first, for the DataLoader.
-    pub async fn conversions_by_contacts(
-        &self,
-        caller: &Caller,
-        contact_ids: &[i64],
-    ) -> AppResult<Vec<conversion::Model>> {
-        let mut query = conversion::Entity::find()
-            .filter(conversion::Column::ContactId.is_in(contact_ids.to_vec()))
-            .order_by_desc(conversion::Column::ConvertedAt)
-            .order_by_desc(conversion::Column::Id);
-        if let Some(ws) = caller.principal.scope() {
-            query = query.filter(conversion::Column::WorkspaceId.eq(ws.as_str()));
-        }
-        Ok(query.all(self.db.conn()).await?)
-    }
 }
 
 /// The workspace a query is confined to: the caller's own for a workspace (naming another is

@@ -1,11 +1,15 @@
 //! Leads: a contact's inquiry, later linked to the conversion it became.
 
+use super::conversion::{MAX_PAGE, Page};
 use super::{Services, access, audit, now};
 use crate::auth::Caller;
 use crate::domain::{ContactId, LeadId, Permission};
 use crate::error::{AppError, AppResult};
 use entity::lead;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use serde_json::json;
 
 impl Services {
@@ -78,21 +82,44 @@ impl Services {
             .collect())
     }
 
-    /// Leads of several contacts, for the DataLoader (reached through visible contacts).
-    pub async fn leads_by_contacts(
+    /// A contact's leads, oldest first, `first` at a time after the lead `after` (reached
+    /// through a visible contact, so visible as it is).
+    pub async fn leads_of(
         &self,
         caller: &Caller,
-        contact_ids: &[i64],
-    ) -> AppResult<Vec<lead::Model>> {
-        let rows = lead::Entity::find()
-            .filter(lead::Column::ContactId.is_in(contact_ids.to_vec()))
+        contact: ContactId,
+        first: u64,
+        after: Option<LeadId>,
+    ) -> AppResult<Page<lead::Model>> {
+        caller.principal.require(Permission::Read)?;
+        let mut query = lead::Entity::find().filter(lead::Column::ContactId.eq(contact.0));
+        if let Some(after) = after {
+            query = query.filter(lead::Column::Id.gt(after.0));
+        }
+        let first = first.clamp(1, MAX_PAGE);
+        let mut items = query
             .order_by_asc(lead::Column::Id)
+            .limit(first + 1)
             .all(self.db.conn())
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|l| redact(&caller.principal, l))
-            .collect())
+        let has_next_page = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(Page {
+            items: items
+                .into_iter()
+                .map(|l| redact(&caller.principal, l))
+                .collect(),
+            has_next_page,
+        })
+    }
+
+    /// How many leads a contact has: one `COUNT` query.
+    pub async fn count_leads_of(&self, caller: &Caller, contact: ContactId) -> AppResult<u64> {
+        caller.principal.require(Permission::Read)?;
+        Ok(lead::Entity::find()
+            .filter(lead::Column::ContactId.eq(contact.0))
+            .count(self.db.conn())
+            .await?)
     }
 }
 

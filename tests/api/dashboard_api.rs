@@ -334,7 +334,7 @@ async fn service_info_tells_the_settings_and_the_caller() {
     assert_eq!(info["weekStart"], "MONDAY");
     assert_eq!(info["maxPageSize"], 200);
     assert_eq!(info["maxDepth"], 12);
-    assert_eq!(info["maxComplexity"], 500);
+    assert_eq!(info["maxComplexity"], 5000);
     assert_eq!(info["maxAliases"], 30);
     assert_eq!(info["maxExportXlsxRows"], 1_048_575);
     assert_eq!(info["rateLimitPerHour"], 0, "the admin key is not limited");

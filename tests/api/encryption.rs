@@ -137,7 +137,7 @@ async fn the_database_holds_no_plaintext_of_sensitive_values() {
 }
 
 const CONVERSION_QUERY: &str = r#"query($id: ID!) {
-  conversion(id: $id) { customData contact { customMetadata leads { conversionMetadata } } }
+  conversion(id: $id) { customData contact { customMetadata leads { nodes { conversionMetadata } } } }
 }"#;
 
 async fn authorised_readers_get_plaintext_and_read_only_ones_a_mask() {
@@ -191,7 +191,7 @@ async fn authorised_readers_get_plaintext_and_read_only_ones_a_mask() {
         PASSPORT
     );
     assert_eq!(
-        found["contact"]["leads"][0]["conversionMetadata"]["secret_ssn"], SSN,
+        found["contact"]["leads"]["nodes"][0]["conversionMetadata"]["secret_ssn"], SSN,
         "the lead's copy opens too"
     );
 

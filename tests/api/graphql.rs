@@ -330,8 +330,8 @@ async fn contact_shows_its_conversion_state_conversions_and_leads() {
                   id name email phone createdAt updatedAt sentFromWorkspace convertedFromWorkspace
                   conversionStatus convertedTimestamp convertedBy customMetadata lifetimeValue
                   currency conversionCount
-                  conversions { id conversionValue }
-                  leads { id conversionId }
+                  conversions { totalCount nodes { id conversionValue } }
+                  leads { totalCount nodes { id conversionId } }
                } }"#,
             json!({}),
         )
@@ -352,11 +352,11 @@ async fn contact_shows_its_conversion_state_conversions_and_leads() {
     assert!(contact["convertedTimestamp"].is_string());
     assert_eq!(
         contact["conversions"],
-        json!([{ "id": f.sale["id"], "conversionValue": "25000.00" }])
+        json!({ "totalCount": 1, "nodes": [{ "id": f.sale["id"], "conversionValue": "25000.00" }] })
     );
     assert_eq!(
         contact["leads"],
-        json!([{ "id": "1234567890", "conversionId": f.sale["id"] }])
+        json!({ "totalCount": 1, "nodes": [{ "id": "1234567890", "conversionId": f.sale["id"] }] })
     );
 }
 

@@ -59,11 +59,10 @@ async fn deep_data_queries_are_refused_even_through_fragments() {
     // Arrange
     let app = spawn_app().await;
     let fragments = "{ contact(id: \"1\") { ...A } }
-        fragment A on Contact { conversions { contact { ...B } } }
-        fragment B on Contact { conversions { contact { ...C } } }
-        fragment C on Contact { conversions { contact { ...D } } }
-        fragment D on Contact { conversions { contact { ...E } } }
-        fragment E on Contact { conversions { contact { conversions { id } } } }";
+        fragment A on Contact { conversions(first: 1) { nodes { contact { ...B } } } }
+        fragment B on Contact { conversions(first: 1) { nodes { contact { ...C } } } }
+        fragment C on Contact { conversions(first: 1) { nodes { contact { ...D } } } }
+        fragment D on Contact { conversions(first: 1) { nodes { id } } }";
 
     // Act
     let at_limit = app.graphql(&app.admin, &nested_query(12), json!({})).await;

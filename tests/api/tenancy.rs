@@ -303,7 +303,8 @@ async fn b_cannot_reach_as_data_through_relations() {
         .app
         .graphql_data(
             &f.b,
-            r#"{ conversions { nodes { id contact { id conversions { id } leads { id } } lead { id } } } }"#,
+            r#"{ conversions(first: 10) { nodes { id contact { id conversions(first: 10) { nodes { id } }
+                leads(first: 10) { nodes { id } } } lead { id } } } }"#,
             json!({}),
         )
         .await;
@@ -314,10 +315,10 @@ async fn b_cannot_reach_as_data_through_relations() {
     assert_eq!(nodes.len(), 1, "{data}");
     assert_eq!(nodes[0]["contact"]["id"], "2001");
     assert_eq!(
-        nodes[0]["contact"]["conversions"],
+        nodes[0]["contact"]["conversions"]["nodes"],
         json!([{ "id": nodes[0]["id"] }])
     );
-    assert_eq!(nodes[0]["contact"]["leads"], json!([]));
+    assert_eq!(nodes[0]["contact"]["leads"]["nodes"], json!([]));
     assert_eq!(nodes[0]["lead"], Value::Null);
 }
 
@@ -484,12 +485,12 @@ async fn a_shared_contacts_lead_hides_another_workspaces_conversion() {
         .app
         .graphql_data(
             &f.b,
-            r#"{ contact(id: "1001") { leads { id workspaceId conversionId conversionMetadata } }
+            r#"{ contact(id: "1001") { leads { nodes { id workspaceId conversionId conversionMetadata } } }
                  lead(id: "5001") { workspaceId conversionId conversionMetadata } }"#,
             json!({}),
         )
         .await;
-    let lead = &data["contact"]["leads"][0];
+    let lead = &data["contact"]["leads"]["nodes"][0];
     assert_eq!(
         lead["id"], "5001",
         "B sees the lead of a contact it received"

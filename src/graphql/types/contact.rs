@@ -1,8 +1,9 @@
 use super::{Conversion, Lead, decimal};
-use crate::domain::{ContactId, ConversionStatus};
-use crate::graphql::loaders::{ConversionsOf, LeadsOf, Loaders};
+use crate::domain::{ContactId, ConversionStatus, LeadId, page_size};
+use crate::graphql::connection::{CountOf, Counted, connection};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
+use crate::service::conversion::{ConversionFilter, Cursor, DEFAULT_PAGE, MAX_PAGE};
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::contact;
@@ -96,25 +97,55 @@ impl Contact {
         self.0.conversion_count
     }
 
-    /// The contact's conversions that the caller may see, newest first.
-    async fn conversions(&self, ctx: &Context<'_>) -> Result<Vec<Conversion>> {
-        let rows = ctx
-            .data::<Loaders>()?
-            .load_one(ConversionsOf(ContactId(self.0.id)))
+    /// The contact's conversions that the caller may see (a workspace sees its own, the
+    /// admin all), newest first (Relay connection; `totalCount` counts only those). Costs
+    /// `first` (default 50) times its selection in query complexity.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, child_complexity)")]
+    async fn conversions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Counted<Conversion>> {
+        let filter = ConversionFilter {
+            contact_id: Some(ContactId(self.0.id)),
+            ..ConversionFilter::default()
+        };
+        let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
+        let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
+        let page = services(ctx)?
+            .conversions(caller(ctx)?, filter.clone(), first, after)
             .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Conversion)
-            .collect())
+        Ok(connection(
+            after.is_some(),
+            page,
+            CountOf::Conversions(filter),
+            |c| Cursor::of(c).encode(),
+            Conversion,
+        ))
     }
 
-    /// The contact's leads, oldest first.
-    async fn leads(&self, ctx: &Context<'_>) -> Result<Vec<Lead>> {
-        let rows = ctx
-            .data::<Loaders>()?
-            .load_one(LeadsOf(ContactId(self.0.id)))
+    /// The contact's leads, oldest first (Relay connection). Costs `first` (default 50)
+    /// times its selection in query complexity.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, child_complexity)")]
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Counted<Lead>> {
+        let contact = ContactId(self.0.id);
+        let after = after.map(|a| LeadId::parse("after", &a)).transpose()?;
+        let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
+        let page = services(ctx)?
+            .leads_of(caller(ctx)?, contact, first, after)
             .await?;
-        Ok(rows.unwrap_or_default().into_iter().map(Lead).collect())
+        Ok(connection(
+            after.is_some(),
+            page,
+            CountOf::LeadsOf(contact),
+            |l| l.id.to_string(),
+            Lead,
+        ))
     }
 }

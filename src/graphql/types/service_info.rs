@@ -84,7 +84,8 @@ impl ServiceInfo {
         int(self.limits.graphql_max_depth)
     }
 
-    /// Largest complexity (one point per field) a GraphQL document may have.
+    /// Largest complexity a GraphQL document may have: one point per field, a connection
+    /// counting its selection once per row of its page (`first`, default 50).
     async fn max_complexity(&self) -> i32 {
         int(self.limits.graphql_max_complexity)
     }
