@@ -229,6 +229,7 @@ impl MutationRoot {
 
     /// Logs up to 1,000 conversions, each on its own: one result per item, in order, saying
     /// whether it was stored, replayed (its idempotency key was seen) or rejected, and why.
+    /// The answer is as long as the input, which is refused beyond 1,000 items.
     async fn log_conversions(
         &self,
         ctx: &Context<'_>,

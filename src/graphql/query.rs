@@ -218,7 +218,8 @@ impl QueryRoot {
             .map(Workspace))
     }
 
-    /// All workspaces (admin), or just your own.
+    /// All workspaces (admin), or just your own. A plain list: only the admin creates
+    /// workspaces, so its length is the admin's choice, not something a tenant can grow.
     async fn workspaces(&self, ctx: &Context<'_>) -> Result<Vec<Workspace>> {
         let rows = services(ctx)?.workspaces(caller(ctx)?).await?;
         Ok(rows.into_iter().map(Workspace).collect())

@@ -151,6 +151,8 @@ impl Services {
                 format!("must hold 1 to {MAX_BATCH} conversions"),
             ));
         }
+        self.count_batch_items(&caller.principal, items.len())
+            .await?;
         // Submitted together, the items share group commits instead of waiting on each other.
         let outcomes = items.into_iter().map(|item| async move {
             match item {

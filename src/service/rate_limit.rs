@@ -50,7 +50,8 @@ impl RateLimiter {
         }
     }
 
-    fn count_locally(&self, workspace: &str, window_start: i64) -> u64 {
+    /// Adds `units` (negative to refund) to the workspace's count in this window.
+    fn count_locally(&self, workspace: &str, window_start: i64, units: i64) -> u64 {
         // A poisoned lock only means another request panicked mid-increment; the map is
         // still a valid set of counts.
         let mut windows = self.local.lock().unwrap_or_else(PoisonError::into_inner);
@@ -59,7 +60,7 @@ impl RateLimiter {
             windows.retain(|(_, start), _| *start > window_start - KEEP_SECONDS);
         }
         let count = windows.entry(key).or_insert(0);
-        *count += 1;
+        *count = count.saturating_add_signed(units);
         *count
     }
 }
@@ -71,6 +72,53 @@ impl Services {
         &self,
         principal: &Principal,
     ) -> AppResult<Option<RateLimitStatus>> {
+        self.count_requests(principal, 1).await
+    }
+
+    /// Counts the items of a batch beyond the first as requests of their own (the request
+    /// that carried them was counted at the door), so the limit covers all work. A batch that
+    /// would pass the limit is refused whole and its items are not counted, so a workspace
+    /// can still send what its remaining allowance holds.
+    pub async fn count_batch_items(&self, principal: &Principal, items: usize) -> AppResult<()> {
+        let extra = u64::try_from(items.saturating_sub(1)).unwrap_or(u64::MAX);
+        if extra == 0 {
+            return Ok(());
+        }
+        match self.count_requests(principal, extra).await {
+            Err(refused @ AppError::RateLimited { .. }) => {
+                self.refund(principal, extra).await?;
+                Err(refused)
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn refund(&self, principal: &Principal, units: u64) -> AppResult<()> {
+        let Some(workspace) = principal.workspace() else {
+            return Ok(());
+        };
+        let units = -i64::try_from(units).unwrap_or(i64::MAX);
+        let window_start = current_window_start();
+        match self.db.backend() {
+            DbBackend::Sqlite => {
+                self.rate_limiter
+                    .count_locally(workspace.as_str(), window_start, units);
+            }
+            _ => {
+                self.count_shared(workspace.as_str(), window_start, units)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `units` requests to `principal`'s count and refuses them once its workspace is
+    /// over the limit.
+    async fn count_requests(
+        &self,
+        principal: &Principal,
+        units: u64,
+    ) -> AppResult<Option<RateLimitStatus>> {
         let Some(workspace) = principal.workspace() else {
             return Ok(None);
         };
@@ -80,11 +128,16 @@ impl Services {
         }
         let now = Utc::now().timestamp();
         let window_start = now - now.rem_euclid(WINDOW_SECONDS);
+        let units = i64::try_from(units).unwrap_or(i64::MAX);
         let count = match self.db.backend() {
-            DbBackend::Sqlite => self
-                .rate_limiter
-                .count_locally(workspace.as_str(), window_start),
-            _ => self.count_shared(workspace.as_str(), window_start).await?,
+            DbBackend::Sqlite => {
+                self.rate_limiter
+                    .count_locally(workspace.as_str(), window_start, units)
+            }
+            _ => {
+                self.count_shared(workspace.as_str(), window_start, units)
+                    .await?
+            }
         };
         let reset_seconds = u64::try_from(window_start + WINDOW_SECONDS - now).unwrap_or(0);
         if count > limit {
@@ -124,8 +177,9 @@ impl Services {
         })
     }
 
-    /// One atomic statement, so concurrent requests on any node never lose a count.
-    async fn count_shared(&self, workspace: &str, window_start: i64) -> AppResult<u64> {
+    /// Adds `units` (negative to refund) in one atomic statement, so concurrent requests on
+    /// any node never lose a count.
+    async fn count_shared(&self, workspace: &str, window_start: i64, units: i64) -> AppResult<u64> {
         let backend = self.db.backend();
         let conn = self.db.conn();
         let upsert = Statement::from_sql_and_values(
@@ -133,19 +187,24 @@ impl Services {
             placeholders(
                 backend,
                 "INSERT INTO rate_limit_windows (workspace_id, window_start, count) \
-                 VALUES (?, ?, 1) \
+                 VALUES (?, ?, ?) \
                  ON CONFLICT (workspace_id, window_start) \
-                 DO UPDATE SET count = rate_limit_windows.count + 1 \
+                 DO UPDATE SET count = rate_limit_windows.count + ? \
                  RETURNING count",
             ),
-            [workspace.into(), window_start.into()],
+            [
+                workspace.into(),
+                window_start.into(),
+                units.max(0).into(),
+                units.into(),
+            ],
         );
         let row = conn
             .query_one_raw(upsert)
             .await?
             .ok_or_else(|| AppError::Internal("rate limit upsert returned no row".into()))?;
         let count: i64 = row.try_get("", "count")?;
-        if count == 1 {
+        if count == units {
             // A new window began for this workspace: a cheap moment to drop stale ones.
             conn.execute_raw(Statement::from_sql_and_values(
                 backend,
@@ -159,6 +218,12 @@ impl Services {
         }
         Ok(u64::try_from(count).unwrap_or(0))
     }
+}
+
+/// The start of the current clock hour, in seconds since the epoch.
+fn current_window_start() -> i64 {
+    let now = Utc::now().timestamp();
+    now - now.rem_euclid(WINDOW_SECONDS)
 }
 
 /// `?, ?` → `$1, $2` on PostgreSQL.

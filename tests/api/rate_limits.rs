@@ -168,7 +168,44 @@ async fn a_websocket_connection_counts_once_and_is_refused_over_the_limit() {
     }
 }
 
+/// `n` sales for contact 1, as a REST batch body.
+fn rest_batch(n: usize) -> serde_json::Value {
+    let item = json!({ "contact_id": 1, "converted_by": "agent", "conversion_type": "sale" });
+    json!({ "conversions": vec![item; n] })
+}
+
+async fn each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes_nothing() {
+    // Arrange: a limit of 10; creating the contact is request 1.
+    let app = spawn_app().await;
+    let creds = register_limited(&app, "batcher", Some(10)).await;
+    app.create_contact(&creds, 1, "Batch target").await;
+    let graphql_batch = "mutation($items: [LogConversionItem!]!) { logConversions(conversions: $items) { status } }";
+    let item = json!({ "conversion": { "contactId": "1", "convertedBy": "agent", "conversionType": "sale" } });
+
+    // Act
+    let five = app
+        .post_json("/conversions/batch", &creds, &rest_batch(5))
+        .await;
+    let five_more = app
+        .graphql(&creds, graphql_batch, json!({ "items": vec![item; 5] }))
+        .await;
+    let logged_after_refusal = app.all_conversions().await.len();
+    let three = app
+        .post_json("/conversions/batch", &creds, &rest_batch(3))
+        .await;
+
+    // Assert: 1 + 5 = 6; the GraphQL request is 7 and its 4 further items would make 11:
+    // refused whole, the items not counted; then 7 + 3 = 10, and the next request is over.
+    assert_eq!(five.status().as_u16(), 200);
+    assert_graphql_error(&five_more, "RATE_LIMITED", None);
+    assert_eq!(logged_after_refusal, 5, "the refused batch wrote nothing");
+    assert_eq!(three.status().as_u16(), 200);
+    assert_refused(&app, &creds).await;
+    assert_eq!(app.all_conversions().await.len(), 8);
+}
+
 crate::backend::on_both_backends!(
+    each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes_nothing,
     a_websocket_connection_counts_once_and_is_refused_over_the_limit,
     the_fourth_request_over_a_limit_of_three_is_refused_with_retry_after,
     graphql_over_the_default_limit_answers_rate_limited,

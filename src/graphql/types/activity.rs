@@ -50,7 +50,7 @@ impl WorkspaceActivity {
         self.0.conversion_rate
     }
 
-    /// Latest events first.
+    /// Latest events first; at most `limit` (1 to 100, default 20) of them.
     async fn recent_activity(&self) -> Vec<ActivityEntry> {
         self.0
             .recent

@@ -64,7 +64,9 @@ pub struct TrendPoint {
     total_value: Decimal,
 }
 
-/// Trend lines, oldest bucket first; buckets without conversions are omitted.
+/// Trend lines, oldest bucket first; buckets without conversions are omitted. Plain lists: at
+/// most one point per day, week or month in the filter's period (conversions cannot be dated
+/// in the future), summed with one `GROUP BY`, never one point per conversion.
 #[derive(SimpleObject)]
 pub struct Trends {
     /// By local day of the time zone.
@@ -133,7 +135,8 @@ impl ConversionAnalytics {
         }
     }
 
-    /// Per workspace, ordered by id.
+    /// Per workspace, ordered by id. A plain list: one entry per workspace, and only the admin
+    /// creates workspaces (a workspace's own key sees at most itself).
     async fn by_workspace(&self) -> Vec<WorkspaceAnalytics> {
         self.analytics
             .by_workspace
@@ -149,7 +152,8 @@ impl ConversionAnalytics {
             .collect()
     }
 
-    /// Per conversion type, most frequent first.
+    /// Per conversion type, most frequent first. A plain list: one entry per distinct type in
+    /// the filter's conversions, read with one `GROUP BY`, never one entry per conversion.
     async fn by_type(&self) -> Vec<TypeCount> {
         self.analytics
             .by_type
@@ -171,7 +175,7 @@ impl ConversionAnalytics {
         }
     }
 
-    /// Leads received → qualified → appointments → conversions.
+    /// Leads received → qualified → appointments → conversions: always these four stages.
     async fn funnel(&self) -> Vec<FunnelStage> {
         self.analytics
             .funnel

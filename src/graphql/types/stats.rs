@@ -98,7 +98,9 @@ impl ConversionStats {
         self.stats.from_rollups
     }
 
-    /// The groups, periods oldest first; groups without conversions are omitted.
+    /// The groups, periods oldest first; groups without conversions are omitted. A plain
+    /// list: one entry per combination of the grouped dimensions that occurs (workspaces ×
+    /// types × the five statuses × periods), read with one `GROUP BY`, never one per conversion.
     async fn groups(&self) -> Vec<StatsGroup> {
         self.stats
             .groups
