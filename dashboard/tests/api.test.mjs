@@ -44,9 +44,10 @@ test("the standard graphql-js introspection query succeeds at the default limits
 
 test("a deep non-introspection query is still refused", async () => {
   let selection = "id";
-  for (let i = 0; i < 10; i++) selection = `contact { conversions { ${selection} } }`;
+  for (let i = 0; i < 10; i++) selection = `contact { conversions(first: 1) { nodes { ${selection} } } }`;
   const body = await fixture.admin.graphqlRaw(`{ conversions(first: 1) { nodes { ${selection} } } }`);
   assert.ok(body.errors?.length, `deep query answered without errors: ${JSON.stringify(body).slice(0, 300)}`);
+  assert.match(body.errors[0].message, /nested too deep/);
 });
 
 test("/dashboard and its assets: CSP, nosniff, no-referrer, ETag, gzip, immutable hashed assets", async () => {

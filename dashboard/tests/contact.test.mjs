@@ -12,6 +12,7 @@ const SECRET = "123-45-6789";
 let server;
 let browser;
 let viewer;
+let source;
 
 before(async () => {
   // Secret custom values are refused unless an encryption key is configured.
@@ -24,7 +25,7 @@ before(async () => {
     const body = await admin.rest("POST", "/workspaces/register", { workspace_id: id, workspace_name: `${id} team`, permissions }, 201);
     return { key: body.api_key, api: admin.as({ workspaceId: id, apiKey: body.api_key }) };
   };
-  const source = await register("lead_gen", ["read", "update", "convert"]);
+  source = await register("lead_gen", ["read", "update", "convert"]);
   viewer = await register("viewer", ["read"]);
   await source.api.rest("POST", "/contacts", {
     id: 3001,
@@ -97,7 +98,7 @@ test("custom_metadata by type: meter, chips, date, tree, hidden secret, raw JSON
 });
 
 test("hostile metadata stays in the card: wraps, +N more, deep tree, raw bad date, isolated bidi, no sideways scroll at 375 px", async () => {
-  const api = (await viewer.api.graphql(`{ contact(id: "3002") { conversionCount conversions { id } } }`)).contact;
+  const api = (await viewer.api.graphql(`{ contact(id: "3002") { conversionCount conversions(first: 200) { totalCount } } }`)).contact;
   for (const [name, viewport] of [["desktop", { width: 1280, height: 900 }], ["375", { width: 375, height: 800 }]]) {
     const guard = await guardedContext(browser, { viewport });
     const page = await guard.context.newPage();
@@ -122,9 +123,9 @@ test("hostile metadata stays in the card: wraps, +N more, deep tree, raw bad dat
             return b && getComputedStyle(b).unicodeBidi === "isolate";
           })));
       assert.ok(isolated, "keys and values with U+202E are direction-isolated");
-      if (api.conversions.length < api.conversionCount) {
+      if (api.conversions.totalCount < api.conversionCount) {
         assert.match(await card.getByTestId("conversions-partial").innerText(),
-          new RegExp(`${api.conversions.length} of ${api.conversionCount} conversions are yours`));
+          new RegExp(`${api.conversions.totalCount} of ${api.conversionCount} conversions are yours`));
       }
       const widths = await page.evaluate(() => {
         const card = document.getElementById("contact").getBoundingClientRect();
@@ -141,7 +142,7 @@ test("hostile metadata stays in the card: wraps, +N more, deep tree, raw bad dat
       await guard.context.close();
     }
   }
-  assert.ok(api.conversions.length < api.conversionCount, "the viewer sees fewer conversions than the count (API)");
+  assert.ok(api.conversions.totalCount < api.conversionCount, "the viewer sees fewer conversions than the count (API)");
 });
 
 test("an empty metadata object says so", async () => {
@@ -152,6 +153,32 @@ test("an empty metadata object says so", async () => {
     const card = page.getByRole("region", { name: "Contact" });
     await card.getByText("{} (empty object)").waitFor({ timeout: 10_000 });
     assert.equal(await card.getByText("No metadata.").count(), 0);
+    assertClean(guard);
+  } finally {
+    await guard.context.close();
+  }
+});
+
+test("a contact's conversions are paged 25 at a time, totalCount from the API", async () => {
+  await source.api.rest("POST", "/contacts", { id: 3004, name: "Busy Person" }, 201);
+  for (let i = 0; i < 30; i++) {
+    await source.api.rest("POST", "/conversions/log", {
+      contact_id: 3004, converted_by: "agent", conversion_type: "sale", conversion_value: `${i + 1}.00`,
+    }, 201);
+  }
+  const guard = await guardedContext(browser);
+  const page = await guard.context.newPage();
+  try {
+    await openDashboard(page, server.base, "?contact=3004", source.key);
+    const card = page.getByRole("region", { name: "Contact" });
+    const total = card.getByTestId("contact-conversions-total");
+    await total.waitFor({ timeout: 10_000 });
+    assert.equal(await total.getAttribute("data-value"), "30");
+    const rows = card.locator("tr[data-conversion-id]");
+    assert.equal(await rows.count(), 25);
+    await card.getByRole("button", { name: "Next page" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("#contact tr[data-conversion-id]").length === 5);
+    assert.match(await total.innerText(), /Showing 26–30 of 30/);
     assertClean(guard);
   } finally {
     await guard.context.close();

@@ -157,11 +157,15 @@ export interface StageContactsData {
   contacts: { totalCount: number; pageInfo: PageInfo; nodes: ContactRow[] };
 }
 
-export const CONTACT = `query Contact($id: ID!) {
+export const CONTACT = `query Contact($id: ID!, $after: String) {
   contact(id: $id) {
     id name email phone conversionStatus lifetimeValue currency conversionCount createdAt updatedAt
     sentFromWorkspace convertedFromWorkspace convertedTimestamp erasedAt customMetadata
-    conversions { id convertedAt conversionType conversionValue currency workspaceId convertedBy }
+    conversions(first: 25, after: $after) {
+      totalCount
+      nodes { id convertedAt conversionType conversionValue currency workspaceId convertedBy }
+      pageInfo { hasNextPage endCursor }
+    }
   }
 }`;
 export interface ContactDetail extends ContactRow {
@@ -175,14 +179,18 @@ export interface ContactDetail extends ContactRow {
   erasedAt: string | null;
   customMetadata: unknown;
   conversions: {
-    id: string;
-    convertedAt: string;
-    conversionType: string;
-    conversionValue: string | null;
-    currency: string;
-    workspaceId: string;
-    convertedBy: string;
-  }[];
+    totalCount: number;
+    nodes: {
+      id: string;
+      convertedAt: string;
+      conversionType: string;
+      conversionValue: string | null;
+      currency: string;
+      workspaceId: string;
+      convertedBy: string;
+    }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  };
 }
 export interface ContactData {
   contact: ContactDetail | null;

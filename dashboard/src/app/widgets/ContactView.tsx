@@ -3,8 +3,13 @@ import { Section } from "./Section";
 import { MetaTree, MetaValue } from "./Metadata";
 import { ConversionTable } from "./ConversionTable";
 import { useQuery } from "../lib/useQuery";
+import { usePages } from "../lib/usePages";
+import { Pager } from "./Pager";
 import { formatInt, formatMoney } from "../lib/format";
 import { CONTACT, type ContactData } from "../lib/queries";
+
+/** Conversions per page; the CONTACT query asks for as many. */
+const PAGE = 25;
 
 interface Props {
   id: string;
@@ -15,7 +20,8 @@ interface Props {
 
 /** §4.6: one contact: status, lifetime value, conversions, and its metadata by type (or raw JSON). */
 export function ContactView(props: Props) {
-  const q = useQuery<ContactData>(CONTACT, { id: props.id });
+  const pages = usePages(props.id);
+  const q = useQuery<ContactData>(CONTACT, { id: props.id, after: pages.after });
   const [raw, setRaw] = useState(false);
   const c = q.data?.contact;
   return (
@@ -62,12 +68,17 @@ export function ContactView(props: Props) {
             <MetaValue name="metadata" value={c.customMetadata} />
           )}
           <h3>Its conversions</h3>
-          {c.conversions.length < c.conversionCount && (
+          {c.conversions.totalCount < c.conversionCount && (
             <p class="muted" data-testid="conversions-partial">
-              {formatInt(c.conversions.length)} of {formatInt(c.conversionCount)} conversions are yours; the rest were logged by other workspaces.
+              {formatInt(c.conversions.totalCount)} of {formatInt(c.conversionCount)} conversions are yours; the rest were logged by other workspaces.
             </p>
           )}
-          <ConversionTable caption="The contact's conversions" rows={c.conversions} zone={props.zone} names={props.names}
+          {c.conversions.totalCount > PAGE && (
+            <Pager testId="contact-conversions-total" page={pages.page} size={PAGE} shown={c.conversions.nodes.length}
+              total={c.conversions.totalCount} hasNext={c.conversions.pageInfo.hasNextPage}
+              prev={pages.prev} next={() => pages.next(c.conversions.pageInfo.endCursor)} />
+          )}
+          <ConversionTable caption="The contact's conversions" rows={c.conversions.nodes} zone={props.zone} names={props.names}
             last={["By", (v) => v.convertedBy]} />
         </>
       )}

@@ -1,9 +1,9 @@
-import { useEffect, useState } from "preact/hooks";
 import { Section } from "./Section";
 import { Pager } from "./Pager";
 import { ConversionTable } from "./ConversionTable";
 import { STAGE_LABELS } from "./Funnel";
 import { useQuery } from "../lib/useQuery";
+import { usePages } from "../lib/usePages";
 import { formatInt, formatMoney } from "../lib/format";
 import {
   BUCKET_CONVERSIONS, STAGE_CONTACTS, type BucketConversionsData, type StageContactsData,
@@ -11,19 +11,6 @@ import {
 import type { Bucket, Period } from "../lib/period";
 
 const PAGE = 25;
-
-/** Cursor-stack paging for a Relay connection; resets when `key` changes. */
-function usePages(key: string) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  useEffect(() => setCursors([null]), [key]);
-  const page = cursors.length - 1;
-  return {
-    page,
-    after: cursors[page],
-    next: (c: string | null) => c && setCursors([...cursors, c]),
-    prev: () => setCursors(cursors.slice(0, -1)),
-  };
-}
 
 interface Common {
   zone: string;
