@@ -229,93 +229,61 @@ async fn a_contacts_leads_page_oldest_first() {
     assert_eq!(second["pageInfo"]["hasNextPage"], false);
 }
 
-/// The dashboard's documents as `dashboard/src/app/lib/queries.ts` sends them (its
-/// `FEED_FIELDS` and `ANALYTICS` spelled out): each must pass at the default limits.
-mod dashboard {
-    pub const FEED: &str =
-        "id createdAt convertedAt conversionType conversionValue currency contactId workspaceId";
-    pub const BOOT: &str = "query Boot {
-  serviceInfo { currency defaultTimeZone rollupTimeZones weekStart maxPageSize tokenTtlSeconds caller { workspaceId isAdmin } }
-  workspaces { id name }
-}";
-    pub const ANALYTICS: &str = "summary { totalConversions conversionRate averageValue totalValue contactsReceived }
-    byWorkspace { workspaceId contactsReceived conversions conversionRate totalValue averageValue }
-    trends { daily @include(if: $day) { ...P } weekly @include(if: $week) { ...P } monthly @include(if: $month) { ...P } }";
-    pub const DASHBOARD: &str = "query Dashboard($f: AnalyticsFilter!, $c: AnalyticsFilter!, $compare: Boolean!, $recent: ConversionFilter!,
-  $day: Boolean!, $week: Boolean!, $month: Boolean!) {
-  current: conversionAnalytics(filter: $f) {
-    currency timeZone
-    ANALYTICS
-    funnel { stage count percent }
-    byType { conversionType conversions totalValue }
-  }
-  previous: conversionAnalytics(filter: $c) @include(if: $compare) {
-    ANALYTICS
-  }
-  recent: conversions(first: 20, filter: $recent) { nodes { FEED } }
-}
-fragment P on TrendPoint { period conversions totalValue }";
-    pub const MISSED: &str = "query Missed($filter: ConversionFilter!, $after: String) {
-  conversions(first: 200, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } nodes { FEED } }
-}";
-    pub const BUCKET_CONVERSIONS: &str =
-        "query BucketConversions($filter: ConversionFilter!, $after: String) {
-  conversions(first: 25, after: $after, filter: $filter) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    nodes { FEED }
-  }
-}";
-    pub const STAGE_CONTACTS: &str =
-        "query StageContacts($filter: ContactFilter!, $after: String) {
-  contacts(first: 25, after: $after, filter: $filter) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    nodes { id name conversionStatus lifetimeValue currency conversionCount }
-  }
-}";
-    pub const CONTACT: &str = "query Contact($id: ID!, $after: String) {
-  contact(id: $id) {
-    id name email phone conversionStatus lifetimeValue currency conversionCount createdAt updatedAt
-    sentFromWorkspace convertedFromWorkspace convertedTimestamp erasedAt customMetadata
-    conversions(first: 25, after: $after) {
-      totalCount
-      nodes { id convertedAt conversionType conversionValue currency workspaceId convertedBy }
-      pageInfo { hasNextPage endCursor }
+/// The dashboard's GraphQL documents, read from `dashboard/src/app/lib/queries.ts` itself (so
+/// they cannot drift from what the page sends): every `const NAME = `…`` or `"…"`, with its
+/// `${OTHER}` interpolations filled in from the same file.
+fn dashboard_document(name: &str) -> String {
+    const SOURCE: &str = include_str!("../../dashboard/src/app/lib/queries.ts");
+    let constants: Vec<(&str, &str)> = SOURCE
+        .split("const ")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, value) = rest.split_once(" = ")?;
+            let quote = value.chars().next().filter(|q| *q == '`' || *q == '"')?;
+            let body = &value[1..];
+            Some((name.trim(), &body[..body.find(quote)?]))
+        })
+        .collect();
+    let mut document = constants
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, body)| (*body).to_owned())
+        .unwrap_or_else(|| panic!("queries.ts has no constant {name}"));
+    for (other, body) in &constants {
+        document = document.replace(&format!("${{{other}}}"), body);
     }
-  }
-}";
+    assert!(
+        !document.contains("${"),
+        "{name}: an interpolation was left: {document}"
+    );
+    document
 }
 
 async fn the_dashboards_documents_pass_at_the_default_limits() {
     // Arrange
     let (app, alpha, ..) = shared_contact().await;
-    let expand = |doc: &str| {
-        doc.replace("ANALYTICS", dashboard::ANALYTICS)
-            .replace("FEED", dashboard::FEED)
-    };
     let period = json!({ "fromDate": "2020-01-01" });
     let documents = [
-        (dashboard::BOOT, json!({})),
+        ("BOOT", json!({})),
         (
-            dashboard::DASHBOARD,
+            "DASHBOARD",
             json!({ "f": period, "c": period, "compare": true, "recent": {},
                     "day": true, "week": true, "month": true }),
         ),
         (
-            dashboard::MISSED,
+            "MISSED",
             json!({ "filter": { "createdAfter": "2020-01-01T00:00:00Z" } }),
         ),
-        (dashboard::BUCKET_CONVERSIONS, json!({ "filter": {} })),
-        (dashboard::STAGE_CONTACTS, json!({ "filter": {} })),
-        (dashboard::CONTACT, json!({ "id": "1" })),
+        ("BUCKET_CONVERSIONS", json!({ "filter": {} })),
+        ("STAGE_CONTACTS", json!({ "filter": {} })),
+        ("CONTACT", json!({ "id": "1" })),
     ];
 
     for (document, variables) in documents {
         for creds in [&app.admin, &alpha] {
             // Act
             let answer = app
-                .graphql(creds, &expand(document), variables.clone())
+                .graphql(creds, &dashboard_document(document), variables.clone())
                 .await;
 
             // Assert
