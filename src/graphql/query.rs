@@ -4,7 +4,7 @@ use super::connection::{CountOf, Counted, connection};
 use super::scalars::Decimal;
 use super::types::{
     AuditEntry, Contact, Conversion, ConversionAnalytics, ConversionStats, Lead, ServiceInfo,
-    StatsDimension, WeekStartDay, Workspace, WorkspaceActivity,
+    StatsDimension, WeekStartDay, Workspace, WorkspaceActivity, conversion_page,
 };
 use super::{caller, services};
 use crate::config::Hardening;
@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::input::{AnalyticsQuery, ContactQuery, ConversionQuery, StatsInput};
 use crate::service::Services;
 use crate::service::audit::AuditFilter;
-use crate::service::conversion::{self as service, Cursor, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::conversion::{self as service, DEFAULT_PAGE, MAX_PAGE};
 use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
@@ -146,20 +146,8 @@ impl QueryRoot {
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Counted<Conversion>> {
-        let services = services(ctx)?;
-        let filter = filter.unwrap_or_default().parse(services)?;
-        let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
-        let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
-        let page = services
-            .conversions(caller(ctx)?, filter.clone(), first, after)
-            .await?;
-        Ok(connection(
-            after.is_some(),
-            page,
-            CountOf::Conversions(filter),
-            |c| Cursor::of(c).encode(),
-            Conversion,
-        ))
+        let filter = filter.unwrap_or_default().parse(services(ctx)?)?;
+        conversion_page(ctx, filter, first, after).await
     }
 
     /// One contact; null when it does not exist or is not yours.

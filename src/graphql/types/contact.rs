@@ -1,9 +1,9 @@
-use super::{Conversion, Lead, decimal};
+use super::{Conversion, Lead, conversion_page, decimal};
 use crate::domain::{ContactId, ConversionStatus, LeadId, page_size};
 use crate::graphql::connection::{CountOf, Counted, connection};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
-use crate::service::conversion::{ConversionFilter, Cursor, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::conversion::{ConversionFilter, DEFAULT_PAGE, MAX_PAGE};
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::contact;
@@ -111,18 +111,7 @@ impl Contact {
             contact_id: Some(ContactId(self.0.id)),
             ..ConversionFilter::default()
         };
-        let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
-        let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
-        let page = services(ctx)?
-            .conversions(caller(ctx)?, filter.clone(), first, after)
-            .await?;
-        Ok(connection(
-            after.is_some(),
-            page,
-            CountOf::Conversions(filter),
-            |c| Cursor::of(c).encode(),
-            Conversion,
-        ))
+        conversion_page(ctx, filter, first, after).await
     }
 
     /// The contact's leads, oldest first (Relay connection). Costs `first` (default 50)

@@ -1,15 +1,41 @@
 use super::{Contact, Lead, Workspace, decimal};
-use crate::domain::{ContactId, LeadId};
+use crate::domain::{ContactId, LeadId, page_size};
 use crate::error::AppError;
+use crate::graphql::connection::{CountOf, Counted, connection};
 use crate::graphql::loaders::{Loaders, WorkspaceKey};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
+use crate::service::conversion::{ConversionFilter, Cursor, DEFAULT_PAGE, MAX_PAGE};
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{contact, conversion};
 
 /// A conversion a workspace reported for a contact: a sale, an appointment, a qualification…
 pub struct Conversion(pub conversion::Model);
+
+/// One page of the conversions matching `filter` that the caller may see, newest first, as
+/// a Relay connection: the body of every `conversions` field. `first` is checked by the one
+/// page-size rule (default 50, at most 200) and `after` must be an `endCursor`, both
+/// `BAD_USER_INPUT` naming the argument.
+pub(crate) async fn conversion_page(
+    ctx: &Context<'_>,
+    filter: ConversionFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Counted<Conversion>> {
+    let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
+    let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
+    let page = services(ctx)?
+        .conversions(caller(ctx)?, filter.clone(), first, after)
+        .await?;
+    Ok(connection(
+        after.is_some(),
+        page,
+        CountOf::Conversions(filter),
+        |c| Cursor::of(c).encode(),
+        Conversion,
+    ))
+}
 
 /// A conversion a workspace reported for a contact: a sale, an appointment, a qualification…
 #[Object]

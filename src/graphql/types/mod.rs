@@ -15,6 +15,7 @@ pub use activity::WorkspaceActivity;
 pub use analytics::ConversionAnalytics;
 pub use audit::AuditEntry;
 pub use contact::Contact;
+pub(crate) use conversion::conversion_page;
 pub use conversion::{Conversion, ConversionEvent};
 pub use lead::Lead;
 pub use service_info::ServiceInfo;
