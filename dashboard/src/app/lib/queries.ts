@@ -54,15 +54,18 @@ export interface Trends {
   weekly?: TrendPoint[];
   monthly?: TrendPoint[];
 }
-export interface FeedConversion {
+/** The fields every conversion list of the dashboard shows (see widgets/ConversionTable). */
+export interface ConversionRow {
   id: string;
-  createdAt: string;
   convertedAt: string;
   conversionType: string;
   conversionValue: string | null;
   currency: string;
-  contactId: string;
   workspaceId: string;
+}
+export interface FeedConversion extends ConversionRow {
+  createdAt: string;
+  contactId: string;
 }
 const FEED_FIELDS = "id createdAt convertedAt conversionType conversionValue currency contactId workspaceId";
 
@@ -180,15 +183,7 @@ export interface ContactDetail extends ContactRow {
   customMetadata: unknown;
   conversions: {
     totalCount: number;
-    nodes: {
-      id: string;
-      convertedAt: string;
-      conversionType: string;
-      conversionValue: string | null;
-      currency: string;
-      workspaceId: string;
-      convertedBy: string;
-    }[];
+    nodes: (ConversionRow & { convertedBy: string })[];
     pageInfo: { hasNextPage: boolean; endCursor: string | null };
   };
 }

@@ -1,15 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { formatInstant, formatMoney } from "../lib/format";
-
-/** What a row needs: the fields every conversion query of the dashboard asks for. */
-export interface ConversionRow {
-  id: string;
-  convertedAt: string;
-  conversionType: string;
-  conversionValue: string | null;
-  currency: string;
-  workspaceId: string;
-}
+import type { ConversionRow } from "../lib/queries";
 
 interface Props<T extends ConversionRow> {
   /** For screen readers (the table's caption is visually hidden). */
