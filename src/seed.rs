@@ -12,12 +12,13 @@
 use crate::db::Db;
 use crate::domain::ConversionStatus;
 use crate::error::AppResult;
+use crate::service::id_allocator::{self, IdSpace};
 use crate::service::rollup;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use entity::{contact, conversion, lead, workspace, workspace_tracking};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QuerySelect, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -131,22 +132,16 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
         .exec_without_returning(conn)
         .await?;
 
-    // Contacts get ids after any already stored, so seeding adds to a database.
-    let first_id: i64 = contact::Entity::find()
-        .select_only()
-        .column_as(
-            sea_orm::sea_query::Expr::from(sea_orm::sea_query::Func::max(
-                sea_orm::sea_query::Expr::col(contact::Column::Id),
-            )),
-            "max",
-        )
-        .into_tuple::<Option<i64>>()
-        .one(conn)
-        .await?
-        .flatten()
-        .unwrap_or(0)
-        + 1;
     let contacts = (options.conversions / options.conversions_per_contact.max(1)).max(1);
+    // Ids from convio's own range, as for contacts and leads created without one, so seeding
+    // adds to a database and never meets a client's ids.
+    let (first_id, first_lead_id) = {
+        let txn = conn.begin().await?;
+        let contact_ids = id_allocator::reserve(&txn, IdSpace::Contacts, contacts).await?;
+        let lead_ids = id_allocator::reserve(&txn, IdSpace::Leads, contacts).await?;
+        txn.commit().await?;
+        (contact_ids, lead_ids)
+    };
     let mut states: Vec<ContactState> = (0..contacts)
         .map(|_| {
             let mut mine = vec![rng.below(receivers.len() as u64) as usize];
@@ -211,13 +206,16 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
                 converted_timestamp: Set(state.last.map(|(t, _)| t)),
                 converted_by: Set(None),
                 custom_metadata: Set(None),
-                lifetime_value_minor: Set(state.lifetime_minor),
+                // The two halves of `entity::wide` (the sum is never negative).
+                lifetime_value_low: Set(state.lifetime_minor & entity::wide::LOW_MASK),
+                lifetime_value_high: Set(state.lifetime_minor >> entity::wide::LOW_BITS),
                 currency: Set("USD".to_owned()),
                 conversion_count: Set(state.count),
                 erased_at: Set(None),
             });
+            let lead_id = first_lead_id + c as i64;
             lead_rows.push(lead::ActiveModel {
-                id: Set(id),
+                id: Set(lead_id),
                 contact_id: Set(id),
                 created_at: Set(arrived),
                 workspace_id: Set(None),
@@ -227,7 +225,7 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
             let track =
                 |ws: &str, action: &str, counterpart: &str| workspace_tracking::ActiveModel {
                     contact_id: Set(id),
-                    lead_id: Set(Some(id)),
+                    lead_id: Set(Some(lead_id)),
                     workspace_id: Set(ws.to_owned()),
                     action: Set(action.to_owned()),
                     timestamp: Set(arrived),
@@ -244,8 +242,6 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
         insert_all(db, lead_rows).await?;
         insert_all(db, tracking_rows).await?;
     }
-    crate::service::advance_id_sequence(conn, "contacts").await?;
-    crate::service::advance_id_sequence(conn, "leads").await?;
 
     let mut rng = Rng(stream);
     let mut written = 0;

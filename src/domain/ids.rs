@@ -39,6 +39,17 @@ impl fmt::Display for WorkspaceId {
     }
 }
 
+/// The largest id a client may choose for a new contact or lead (15 digits).
+pub const CLIENT_ID_MAX: i64 = 999_999_999_999_999;
+/// The first id convio assigns to a contact or lead created without one.
+pub const ASSIGNED_ID_MIN: i64 = CLIENT_ID_MAX + 1;
+/// The last id convio assigns: 2^53 − 1, so every id convio issues or accepts for a new row is
+/// exact as a JavaScript number (REST writes ids as JSON numbers).
+pub const ASSIGNED_ID_MAX: i64 = (1 << 53) - 1;
+
+const CLIENT_RANGE_RULE: &str =
+    "must be at most 999999999999999 when you choose it: larger ids are assigned by convio";
+
 macro_rules! int_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -59,6 +70,16 @@ macro_rules! int_id {
                     Ok($name(n))
                 } else {
                     Err(AppError::invalid(field, "must be a positive 64-bit integer id"))
+                }
+            }
+
+            /// Checks an id a client chose for a new row: it must lie in the client range
+            /// (`1..=CLIENT_ID_MAX`), below every id convio assigns.
+            pub fn client_chosen(self, field: &str) -> Result<Self, AppError> {
+                if self.0 <= CLIENT_ID_MAX {
+                    Ok(self)
+                } else {
+                    Err(AppError::invalid(field, CLIENT_RANGE_RULE))
                 }
             }
         }
@@ -177,6 +198,17 @@ mod tests {
         for bad in ["0", "-5", "1.5", "abc", "99999999999999999999"] {
             assert!(ContactId::parse("c", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn client_ids_stay_below_the_assigned_range() {
+        assert!(ContactId(1).client_chosen("id").is_ok());
+        assert!(LeadId(CLIENT_ID_MAX).client_chosen("id").is_ok());
+        for taken in [ASSIGNED_ID_MIN, ASSIGNED_ID_MAX, i64::MAX] {
+            assert!(ContactId(taken).client_chosen("id").is_err(), "{taken}");
+            assert!(LeadId(taken).client_chosen("id").is_err(), "{taken}");
+        }
+        assert_eq!(ASSIGNED_ID_MAX, 9_007_199_254_740_991);
     }
 
     #[test]

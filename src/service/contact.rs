@@ -1,6 +1,7 @@
 //! Contacts: create, read, send between workspaces, and update their conversion status.
 
 use super::access::{acting_workspace, ensure_workspace};
+use super::id_allocator::{self, IdSpace};
 use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
 use crate::domain::{
@@ -14,7 +15,8 @@ use serde_json::{Map, Value, json};
 
 #[derive(Debug, Default)]
 pub struct NewContact {
-    /// Integrators may bring their own id; otherwise the database assigns one.
+    /// Integrators may bring their own id, up to `CLIENT_ID_MAX`; otherwise convio assigns
+    /// one from the range above (see `id_allocator`).
     pub id: Option<ContactId>,
     pub name: Option<String>,
     pub email: Option<String>,
@@ -47,6 +49,9 @@ impl ContactConversionUpdate {
 }
 
 impl Services {
+    /// Creates a contact. A chosen `id` must be at most `CLIENT_ID_MAX` (else `invalid`
+    /// naming `id`) and unused (else `Conflict`); without one, convio assigns the next id of
+    /// its own range, which no client id can reach.
     pub async fn create_contact(
         &self,
         caller: &Caller,
@@ -55,31 +60,40 @@ impl Services {
         let principal = &caller.principal;
         principal.require(Permission::Update)?;
         let owner = acting_workspace(caller, input.workspace_id, "workspace_id", false)?;
+        let chosen = input.id.map(|id| id.client_chosen("id")).transpose()?;
         let txn = self.db.begin_write().await?;
         if let Some(owner) = &owner {
             ensure_workspace(&*txn, "workspace_id", owner).await?;
         }
-        if let Some(id) = input.id
-            && contact::Entity::find_by_id(id.0)
-                .one(&*txn)
-                .await?
-                .is_some()
-        {
-            return Err(AppError::Conflict(format!("contact {id} already exists")));
-        }
-        let at = now();
-        // Sensitive values are sealed with the row id, which the database may assign only on
-        // insert: the row is inserted without them, and they are added, sealed, in the same
-        // transaction, so their plaintext is never written.
-        let (sensitive, metadata) = match input.custom_metadata.map(CustomData::into_map) {
-            Some(map) => {
-                let (sensitive, other): (Map<String, Value>, Map<String, Value>) =
-                    map.into_iter().partition(|(key, _)| is_sensitive(key));
-                (sensitive, Some(Value::Object(other)))
+        let id = match chosen {
+            Some(id) => {
+                if contact::Entity::find_by_id(id.0)
+                    .one(&*txn)
+                    .await?
+                    .is_some()
+                {
+                    return Err(AppError::Conflict(format!("contact {id} already exists")));
+                }
+                id.0
             }
-            None => (Map::new(), None),
+            None => id_allocator::next_id(&*txn, IdSpace::Contacts).await?,
         };
-        let mut row = contact::ActiveModel {
+        let at = now();
+        // Sensitive values are sealed with the row id (known before the insert), so their
+        // plaintext is never written.
+        let metadata = match input.custom_metadata.map(CustomData::into_map) {
+            Some(map) => {
+                let (sensitive, mut other): (Map<String, Value>, Map<String, Value>) =
+                    map.into_iter().partition(|(key, _)| is_sensitive(key));
+                if !sensitive.is_empty() {
+                    other.extend(self.seal::<contact::Model>(&id.to_string(), sensitive)?);
+                }
+                Some(Value::Object(other))
+            }
+            None => None,
+        };
+        let stored = contact::ActiveModel {
+            id: Set(id),
             name: Set(input.name),
             email: Set(input.email),
             phone: Set(input.phone),
@@ -87,29 +101,14 @@ impl Services {
             updated_at: Set(at),
             conversion_status: Set(ConversionStatus::Pending.as_str().to_owned()),
             custom_metadata: Set(metadata),
-            lifetime_value_minor: Set(0),
+            lifetime_value_low: Set(0),
+            lifetime_value_high: Set(0),
             currency: Set(self.currency.code().to_owned()),
             conversion_count: Set(0),
             ..Default::default()
-        };
-        let input_id_given = input.id.is_some();
-        if let Some(id) = input.id {
-            row.id = Set(id.0);
         }
-        let mut stored = row.insert(&*txn).await?;
-        if input_id_given {
-            super::advance_id_sequence(&*txn, "contacts").await?;
-        }
-        if !sensitive.is_empty() {
-            let mut all = match stored.custom_metadata.clone() {
-                Some(Value::Object(map)) => map,
-                _ => Map::new(),
-            };
-            all.extend(self.seal::<contact::Model>(&stored.id.to_string(), sensitive)?);
-            let mut row = stored.into_active_model();
-            row.custom_metadata = Set(Some(Value::Object(all)));
-            stored = row.update(&*txn).await?;
-        }
+        .insert(&*txn)
+        .await?;
         if let Some(owner) = &owner {
             tracking::record(
                 &*txn,

@@ -1,6 +1,7 @@
 //! Leads: a contact's inquiry, later linked to the conversion it became.
 
 use super::conversion::{MAX_PAGE, Page};
+use super::id_allocator::{self, IdSpace};
 use super::{Services, access, audit, now};
 use crate::auth::Caller;
 use crate::domain::{ContactId, LeadId, Permission};
@@ -13,6 +14,9 @@ use sea_orm::{
 use serde_json::json;
 
 impl Services {
+    /// Creates a lead for a contact the caller can see. A chosen `id` must be at most
+    /// `CLIENT_ID_MAX` (else `invalid` naming `id`) and unused (else `Conflict`); without
+    /// one, convio assigns the next id of its own range.
     pub async fn create_lead(
         &self,
         caller: &Caller,
@@ -20,28 +24,28 @@ impl Services {
         contact_id: ContactId,
     ) -> AppResult<lead::Model> {
         caller.principal.require(Permission::Update)?;
+        let chosen = id.map(|id| id.client_chosen("id")).transpose()?;
         let txn = self.db.begin_write().await?;
         access::visible_contact(&*txn, &caller.principal, contact_id)
             .await?
             .ok_or_else(|| AppError::invalid("contact_id", "no such contact"))?;
-        if let Some(id) = id
-            && lead::Entity::find_by_id(id.0).one(&*txn).await?.is_some()
-        {
-            return Err(AppError::Conflict(format!("lead {id} already exists")));
-        }
-        let mut row = lead::ActiveModel {
+        let id = match chosen {
+            Some(id) => {
+                if lead::Entity::find_by_id(id.0).one(&*txn).await?.is_some() {
+                    return Err(AppError::Conflict(format!("lead {id} already exists")));
+                }
+                id.0
+            }
+            None => id_allocator::next_id(&*txn, IdSpace::Leads).await?,
+        };
+        let stored = lead::ActiveModel {
+            id: Set(id),
             contact_id: Set(contact_id.0),
             created_at: Set(now()),
             ..Default::default()
-        };
-        let input_id_given = id.is_some();
-        if let Some(id) = id {
-            row.id = Set(id.0);
         }
-        let stored = row.insert(&*txn).await?;
-        if input_id_given {
-            super::advance_id_sequence(&*txn, "leads").await?;
-        }
+        .insert(&*txn)
+        .await?;
         audit::record(
             &*txn,
             caller,
