@@ -28,9 +28,12 @@ pub struct Model {
     pub converted_by: Option<String>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub custom_metadata: Option<Json>,
-    /// Lifetime value in minor currency units (e.g. cents).
+    /// Lifetime value in minor currency units (e.g. cents): `high × 2³² + low` (see
+    /// [`crate::wide`]), so no number of conversions can overflow it.
     #[sea_orm(default_value = 0)]
-    pub lifetime_value_minor: i64,
+    pub lifetime_value_low: i64,
+    #[sea_orm(default_value = 0)]
+    pub lifetime_value_high: i64,
     /// ISO 4217 code, three letters.
     #[sea_orm(column_type = "Text")]
     pub currency: String,

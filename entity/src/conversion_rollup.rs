@@ -19,8 +19,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub conversion_type: String,
     pub conversions: i64,
-    /// Exact sum of `value_minor`.
-    pub total_minor: i64,
+    /// Exact sum of `value_minor`: `high × 2³² + low` (see [`crate::wide`]).
+    pub total_minor_low: i64,
+    pub total_minor_high: i64,
     /// Conversions that carry a value.
     pub valued: i64,
 }

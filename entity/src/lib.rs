@@ -10,9 +10,11 @@ pub mod contact_rollup;
 pub mod conversion;
 pub mod conversion_rollup;
 pub mod feed_event;
+pub mod id_allocator;
 pub mod idempotency_key;
 pub mod lead;
 pub mod rollup_zone;
+pub mod wide;
 pub mod workspace;
 pub mod workspace_tracking;
 
@@ -26,6 +28,7 @@ pub mod prelude {
     pub use crate::conversion::Entity as Conversion;
     pub use crate::conversion_rollup::Entity as ConversionRollup;
     pub use crate::feed_event::Entity as FeedEvent;
+    pub use crate::id_allocator::Entity as IdAllocator;
     pub use crate::idempotency_key::Entity as IdempotencyKey;
     pub use crate::lead::Entity as Lead;
     pub use crate::rollup_zone::Entity as RollupZone;

@@ -16,6 +16,8 @@ mod m20261125_000011_chain_audit_log;
 mod m20261125_000012_add_api_key_expiry;
 mod m20261125_000013_add_contact_erasure;
 mod m20261125_000014_create_rollups;
+mod m20261125_000015_create_id_allocators;
+mod m20261125_000016_widen_money_totals;
 
 pub struct Migrator;
 
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000012_add_api_key_expiry::Migration),
             Box::new(m20261125_000013_add_contact_erasure::Migration),
             Box::new(m20261125_000014_create_rollups::Migration),
+            Box::new(m20261125_000015_create_id_allocators::Migration),
+            Box::new(m20261125_000016_widen_money_totals::Migration),
         ]
     }
 }

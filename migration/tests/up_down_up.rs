@@ -98,16 +98,17 @@ async fn defaults_and_foreign_keys() {
     let row = db
         .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
             db.get_database_backend(),
-            "SELECT conversion_status, lifetime_value_minor, conversion_count \
+            "SELECT conversion_status, lifetime_value_low, lifetime_value_high, conversion_count \
              FROM contacts WHERE id = 123456",
         ))
         .await
         .expect("select")
         .expect("row");
     let status: String = row.try_get("", "conversion_status").expect("status");
-    let ltv: i64 = row.try_get("", "lifetime_value_minor").expect("ltv");
+    let low: i64 = row.try_get("", "lifetime_value_low").expect("ltv low");
+    let high: i64 = row.try_get("", "lifetime_value_high").expect("ltv high");
     let count: i32 = row.try_get("", "conversion_count").expect("count");
-    assert_eq!((status.as_str(), ltv, count), ("pending", 0, 0));
+    assert_eq!((status.as_str(), low, high, count), ("pending", 0, 0, 0));
 
     // A lead for a contact that does not exist must be rejected.
     let orphan = db

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// An exact decimal written as a JSON number literal.
-fn amount(minor: i64, currency_code: &str) -> Box<RawValue> {
+fn amount(minor: impl Into<i128>, currency_code: &str) -> Box<RawValue> {
     let currency = Currency::parse("currency", currency_code).unwrap_or(Currency::USD);
     // A formatted amount is always a valid JSON number; the default (null) is unreachable.
     RawValue::from_string(currency.format_amount(minor)).unwrap_or_default()
@@ -79,7 +79,7 @@ impl From<Revealed<contact::Model>> for ContactView {
     fn from(c: Revealed<contact::Model>) -> Self {
         let c = c.into_inner();
         ContactView {
-            lifetime_value: amount(c.lifetime_value_minor, &c.currency),
+            lifetime_value: amount(c.lifetime_value_minor(), &c.currency),
             id: c.id,
             name: c.name,
             email: c.email,
@@ -244,7 +244,7 @@ pub struct AnalyticsView {
 
 impl AnalyticsView {
     pub fn new(a: Analytics, currency: &str) -> Self {
-        let money = |minor| amount(minor, currency);
+        let money = |minor: i128| amount(minor, currency);
         let points = |ps: Vec<TrendPoint>| {
             ps.into_iter()
                 .map(|p| TrendPointView {

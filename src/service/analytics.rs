@@ -28,10 +28,14 @@ pub struct AnalyticsFilter {
 }
 
 /// Count and exact total (minor units) of a group of conversions.
+///
+/// The total is 128 bits wide: each amount is below 2^50 minor units, so no number of
+/// conversions that could ever be stored overflows it (a 64-bit total overflowed after some
+/// 92,000 sales of the largest amount).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub conversions: u64,
-    pub total_minor: i64,
+    pub total_minor: i128,
     /// Conversions that carry a value: the divisor of the average.
     pub valued: u64,
 }
@@ -41,7 +45,7 @@ impl Tally {
     pub fn of(value_minor: Option<i64>) -> Tally {
         Tally {
             conversions: 1,
-            total_minor: value_minor.unwrap_or(0),
+            total_minor: value_minor.map_or(0, i128::from),
             valued: u64::from(value_minor.is_some()),
         }
     }
@@ -52,19 +56,21 @@ impl Tally {
         self.valued += other.valued;
     }
 
-    /// Reads the `n`, `total` and `valued` sums of a grouped query.
-    pub(crate) fn from_sums(row: &QueryResult) -> AppResult<Tally> {
+    /// Reads the `n` and `valued` counts and the total of a grouped query, summed in two
+    /// halves (`total_high` × 2^`low_bits` + `total_low`) so that no SQL sum overflows.
+    pub(crate) fn from_sums(row: &QueryResult, low_bits: i32) -> AppResult<Tally> {
         let n: Option<i64> = row.try_get("", "n")?;
-        let total: Option<i64> = row.try_get("", "total")?;
+        let high: Option<i64> = row.try_get("", "total_high")?;
+        let low: Option<i64> = row.try_get("", "total_low")?;
         let valued: Option<i64> = row.try_get("", "valued")?;
         Ok(Tally {
             conversions: n.unwrap_or(0).max(0) as u64,
-            total_minor: total.unwrap_or(0),
+            total_minor: (i128::from(high.unwrap_or(0)) << low_bits) + i128::from(low.unwrap_or(0)),
             valued: valued.unwrap_or(0).max(0) as u64,
         })
     }
 
-    pub fn average_minor(&self) -> Option<i64> {
+    pub fn average_minor(&self) -> Option<i128> {
         Money::average_minor(self.total_minor, self.valued)
     }
 }
@@ -93,7 +99,7 @@ pub struct FunnelStage {
 #[derive(Clone, Debug)]
 pub struct Analytics {
     pub summary: Tally,
-    pub average_minor: Option<i64>,
+    pub average_minor: Option<i128>,
     pub contacts_received: u64,
     pub conversion_rate: Option<f64>,
     pub by_workspace: Vec<WorkspaceFigures>,

@@ -1,8 +1,12 @@
 //! Analytics rollups: for each configured time zone, per local day and per local month, the
 //! count and exact total of conversions (by workspace, and for all workspaces, by type) and
-//! the contacts each workspace received (by their current status). Every write that changes a figure adds a [`Delta`] and applies it in its
-//! own transaction, so the rollups always equal a direct computation over the rows; a test
-//! holds them to that on random data.
+//! the contacts each workspace received (by their current status). Every write that changes
+//! a figure adds a [`Delta`] and applies it in its own transaction, so the rollups always
+//! equal a direct computation over the rows; a test holds them to that on random data.
+//!
+//! A total is stored as two BIGINTs (`entity::wide`) and added with its carry in SQL, so no
+//! number of sales fills it: the all-workspace rows sum every tenant, and one tenant must not
+//! be able to make them overflow for the others.
 //!
 //! Zones are part of the schema, not of a request: a dashboard's zone is answered from the
 //! rollups only if it is configured (`--analytics-time-zones`); any other zone is computed
@@ -10,11 +14,11 @@
 
 use super::analytics::Tally;
 use crate::domain::{ConversionStatus, TrackingAction, local_day};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{
-    contact, contact_rollup, conversion, conversion_rollup, rollup_zone, workspace,
+    contact, contact_rollup, conversion, conversion_rollup, rollup_zone, wide, workspace,
     workspace_tracking,
 };
 use futures_util::TryStreamExt;
@@ -155,27 +159,49 @@ impl Delta {
                 .await?;
         }
         use conversion_rollup::Column as C;
+        let table = conversion_rollup::Entity;
         let rows = self
             .conversions
             .into_iter()
             .map(|((zone, grain, ws, day, kind), t)| {
-                vec![
+                let (high, low) = wide::split(t.total_minor).ok_or_else(|| {
+                    AppError::Internal("a rollup total does not fit in 95 bits".into())
+                })?;
+                Ok(vec![
                     zone.name().into(),
                     grain.as_str().into(),
                     ws.into(),
                     day.into(),
                     kind.into(),
                     t.conversions.into(),
-                    t.total_minor.into(),
+                    low.into(),
+                    high.into(),
                     t.valued.into(),
-                ]
-            });
+                ])
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        // The total's halves: the low halves' sum (below 2^33) is masked, its carry moves up.
+        let low_sum = || added(table, C::TotalMinorLow);
         upsert_adding(
             conn,
-            conversion_rollup::Entity,
+            table,
             &[C::Zone, C::Grain, C::WorkspaceId, C::Day, C::ConversionType],
-            &[C::Conversions, C::TotalMinor, C::Valued],
-            rows.collect(),
+            &[
+                C::Conversions,
+                C::TotalMinorLow,
+                C::TotalMinorHigh,
+                C::Valued,
+            ],
+            vec![
+                (C::Conversions, added(table, C::Conversions)),
+                (C::Valued, added(table, C::Valued)),
+                (C::TotalMinorLow, low_sum().bit_and(wide::LOW_MASK)),
+                (
+                    C::TotalMinorHigh,
+                    added(table, C::TotalMinorHigh).add(low_sum().right_shift(wide::LOW_BITS)),
+                ),
+            ],
+            rows,
         )
         .await?;
         use contact_rollup::Column as K;
@@ -196,19 +222,21 @@ impl Delta {
             contact_rollup::Entity,
             &[K::Zone, K::Grain, K::WorkspaceId, K::Day, K::Status],
             &[K::Contacts],
+            vec![(K::Contacts, added(contact_rollup::Entity, K::Contacts))],
             rows.collect(),
         )
         .await
     }
 }
 
-/// Inserts `rows` (key columns, then counted columns) into `table`; where a row with the same
-/// key exists, adds the counts to it instead.
+/// Inserts `rows` (`keys`, then `values` columns) into `table`; where a row with the same key
+/// exists, sets each of `updates` instead (expressions of the stored and `excluded` rows).
 async fn upsert_adding<T, C>(
     conn: &impl ConnectionTrait,
     table: T,
     keys: &[C],
-    counts: &[C],
+    values: &[C],
+    updates: Vec<(C, Expr)>,
     rows: Vec<Vec<sea_orm::Value>>,
 ) -> AppResult<()>
 where
@@ -219,13 +247,13 @@ where
         let mut insert = Query::insert();
         insert
             .into_table(table)
-            .columns(keys.iter().chain(counts).copied());
+            .columns(keys.iter().chain(values).copied());
         for row in chunk {
             insert.values_panic(row.iter().cloned().map(Into::into));
         }
         insert.on_conflict(
             OnConflict::columns(keys.iter().copied())
-                .values(counts.iter().map(|&c| (c, added(table, c))))
+                .values(updates.iter().cloned())
                 .to_owned(),
         );
         conn.execute(&insert).await?;
@@ -235,7 +263,7 @@ where
 
 /// `stored + excluded` for an upsert's column: both databases name the proposed row
 /// `excluded`.
-fn added<T, C>(table: T, col: C) -> sea_orm::sea_query::SimpleExpr
+fn added<T, C>(table: T, col: C) -> Expr
 where
     T: sea_orm::sea_query::IntoIden,
     C: sea_orm::sea_query::IntoIden + Copy,
@@ -371,4 +399,40 @@ where
     .exec(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    /// The halves' sum is grouped before it is masked or shifted, whatever each database's
+    /// operator precedence.
+    #[test]
+    fn totals_add_with_their_carry() {
+        use conversion_rollup::Column as C;
+        let table = conversion_rollup::Entity;
+        let low_sum = || added(table, C::TotalMinorLow);
+        let mut select = Query::select();
+        select
+            .expr(low_sum().bit_and(wide::LOW_MASK))
+            .expr(added(table, C::TotalMinorHigh).add(low_sum().right_shift(wide::LOW_BITS)));
+        for sql in [
+            select.to_string(PostgresQueryBuilder),
+            select.to_string(SqliteQueryBuilder),
+        ] {
+            assert!(
+                sql.contains(
+                    r#"("conversion_rollups"."total_minor_low" + "excluded"."total_minor_low") & 4294967295"#
+                ),
+                "{sql}"
+            );
+            assert!(
+                sql.contains(
+                    r#""conversion_rollups"."total_minor_high" + "excluded"."total_minor_high" + (("conversion_rollups"."total_minor_low" + "excluded"."total_minor_low") >> 32)"#
+                ),
+                "{sql}"
+            );
+        }
+    }
 }

@@ -18,7 +18,7 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
-use entity::{contact, contact_rollup, conversion, conversion_rollup, workspace_tracking};
+use entity::{contact, contact_rollup, conversion, conversion_rollup, wide, workspace_tracking};
 use futures_util::TryStreamExt;
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, IntoColumnRef, IntoIden, Query, SelectStatement, SimpleExpr,
@@ -181,8 +181,8 @@ impl Services {
     ) -> Option<(Option<NaiveDate>, Option<NaiveDate>)> {
         let row_level = filter.contact_id.is_some()
             || filter.created_after.is_some()
-            || filter.min_value_minor.is_some()
-            || filter.max_value_minor.is_some()
+            || filter.min_value.is_some()
+            || filter.max_value.is_some()
             || plan.group_by.contains(&Dimension::ContactStatus);
         if row_level {
             return None;
@@ -238,7 +238,8 @@ impl Plan {
             let mut select = Query::select();
             select
                 .expr_as(sum(C::Conversions), Alias::new("n"))
-                .expr_as(sum(C::TotalMinor), Alias::new("total"))
+                .expr_as(sum(C::TotalMinorHigh), Alias::new("total_high"))
+                .expr_as(sum(C::TotalMinorLow), Alias::new("total_low"))
                 .expr_as(sum(C::Valued), Alias::new("valued"))
                 .from(conversion_rollup::Entity)
                 .and_where(Expr::col(C::Zone).eq(self.zone.name()))
@@ -268,7 +269,7 @@ impl Plan {
                     Some(_) => Some(row.try_get::<NaiveDate>("", "day")?),
                     None => None,
                 };
-                let tally = Tally::from_sums(&row)?;
+                let tally = Tally::from_sums(&row, wide::LOW_BITS)?;
                 groups
                     .entry(self.key(&row, day)?)
                     .or_insert_with(Tally::default)
@@ -323,14 +324,19 @@ impl Plan {
                     .add(Tally::of(value));
             }
         } else {
+            let value = Expr::col((conversion::Entity, C::ValueMinor));
             select
                 .expr_as(
                     Func::count(Expr::col((conversion::Entity, C::Id))),
                     Alias::new("n"),
                 )
                 .expr_as(
-                    sum((conversion::Entity, C::ValueMinor)),
-                    Alias::new("total"),
+                    sum_of(value.clone().right_shift(VALUE_LOW_BITS)),
+                    Alias::new("total_high"),
+                )
+                .expr_as(
+                    sum_of(value.bit_and(VALUE_LOW_MASK)),
+                    Alias::new("total_low"),
                 )
                 .expr_as(
                     Func::count(Expr::col((conversion::Entity, C::ValueMinor))),
@@ -338,7 +344,7 @@ impl Plan {
                 );
             for row in conn.query_all(&select).await? {
                 let key = self.key(&row, None)?;
-                groups.insert(key, Tally::from_sums(&row)?);
+                groups.insert(key, Tally::from_sums(&row, VALUE_LOW_BITS)?);
             }
         }
         Ok(groups.into_iter().collect())
@@ -430,10 +436,22 @@ fn spans(
     spans
 }
 
-/// `CAST(SUM(col) AS BIGINT)`: PostgreSQL widens a BIGINT sum to NUMERIC.
+/// `CAST(SUM(x) AS BIGINT)`: PostgreSQL widens a BIGINT sum to NUMERIC. Every sum here is
+/// of small counts or of one half of a money total, so it stays far inside 64 bits.
 fn sum(col: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
-    Func::cast_as(Func::sum(Expr::col(col)), "BIGINT").into()
+    sum_of(Expr::col(col))
 }
+
+fn sum_of(x: SimpleExpr) -> SimpleExpr {
+    Func::cast_as(Func::sum(x), "BIGINT").into()
+}
+
+/// Conversion values (below 2^50 minor units) are summed in two halves of 25 bits: each
+/// half's sum stays inside 64 bits for 2^38 conversions, and the halves join exactly in
+/// [`Tally::from_sums`]. A plain `SUM(value_minor)` overflowed after some 92,000 sales of the
+/// largest amount (an error on both databases).
+const VALUE_LOW_BITS: i32 = 25;
+const VALUE_LOW_MASK: i64 = (1 << VALUE_LOW_BITS) - 1;
 
 fn day_bounds(
     select: &mut SelectStatement,

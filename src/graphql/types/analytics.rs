@@ -89,7 +89,7 @@ pub struct FunnelStage {
 }
 
 impl ConversionAnalytics {
-    fn money(&self, minor: i64) -> Decimal {
+    fn money(&self, minor: i128) -> Decimal {
         decimal(minor, &self.currency)
     }
 

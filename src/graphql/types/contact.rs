@@ -79,7 +79,7 @@ impl Contact {
 
     /// Sum of all conversion values, exact, in `currency`.
     async fn lifetime_value(&self) -> Decimal {
-        decimal(self.0.lifetime_value_minor, &self.0.currency)
+        decimal(self.0.lifetime_value_minor(), &self.0.currency)
     }
 
     /// ISO 4217 currency of `lifetimeValue`.

@@ -26,7 +26,7 @@ use super::scalars::Decimal;
 use crate::domain::Currency;
 
 /// Formats stored minor units in the row's currency.
-pub(crate) fn decimal(minor: i64, currency_code: &str) -> Decimal {
+pub(crate) fn decimal(minor: impl Into<i128>, currency_code: &str) -> Decimal {
     let currency = Currency::parse("currency", currency_code).unwrap_or(Currency::USD);
     Decimal(currency.format_amount(minor))
 }
