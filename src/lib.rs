@@ -13,7 +13,6 @@ pub mod events;
 pub mod feed;
 pub mod graphql;
 pub mod http;
-pub mod input;
 pub mod request_id;
 pub mod seed;
 pub mod serve;

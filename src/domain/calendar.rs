@@ -13,6 +13,11 @@ pub fn parse_zone(field: &str, raw: &str) -> Result<Tz, AppError> {
         .map_err(|_| AppError::invalid(field, "must be an IANA time zone such as Europe/Paris"))
 }
 
+/// The request's time zone: `raw` parsed, or UTC when absent.
+pub fn zone_or_utc(field: &str, raw: Option<&str>) -> Result<Tz, AppError> {
+    raw.map_or(Ok(Tz::UTC), |z| parse_zone(field, z))
+}
+
 /// The local date of `at` in `zone`.
 pub fn local_day(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
@@ -22,8 +27,10 @@ pub fn local_day(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
 /// zones change at 00:00) the day starts when the clocks resume.
 pub fn day_start(zone: Tz, day: NaiveDate) -> Option<DateTime<Utc>> {
     let midnight = day.and_time(NaiveTime::MIN);
-    // Gaps are at most a few hours; step through them a quarter hour at a time.
-    (0..=16).find_map(|quarter| {
+    // The first local instant at or after midnight. DST gaps last an hour or two, but a zone
+    // may skip a whole day (Pacific/Apia skipped 2011-12-30): that day then starts, and ends,
+    // where the next one starts. Step a quarter hour at a time through up to two days.
+    (0..=4 * 48).find_map(|quarter| {
         zone.from_local_datetime(&(midnight + Duration::minutes(15 * quarter)))
             .earliest()
             .map(|t| t.with_timezone(&Utc))

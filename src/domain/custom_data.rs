@@ -23,6 +23,14 @@ pub fn is_sensitive(key: &str) -> bool {
 pub struct CustomData(Map<String, Value>);
 
 impl CustomData {
+    /// [`CustomData::parse`] for an optional field, where `null` reads as absent.
+    pub fn parse_optional(field: &str, value: Option<Value>) -> Result<Option<Self>, AppError> {
+        value
+            .filter(|v| !v.is_null())
+            .map(|v| CustomData::parse(field, v))
+            .transpose()
+    }
+
     pub fn parse(field: &str, value: Value) -> Result<Self, AppError> {
         let Value::Object(map) = value else {
             return Err(AppError::invalid(field, "must be a JSON object"));

@@ -1,7 +1,9 @@
 //! Domain types: raw input is parsed into these at the edge (REST and GraphQL), so the
 //! service layer never re-checks strings.
 
+mod amount;
 mod calendar;
+pub mod contact_details;
 mod custom_data;
 mod ids;
 mod money;
@@ -9,12 +11,16 @@ mod paging;
 mod period;
 mod status;
 
-pub use calendar::{Granularity, WeekStart, as_day_boundary, day_start, local_day, parse_zone};
+pub use amount::Amount;
+pub use calendar::{
+    Granularity, WeekStart, as_day_boundary, day_start, local_day, parse_zone, zone_or_utc,
+};
 pub use custom_data::{CustomData, SENSITIVE_PREFIX, is_sensitive};
 pub use ids::{
-    ContactId, ConversionType, IdempotencyKey, LeadId, WorkspaceId, optional_text, required_text,
+    ASSIGNED_ID_MAX, ASSIGNED_ID_MIN, CLIENT_ID_MAX, ContactId, ConversionType, IdempotencyKey,
+    LeadId, WorkspaceId, optional_text, required_text,
 };
 pub use money::{Currency, Money};
 pub use paging::page_size;
-pub use period::{DateRange, happened_by, parse_instant};
+pub use period::{DateRange, happened_by, instant, parse_instant};
 pub use status::{ConversionStatus, FunnelStage, Permission, TrackingAction};

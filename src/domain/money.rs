@@ -1,12 +1,13 @@
 //! Exact money: integer minor units plus an ISO 4217 currency. Amounts are parsed from and
 //! formatted to decimal text, never through floating point.
 
+use super::amount::Amount;
 use crate::error::AppError;
 use std::fmt;
 
 /// The largest accepted amount, in major units. Far above any real deal, far below `i64::MAX`
 /// minor units, so sums of many amounts cannot overflow.
-const MAX_MAJOR_UNITS: i64 = 1_000_000_000_000;
+pub(super) const MAX_MAJOR_UNITS: i64 = 1_000_000_000_000;
 
 /// An ISO 4217 currency and the number of decimal places its minor unit has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,69 +56,22 @@ impl Currency {
         10_i64.pow(self.exponent)
     }
 
-    /// Parses a plain decimal (`25000`, `18500.50`) into minor units of this currency.
+    /// Parses a plain decimal (`25000`, `18500.50`) into minor units of this currency; see
+    /// [`Amount::parse`] and [`Amount::minor_units`] for what is refused.
     pub fn parse_amount(&self, field: &str, text: &str) -> Result<i64, AppError> {
-        let text = text.trim();
-        if text.starts_with('-') {
-            return Err(AppError::invalid(field, "must not be negative"));
-        }
-        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty()
-            || !digits(whole)
-            || !digits(frac)
-            || (text.contains('.') && frac.is_empty())
-        {
-            return Err(AppError::invalid(
-                field,
-                "must be a plain decimal amount such as 25000 or 18500.50",
-            ));
-        }
-        let frac = frac.trim_end_matches('0');
-        if frac.len() > self.exponent as usize {
-            return Err(AppError::invalid(
-                field,
-                format!(
-                    "has more decimal places than {} allows ({})",
-                    self.code(),
-                    self.exponent
-                ),
-            ));
-        }
-        let whole = whole.trim_start_matches('0');
-        let too_large = || AppError::invalid(field, format!("must not exceed {MAX_MAJOR_UNITS}"));
-        if whole.len() > 13 {
-            return Err(too_large());
-        }
-        let major: i64 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| too_large())?
-        };
-        if major > MAX_MAJOR_UNITS {
-            return Err(too_large());
-        }
-        let mut minor_frac: i64 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().map_err(|_| too_large())?
-        };
-        minor_frac *= 10_i64.pow(self.exponent - frac.len() as u32);
-        let minor = major * self.scale() + minor_frac;
-        if minor > MAX_MAJOR_UNITS * self.scale() {
-            return Err(too_large());
-        }
-        Ok(minor)
+        Amount::parse(field, text)?.minor_units(field, *self)
     }
 
     /// Formats minor units as a decimal with exactly this currency's places: `2500000` → `25000.00`.
-    pub fn format_amount(&self, minor: i64) -> String {
+    /// Exact for 128-bit sums as well as single amounts.
+    pub fn format_amount(&self, minor: impl Into<i128>) -> String {
+        let minor: i128 = minor.into();
         let sign = if minor < 0 { "-" } else { "" };
         let abs = minor.unsigned_abs();
         if self.exponent == 0 {
             return format!("{sign}{abs}");
         }
-        let scale = self.scale() as u64;
+        let scale = self.scale() as u128;
         format!(
             "{sign}{}.{:0width$}",
             abs / scale,
@@ -152,13 +106,12 @@ impl Money {
 
     /// `total / count` in minor units, rounded half away from zero; `None` for no items.
     /// Amounts are never negative, so "away from zero" is "up".
-    pub fn average_minor(total_minor: i64, count: u64) -> Option<i64> {
+    pub fn average_minor(total_minor: impl Into<i128>, count: u64) -> Option<i128> {
         if count == 0 {
             return None;
         }
         let count = i128::from(count);
-        let total = i128::from(total_minor);
-        Some(((2 * total + count) / (2 * count)) as i64)
+        Some((2 * total_minor.into() + count) / (2 * count))
     }
 }
 
@@ -208,6 +161,10 @@ mod tests {
         assert!(jpy.parse_amount("v", "1.5").is_err());
         let kwd = Currency::parse("c", "KWD").unwrap();
         assert_eq!(kwd.format_amount(1234), "1.234");
+        // Sums beyond 64 bits format exactly.
+        let wide = i128::from(i64::MAX) * 1000 + 7;
+        assert_eq!(Currency::USD.format_amount(wide), "92233720368547758070.07");
+        assert_eq!(jpy.format_amount(wide), "9223372036854775807007");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::calendar::day_start;
 use crate::error::AppError;
-use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SubsecRound, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// A half-open interval `[from, until)` of instants; either end may be open.
@@ -22,15 +22,20 @@ impl DateRange {
         to: Option<&str>,
         zone: Tz,
     ) -> Result<Self, AppError> {
+        let from_raw = from;
         let from = from
             .map(|raw| parse_bound(from_field, raw, Bound::Start, zone))
             .transpose()?;
         let until = to
             .map(|raw| parse_bound(to_field, raw, Bound::End, zone))
             .transpose()?;
-        if let (Some(f), Some(u)) = (from, until)
-            && u <= f
-        {
+        // Two dates compare as dates: a day its zone skipped (Samoa's 2011-12-30) is an empty
+        // range, where its start and end are one instant, not a reversed one.
+        let reversed = match (from_raw.and_then(as_date), to.and_then(as_date)) {
+            (Some(first), Some(last)) => last < first,
+            _ => matches!((from, until), (Some(f), Some(u)) if u <= f),
+        };
+        if reversed {
             return Err(AppError::invalid_against(
                 to_field,
                 "must not be before",
@@ -50,9 +55,13 @@ enum Bound {
     End,
 }
 
+fn as_date(raw: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()
+}
+
 fn parse_bound(field: &str, raw: &str, bound: Bound, zone: Tz) -> Result<DateTime<Utc>, AppError> {
     let raw = raw.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+    if let Some(date) = as_date(raw) {
         let at = match bound {
             Bound::Start => day_start(zone, date),
             // A date as the end means the whole day: stop where the next one starts.
@@ -77,14 +86,30 @@ fn parse_bound(field: &str, raw: &str, bound: Bound, zone: Tz) -> Result<DateTim
 /// Parses an RFC 3339 timestamp with an explicit offset, stored at microsecond precision
 /// (what both SQLite text and PostgreSQL `timestamptz` keep).
 pub fn parse_instant(field: &str, raw: &str) -> Result<DateTime<Utc>, AppError> {
-    DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
-        .map_err(|_| {
-            AppError::invalid(
-                field,
-                "must be an RFC 3339 timestamp with offset (2024-12-31T23:59:59Z)",
-            )
-        })
+    let parsed = DateTime::parse_from_rfc3339(raw.trim()).map_err(|_| {
+        AppError::invalid(
+            field,
+            "must be an RFC 3339 timestamp with offset (2024-12-31T23:59:59Z)",
+        )
+    })?;
+    instant(field, parsed.with_timezone(&Utc))
+}
+
+/// The one rule for every instant a client sends, whichever door parsed its text: a definite
+/// UTC instant in years 1 to 9999, at the microsecond precision both databases store. A leap
+/// second (`23:59:60`) is refused: UTC as both databases count it has no such second, and
+/// SQLite and PostgreSQL would store and bucket it differently.
+pub fn instant(field: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
+    if at.nanosecond() >= 1_000_000_000 {
+        return Err(AppError::invalid(
+            field,
+            "is a leap second (:60), which convio's UTC clock does not have; send :59.999999 or the next second",
+        ));
+    }
+    if !(1..=9999).contains(&at.year()) {
+        return Err(AppError::invalid(field, "must be in the years 1 to 9999"));
+    }
+    Ok(at.trunc_subsecs(6))
 }
 
 /// How far past the server's clock a client may date something that already happened: room

@@ -4,12 +4,15 @@ use super::scalars::Decimal;
 use super::types::{Contact, Conversion, Lead, RegisteredWorkspace};
 use super::{caller, services};
 use crate::domain::IdempotencyKey;
-use crate::domain::{ContactId, ConversionStatus, LeadId, Permission, WorkspaceId};
+use crate::domain::{
+    ContactId, ConversionStatus, ConversionType, Currency, CustomData, LeadId, Permission,
+    WorkspaceId, contact_details, instant, required_text,
+};
 use crate::error::AppError;
-use crate::input::{CreateContact, LogConversion, RegisterWorkspace, UpdateContactConversion};
-use crate::service::Services;
-use crate::service::conversion::{Logged, NewConversion};
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
+use crate::service::contact::{ContactConversionUpdate, NewContact};
+use crate::service::conversion::{LogConversion, LogStatus, Logged, MAX_LABEL};
+use crate::service::workspace::{MAX_WORKSPACE_NAME, NewWorkspace};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 /// A workspace's new API key, from `rotateApiKey`.
@@ -48,20 +51,36 @@ pub struct LogConversionInput {
     custom_data: Option<Json<serde_json::Value>>,
 }
 
-impl LogConversionInput {
-    fn parse(self, services: &Services) -> Result<NewConversion, AppError> {
-        LogConversion {
-            contact_id: self.contact_id.0,
-            lead_id: self.lead_id.map(|i| i.0),
-            workspace_id: self.workspace_id.map(|i| i.0),
-            converted_by: self.converted_by,
-            conversion_type: self.conversion_type,
-            conversion_value: self.conversion_value.map(|d| d.0),
-            currency: self.currency,
-            converted_at: self.converted_at.map(|t| t.to_rfc3339()),
-            custom_data: self.custom_data.map(|j| j.0),
-        }
-        .parse(services)
+impl TryFrom<LogConversionInput> for LogConversion {
+    type Error = AppError;
+
+    fn try_from(input: LogConversionInput) -> Result<Self, AppError> {
+        Ok(LogConversion {
+            contact_id: ContactId::parse("contact_id", &input.contact_id)?,
+            lead_id: input
+                .lead_id
+                .map(|l| LeadId::parse("lead_id", &l))
+                .transpose()?,
+            workspace_id: input
+                .workspace_id
+                .map(|w| WorkspaceId::parse("workspace_id", &w))
+                .transpose()?,
+            converted_by: required_text("converted_by", &input.converted_by, MAX_LABEL)?,
+            conversion_type: ConversionType::parse("conversion_type", &input.conversion_type)?,
+            value: input
+                .conversion_value
+                .map(|d| d.amount("conversion_value"))
+                .transpose()?,
+            currency: input
+                .currency
+                .map(|c| Currency::parse("currency", &c))
+                .transpose()?,
+            converted_at: input
+                .converted_at
+                .map(|t| instant("converted_at", t))
+                .transpose()?,
+            custom_data: CustomData::parse_optional("custom_data", input.custom_data.map(|j| j.0))?,
+        })
     }
 }
 
@@ -72,17 +91,6 @@ pub struct LogConversionItem {
     conversion: LogConversionInput,
     /// Makes this item safe to retry; scoped to your workspace.
     idempotency_key: Option<String>,
-}
-
-/// What became of one batch item.
-#[derive(Clone, Copy, PartialEq, Eq, Enum)]
-pub enum LogStatus {
-    /// Logged now.
-    Stored,
-    /// Its idempotency key was already used with the same input: the earlier conversion.
-    Replayed,
-    /// Refused; see `error`. Nothing was written for it.
-    Rejected,
 }
 
 /// Why a batch item was refused.
@@ -112,22 +120,19 @@ pub struct LogConversionResult {
 impl LogConversionResult {
     fn new(index: usize, outcome: Result<Logged, AppError>) -> Self {
         let index = i32::try_from(index).unwrap_or(i32::MAX);
+        let status = LogStatus::of(&outcome);
         match outcome {
             Ok(logged) => LogConversionResult {
                 index,
-                status: if logged.replayed {
-                    LogStatus::Replayed
-                } else {
-                    LogStatus::Stored
-                },
-                conversion: Some(Conversion(logged.conversion)),
+                status,
+                conversion: Some(Conversion(logged.into_conversion())),
                 error: None,
             },
             Err(err) => {
                 let gql = async_graphql::Error::from(err.clone());
                 LogConversionResult {
                     index,
-                    status: LogStatus::Rejected,
+                    status,
                     conversion: None,
                     error: Some(ItemError {
                         code: err.code().to_owned(),
@@ -157,6 +162,34 @@ pub struct UpdateContactConversionInput {
     replace_custom_metadata: Option<bool>,
 }
 
+impl TryFrom<UpdateContactConversionInput> for ContactConversionUpdate {
+    type Error = AppError;
+
+    fn try_from(input: UpdateContactConversionInput) -> Result<Self, AppError> {
+        Ok(ContactConversionUpdate {
+            sent_from_workspace: workspace("sent_from_workspace", input.sent_from_workspace)?,
+            converted_from_workspace: workspace(
+                "converted_from_workspace",
+                input.converted_from_workspace,
+            )?,
+            conversion_status: input.conversion_status,
+            converted_by: input
+                .converted_by
+                .map(|b| required_text("converted_by", &b, MAX_LABEL))
+                .transpose()?,
+            custom_metadata: CustomData::parse_optional(
+                "custom_metadata",
+                input.custom_metadata.map(|j| j.0),
+            )?,
+            replace_custom_metadata: input.replace_custom_metadata.unwrap_or(false),
+        })
+    }
+}
+
+fn workspace(field: &str, id: Option<ID>) -> Result<Option<WorkspaceId>, AppError> {
+    id.map(|w| WorkspaceId::parse(field, &w)).transpose()
+}
+
 /// A new contact.
 #[derive(InputObject)]
 pub struct CreateContactInput {
@@ -172,6 +205,24 @@ pub struct CreateContactInput {
     custom_metadata: Option<Json<serde_json::Value>>,
     /// The owning workspace (admin only; defaults to yours).
     workspace_id: Option<ID>,
+}
+
+impl TryFrom<CreateContactInput> for NewContact {
+    type Error = AppError;
+
+    fn try_from(input: CreateContactInput) -> Result<Self, AppError> {
+        Ok(NewContact {
+            id: input.id.map(|i| ContactId::parse("id", &i)).transpose()?,
+            name: contact_details::name(input.name)?,
+            email: contact_details::email(input.email)?,
+            phone: contact_details::phone(input.phone)?,
+            custom_metadata: CustomData::parse_optional(
+                "custom_metadata",
+                input.custom_metadata.map(|j| j.0),
+            )?,
+            workspace_id: workspace("workspace_id", input.workspace_id)?,
+        })
+    }
 }
 
 /// A new lead.
@@ -198,6 +249,22 @@ pub struct RegisterWorkspaceInput {
     rate_limit_per_hour: Option<u32>,
 }
 
+impl TryFrom<RegisterWorkspaceInput> for NewWorkspace {
+    type Error = AppError;
+
+    fn try_from(input: RegisterWorkspaceInput) -> Result<Self, AppError> {
+        Ok(NewWorkspace {
+            id: WorkspaceId::parse("workspace_id", &input.workspace_id)?,
+            name: required_text("workspace_name", &input.workspace_name, MAX_WORKSPACE_NAME)?,
+            permissions: input
+                .permissions
+                .unwrap_or_else(|| Permission::DEFAULT.to_vec()),
+            api_key: input.api_key,
+            rate_limit_per_hour: input.rate_limit_per_hour,
+        })
+    }
+}
+
 /// Log conversions, update contacts, register workspaces.
 #[Object(name = "Mutation")]
 impl MutationRoot {
@@ -217,14 +284,13 @@ impl MutationRoot {
         let key = idempotency_key
             .map(|k| IdempotencyKey::parse("idempotency_key", &k))
             .transpose()?;
-        let parsed = input.parse(services)?;
         let logged = services
-            .log_conversion(caller(ctx)?, parsed, key.as_ref())
+            .log_conversion(caller(ctx)?, input.try_into()?, key.as_ref())
             .await?;
-        if logged.replayed {
+        if let Logged::Replayed(_) = logged {
             ctx.insert_http_header("Idempotency-Replayed", "true");
         }
-        Ok(Conversion(logged.conversion))
+        Ok(Conversion(logged.into_conversion()))
     }
 
     /// Logs up to 1,000 conversions, each on its own: one result per item, in order, saying
@@ -243,7 +309,7 @@ impl MutationRoot {
                     .idempotency_key
                     .map(|k| IdempotencyKey::parse("idempotency_key", &k))
                     .transpose()?;
-                Ok((item.conversion.parse(services)?, key))
+                Ok((item.conversion.try_into()?, key))
             })
             .collect();
         let outcomes = services.log_conversions(caller(ctx)?, parsed).await?;
@@ -262,15 +328,7 @@ impl MutationRoot {
         input: UpdateContactConversionInput,
     ) -> Result<Contact> {
         let id = ContactId::parse("contact_id", &contact_id)?;
-        let update = UpdateContactConversion {
-            sent_from_workspace: input.sent_from_workspace.map(|i| i.0),
-            converted_from_workspace: input.converted_from_workspace.map(|i| i.0),
-            conversion_status: input.conversion_status,
-            converted_by: input.converted_by,
-            custom_metadata: input.custom_metadata.map(|j| j.0),
-            replace_custom_metadata: input.replace_custom_metadata,
-        }
-        .parse()?;
+        let update = input.try_into()?;
         let contact = services(ctx)?
             .update_contact_conversion(caller(ctx)?, id, update)
             .await?;
@@ -283,15 +341,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: CreateContactInput,
     ) -> Result<Contact> {
-        let new = CreateContact {
-            id: input.id.map(|i| i.0),
-            name: input.name,
-            email: input.email,
-            phone: input.phone,
-            custom_metadata: input.custom_metadata.map(|j| j.0),
-            workspace_id: input.workspace_id.map(|i| i.0),
-        }
-        .parse()?;
+        let new = input.try_into()?;
         Ok(Contact(
             services(ctx)?.create_contact(caller(ctx)?, new).await?,
         ))
@@ -345,14 +395,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: RegisterWorkspaceInput,
     ) -> Result<RegisteredWorkspace> {
-        let new = RegisterWorkspace {
-            workspace_id: input.workspace_id.0,
-            workspace_name: input.workspace_name,
-            permissions: input.permissions,
-            api_key: input.api_key,
-            rate_limit_per_hour: input.rate_limit_per_hour,
-        }
-        .parse()?;
+        let new = input.try_into()?;
         let (workspace, api_key) = services(ctx)?.register_workspace(caller(ctx)?, new).await?;
         Ok(RegisteredWorkspace { workspace, api_key })
     }

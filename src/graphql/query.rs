@@ -8,15 +8,20 @@ use super::types::{
 };
 use super::{caller, services};
 use crate::config::Hardening;
-use crate::domain::{ContactId, ConversionStatus, FunnelStage, LeadId, WorkspaceId, page_size};
+use crate::domain::{
+    ContactId, ConversionStatus, ConversionType, DateRange, FunnelStage, LeadId, WorkspaceId,
+    instant, page_size, zone_or_utc,
+};
 use crate::error::AppError;
-use crate::input::{AnalyticsQuery, ContactQuery, ConversionQuery, StatsInput};
-use crate::service::Services;
+use crate::service::analytics as service_analytics;
 use crate::service::audit::AuditFilter;
+use crate::service::contact_list as service_contacts;
 use crate::service::conversion::{self as service, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::stats::StatsQuery;
 use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use uuid::Uuid;
 
 /// Read conversions, contacts, leads, workspaces and analytics.
@@ -48,29 +53,42 @@ pub struct ConversionFilter {
 }
 
 impl ConversionFilter {
-    /// The service's filter; `createdAfter` is already typed and passes through as is.
-    fn parse(self, services: &Services) -> Result<service::ConversionFilter> {
-        let created_after = self.created_after;
-        let mut filter = ConversionQuery::from(self).parse(services)?;
-        filter.created_after = created_after;
-        Ok(filter)
+    /// The service's filter, and the zone whose local days its dates name.
+    fn parse(self) -> Result<(service::ConversionFilter, Tz), AppError> {
+        let zone = zone_or_utc("time_zone", self.time_zone.as_deref())?;
+        let amount = |field: &str, raw: Option<Decimal>| raw.map(|d| d.amount(field)).transpose();
+        let filter = service::ConversionFilter {
+            workspace_id: workspace("workspace_id", self.workspace_id)?,
+            range: DateRange::parse(
+                "from_date",
+                self.from_date.as_deref(),
+                "to_date",
+                self.to_date.as_deref(),
+                zone,
+            )?,
+            contact_id: self
+                .contact_id
+                .map(|c| ContactId::parse("contact_id", &c))
+                .transpose()?,
+            conversion_type: conversion_type(self.conversion_type)?,
+            min_value: amount("min_value", self.min_value)?,
+            max_value: amount("max_value", self.max_value)?,
+            created_after: self
+                .created_after
+                .map(|t| instant("created_after", t))
+                .transpose()?,
+        };
+        Ok((filter, zone))
     }
 }
 
-impl From<ConversionFilter> for ConversionQuery {
-    fn from(f: ConversionFilter) -> Self {
-        ConversionQuery {
-            workspace_id: f.workspace_id.map(|i| i.0),
-            from_date: f.from_date,
-            to_date: f.to_date,
-            contact_id: f.contact_id.map(|i| i.0),
-            conversion_type: f.conversion_type,
-            min_value: f.min_value.map(|d| d.0),
-            max_value: f.max_value.map(|d| d.0),
-            time_zone: f.time_zone,
-            created_after: None,
-        }
-    }
+fn workspace(field: &str, id: Option<ID>) -> Result<Option<WorkspaceId>, AppError> {
+    id.map(|w| WorkspaceId::parse(field, &w)).transpose()
+}
+
+fn conversion_type(raw: Option<String>) -> Result<Option<ConversionType>, AppError> {
+    raw.map(|t| ConversionType::parse("conversion_type", &t))
+        .transpose()
 }
 
 /// Filters for `contacts`; all optional and combined with AND. With any of `workspaceId`,
@@ -95,16 +113,23 @@ pub struct ContactFilter {
     status: Option<ConversionStatus>,
 }
 
-impl From<ContactFilter> for ContactQuery {
-    fn from(f: ContactFilter) -> Self {
-        ContactQuery {
-            workspace_id: f.workspace_id.map(|i| i.0),
-            received_from: f.received_from,
-            received_to: f.received_to,
-            time_zone: f.time_zone,
-            reached_stage: f.reached_stage,
+impl TryFrom<ContactFilter> for service_contacts::ContactFilter {
+    type Error = AppError;
+
+    fn try_from(f: ContactFilter) -> Result<Self, AppError> {
+        let zone = zone_or_utc("time_zone", f.time_zone.as_deref())?;
+        Ok(service_contacts::ContactFilter {
+            workspace_id: workspace("workspace_id", f.workspace_id)?,
+            received: DateRange::parse(
+                "received_from",
+                f.received_from.as_deref(),
+                "received_to",
+                f.received_to.as_deref(),
+                zone,
+            )?,
+            reached: f.reached_stage,
             status: f.status,
-        }
+        })
     }
 }
 
@@ -146,7 +171,7 @@ impl QueryRoot {
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Counted<Conversion>> {
-        let filter = filter.unwrap_or_default().parse(services(ctx)?)?;
+        let (filter, _) = filter.unwrap_or_default().parse()?;
         conversion_page(ctx, filter, first, after).await
     }
 
@@ -172,7 +197,7 @@ impl QueryRoot {
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Counted<Contact>> {
-        let filter = ContactQuery::from(filter.unwrap_or_default()).parse()?;
+        let filter = service_contacts::ContactFilter::try_from(filter.unwrap_or_default())?;
         let after = after.map(|a| ContactId::parse("after", &a)).transpose()?;
         let page = services(ctx)?
             .contacts(
@@ -241,15 +266,20 @@ impl QueryRoot {
     ) -> Result<ConversionAnalytics> {
         let services = services(ctx)?;
         let f = filter.unwrap_or_default();
-        let filter = AnalyticsQuery {
-            workspace_id: f.workspace_id.map(|i| i.0),
-            from_date: f.from_date,
-            to_date: f.to_date,
-            conversion_type: f.conversion_type,
-            time_zone: f.time_zone,
-            week_start: f.week_start.map(|w| w.as_str().to_owned()),
-        }
-        .parse()?;
+        let zone = zone_or_utc("time_zone", f.time_zone.as_deref())?;
+        let filter = service_analytics::AnalyticsFilter {
+            workspace_id: workspace("workspace_id", f.workspace_id)?,
+            range: DateRange::parse(
+                "from_date",
+                f.from_date.as_deref(),
+                "to_date",
+                f.to_date.as_deref(),
+                zone,
+            )?,
+            conversion_type: conversion_type(f.conversion_type)?,
+            zone,
+            week_start: f.week_start.map(Into::into).unwrap_or_default(),
+        };
         let analytics = services.analytics(caller(ctx)?, filter).await?;
         Ok(ConversionAnalytics {
             analytics,
@@ -272,14 +302,13 @@ impl QueryRoot {
     ) -> Result<ConversionStats> {
         let services = services(ctx)?;
         let filter = filter.unwrap_or_default();
-        let created_after = filter.created_after;
-        let mut query = StatsInput {
-            filter: filter.into(),
-            week_start: week_start.map(|w| w.as_str().to_owned()),
+        let (filter, zone) = filter.parse()?;
+        let query = StatsQuery {
+            filter,
+            zone,
+            week_start: week_start.map(Into::into).unwrap_or_default(),
             group_by: group_by.into_iter().map(Into::into).collect(),
-        }
-        .parse(services)?;
-        query.filter.created_after = created_after;
+        };
         let time_zone = query.zone.name().to_owned();
         let stats = services.conversion_stats(caller(ctx)?, query).await?;
         Ok(ConversionStats {

@@ -4,6 +4,7 @@
 //! error, rejects unknown fields (a typo must not be dropped silently), and keeps the exact
 //! literal of money (`18500.50`) instead of passing it through a float.
 
+use crate::domain::Amount;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use axum::body::Bytes;
@@ -51,97 +52,96 @@ impl FromRequest<AppState> for JsonBody {
 }
 
 impl JsonBody {
-    /// Splits the body into fields, refusing any name not in `allowed`.
-    pub fn fields(&self, allowed: &[&str]) -> AppResult<Fields> {
+    /// The body as the endpoint's typed input `T` (a `#[serde(deny_unknown_fields)]` struct),
+    /// with errors that name the field: unknown, missing, or of the wrong type.
+    pub fn parse<T: DeserializeOwned>(&self) -> AppResult<T> {
         let text = std::str::from_utf8(&self.0)
             .map_err(|_| AppError::malformed(None, "the body is not valid UTF-8"))?;
-        let raw: Box<RawValue> = serde_json::from_str(text).map_err(|e| {
+        // Checked as JSON first, so a syntax error reads as one wherever it is.
+        let raw: &RawValue = serde_json::from_str(text).map_err(|e| {
             AppError::malformed(None, format!("malformed JSON: {}", serde_detail(&e)))
         })?;
-        let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(raw.get())
-            .map_err(|_| AppError::malformed(None, "the body must be a JSON object"))?;
-        Fields::checked(fields, allowed)
-    }
-}
-
-impl Fields {
-    /// The fields of a JSON object nested in a request (one item of a batch).
-    pub fn of_object(raw: &RawValue, allowed: &[&str]) -> AppResult<Fields> {
-        let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(raw.get())
-            .map_err(|_| AppError::invalid("", "each item must be a JSON object"))?;
-        Fields::checked(fields, allowed)
-    }
-
-    fn checked(fields: BTreeMap<String, Box<RawValue>>, allowed: &[&str]) -> AppResult<Fields> {
-        if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(AppError::invalid(
-                unknown,
-                format!("unknown field; expected one of: {}", allowed.join(", ")),
-            ));
+        if !raw.get().starts_with('{') {
+            return Err(AppError::malformed(None, "the body must be a JSON object"));
         }
-        Ok(Fields(fields))
+        parse_object(raw)
     }
 }
 
-/// The fields of one JSON object.
-pub struct Fields(BTreeMap<String, Box<RawValue>>);
-
-impl Fields {
-    /// A field holding a JSON array, as its raw items.
-    pub fn items(&self, name: &str) -> AppResult<Vec<Box<RawValue>>> {
-        self.opt::<Vec<Box<RawValue>>>(name)?
-            .ok_or_else(|| AppError::invalid(name, "is required"))
+/// A JSON object (a body, or one item of a batch) as `T`. An error names the field.
+pub fn parse_object<T: DeserializeOwned>(raw: &RawValue) -> AppResult<T> {
+    if !raw.get().starts_with('{') {
+        return Err(AppError::invalid("", "each item must be a JSON object"));
     }
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let detail = serde_detail(err.inner());
+        let field = match err.path().iter().next() {
+            Some(serde_path_to_error::Segment::Map { key }) => key.clone(),
+            _ => String::new(),
+        };
+        if let Some(missing) = detail
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            return AppError::invalid(missing, "is required");
+        }
+        if let Some(expected) = detail.split_once(", expected one of ").map(|(_, e)| e)
+            && detail.starts_with("unknown field")
+        {
+            let expected = expected.replace('`', "");
+            return AppError::invalid(
+                &field,
+                format!("unknown field; expected one of: {expected}"),
+            );
+        }
+        if detail.starts_with("invalid type") || detail.starts_with("invalid value") {
+            return AppError::invalid(&field, format!("has the wrong type: {detail}"));
+        }
+        AppError::invalid(&field, detail)
+    })
+}
 
-    fn raw(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|r| r.get()).filter(|r| *r != "null")
-    }
+/// An id sent as a JSON integer (`123456`) or string (`"123456"`): its text, for the domain's
+/// id type to parse.
+#[derive(Debug)]
+pub struct IdText(pub String);
 
-    /// An optional field of type `T`; `null` counts as absent.
-    pub fn opt<T: DeserializeOwned>(&self, name: &str) -> AppResult<Option<T>> {
-        self.raw(name)
-            .map(|raw| {
-                serde_json::from_str(raw).map_err(|e| {
-                    AppError::invalid(name, format!("has the wrong type: {}", serde_detail(&e)))
-                })
-            })
-            .transpose()
+impl<'de> serde::Deserialize<'de> for IdText {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = IdText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer id")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<IdText, E> {
+                Ok(IdText(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<IdText, E> {
+                Ok(IdText(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<IdText, E> {
+                Ok(IdText(v.to_owned()))
+            }
+        }
+        de.deserialize_any(Visitor)
     }
+}
 
-    pub fn req<T: DeserializeOwned>(&self, name: &str) -> AppResult<T> {
-        self.opt(name)?
-            .ok_or_else(|| AppError::invalid(name, "is required"))
-    }
-
-    /// An id given as a JSON number (`123456`) or string (`"123456"`), as text.
-    pub fn id(&self, name: &str) -> AppResult<Option<String>> {
-        self.raw(name)
-            .map(|raw| match serde_json::from_str::<String>(raw) {
-                Ok(text) => Ok(text),
-                Err(_) if raw.bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
-                    Ok(raw.to_owned())
-                }
-                Err(_) => Err(AppError::invalid(name, "must be an integer id")),
-            })
-            .transpose()
-    }
-
-    pub fn req_id(&self, name: &str) -> AppResult<String> {
-        self.id(name)?
-            .ok_or_else(|| AppError::invalid(name, "is required"))
-    }
-
-    /// An amount exactly as written: a JSON number's literal text, or a decimal string.
-    pub fn amount(&self, name: &str) -> AppResult<Option<String>> {
-        self.raw(name)
-            .map(|raw| match raw.as_bytes().first() {
-                Some(b'"') => serde_json::from_str::<String>(raw)
-                    .map_err(|_| AppError::invalid(name, "must be a decimal number")),
-                Some(b) if b.is_ascii_digit() || *b == b'-' => Ok(raw.to_owned()),
-                _ => Err(AppError::invalid(name, "must be a decimal number")),
-            })
-            .transpose()
-    }
+/// An amount exactly as written: a JSON number's literal text, or a decimal string.
+pub fn amount(field: &str, raw: Option<Box<RawValue>>) -> AppResult<Option<Amount>> {
+    raw.map(|raw| {
+        let raw = raw.get();
+        match raw.as_bytes().first() {
+            Some(b'"') => serde_json::from_str::<String>(raw)
+                .map_err(|_| AppError::invalid(field, "must be a decimal number"))
+                .and_then(|text| Amount::parse(field, &text)),
+            Some(b) if b.is_ascii_digit() || *b == b'-' => Amount::parse(field, raw),
+            _ => Err(AppError::invalid(field, "must be a decimal number")),
+        }
+    })
+    .transpose()
 }
 
 /// A serde message without the line/column suffix, which means nothing per field.

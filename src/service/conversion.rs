@@ -5,33 +5,83 @@ use super::idempotency::{self, Claim};
 use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
 use crate::domain::{
-    ContactId, ConversionStatus, ConversionType, CustomData, DateRange, IdempotencyKey, LeadId,
-    Permission, TrackingAction, WorkspaceId, happened_by,
+    Amount, ContactId, ConversionStatus, ConversionType, Currency, CustomData, DateRange,
+    IdempotencyKey, LeadId, Permission, TrackingAction, WorkspaceId, happened_by,
 };
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
-use entity::{conversion, lead};
+use entity::{conversion, lead, wide};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// A conversion to log, already parsed and validated at the edge.
+/// A conversion to log (plan `POST /conversions/log`): the one request both doors build, REST
+/// from its JSON body and GraphQL from `LogConversionInput`, each with `TryFrom`.
 #[derive(Debug)]
-pub struct NewConversion {
+pub struct LogConversion {
     pub contact_id: ContactId,
+    /// The lead this conversion closes; it must belong to the contact.
     pub lead_id: Option<LeadId>,
     /// Defaults to the caller's workspace; the admin must name one.
     pub workspace_id: Option<WorkspaceId>,
+    /// Who converted the contact: 1 to 255 characters.
     pub converted_by: String,
     pub conversion_type: ConversionType,
-    /// Minor units of the configured currency.
-    pub value_minor: Option<i64>,
-    /// Defaults to now; set it to backfill.
+    /// The exact amount; in the server's currency, with at most its decimal places.
+    pub value: Option<Amount>,
+    /// Must be the server's currency when given.
+    pub currency: Option<Currency>,
+    /// Defaults to now; set it to backfill. At most five minutes ahead of the server's clock.
     pub converted_at: Option<DateTime<Utc>>,
     pub custom_data: Option<CustomData>,
+}
+
+/// What became of a logged conversion: stored by this request, or found stored by an earlier
+/// one with the same idempotency key (this request then wrote nothing).
+#[derive(Debug)]
+pub enum Logged {
+    Stored(conversion::Model),
+    Replayed(conversion::Model),
+}
+
+/// What became of one item of a batch, as both doors report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogStatus {
+    /// Logged now.
+    Stored,
+    /// Its idempotency key was already used with the same input: the earlier conversion.
+    Replayed,
+    /// Refused; see `error`. Nothing was written for it.
+    Rejected,
+}
+
+impl LogStatus {
+    pub fn of(outcome: &AppResult<Logged>) -> LogStatus {
+        match outcome {
+            Ok(Logged::Stored(_)) => LogStatus::Stored,
+            Ok(Logged::Replayed(_)) => LogStatus::Replayed,
+            Err(_) => LogStatus::Rejected,
+        }
+    }
+}
+
+impl Logged {
+    pub fn conversion(&self) -> &conversion::Model {
+        match self {
+            Logged::Stored(c) | Logged::Replayed(c) => c,
+        }
+    }
+
+    pub fn into_conversion(self) -> conversion::Model {
+        match self {
+            Logged::Stored(c) | Logged::Replayed(c) => c,
+        }
+    }
 }
 
 /// Filters of `GET /conversions` and the `conversions` query; all combined with AND.
@@ -42,8 +92,9 @@ pub struct ConversionFilter {
     pub range: DateRange,
     pub contact_id: Option<ContactId>,
     pub conversion_type: Option<ConversionType>,
-    pub min_value_minor: Option<i64>,
-    pub max_value_minor: Option<i64>,
+    /// Inclusive bounds on the value, in the server's currency.
+    pub min_value: Option<Amount>,
+    pub max_value: Option<Amount>,
     /// Only conversions stored (`created_at`) strictly after this instant: what a client that
     /// was disconnected missed, backfilled ones included.
     pub created_after: Option<DateTime<Utc>>,
@@ -84,6 +135,8 @@ impl Cursor {
 }
 
 pub const MAX_PAGE: u64 = 200;
+/// Characters in `converted_by` and other short labels.
+pub const MAX_LABEL: usize = 255;
 /// Conversions in one batch request.
 pub const MAX_BATCH: usize = 1000;
 pub const DEFAULT_PAGE: u64 = 50;
@@ -94,14 +147,6 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
-/// A logged conversion, and whether an earlier request with the same idempotency key
-/// stored it (this request then wrote nothing).
-#[derive(Debug)]
-pub struct Logged {
-    pub conversion: conversion::Model,
-    pub replayed: bool,
-}
-
 impl Services {
     /// Logs a conversion and everything it implies, in one transaction shared with the other
     /// conversions being logged at the same moment (see `ingest`); then publishes it. With an
@@ -109,13 +154,15 @@ impl Services {
     pub async fn log_conversion(
         &self,
         caller: &Caller,
-        input: NewConversion,
+        input: LogConversion,
         key: Option<&IdempotencyKey>,
     ) -> AppResult<Logged> {
         caller.principal.require(Permission::Convert)?;
         if let Some(at) = input.converted_at {
             happened_by("converted_at", at, now())?;
         }
+        self.check_currency("currency", input.currency)?;
+        self.value_minor(&input)?;
         let workspace_id =
             acting_workspace(caller, input.workspace_id.clone(), "workspace_id", true)?
                 .ok_or_else(|| {
@@ -142,7 +189,7 @@ impl Services {
     pub async fn log_conversions(
         &self,
         caller: &Caller,
-        items: Vec<AppResult<(NewConversion, Option<IdempotencyKey>)>>,
+        items: Vec<AppResult<(LogConversion, Option<IdempotencyKey>)>>,
     ) -> AppResult<Vec<AppResult<Logged>>> {
         caller.principal.require(Permission::Convert)?;
         if items.is_empty() || items.len() > MAX_BATCH {
@@ -163,15 +210,21 @@ impl Services {
         Ok(futures_util::future::join_all(outcomes).await)
     }
 
+    /// The conversion's value in minor units of the server's currency.
+    fn value_minor(&self, input: &LogConversion) -> AppResult<Option<i64>> {
+        input
+            .value
+            .as_ref()
+            .map(|v| v.minor_units("conversion_value", self.currency))
+            .transpose()
+    }
+
     async fn replayed(&self, conn: &impl ConnectionTrait, id: Uuid) -> AppResult<Logged> {
         let conversion = conversion::Entity::find_by_id(id)
             .one(conn)
             .await?
             .ok_or_else(|| AppError::Internal("an idempotency key points at nothing".into()))?;
-        Ok(Logged {
-            conversion,
-            replayed: true,
-        })
+        Ok(Logged::Replayed(conversion))
     }
 
     /// Writes one conversion and its side effects into `txn`, adding its rollup changes to
@@ -181,7 +234,7 @@ impl Services {
         txn: &impl ConnectionTrait,
         caller: &Caller,
         workspace_id: WorkspaceId,
-        input: NewConversion,
+        input: LogConversion,
         claim: Option<&Claim>,
         rollups: &mut rollup::Delta,
     ) -> AppResult<Logged> {
@@ -222,6 +275,7 @@ impl Services {
             }
             None => None,
         };
+        let value_minor = self.value_minor(&input)?;
         let created_at = now();
         let converted_at = input.converted_at.unwrap_or(created_at);
         let id = Uuid::new_v4();
@@ -241,7 +295,7 @@ impl Services {
             converted_by: Set(input.converted_by.clone()),
             converted_at: Set(converted_at),
             conversion_type: Set(input.conversion_type.as_str().to_owned()),
-            value_minor: Set(input.value_minor),
+            value_minor: Set(value_minor),
             currency: Set(self.currency.code().to_owned()),
             custom_data: Set(sealed),
             created_at: Set(created_at),
@@ -249,12 +303,11 @@ impl Services {
         .insert(txn)
         .await?;
 
-        let lifetime = contact
-            .lifetime_value_minor
-            .checked_add(input.value_minor.unwrap_or(0))
-            .ok_or_else(|| {
-                AppError::invalid("conversion_value", "lifetime value would overflow")
-            })?;
+        // Wide and stored in two halves (`entity::wide`): a contact shared by several
+        // workspaces never fills up, so one workspace's sales cannot refuse another's.
+        let (lifetime_high, lifetime_low) =
+            wide::split(contact.lifetime_value_minor() + i128::from(value_minor.unwrap_or(0)))
+                .ok_or_else(|| AppError::Internal("a lifetime value beyond 95 bits".into()))?;
         let before = ConversionStatus::from_stored(&contact.conversion_status);
         let status = before.advanced_by(input.conversion_type.as_str());
         rollups.conversion(
@@ -274,7 +327,8 @@ impl Services {
         row.converted_from_workspace = Set(Some(workspace_id.as_str().to_owned()));
         row.converted_by = Set(Some(input.converted_by));
         row.converted_timestamp = Set(Some(converted_timestamp));
-        row.lifetime_value_minor = Set(lifetime);
+        row.lifetime_value_low = Set(lifetime_low);
+        row.lifetime_value_high = Set(lifetime_high);
         row.conversion_count = Set(contact.conversion_count.saturating_add(1));
         row.conversion_status = Set(status.as_str().to_owned());
         row.updated_at = Set(created_at);
@@ -326,10 +380,7 @@ impl Services {
             idempotency::record(txn, claim, stored.id).await?;
         }
         super::feed::append(txn, stored.id).await?;
-        Ok(Logged {
-            conversion: stored,
-            replayed: false,
-        })
+        Ok(Logged::Stored(stored))
     }
 
     /// One conversion, if it exists and the caller may see it.
@@ -403,7 +454,15 @@ impl Services {
         filter: &ConversionFilter,
     ) -> AppResult<Condition> {
         let workspace = scoped_workspace(caller, filter.workspace_id.as_ref())?;
-        if let (Some(min), Some(max)) = (filter.min_value_minor, filter.max_value_minor)
+        let minor = |field: &str, amount: &Option<Amount>| {
+            amount
+                .as_ref()
+                .map(|a| a.minor_units(field, self.currency))
+                .transpose()
+        };
+        let min_value = minor("min_value", &filter.min_value)?;
+        let max_value = minor("max_value", &filter.max_value)?;
+        if let (Some(min), Some(max)) = (min_value, max_value)
             && min > max
         {
             return Err(AppError::invalid_against(
@@ -428,10 +487,10 @@ impl Services {
         if let Some(t) = &filter.conversion_type {
             cond = cond.add(conversion::Column::ConversionType.eq(t.as_str()));
         }
-        if let Some(min) = filter.min_value_minor {
+        if let Some(min) = min_value {
             cond = cond.add(conversion::Column::ValueMinor.gte(min));
         }
-        if let Some(max) = filter.max_value_minor {
+        if let Some(max) = max_value {
             cond = cond.add(conversion::Column::ValueMinor.lte(max));
         }
         if let Some(after) = filter.created_after {

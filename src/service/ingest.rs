@@ -9,7 +9,7 @@
 //! load a group is one request and nothing waits for company.
 
 use super::Services;
-use super::conversion::{Logged, NewConversion};
+use super::conversion::{Logged, LogConversion};
 use super::idempotency::Claim;
 use super::rollup::Delta;
 use crate::auth::Caller;
@@ -28,7 +28,7 @@ const QUEUE: usize = 4_096;
 pub(super) struct Job {
     caller: Caller,
     workspace_id: WorkspaceId,
-    input: NewConversion,
+    input: LogConversion,
     claim: Option<Claim>,
     reply: oneshot::Sender<AppResult<Logged>>,
 }
@@ -41,7 +41,7 @@ impl Services {
         &self,
         caller: Caller,
         workspace_id: WorkspaceId,
-        input: NewConversion,
+        input: LogConversion,
         claim: Option<Claim>,
     ) -> AppResult<Logged> {
         // Started on first use, from a clone that carries the finished configuration.

@@ -11,6 +11,7 @@ pub mod contact_list;
 pub mod conversion;
 pub mod export;
 pub mod feed;
+pub(crate) mod id_allocator;
 mod idempotency;
 mod ingest;
 pub mod lead;
@@ -146,35 +147,15 @@ impl Services {
     }
 
     /// Until multi-currency lands, any currency other than the configured one is refused.
-    pub fn check_currency(&self, field: &str, currency: Option<&str>) -> AppResult<()> {
-        if let Some(code) = currency {
-            let given = Currency::parse(field, code)?;
-            if given != self.currency {
-                return Err(AppError::invalid(
-                    field,
-                    format!("only {} is supported on this server", self.currency),
-                ));
-            }
+    pub fn check_currency(&self, field: &str, currency: Option<Currency>) -> AppResult<()> {
+        match currency {
+            Some(given) if given != self.currency => Err(AppError::invalid(
+                field,
+                format!("only {} is supported on this server", self.currency),
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
-}
-
-/// After inserting an explicit id into `table` (contacts and leads accept integrators' own
-/// ids), move PostgreSQL's identity sequence past it so later generated ids cannot collide.
-/// SQLite's AUTOINCREMENT already does this.
-pub(crate) async fn advance_id_sequence(
-    conn: &impl sea_orm::ConnectionTrait,
-    table: &'static str,
-) -> AppResult<()> {
-    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        conn.execute_unprepared(&format!(
-            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-             GREATEST((SELECT MAX(id) FROM {table}), 1))"
-        ))
-        .await?;
-    }
-    Ok(())
 }
 
 /// Now, at the microsecond precision both databases store.

@@ -31,6 +31,9 @@ pub struct NewWorkspace {
     pub rate_limit_per_hour: Option<u32>,
 }
 
+/// Characters in a workspace's display name.
+pub const MAX_WORKSPACE_NAME: usize = 200;
+
 /// Recent activity entries by default, and at most.
 pub const ACTIVITY_DEFAULT: u64 = 20;
 pub const ACTIVITY_MAX: u64 = 100;

@@ -655,7 +655,7 @@ async fn bad_filters_get_the_same_errors_as_the_list() {
         let expected: Value = listed.json().await.unwrap();
         let code = expected["code"]
             .as_str()
-            .expect("a problem code")
+            .unwrap_or_else(|| panic!("a problem code for {query}: {expected}"))
             .to_owned();
         let field = expected["field"].as_str().map(str::to_owned);
         let got = assert_problem(exported, status, &code, field.as_deref()).await;

@@ -97,7 +97,7 @@ async fn fixture() -> Fixture {
             LOG,
             json!({ "input": {
                 "contactId": "123457", "convertedBy": "agent_jane", "conversionType": "appointment",
-                "conversionValue": 18500.5, "currency": "USD",
+                "conversionValue": "18500.5", "currency": "USD",
                 "convertedAt": "2024-03-11T10:00:00+00:00"
             } }),
         )

@@ -1,7 +1,7 @@
 //! `conversionStats`: grouped figures for a chart, and the enums that shape them.
 
 use super::decimal;
-use crate::domain::Granularity;
+use crate::domain::{Granularity, WeekStart};
 use crate::graphql::scalars::Decimal;
 use crate::service::stats::{Dimension, Stats};
 use async_graphql::{Enum, ID, Object, SimpleObject};
@@ -45,11 +45,11 @@ pub enum WeekStartDay {
     Sunday,
 }
 
-impl WeekStartDay {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WeekStartDay::Monday => "monday",
-            WeekStartDay::Sunday => "sunday",
+impl From<WeekStartDay> for WeekStart {
+    fn from(day: WeekStartDay) -> Self {
+        match day {
+            WeekStartDay::Monday => WeekStart::Monday,
+            WeekStartDay::Sunday => WeekStart::Sunday,
         }
     }
 }

@@ -7,10 +7,9 @@ mod csv;
 mod xlsx;
 
 use crate::auth::Caller;
-use crate::domain::parse_zone;
 use crate::error::{AppError, AppResult};
 use crate::http::body::Params;
-use crate::http::rest::conversions::{FILTER_PARAMS, conversion_query};
+use crate::http::rest::conversions::{FILTER_PARAMS, FilterParams};
 use crate::service::Services;
 use crate::service::export::{ExportPage, ensure_fits_xlsx};
 use axum::body::{Body, Bytes};
@@ -51,21 +50,18 @@ pub async fn export(
 ) -> AppResult<Response> {
     let format = params.get("format");
     let excel = params.get("excel");
-    let query = conversion_query(&mut params);
+    let filter = FilterParams::take(&mut params);
     params.finish(&[FILTER_PARAMS, EXPORT_PARAMS].concat())?;
     let format = Format::parse(format.as_deref())?;
     let excel = excel_flag(excel.as_deref(), format)?;
-    let zone = match query.time_zone.as_deref() {
-        Some(raw) => parse_zone("time_zone", raw)?,
-        None => Tz::UTC,
-    };
+    let zone = filter.zone()?;
     let name = file_name(
-        query.from_date.as_deref(),
-        query.to_date.as_deref(),
+        filter.from_date.as_deref(),
+        filter.to_date.as_deref(),
         zone,
         format,
     );
-    let filter = query.parse(&services)?;
+    let filter = filter.try_into()?;
     let limits = services.export_limits();
     match format {
         Format::Csv => {

@@ -2,46 +2,56 @@
 //! `POST /workspaces/{id}/keys/rotate`, `POST /workspaces/{id}/keys/revoke`, `POST /auth/token`.
 
 use crate::auth::Caller;
-use crate::domain::{Permission, WorkspaceId};
+use crate::domain::{Permission, WorkspaceId, required_text};
 use crate::error::{AppError, AppResult};
 use crate::http::body::{JsonBody, Params};
 use crate::http::views::{ActivityView, RegisteredView};
-use crate::input::RegisterWorkspace;
 use crate::service::Services;
-use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
+use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX, MAX_WORKSPACE_NAME, NewWorkspace};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// The body of `POST /workspaces/register` (admin).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    workspace_id: String,
+    workspace_name: String,
+    api_key: Option<String>,
+    /// `read`, `update`, `convert`; defaults to all three.
+    permissions: Option<Vec<String>>,
+    rate_limit_per_hour: Option<u32>,
+}
+
+impl TryFrom<RegisterBody> for NewWorkspace {
+    type Error = AppError;
+
+    fn try_from(body: RegisterBody) -> AppResult<Self> {
+        Ok(NewWorkspace {
+            id: WorkspaceId::parse("workspace_id", &body.workspace_id)?,
+            name: required_text("workspace_name", &body.workspace_name, MAX_WORKSPACE_NAME)?,
+            permissions: match body.permissions {
+                Some(names) => names
+                    .iter()
+                    .map(|p| Permission::parse("permissions", p))
+                    .collect::<AppResult<_>>()?,
+                None => Permission::DEFAULT.to_vec(),
+            },
+            api_key: body.api_key,
+            rate_limit_per_hour: body.rate_limit_per_hour,
+        })
+    }
+}
 
 pub async fn register(
     State(services): State<Services>,
     caller: Caller,
     body: JsonBody,
 ) -> AppResult<(StatusCode, Json<RegisteredView>)> {
-    let f = body.fields(&[
-        "workspace_id",
-        "workspace_name",
-        "api_key",
-        "permissions",
-        "rate_limit_per_hour",
-    ])?;
-    let permissions = f
-        .opt::<Vec<String>>("permissions")?
-        .map(|ps| {
-            ps.iter()
-                .map(|p| Permission::parse("permissions", p))
-                .collect::<AppResult<Vec<_>>>()
-        })
-        .transpose()?;
-    let new = RegisterWorkspace {
-        workspace_id: f.req("workspace_id")?,
-        workspace_name: f.req("workspace_name")?,
-        permissions,
-        api_key: f.opt("api_key")?,
-        rate_limit_per_hour: f.opt("rate_limit_per_hour")?,
-    }
-    .parse()?;
+    let new = body.parse::<RegisterBody>()?.try_into()?;
     let (workspace, key) = services.register_workspace(&caller, new).await?;
     Ok((
         StatusCode::CREATED,
