@@ -9,6 +9,10 @@ pub struct Model {
     pub id: i64,
     pub conversion_id: Uuid,
     pub created_at: DateTimeUtc,
+    /// The contact's conversion state right after this conversion (see `service::feed`);
+    /// `None` on events written before it was kept.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub contact_after: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

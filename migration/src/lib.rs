@@ -18,6 +18,7 @@ mod m20261125_000013_add_contact_erasure;
 mod m20261125_000014_create_rollups;
 mod m20261125_000015_create_id_allocators;
 mod m20261125_000016_widen_money_totals;
+mod m20261125_000017_add_feed_contact_state;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000014_create_rollups::Migration),
             Box::new(m20261125_000015_create_id_allocators::Migration),
             Box::new(m20261125_000016_widen_money_totals::Migration),
+            Box::new(m20261125_000017_add_feed_contact_state::Migration),
         ]
     }
 }

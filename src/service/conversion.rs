@@ -332,7 +332,7 @@ impl Services {
         row.conversion_count = Set(contact.conversion_count.saturating_add(1));
         row.conversion_status = Set(status.as_str().to_owned());
         row.updated_at = Set(created_at);
-        row.update(txn).await?;
+        let contact_after = row.update(txn).await?;
 
         if let Some(lead) = lead {
             let copy = custom_data
@@ -379,7 +379,7 @@ impl Services {
         if let Some(claim) = claim {
             idempotency::record(txn, claim, stored.id).await?;
         }
-        super::feed::append(txn, stored.id).await?;
+        super::feed::append(txn, stored.id, &contact_after).await?;
         Ok(Logged::Stored(stored))
     }
 

@@ -2,13 +2,15 @@
 //! The row's id is the event's durable order; nodes pass only that id to each other.
 
 use super::Services;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::events::ConversionEvent;
+use chrono::{DateTime, Utc};
 use entity::{contact, conversion, feed_event};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -18,8 +20,60 @@ pub const CHANNEL: &str = "convio_feed";
 /// Advisory lock key that orders feed appends across transactions ("convio" in ASCII).
 const APPEND_LOCK: i64 = 0x636f_6e76_696f;
 
-/// Appends the event for a stored conversion, inside the caller's write transaction.
-pub(crate) async fn append(conn: &impl ConnectionTrait, conversion_id: Uuid) -> AppResult<()> {
+/// What a feed event promises about its contact: its conversion state right after the event's
+/// conversion, captured in the writing transaction. Personal data is not copied: it is read
+/// as stored now, so an erased contact stays erased in old events too.
+#[derive(Serialize, Deserialize)]
+struct ContactAfter {
+    conversion_status: String,
+    conversion_count: i32,
+    lifetime_value_low: i64,
+    lifetime_value_high: i64,
+    converted_by: Option<String>,
+    converted_from_workspace: Option<String>,
+    converted_timestamp: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ContactAfter {
+    fn of(contact: &contact::Model) -> Self {
+        ContactAfter {
+            conversion_status: contact.conversion_status.clone(),
+            conversion_count: contact.conversion_count,
+            lifetime_value_low: contact.lifetime_value_low,
+            lifetime_value_high: contact.lifetime_value_high,
+            converted_by: contact.converted_by.clone(),
+            converted_from_workspace: contact.converted_from_workspace.clone(),
+            converted_timestamp: contact.converted_timestamp,
+            updated_at: contact.updated_at,
+        }
+    }
+
+    /// `now` (the contact as stored now) with the state the event captured.
+    fn over(self, now: &contact::Model) -> contact::Model {
+        contact::Model {
+            conversion_status: self.conversion_status,
+            conversion_count: self.conversion_count,
+            lifetime_value_low: self.lifetime_value_low,
+            lifetime_value_high: self.lifetime_value_high,
+            converted_by: self.converted_by,
+            converted_from_workspace: self.converted_from_workspace,
+            converted_timestamp: self.converted_timestamp,
+            updated_at: self.updated_at,
+            ..now.clone()
+        }
+    }
+}
+
+/// Appends the event for a stored conversion, inside the caller's write transaction, with
+/// `contact` as that conversion left it.
+pub(crate) async fn append(
+    conn: &impl ConnectionTrait,
+    conversion_id: Uuid,
+    contact: &contact::Model,
+) -> AppResult<()> {
+    let contact_after = serde_json::to_value(ContactAfter::of(contact))
+        .map_err(|e| AppError::Internal(format!("feed contact state: {e}")))?;
     let postgres = conn.get_database_backend() == DbBackend::Postgres;
     if postgres {
         // Ids come from a sequence; without this lock a later id could commit before an
@@ -31,6 +85,7 @@ pub(crate) async fn append(conn: &impl ConnectionTrait, conversion_id: Uuid) -> 
     let row = feed_event::ActiveModel {
         conversion_id: Set(conversion_id),
         created_at: Set(super::now()),
+        contact_after: Set(Some(contact_after)),
         ..Default::default()
     }
     .insert(conn)
@@ -57,7 +112,8 @@ impl Services {
         Ok(head.unwrap_or(0))
     }
 
-    /// Events after `after`, oldest first, with their conversion and its contact as stored now.
+    /// Events after `after`, oldest first, with their conversion and its contact as that
+    /// conversion left it (personal data as stored now).
     pub async fn feed_events_after(
         &self,
         after: i64,
@@ -93,7 +149,14 @@ impl Services {
             .into_iter()
             .filter_map(|row| {
                 let conversion = conversions.get(&row.conversion_id)?.clone();
-                let contact = contacts.get(&conversion.contact_id)?.clone();
+                let now = contacts.get(&conversion.contact_id)?;
+                let captured = row
+                    .contact_after
+                    .and_then(|state| serde_json::from_value::<ContactAfter>(state).ok());
+                let contact = match captured {
+                    Some(state) => state.over(now),
+                    None => now.clone(),
+                };
                 Some(ConversionEvent {
                     sequence: row.id,
                     conversion,
