@@ -215,8 +215,12 @@ async fn nodes_on_one_database_assign_distinct_ids_at_once() {
 
 /// The largest amount: 10^12 KWD, 10^15 minor units (three decimals).
 const LARGEST: &str = "1000000000000";
-/// Largest sales one workspace logs: 9,300 × 10^15 minor units passes 2^63 − 1.
-const WHALE_SALES: usize = 9_300;
+/// Whale's sales: 9,223 of the largest and this one bring its total to 2^63 - 1 minor units
+/// exactly, the most a 64-bit total holds; anyone's next sale in the month passes it.
+const WHALE_LARGEST_SALES: usize = 9_223;
+const WHALE_LAST_SALE: &str = "372036854775.807";
+
+const AVERAGE: &str = "999715156826.336";
 
 fn sale(contact: i64, by: &str, value: &str, at: &str) -> Value {
     json!({
@@ -240,32 +244,50 @@ async fn one_workspace_cannot_overflow_the_totals_others_share() {
     app.contact_received_by(&lead_gen, 2, "Modest's", "modest")
         .await;
 
-    // Act: whale logs enough of the largest sales into January 2024 to pass 2^63 - 1 minor
-    // units, both on the all-workspace rollup of the month and on the shared contact.
-    let mut left = WHALE_SALES;
-    while left > 0 {
-        let n = left.min(1000);
-        let items: Vec<Value> = (0..n)
-            .map(|_| sale(1, "whale_bot", LARGEST, "2024-01-15T12:00:00Z"))
-            .collect();
+    // Act: whale fills January 2024 and the shared contact to 2^63 - 1 minor units.
+    let mut items: Vec<Value> = (0..WHALE_LARGEST_SALES)
+        .map(|_| sale(1, "whale_bot", LARGEST, "2024-01-15T12:00:00Z"))
+        .collect();
+    items.push(sale(
+        1,
+        "whale_bot",
+        WHALE_LAST_SALE,
+        "2024-01-15T12:00:00Z",
+    ));
+    for batch in items.chunks(1000) {
         let response = app
             .post_json(
                 "/conversions/batch",
                 &whale,
-                &json!({ "conversions": items }),
+                &json!({ "conversions": batch }),
             )
             .await;
         let body = expect_json(response, 200).await;
-        assert_eq!(body["stored"], n, "whale's batch: {}", body["results"][0]);
-        left -= n;
+        assert_eq!(
+            body["stored"],
+            batch.len(),
+            "whale's batch: {}",
+            body["results"][0]
+        );
     }
 
-    // Then modest logs in the same month, through both doors, on its own contact and on
-    // the shared one.
+    // Then modest logs in the same month, through both doors, on its own contact (past the
+    // month's all-workspace total) and on the shared one (past its lifetime value).
     let stored = app
         .log_conversion(&modest, sale(2, "agent_1", "25000", "2024-01-20T09:00:00Z"))
         .await;
     assert_eq!(stored["workspace_id"], "modest");
+    let january = "from_date=2024-01-01&to_date=2024-01-31";
+    let admin = expect_exact(
+        app.get(&format!("/conversions/analytics?{january}"), &app.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        admin["summary"]["total_value"], "9223372036879775.807",
+        "the month's all-workspace total passed 2^63 - 1 minor units, exactly"
+    );
     let logged = app
         .graphql(
             &modest,
@@ -278,10 +300,9 @@ async fn one_workspace_cannot_overflow_the_totals_others_share() {
     assert!(logged.get("errors").is_none(), "{logged}");
 
     // Assert: every total is exact, for the admin and for each tenant.
-    let whale_total = "9300000000000000.000";
+    let whale_total = "9223372036854775.807";
     let modest_total = "25000.500";
-    let all_total = "9300000000025000.500";
-    let january = "from_date=2024-01-01&to_date=2024-01-31";
+    let all_total = "9223372036879776.307";
     let admin = expect_exact(
         app.get(&format!("/conversions/analytics?{january}"), &app.admin)
             .await,
@@ -289,9 +310,9 @@ async fn one_workspace_cannot_overflow_the_totals_others_share() {
     )
     .await;
     assert_eq!(admin["summary"]["total_value"], all_total);
-    assert_eq!(admin["summary"]["total_conversions"], "9302");
-    // 9,300,000,000,025,000,500 / 9,302 minor units, rounded half up.
-    assert_eq!(admin["summary"]["average_value"], "999784992477.424");
+    assert_eq!(admin["summary"]["total_conversions"], "9226");
+    // 9,223,372,036,879,776,307 / 9,226 minor units, rounded half up.
+    assert_eq!(admin["summary"]["average_value"], AVERAGE);
     let by_workspace: Vec<(Value, Value)> = admin["by_workspace"]
         .as_array()
         .expect("by_workspace")
@@ -333,10 +354,7 @@ async fn one_workspace_cannot_overflow_the_totals_others_share() {
         )
         .await;
     assert_eq!(data["analytics"]["summary"]["totalValue"], all_total);
-    assert_eq!(
-        data["analytics"]["summary"]["averageValue"],
-        "999784992477.424"
-    );
+    assert_eq!(data["analytics"]["summary"]["averageValue"], AVERAGE);
     for (name, from_rollups) in [("rollups", true), ("rows", false), ("otherZone", false)] {
         assert_eq!(data[name]["fromRollups"], from_rollups, "{name}");
         assert_eq!(data[name]["groups"][0]["totalValue"], all_total, "{name}");
@@ -396,5 +414,5 @@ async fn one_workspace_cannot_overflow_the_totals_others_share() {
 
 /// Contact 1 carries whale's sales and modest's 0.500 (the 25000 went to contact 2).
 fn all_total_on_contact_1() -> &'static str {
-    "9300000000000000.500"
+    "9223372036854776.307"
 }
