@@ -268,6 +268,46 @@ pub struct Hardening {
     )]
     pub max_body_bytes: usize,
 
+    /// Failed authentication attempts (unknown, revoked or expired key or token, on any door:
+    /// `X-API-Key`, a bearer key or JWT, `/auth/token`, a WebSocket `connection_init`) one client
+    /// address may make per window. Past it, every request from that address that carries
+    /// credentials, and every WebSocket upgrade, is answered 429 `RATE_LIMITED` with
+    /// `Retry-After` until the window ends, without its credentials being looked at. Counted per
+    /// IPv4 address or IPv6 /64, shared by every node on PostgreSQL. 0 disables the limit (the
+    /// attempts are still counted on `/metrics` and logged).
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_AUTH_FAILURE_LIMIT",
+        default_value_t = 20
+    )]
+    pub auth_failure_limit: u64,
+
+    /// Length of the failed-authentication window, in seconds (1 to 3600). Windows are aligned
+    /// to the clock, so every node agrees on when one ends.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_AUTH_FAILURE_WINDOW_SECONDS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub auth_failure_window_seconds: u64,
+
+    /// Reverse proxies or load balancers (addresses or networks, e.g. `10.0.0.0/8`,
+    /// comma-separated) whose `X-Forwarded-For` is believed: for a connection from one of them,
+    /// the client is the right-most address in that header that is not itself listed. Unset,
+    /// the client is the connection's peer and `X-Forwarded-For` is ignored (a client could
+    /// write anything there). Behind a proxy, list it: otherwise every client shares the proxy's
+    /// address and one attacker's failed attempts throttle them all.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<crate::auth::IpNetwork>,
+
     /// Timeouts for slow and idle clients, and the cap on concurrent connections.
     #[command(flatten)]
     pub connections: crate::serve::ConnectionLimits,

@@ -50,6 +50,12 @@ pub enum AppError {
         retry_after_seconds: u64,
         limit: u64,
     },
+    /// This client address made too many failed authentication attempts: its credentials are
+    /// not looked at until the window ends, in `retry_after_seconds`.
+    #[error(
+        "too many failed authentication attempts from this address; retry in {retry_after_seconds} s"
+    )]
+    AuthThrottled { retry_after_seconds: u64 },
     /// A stored sensitive value that does not open: altered, copied from another row or key,
     /// or sealed with a key that is no longer configured. The text names the value and why,
     /// never its content, so it may be shown.
@@ -106,7 +112,7 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
-            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::RateLimited { .. } | Self::AuthThrottled { .. } => "RATE_LIMITED",
             Self::Undecryptable(_) => "UNDECRYPTABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -125,7 +131,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Undecryptable(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -253,6 +259,9 @@ impl IntoResponse for AppError {
         if let Self::RateLimited {
             retry_after_seconds,
             ..
+        }
+        | Self::AuthThrottled {
+            retry_after_seconds,
         } = self
         {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
@@ -295,6 +304,13 @@ mod tests {
                 AppError::RateLimited {
                     retry_after_seconds: 60,
                     limit: 3,
+                },
+                "RATE_LIMITED",
+                429,
+            ),
+            (
+                AppError::AuthThrottled {
+                    retry_after_seconds: 60,
                 },
                 "RATE_LIMITED",
                 429,

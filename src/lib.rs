@@ -171,6 +171,10 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         config.admin_key.as_deref().map(auth::hash_key),
     )
     .with_rate_limit_per_hour(config.rate_limit_per_hour)
+    .with_failed_auth_limit(service::rate_limit::FailedAuthLimit {
+        per_window: config.hardening.auth_failure_limit,
+        window_seconds: config.hardening.auth_failure_window_seconds,
+    })
     .with_rollup_zones(zones)
     .with_analytics_cache(config.analytics_cache)
     .with_keys(

@@ -16,7 +16,8 @@ pub enum ConversionStatus {
     Appointment,
     /// The contact bought.
     Converted,
-    /// The opportunity is lost. Only set explicitly; any later conversion moves it forward again.
+    /// The opportunity is lost. Only set explicitly; a later `qualified`, `appointment` or `sale`
+    /// conversion moves it forward again, a conversion of another type leaves it lost.
     Lost,
 }
 

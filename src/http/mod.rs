@@ -83,7 +83,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.hardening.max_body_bytes))
-        .layer(middleware::from_fn(rate_limit::headers))
+        .layer(middleware::from_fn_with_state(
+            rate_limit::ClientAddresses::of(&state.hardening),
+            rate_limit::headers,
+        ))
         // Bodies are read whole, within the limit and deadline, before anything looks at them.
         .layer(middleware::from_fn_with_state(
             limits::BodyLimits::of(&state.hardening),

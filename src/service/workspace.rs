@@ -49,9 +49,15 @@ pub struct Activity {
     pub recent: Vec<workspace_tracking::Model>,
 }
 
-/// 100 × conversions ÷ contacts received, to two decimals; `None` when nothing was received.
-pub fn conversion_rate(conversions: u64, received: u64) -> Option<f64> {
-    (received > 0).then(|| (conversions as f64 * 10_000.0 / received as f64).round() / 100.0)
+/// 100 × `part` ÷ `whole` in percent, rounded half up to two decimals (1 of 32 is 3.125 %, shown
+/// as 3.13), in integers so no double decides a tie; `None` when `whole` is 0. Conversion rates
+/// and funnel percentages both use it.
+pub fn conversion_rate(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| {
+        let (part, whole) = (u128::from(part), u128::from(whole));
+        let hundredths = (part * 20_000 + whole) / (2 * whole);
+        hundredths as f64 / 100.0
+    })
 }
 
 pub fn permissions_of(model: &workspace::Model) -> Vec<Permission> {
@@ -510,5 +516,13 @@ mod tests {
         assert_eq!(conversion_rate(1, 3), Some(33.33));
         assert_eq!(conversion_rate(2, 3), Some(66.67));
         assert_eq!(conversion_rate(5, 0), None);
+    }
+
+    #[test]
+    fn rates_round_half_up_to_two_decimals() {
+        assert_eq!(conversion_rate(1, 32), Some(3.13)); // 3.125
+        assert_eq!(conversion_rate(1, 80_000), Some(0.0)); // 0.00125
+        assert_eq!(conversion_rate(1, 20_000), Some(0.01)); // 0.005
+        assert_eq!(conversion_rate(u64::MAX, u64::MAX), Some(100.0));
     }
 }

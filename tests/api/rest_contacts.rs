@@ -254,6 +254,23 @@ async fn a_sale_then_a_qualification_stays_converted() {
     assert_eq!(status(&app, &workspace_456).await, "converted");
 }
 
+async fn a_lost_contact_moves_forward_only_on_funnel_evidence() {
+    // Arrange: workspace_456 marks its contact lost.
+    let (app, _, workspace_456) = received_by_456().await;
+    let lost = json!({ "conversion_status": "lost" });
+    let response = app
+        .patch_json("/contacts/123456/conversion", &workspace_456, &lost)
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // Act + Assert: a conversion of another type leaves it lost (docs/api.md, "Conversion
+    // status"); a qualification is new evidence and moves it forward.
+    log(&app, &workspace_456, "demo_booked").await;
+    assert_eq!(status(&app, &workspace_456).await, "lost");
+    log(&app, &workspace_456, "qualified").await;
+    assert_eq!(status(&app, &workspace_456).await, "qualified");
+}
+
 async fn other_conversion_types_leave_the_status_alone() {
     // Arrange
     let (app, _, workspace_456) = received_by_456().await;
@@ -413,6 +430,7 @@ crate::backend::on_both_backends!(
     logging_moves_the_status_forward_but_never_back,
     a_sale_then_a_qualification_stays_converted,
     other_conversion_types_leave_the_status_alone,
+    a_lost_contact_moves_forward_only_on_funnel_evidence,
     a_patch_may_set_any_status_even_backwards,
     a_patch_naming_an_unregistered_workspace_is_refused,
     a_patch_claiming_another_workspace_converted_it_is_forbidden,
