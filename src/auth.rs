@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 const ISSUER: &str = "convio";
@@ -144,6 +145,126 @@ impl Credentials {
 
     pub fn is_empty(&self) -> bool {
         self.workspace_id.is_none() && self.api_key.is_none() && self.bearer.is_none()
+    }
+}
+
+/// Which kind of credential a request presented, as `Services::authenticate` reads it: a
+/// bearer that looks like a JWT is a token; otherwise `X-API-Key` wins over a bearer key.
+/// Only labels the failed-authentication counter: it says nothing about validity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// `X-API-Key` (with or without `X-Workspace-ID`), or an `X-Workspace-ID` alone.
+    ApiKey,
+    /// `Authorization: Bearer <API key>`.
+    BearerKey,
+    /// `Authorization: Bearer <JWT>`.
+    Jwt,
+}
+
+impl CredentialKind {
+    pub const ALL: [CredentialKind; 3] = [Self::ApiKey, Self::BearerKey, Self::Jwt];
+
+    /// `None` for a request without any credentials: that is anonymous, not a failed attempt.
+    pub fn of(creds: &Credentials) -> Option<Self> {
+        match (&creds.bearer, &creds.api_key) {
+            _ if creds.is_empty() => None,
+            (Some(token), _) if looks_like_jwt(token) => Some(Self::Jwt),
+            (_, Some(_)) | (None, None) => Some(Self::ApiKey),
+            (Some(_), None) => Some(Self::BearerKey),
+        }
+    }
+
+    /// The Prometheus label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiKey => "api_key",
+            Self::BearerKey => "bearer_key",
+            Self::Jwt => "jwt",
+        }
+    }
+}
+
+/// The network identity that failed authentication attempts are counted under: an IPv4
+/// address, or the /64 prefix of an IPv6 address (one host or subscriber usually holds a whole
+/// /64, so counting single IPv6 addresses would hand an attacker 2^64 fresh counters).
+/// IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientAddr(IpAddr);
+
+impl ClientAddr {
+    pub fn new(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => ClientAddr(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => ClientAddr(IpAddr::V4(v4)),
+                None => {
+                    let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                    ClientAddr(IpAddr::V6(Ipv6Addr::from(prefix)))
+                }
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ClientAddr {
+    /// `203.0.113.7`, or `2001:db8:1:2::/64`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
+    }
+}
+
+/// An IP network (`10.0.0.0/8`, `2001:db8::/32`) or a single address (`10.1.2.3`), as
+/// `--trusted-proxies` lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNetwork {
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    /// Whether `ip` is inside this network. IPv4-mapped IPv6 addresses match IPv4 networks.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.base, ip) {
+            (IpAddr::V4(base), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(base) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(base), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(base) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNetwork {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let bad = || format!("{raw:?} is not an IP address or network (e.g. 10.0.0.0/8)");
+        let (addr, prefix) = raw
+            .split_once('/')
+            .map_or((raw, None), |(a, p)| (a, Some(p)));
+        let base: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if base.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+        };
+        Ok(IpNetwork { base, prefix })
     }
 }
 
@@ -440,6 +561,58 @@ mod tests {
         assert!(peppered.candidates(&key).contains(&stored));
         assert!(peppered.candidates(&key).contains(&hash_key(&key)));
         assert!(KeyHasher::new(Some("short")).is_err());
+    }
+
+    #[test]
+    fn credential_kinds_follow_how_authentication_reads_them() {
+        let kind = |pairs: &[(&str, &str)]| {
+            CredentialKind::of(&Credentials::from_pairs(pairs.iter().copied()))
+        };
+        assert_eq!(kind(&[]), None);
+        assert_eq!(kind(&[("x-api-key", "k")]), Some(CredentialKind::ApiKey));
+        assert_eq!(
+            kind(&[("x-workspace-id", "w")]),
+            Some(CredentialKind::ApiKey)
+        );
+        assert_eq!(
+            kind(&[("authorization", "Bearer convio_k")]),
+            Some(CredentialKind::BearerKey)
+        );
+        assert_eq!(
+            kind(&[("authorization", "Bearer eyJa.b.c")]),
+            Some(CredentialKind::Jwt)
+        );
+        assert_eq!(
+            kind(&[("authorization", "Bearer eyJa.b.c"), ("x-api-key", "k")]),
+            Some(CredentialKind::Jwt)
+        );
+    }
+
+    #[test]
+    fn client_addresses_count_ipv6_by_its_64_prefix() {
+        let addr = |s: &str| ClientAddr::new(s.parse().unwrap());
+        assert_eq!(addr("203.0.113.7").to_string(), "203.0.113.7");
+        assert_eq!(addr("::ffff:203.0.113.7"), addr("203.0.113.7"));
+        assert_eq!(addr("2001:db8:1:2:aaaa::1"), addr("2001:db8:1:2:bbbb::2"));
+        assert_ne!(addr("2001:db8:1:2::1"), addr("2001:db8:1:3::1"));
+        assert_eq!(addr("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn ip_networks_parse_and_match() {
+        let net = |s: &str| s.parse::<IpNetwork>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(net("10.0.0.0/8").contains(ip("10.200.1.1")));
+        assert!(!net("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(net("10.1.2.3").contains(ip("10.1.2.3")));
+        assert!(!net("10.1.2.3").contains(ip("10.1.2.4")));
+        assert!(net("10.1.2.3").contains(ip("::ffff:10.1.2.3")));
+        assert!(net("0.0.0.0/0").contains(ip("192.0.2.1")));
+        assert!(net("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
+        assert!(!net("2001:db8::/32").contains(ip("10.0.0.1")));
+        for bad in ["", "10.0.0.0/33", "10.0.0/8", "proxy.example", "::/129"] {
+            assert!(bad.parse::<IpNetwork>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -184,6 +184,8 @@ impl Connection {
     async fn serve(mut self, stream: TcpStream, slot: OwnedSemaphorePermit) {
         let activity = Activity::new();
         let _listed = self.registry.enter(&activity);
+        // The client's address, for the limit on failed authentication attempts.
+        let peer = stream.peer_addr().ok().map(axum::extract::ConnectInfo);
         let io = TokioIo::new(Tracked::new(stream, activity.clone(), slot));
         let router = TowerToHyperService::new(self.router);
         let requests = activity.clone();
@@ -193,6 +195,9 @@ impl Connection {
                 request
                     .extensions_mut()
                     .insert(ClientWait(requests.clone()));
+                if let Some(peer) = peer {
+                    request.extensions_mut().insert(peer);
+                }
                 let response = router.call(request);
                 let requests = requests.clone();
                 async move {

@@ -39,7 +39,7 @@ pub async fn metrics(State(services): State<Services>) -> impl IntoResponse {
          convio_feed_subscribers {}\n",
         services.db.statements_executed(),
         services.bus.subscriber_count(),
-    );
+    ) + &services.failed_auth_metrics();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

@@ -1,19 +1,22 @@
 //! `/graphql/ws`: GraphQL subscriptions over graphql-transport-ws, with the checks a
 //! WebSocket needs that HTTP requests get elsewhere (Origin, init deadline, subscription cap,
-//! and re-checking the caller, since a connection outlives the credentials it opened with).
+//! the failed-authentication limit, the hourly rate limit per operation, and re-checking the
+//! caller, since a connection outlives the credentials it opened with).
 
 use super::AppState;
 use super::limits::MessageGuard;
-use crate::auth::{Caller, Credentials, Principal};
+use super::rate_limit::RateLimitSlot;
+use crate::auth::{Caller, ClientAddr, Credentials, Principal};
 use crate::error::AppError;
 use crate::graphql::{RequestAuth, loaders};
 use crate::service::Services;
+use crate::service::rate_limit::Transport;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocketStream, WebSocketProtocols, WsMessage,
 };
 use async_graphql::{Data, Pos};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Extension, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
@@ -21,7 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -32,12 +35,18 @@ const WS_BUFFER: usize = 8 * 1024;
 
 /// graphql-transport-ws. Credentials travel in the `connection_init` payload, under the same
 /// names as the HTTP headers; without valid ones the connection is closed with 4403, as the
-/// protocol specifies. A connection counts once against the rate limit, at `connection_init`.
+/// protocol specifies (4429 once the client address is over the failed-authentication limit).
+/// Every operation (`subscribe`: query, mutation or subscription) counts once against the
+/// workspace's hourly limit, as an HTTP request does; one over the limit gets an `error`
+/// message with `RATE_LIMITED` and does not run, and the connection carries on.
 ///
 /// Browsers do not apply the same-origin policy to WebSockets, so the `Origin` is checked
-/// here, before upgrading: otherwise any site a user visits could open a socket to us.
+/// here, before upgrading: otherwise any site a user visits could open a socket to us. A
+/// socket is only a way to authenticate, so a client over the failed-authentication limit is
+/// refused here too (429), before it gets one.
 pub async fn websocket(
     State(state): State<AppState>,
+    slot: Option<Extension<RateLimitSlot>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<impl IntoResponse, AppError> {
@@ -46,6 +55,8 @@ pub async fn websocket(
             "this Origin may not open a WebSocket here".into(),
         ));
     }
+    let client = slot.and_then(|Extension(slot)| slot.client());
+    state.services.refuse_throttled_client(client)?;
     let protocol = headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
@@ -62,7 +73,7 @@ pub async fn websocket(
         .max_message_size(state.hardening.max_body_bytes)
         .max_frame_size(state.hardening.max_body_bytes)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(socket, state, protocol)))
+        .on_upgrade(move |socket| serve_socket(socket, state, protocol, client)))
 }
 
 /// Without an `Origin` the client is not a browser, and a browser cannot be made to omit it;
@@ -86,14 +97,28 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     listed || same_origin
 }
 
-async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
+async fn serve_socket(
+    socket: WebSocket,
+    state: AppState,
+    protocol: WebSocketProtocols,
+    client: Option<ClientAddr>,
+) {
     let limits = state.hardening.clone();
     let (mut sink, incoming) = socket.split();
-    // Subscriptions this connection holds, by id, and refusals of ones over the cap, which
-    // are answered here rather than by the library (it never sees them).
+    // Subscriptions this connection holds, by id, and refusals of operations over the cap or
+    // the rate limit, which are answered here rather than by the library (it never sees them).
     let active = Arc::new(Mutex::new(HashSet::new()));
     let (refusals_tx, mut refusals) = mpsc::unbounded_channel();
-    let tracked = active.clone();
+    // Who authenticated, once someone has: operations count against its limit, and it is
+    // re-checked while the connection lasts.
+    let authenticated: Arc<Mutex<Option<Principal>>> = Arc::new(Mutex::new(None));
+    let gate = Arc::new(Gate {
+        active: active.clone(),
+        max_subscriptions: limits.ws_max_subscriptions,
+        refusals: refusals_tx,
+        services: state.services.clone(),
+        caller: authenticated.clone(),
+    });
     let guard = MessageGuard::new(limits.max_body_bytes);
     let admitted = guard.clone();
     let incoming = incoming
@@ -106,20 +131,16 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
             })
         })
         .filter_map(move |bytes| {
-            std::future::ready(admit(
-                bytes,
-                &tracked,
-                limits.ws_max_subscriptions,
-                &refusals_tx,
-            ))
+            let gate = gate.clone();
+            // Boxed: the library's stream must be `Unpin`.
+            Box::pin(async move { gate.admit(bytes).await })
         });
-    // The library closes a refused connection_init with 1002; the protocol asks for 4403.
-    let refused = Arc::new(AtomicBool::new(false));
+    // The library closes a refused connection_init with 1002; the protocol asks for 4403, and
+    // a client over the failed-authentication limit gets 4429. 0 until a refusal.
+    let refused = Arc::new(AtomicU16::new(0));
     // Whether connection_init has arrived: until it does, the connection holds resources
     // without having authenticated, so it only gets `ws_init_timeout_seconds`.
     let initialised = Arc::new(AtomicBool::new(false));
-    // Who authenticated, once someone has: re-checked while the connection lasts.
-    let authenticated: Arc<Mutex<Option<Principal>>> = Arc::new(Mutex::new(None));
     let services = state.services.clone();
     let flag = refused.clone();
     let init_seen = initialised.clone();
@@ -133,10 +154,14 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
             let accepted = accepted.clone();
             init_seen.store(true, Ordering::SeqCst);
             async move {
-                let caller = authenticate_payload(&services, &payload)
+                let caller = authenticate_payload(&services, &payload, client)
                     .await
-                    .inspect_err(|_| {
-                        flag.store(true, Ordering::SeqCst);
+                    .inspect_err(|err| {
+                        let code = match err {
+                            AppError::AuthThrottled { .. } => 4429,
+                            _ => 4403,
+                        };
+                        flag.store(code, Ordering::SeqCst);
                     })?;
                 *who.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some(caller.principal.clone());
@@ -166,10 +191,9 @@ async fn serve_socket(socket: WebSocket, state: AppState, protocol: WebSocketPro
                     sink.send(Message::Text(text.into())).await
                 }
                 Some(WsMessage::Close(code, reason)) => {
-                    let code = if refused.load(Ordering::SeqCst) {
-                        4403
-                    } else {
-                        code
+                    let code = match refused.load(Ordering::SeqCst) {
+                        0 => code,
+                        refusal => refusal,
                     };
                     let frame = CloseFrame {
                         code,
@@ -270,33 +294,76 @@ struct Envelope {
     id: Option<String>,
 }
 
-/// Passes a client message on to the library, unless it is a subscription over the cap: that
-/// one is answered with an `error` message for its id and dropped, so the connection and its
-/// other subscriptions carry on. (`start`/`stop` are the legacy graphql-ws names.)
-fn admit(
-    bytes: Vec<u8>,
-    active: &Mutex<HashSet<String>>,
-    max: usize,
-    refusals: &mpsc::UnboundedSender<String>,
-) -> Option<Vec<u8>> {
-    let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice(&bytes) else {
-        return Some(bytes);
-    };
-    let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
-    match kind.as_str() {
-        "subscribe" | "start" if !active.contains(&id) && active.len() >= max => {
-            let _ = refusals.send(too_many_subscriptions(&id, max));
-            None
+/// What stands between a client's messages and the library: the subscription cap and the
+/// hourly rate limit, both applied to `subscribe` messages (`start` in the legacy protocol).
+struct Gate {
+    /// Ids of the operations this connection has running.
+    active: Arc<Mutex<HashSet<String>>>,
+    max_subscriptions: usize,
+    /// Refusals, for the connection's loop to send.
+    refusals: mpsc::UnboundedSender<String>,
+    services: Services,
+    /// The connection's caller, once `connection_init` succeeded.
+    caller: Arc<Mutex<Option<Principal>>>,
+}
+
+impl Gate {
+    /// Passes a client message on to the library, unless it is an operation over the cap or
+    /// over the caller's rate limit: that one is answered with an `error` message for its id
+    /// and dropped, so it does no work, and the connection and its other operations carry on.
+    /// Every operation counts against the hourly limit, as one HTTP request does (a batch
+    /// mutation counts its further items when it runs, as over HTTP).
+    async fn admit(&self, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice(&bytes) else {
+            return Some(bytes);
+        };
+        let added = match kind.as_str() {
+            "subscribe" | "start" => {
+                let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+                if active.contains(&id) {
+                    // Replaces the running operation of that id (as the library does).
+                    false
+                } else if active.len() >= self.max_subscriptions {
+                    drop(active);
+                    let _ = self
+                        .refusals
+                        .send(too_many_subscriptions(&id, self.max_subscriptions));
+                    return None;
+                } else {
+                    active.insert(id.clone())
+                }
+            }
+            "complete" | "stop" => {
+                self.active
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                return Some(bytes);
+            }
+            _ => return Some(bytes),
+        };
+        let caller = self
+            .caller
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        // Before `connection_init` succeeded the library refuses the operation itself.
+        let Some(principal) = caller else {
+            return Some(bytes);
+        };
+        match self.services.check_rate_limit(&principal).await {
+            Ok(_) => Some(bytes),
+            Err(refused) => {
+                if added {
+                    self.active
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id);
+                }
+                let _ = self.refusals.send(error_message(&id, refused));
+                None
+            }
         }
-        "subscribe" | "start" => {
-            active.insert(id);
-            Some(bytes)
-        }
-        "complete" | "stop" => {
-            active.remove(&id);
-            Some(bytes)
-        }
-        _ => Some(bytes),
     }
 }
 
@@ -331,9 +398,12 @@ fn error_message(id: &str, err: AppError) -> String {
     json!({ "id": id, "type": "error", "payload": [error] }).to_string()
 }
 
+/// Authenticates a `connection_init` payload from `client`. Opening a connection does not
+/// count against the hourly limit: its operations do.
 async fn authenticate_payload(
     services: &Services,
     payload: &serde_json::Value,
+    client: Option<ClientAddr>,
 ) -> Result<Caller, AppError> {
     let pairs: Vec<(&str, &str)> = payload
         .as_object()
@@ -344,9 +414,12 @@ async fn authenticate_payload(
         })
         .unwrap_or_default();
     let principal = services
-        .authenticate(&Credentials::from_pairs(pairs))
+        .authenticate_from(
+            &Credentials::from_pairs(pairs),
+            client,
+            Transport::WebSocket,
+        )
         .await?;
-    services.check_rate_limit(&principal).await?;
     Ok(Caller {
         principal,
         request_id: None,

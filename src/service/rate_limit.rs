@@ -7,6 +7,12 @@
 //! in-memory count is just as exact, and it spares every read request a write transaction
 //! (SQLite has one writer at a time). A restart forgets the SQLite counts, erring towards
 //! letting requests through.
+//!
+//! Failed authentication attempts have their own limit, per client address: `failed_auth`.
+
+mod failed_auth;
+
+pub use failed_auth::{FailedAuthLimit, Transport};
 
 use super::Services;
 use crate::auth::Principal;
@@ -34,11 +40,13 @@ pub struct RateLimitStatus {
     pub reset_seconds: u64,
 }
 
-/// The default limit, and the in-process counters used on SQLite.
+/// The default limit, and the in-process counters used on SQLite; and the limit on failed
+/// authentication attempts.
 #[derive(Clone, Default)]
 pub struct RateLimiter {
     default_per_hour: u64,
     local: Arc<Mutex<HashMap<(String, i64), u64>>>,
+    failed_auth: failed_auth::FailedAuth,
 }
 
 impl RateLimiter {
@@ -47,6 +55,7 @@ impl RateLimiter {
         RateLimiter {
             default_per_hour,
             local: Arc::default(),
+            failed_auth: failed_auth::FailedAuth::default(),
         }
     }
 
@@ -177,9 +186,10 @@ impl Services {
         })
     }
 
-    /// Adds `units` (negative to refund) in one atomic statement, so concurrent requests on
-    /// any node never lose a count.
-    async fn count_shared(&self, workspace: &str, window_start: i64, units: i64) -> AppResult<u64> {
+    /// Adds `units` (negative to refund) to the counter `key` in one atomic statement, so
+    /// concurrent requests on any node never lose a count. Keys are workspace ids, or
+    /// `auth:<address>` for failed authentication attempts (`:` never occurs in a workspace id).
+    async fn count_shared(&self, key: &str, window_start: i64, units: i64) -> AppResult<u64> {
         let backend = self.db.backend();
         let conn = self.db.conn();
         let upsert = Statement::from_sql_and_values(
@@ -193,7 +203,7 @@ impl Services {
                  RETURNING count",
             ),
             [
-                workspace.into(),
+                key.into(),
                 window_start.into(),
                 units.max(0).into(),
                 units.into(),

@@ -1,15 +1,16 @@
 //! Per-workspace rate limits (plan §5.1): so many requests per clock hour, then 429 (REST)
-//! or `RATE_LIMITED` (GraphQL) until the hour is over. The admin key is never limited.
+//! or `RATE_LIMITED` (GraphQL, over HTTP and per operation over WebSocket) until the hour is
+//! over. The admin key is never limited.
 //!
 //! (A run that straddles the top of the hour would see the counts reset; the tests make a
 //! handful of requests in well under a second.)
 
 use crate::helpers::{
-    Creds, Refusal, TestApp, assert_graphql_error, assert_problem, spawn_app, spawn_app_on,
-    spawn_app_with,
+    Creds, FEED_SUBSCRIPTION, FeedSocket, TestApp, assert_graphql_error, assert_problem,
+    refused_subscription_code, spawn_app, spawn_app_on, spawn_app_with,
 };
 use reqwest::Response;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn header(response: &Response, name: &str) -> Option<u64> {
     response
@@ -145,27 +146,123 @@ async fn a_workspace_limit_of_zero_is_unlimited_and_a_negative_one_is_refused() 
     assert_problem(response, 422, "BAD_USER_INPUT", Some("rate_limit_per_hour")).await;
 }
 
-async fn a_websocket_connection_counts_once_and_is_refused_over_the_limit() {
-    // Arrange
-    let app = spawn_app_with(&["--rate-limit-per-hour", "2"]).await;
-    let creds = app.workspace("streamer").await;
-    let mut first = app.feed_socket().await;
-    first
+/// The next message for operation `id` (`next` or `error`), passing over the others
+/// (`complete`s, and events of other operations such as a live feed).
+async fn reply_to(socket: &mut FeedSocket, id: &str) -> Value {
+    loop {
+        let message = socket
+            .next_message()
+            .await
+            .unwrap_or_else(|| panic!("no reply to operation {id}"));
+        if message["id"] == id && message["type"] != "complete" {
+            return message;
+        }
+    }
+}
+
+const LOG_SALE: &str =
+    "mutation($input: LogConversionInput!) { logConversion(input: $input) { id } }";
+
+fn sale_on(contact: i64) -> Value {
+    json!({ "input": { "contactId": contact.to_string(), "convertedBy": "agent",
+                       "conversionType": "sale" } })
+}
+
+/// `id`'s reply carries data and no errors.
+async fn assert_ran(socket: &mut FeedSocket, id: &str) -> Value {
+    let reply = reply_to(socket, id).await;
+    assert_eq!(reply["type"], "next", "{reply}");
+    assert!(reply["payload"]["errors"].is_null(), "{reply}");
+    reply["payload"]["data"].clone()
+}
+
+async fn every_operation_over_a_websocket_counts_and_one_over_the_limit_does_not_run() {
+    // Arrange: a limit of 6; creating the contact is request 1. Opening and initialising the
+    // socket counts nothing.
+    let app = spawn_app().await;
+    let creds = register_limited(&app, "streamer", Some(6)).await;
+    app.create_contact(&creds, 1, "Socket target").await;
+    let mut socket = app.feed_socket().await;
+    socket
         .init(creds.connection_init_payload())
         .await
-        .expect("the first connection is accepted");
-    assert_allowed(&app, &creds, 0).await;
+        .expect("connection acknowledged");
 
-    // Act
-    let mut second = app.feed_socket().await;
-    let refused = second.init(creds.connection_init_payload()).await;
+    // Act: a subscription (2), a query (3) and two mutations (4, 5) over the socket, then one
+    // HTTP request (6), then a mutation and a query over the socket.
+    socket.subscribe("feed", FEED_SUBSCRIPTION, json!({})).await;
+    app.wait_for_subscribers(1).await;
+    socket
+        .subscribe("query", "{ conversions { nodes { id } } }", json!({}))
+        .await;
+    assert_ran(&mut socket, "query").await;
+    for id in ["sale-1", "sale-2"] {
+        socket.subscribe(id, LOG_SALE, sale_on(1)).await;
+        assert_ran(&mut socket, id).await;
+    }
+    assert_allowed(&app, &creds, 0).await;
+    socket.subscribe("sale-3", LOG_SALE, sale_on(1)).await;
+    let refused_mutation = reply_to(&mut socket, "sale-3").await;
+    socket
+        .subscribe("query-2", "{ conversions { nodes { id } } }", json!({}))
+        .await;
+    let refused_query = reply_to(&mut socket, "query-2").await;
+
+    // Assert: both refused with RATE_LIMITED, the refused sale not written, HTTP refused too.
+    for refused in [&refused_mutation, &refused_query] {
+        assert_eq!(refused["type"], "error", "{refused}");
+        assert_eq!(refused_subscription_code(refused), "RATE_LIMITED");
+        let retry = refused["payload"][0]["extensions"]["retryAfterSeconds"].as_u64();
+        assert!(retry.is_some_and(|s| (1..=3600).contains(&s)), "{refused}");
+    }
+    assert_eq!(
+        app.all_conversions().await.len(),
+        2,
+        "the refused sale wrote nothing"
+    );
+    assert_refused(&app, &creds).await;
+
+    // The socket stays usable: its live subscription still delivers.
+    let logged = app
+        .log_conversion(
+            &app.admin,
+            json!({ "contact_id": 1, "converted_by": "agent", "conversion_type": "sale",
+                    "workspace_id": "streamer" }),
+        )
+        .await;
+    loop {
+        let event = assert_ran(&mut socket, "feed").await;
+        if event["conversionFeed"]["conversion"]["id"] == logged["id"] {
+            break;
+        }
+    }
+}
+
+async fn a_batch_over_a_websocket_counts_each_item() {
+    // Arrange: a limit of 5; creating the contact is request 1.
+    let app = spawn_app().await;
+    let creds = register_limited(&app, "batcher", Some(5)).await;
+    app.create_contact(&creds, 1, "Batch target").await;
+    let mut socket = app.feed_socket().await;
+    socket
+        .init(creds.connection_init_payload())
+        .await
+        .expect("connection acknowledged");
+    let batch = "mutation($items: [LogConversionItem!]!) { logConversions(conversions: $items) { status } }";
+    let item = json!({ "conversion": { "contactId": "1", "convertedBy": "agent", "conversionType": "sale" } });
+
+    // Act: three items are requests 2 to 4; one HTTP request is the 5th.
+    socket
+        .subscribe("batch", batch, json!({ "items": vec![item; 3] }))
+        .await;
+    assert_ran(&mut socket, "batch").await;
 
     // Assert
-    match refused {
-        Err(Refusal::Closed(Some(code), reason)) => assert_eq!(code, 4403, "{reason}"),
-        Err(Refusal::Message(message)) => assert_eq!(message["type"], "error", "{message}"),
-        other => panic!("expected close 4403 or an error message, got {other:?}"),
-    }
+    assert_allowed(&app, &creds, 0).await;
+    socket.subscribe("sale", LOG_SALE, sale_on(1)).await;
+    let refused = reply_to(&mut socket, "sale").await;
+    assert_eq!(refused_subscription_code(&refused), "RATE_LIMITED");
+    assert_eq!(app.all_conversions().await.len(), 3);
 }
 
 /// `n` sales for contact 1, as a REST batch body.
@@ -206,7 +303,8 @@ async fn each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes
 
 crate::backend::on_both_backends!(
     each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes_nothing,
-    a_websocket_connection_counts_once_and_is_refused_over_the_limit,
+    every_operation_over_a_websocket_counts_and_one_over_the_limit_does_not_run,
+    a_batch_over_a_websocket_counts_each_item,
     the_fourth_request_over_a_limit_of_three_is_refused_with_retry_after,
     graphql_over_the_default_limit_answers_rate_limited,
     graphql_registration_sets_a_workspaces_own_limit,
