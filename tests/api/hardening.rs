@@ -187,7 +187,7 @@ async fn a_mutation_posted_as_a_form_or_text_writes_nothing() {
             .expect("POST sent");
 
         // Assert
-        assert_problem(response, 415, "BAD_USER_INPUT", None).await;
+        crate::graphql_http::assert_graphql_refusal(response, 415, "BAD_USER_INPUT", None).await;
     }
     let missing = app.get("/contacts/777", &app.admin).await;
     assert_problem(missing, 404, "NOT_FOUND", None).await;

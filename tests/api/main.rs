@@ -17,6 +17,7 @@ mod exact_input;
 mod export;
 mod feed_state;
 mod graphql;
+mod graphql_http;
 mod hardening;
 mod helpers;
 mod hostile;

@@ -1,0 +1,272 @@
+//! A GraphQL-over-HTTP request, read from a POST body or a GET query string into the library's
+//! request. Anything that is not a well-formed request (the spec's four parameters, each of its
+//! type) is refused as `Malformed`, naming the parameter at fault.
+
+use crate::error::{AppError, AppResult};
+use async_graphql::{Extensions, Request, Variables};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+
+/// The parameters of a request; no other name is accepted, so a misspelt one is not dropped.
+const PARAMETERS: &str = "query, operationName, variables, extensions";
+
+/// A POST body: one JSON object with `query` (a string) and optionally `operationName` (a
+/// string), `variables` and `extensions` (objects); `null` is the same as leaving one out.
+/// Batches (a JSON array of requests) are refused: one HTTP request is one operation, counted
+/// once against the rate limit.
+pub fn from_body(body: &[u8]) -> AppResult<Request> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| AppError::malformed(None, "the body is not valid UTF-8"))?;
+    match text.trim_start().as_bytes().first() {
+        None => {
+            return Err(AppError::malformed(
+                None,
+                r#"the body is empty: send a JSON object such as {"query": "{ __typename }"}"#,
+            ));
+        }
+        Some(b'[') => {
+            return Err(AppError::malformed(
+                None,
+                "batched requests are not supported: send one operation per request",
+            ));
+        }
+        Some(b'{') => {}
+        Some(_) if serde_json::from_str::<&RawValue>(text).is_ok() => {
+            return Err(AppError::malformed(
+                None,
+                "the body must be a JSON object with a `query`",
+            ));
+        }
+        Some(_) => {}
+    }
+    let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(|e| {
+        AppError::malformed(None, format!("the body is not valid JSON: {}", detail(&e)))
+    })?;
+    let mut fields = Fields(
+        fields
+            .into_iter()
+            .filter(|(_, value)| value.get() != "null")
+            .collect(),
+    );
+    let (query, operation_name, variables, extensions) = (
+        fields.take("query"),
+        fields.take("operationName"),
+        fields.take("variables"),
+        fields.take("extensions"),
+    );
+    fields.finish()?;
+    let query = match query {
+        Some(raw) => serde_json::from_str::<String>(raw.get())
+            .map_err(|_| AppError::malformed(Some("query".into()), "must be a string"))?,
+        None => return Err(missing_query()),
+    };
+    let operation_name = operation_name
+        .map(|raw| {
+            serde_json::from_str::<String>(raw.get()).map_err(|_| {
+                AppError::malformed(Some("operationName".into()), "must be a string or null")
+            })
+        })
+        .transpose()?;
+    let variables = variables
+        .map(|raw| object("variables", raw.get()))
+        .transpose()?;
+    let extensions = extensions
+        .map(|raw| object("extensions", raw.get()))
+        .transpose()?;
+    Ok(request(query, operation_name, variables, extensions))
+}
+
+/// A GET query string: the same parameters, URL-encoded, `variables` and `extensions` as JSON
+/// text. An empty `operationName` is the same as none.
+pub fn from_query_string(query_string: &str) -> AppResult<Request> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
+        .map_err(|_| AppError::malformed(None, "malformed query string"))?;
+    let mut params = BTreeMap::new();
+    for (name, value) in pairs {
+        if params.contains_key(&name) {
+            return Err(AppError::malformed(Some(name), "is given more than once"));
+        }
+        params.insert(name, value);
+    }
+    let mut params = Fields(params);
+    let (query, operation_name, variables, extensions) = (
+        params.take("query"),
+        params.take("operationName"),
+        params.take("variables"),
+        params.take("extensions"),
+    );
+    params.finish()?;
+    let query = query.ok_or_else(missing_query)?;
+    let operation_name = operation_name.filter(|name| !name.is_empty());
+    let variables = variables
+        .filter(|text| text.trim() != "null")
+        .map(|text| object("variables", &text))
+        .transpose()?;
+    let extensions = extensions
+        .filter(|text| text.trim() != "null")
+        .map(|text| object("extensions", &text))
+        .transpose()?;
+    Ok(request(query, operation_name, variables, extensions))
+}
+
+fn request(
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Variables>,
+    extensions: Option<Extensions>,
+) -> Request {
+    let mut request = Request::new(query).variables(variables.unwrap_or_default());
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    request.extensions = extensions.unwrap_or_default();
+    request
+}
+
+fn missing_query() -> AppError {
+    AppError::malformed(
+        Some("query".into()),
+        "is required: the GraphQL document to run, as a string",
+    )
+}
+
+/// A JSON object (the variables, or the extensions), read as the library reads variables so
+/// that every value arrives exactly as it would through the library's own extractor.
+fn object<T: DeserializeOwned>(name: &str, text: &str) -> AppResult<T> {
+    let not_an_object = || AppError::malformed(Some(name.into()), "must be a JSON object or null");
+    if !text.trim_start().starts_with('{') {
+        return Err(not_an_object());
+    }
+    serde_json::from_str(text).map_err(|e| {
+        AppError::malformed(
+            Some(name.into()),
+            format!("is not valid JSON: {}", detail(&e)),
+        )
+    })
+}
+
+/// The parameters not yet taken.
+struct Fields<T>(BTreeMap<String, T>);
+
+impl<T> Fields<T> {
+    fn take(&mut self, name: &str) -> Option<T> {
+        self.0.remove(name)
+    }
+
+    /// Call after taking every known parameter: anything left is unknown. Its name goes in the
+    /// message rather than `extensions.field`, which would respell it in camelCase.
+    fn finish(self) -> AppResult<()> {
+        match self.0.into_keys().next() {
+            Some(unknown) => Err(AppError::malformed(
+                None,
+                format!("unknown request parameter `{unknown}`; expected one of: {PARAMETERS}"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A serde message without the line/column suffix.
+fn detail(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(result: AppResult<Request>) -> (Option<String>, String) {
+        match result {
+            Err(AppError::Malformed { field, message }) => (field, message),
+            Err(other) => panic!("expected Malformed, got {other:?}"),
+            Ok(request) => panic!("expected a refusal, got {request:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_with_the_four_parameters_is_read() {
+        let request = from_body(
+            br#"{"query": "query Q($n: Int) { a }", "operationName": "Q",
+                "variables": {"n": 1}, "extensions": {"some": "value"}}"#,
+        )
+        .unwrap();
+        assert_eq!(request.query, "query Q($n: Int) { a }");
+        assert_eq!(request.operation_name.as_deref(), Some("Q"));
+        assert_eq!(request.variables.into_value().to_string(), "{n: 1}");
+        assert_eq!(request.extensions.0.len(), 1);
+        let nulls = from_body(
+            br#"{"query": "{ a }", "operationName": null, "variables": null, "extensions": null}"#,
+        )
+        .unwrap();
+        assert_eq!(nulls.operation_name, None);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_request_names_what_is_wrong() {
+        let cases: [(&[u8], Option<&str>, &str); 12] = [
+            (b"", None, "the body is empty"),
+            (b"  \n", None, "the body is empty"),
+            (b"{ \"not a JSON", None, "not valid JSON"),
+            (b"\xff", None, "not valid UTF-8"),
+            (br#"[{"query": "{ a }"}]"#, None, "batched requests"),
+            (br#""{ a }""#, None, "must be a JSON object"),
+            (br#"{}"#, Some("query"), "is required"),
+            (
+                br#"{"qeury": "{ a }"}"#,
+                None,
+                "unknown request parameter `qeury`",
+            ),
+            (br#"{"query": 0}"#, Some("query"), "must be a string"),
+            (
+                br#"{"query": "{ a }", "operationName": false}"#,
+                Some("operationName"),
+                "string",
+            ),
+            (
+                br#"{"query": "{ a }", "variables": ["x"]}"#,
+                Some("variables"),
+                "JSON object",
+            ),
+            (
+                br#"{"query": "{ a }", "extensions": "x"}"#,
+                Some("extensions"),
+                "JSON object",
+            ),
+        ];
+        for (body, field, message) in cases {
+            let (got_field, got_message) = refusal(from_body(body));
+            assert_eq!(got_field.as_deref(), field, "{body:?}");
+            assert!(got_message.contains(message), "{body:?}: {got_message}");
+        }
+        let (field, message) = refusal(from_body(br#"{"query": "{ a }", "varaibles": {}}"#));
+        assert_eq!(field, None);
+        assert!(message.contains("`varaibles`"), "{message}");
+    }
+
+    #[test]
+    fn a_query_string_is_read_like_a_body() {
+        let request =
+            from_query_string("query=%7B+a+%7D&operationName=&variables=%7B%22n%22%3A1%7D")
+                .unwrap();
+        assert_eq!(request.query, "{ a }");
+        assert_eq!(request.operation_name, None);
+        assert_eq!(request.variables.into_value().to_string(), "{n: 1}");
+        for (query_string, field) in [
+            ("", Some("query")),
+            ("operationName=Q", Some("query")),
+            ("query=x&query=y", Some("query")),
+            ("query=x&variables=%5B%5D", Some("variables")),
+            ("query=x&variables=%7B", Some("variables")),
+            ("query=x&extensions=1", Some("extensions")),
+            ("query=x&other=1", None),
+        ] {
+            let (got, _) = refusal(from_query_string(query_string));
+            assert_eq!(got.as_deref(), field, "{query_string}");
+        }
+    }
+}
