@@ -288,7 +288,9 @@ pub async fn first_receipts(
         .await?)
 }
 
-/// Moves a contact's receipts from one status to another, when its status changes.
+/// Moves a contact's receipts from one status to another, when its status changes, and marks
+/// stale the figures of every workspace with a conversion on it: grouping conversions by
+/// contact status reads the contact's current status, whoever owns or received it.
 pub async fn status_changed(
     conn: &impl ConnectionTrait,
     zones: &[Tz],
@@ -304,6 +306,15 @@ pub async fn status_changed(
         delta.contact(zones, &ws, at, from, -1);
         delta.contact(zones, &ws, at, to, 1);
     }
+    let converting: Vec<String> = conversion::Entity::find()
+        .select_only()
+        .column(conversion::Column::WorkspaceId)
+        .distinct()
+        .filter(conversion::Column::ContactId.eq(contact_id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    delta.touched.extend(converting);
     Ok(())
 }
 

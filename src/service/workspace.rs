@@ -253,7 +253,9 @@ impl Services {
             created_at: Set(now()),
             disabled_at: Set(None),
             rate_limit_per_hour: Set(input.rate_limit_per_hour.map(i64::from)),
-            analytics_version: Set(0),
+            // Not 0: the all-workspace version is the sum over workspaces, and a new one must
+            // change it, so answers that list every workspace are not kept past it.
+            analytics_version: Set(1),
         }
         .insert(&*txn)
         .await?;

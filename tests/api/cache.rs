@@ -98,6 +98,38 @@ async fn a_status_change_invalidates_the_receivers_funnel() {
     assert_eq!(qualified(&after), 1);
 }
 
+/// Grouping by contact status reads the contact's current status: a status change on a
+/// contact nobody received (so no funnel moves) still makes every cached grouping stale, for
+/// the workspace that converted it and for the admin.
+async fn a_status_change_invalidates_grouping_by_status() {
+    let app = spawn_app().await;
+    let alpha = app.workspace("alpha").await;
+    app.create_contact(&alpha, 7, "Own contact").await;
+    sale(&app, &alpha, 7, "10.00").await;
+    let query = r#"query { conversionStats(groupBy: [CONTACT_STATUS]) {
+        groups { contactStatus conversions } } }"#;
+    let groups = |creds: Creds| {
+        let app = &app;
+        async move {
+            let data = app.graphql_data(&creds, query, json!({})).await;
+            data["conversionStats"]["groups"].clone()
+        }
+    };
+    let converted = json!([{ "contactStatus": "converted", "conversions": 1 }]);
+    assert_eq!(groups(alpha.clone()).await, converted);
+    assert_eq!(groups(app.admin.clone()).await, converted);
+
+    let lost = json!({ "conversion_status": "lost" });
+    let response = app
+        .patch_json("/contacts/7/conversion", &alpha, &lost)
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let now_lost = json!([{ "contactStatus": "lost", "conversions": 1 }]);
+    assert_eq!(groups(alpha.clone()).await, now_lost);
+    assert_eq!(groups(app.admin.clone()).await, now_lost);
+}
+
 /// Two nodes on one database: a write on B is seen at once by a cached answer on A.
 async fn a_write_on_another_node_invalidates_this_nodes_cache() {
     let a = spawn_app().await;
@@ -127,5 +159,6 @@ crate::backend::on_both_backends!(
     the_cache_can_be_turned_off,
     a_repeated_query_is_a_hit_until_a_write_changes_it,
     a_status_change_invalidates_the_receivers_funnel,
+    a_status_change_invalidates_grouping_by_status,
     a_write_on_another_node_invalidates_this_nodes_cache,
 );
