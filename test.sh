@@ -6,21 +6,23 @@
 #   2. drift     `npm run build` in dashboard/ must reproduce the committed dashboard/dist byte for
 #                byte (the binary embeds it, and `cargo build` never runs Node);
 #   3. browser   the browser suite in dashboard/tests/ (node --test, Debian's Chromium driven by
-#                playwright-core) against target/debug/convio, built here by `cargo build --locked`.
-# It closes with one line, 'N passed, M failed', over all three (the drift check counts as one test;
+#                playwright-core) against target/debug/convio, built here by `cargo build --locked`;
+#   4. conformance  the GraphQL-over-HTTP audit of the `graphql-http` npm package (tests/conformance/,
+#                node --test, one test per audit) against the same target/debug/convio.
+# It closes with one line, 'N passed, M failed', over all four (the drift check counts as one test;
 # a step that fails without reporting a failed test counts as one failure) and exits non-zero if
 # anything failed.
 #
-# Usage: ./test.sh [cargo] [drift] [browser]   (no argument: all three)
+# Usage: ./test.sh [cargo] [drift] [browser] [conformance]   (no argument: all four)
 # Installs, when missing: PostgreSQL (started on 127.0.0.1:5432, trust auth for TCP from 127.0.0.1),
-# Chromium (Debian's package, /usr/bin/chromium), node and npm, and the dashboard's npm packages
-# (`npm ci` when dashboard/node_modules is missing or older than package-lock.json).
+# Chromium (Debian's package, /usr/bin/chromium), node and npm, and the npm packages of dashboard/
+# and tests/conformance/ (`npm ci` when a node_modules is missing or older than its package-lock.json).
 set -uo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(cargo drift browser)
+[ ${#steps[@]} -eq 0 ] && steps=(cargo drift browser conformance)
 wants() { [[ " ${steps[*]} " == *" $1 "* ]]; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
@@ -58,16 +60,17 @@ ensure_node() {
   apt_install nodejs npm
 }
 ensure_npm_packages() {
-  # npm ci when node_modules is missing or stale: npm's own record of the installed tree
-  # (node_modules/.package-lock.json) is missing or older than package-lock.json, or the
-  # installed tree does not satisfy package.json (`npm ls` fails).
-  local hidden=dashboard/node_modules/.package-lock.json
-  if [ -f "$hidden" ] && [ ! dashboard/package-lock.json -nt "$hidden" ] &&
-    (cd dashboard && npm ls --all >/dev/null 2>&1 </dev/null); then
+  # npm ci in $1 (default dashboard) when node_modules is missing or stale: npm's own record of
+  # the installed tree (node_modules/.package-lock.json) is missing or older than package-lock.json,
+  # or the installed tree does not satisfy package.json (`npm ls` fails).
+  local dir=${1:-dashboard}
+  local hidden=$dir/node_modules/.package-lock.json
+  if [ -f "$hidden" ] && [ ! "$dir/package-lock.json" -nt "$hidden" ] &&
+    (cd "$dir" && npm ls --all >/dev/null 2>&1 </dev/null); then
     return 0
   fi
-  echo "npm ci in dashboard/" >&2
-  (cd dashboard && npm ci --no-audit --no-fund </dev/null)
+  echo "npm ci in $dir/" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund </dev/null)
 }
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
@@ -77,6 +80,15 @@ status=0
 passed=0
 failed=0
 fail_step() { echo "FAILED: $1" >&2; status=1; }
+# The binary the browser and conformance steps run, built once for both.
+built=false
+build_binary() { $built || { cargo build --locked && built=true; }; }
+# Adds the counts of a node --test TAP report ($1) to the totals, and leaves them in p and f.
+count_tap() {
+  read -r p f < <(awk '/^# pass / { p += $3 } /^# (fail|cancelled) / { f += $3 } END { printf "%d %d\n", p, f }' "$1" 2>/dev/null || echo "0 0")
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
 log_dir=$(mktemp -d)
 trap 'rm -rf "$log_dir"' EXIT
 
@@ -128,7 +140,7 @@ if wants browser; then
     failed=$((failed + 1))
   elif ! ensure_chromium; then
     failed=$((failed + 1)); fail_step "installing chromium"
-  elif ! cargo build --locked; then
+  elif ! build_binary; then
     failed=$((failed + 1)); fail_step "cargo build (the binary the browser suite runs)"
   else
     tap="$log_dir/browser.tap"
@@ -138,14 +150,35 @@ if wants browser; then
       --test-reporter=tap --test-reporter-destination="$tap" \
       tests/ </dev/null)
     browser_status=$?
-    read -r p f < <(awk '/^# pass / { p += $3 } /^# (fail|cancelled) / { f += $3 } END { printf "%d %d\n", p, f }' "$tap" 2>/dev/null || echo "0 0")
-    passed=$((passed + p))
-    failed=$((failed + f))
+    count_tap "$tap"
     if [ "$browser_status" -ne 0 ]; then
       [ "$f" -eq 0 ] && failed=$((failed + 1))
       fail_step "browser suite (exit $browser_status)"
     elif [ "$p" -eq 0 ]; then
       failed=$((failed + 1)); fail_step "browser suite ran no test"
+    fi
+  fi
+fi
+
+# --- 4. conformance ----------------------------------------------------------------------------------
+if wants conformance; then
+  if ! ensure_node || ! ensure_npm_packages tests/conformance; then
+    failed=$((failed + 1)); fail_step "installing node and the conformance suite's npm packages"
+  elif ! build_binary; then
+    failed=$((failed + 1)); fail_step "cargo build (the binary the conformance audit runs)"
+  else
+    tap="$log_dir/conformance.tap"
+    (cd tests/conformance && timeout 300 node --test \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap" \
+      graphql-http.test.mjs </dev/null)
+    conformance_status=$?
+    count_tap "$tap"
+    if [ "$conformance_status" -ne 0 ]; then
+      [ "$f" -eq 0 ] && failed=$((failed + 1))
+      fail_step "GraphQL-over-HTTP conformance audit (exit $conformance_status)"
+    elif [ "$p" -eq 0 ]; then
+      failed=$((failed + 1)); fail_step "GraphQL-over-HTTP conformance audit ran no test"
     fi
   fi
 fi
