@@ -39,6 +39,18 @@ pub struct Config {
     )]
     pub db_max_connections: u32,
 
+    /// Milliseconds a statement waits for a lock another connection or process holds
+    /// (SQLite's busy timeout, PostgreSQL's `lock_timeout`); then the request is refused with
+    /// 503 `DATABASE_BUSY` and `Retry-After`, nothing written.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_DB_LOCK_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub db_lock_timeout_ms: u64,
+
     /// The admin key. When unset, a key is generated on the first start of a fresh database
     /// and printed once; only its hash is stored.
     #[arg(long, global = true, env = "CONVIO_ADMIN_KEY", hide_env_values = true)]
@@ -336,8 +348,9 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("bind", &self.bind)
-            .field("database", &redact_credentials(&self.database_url))
+            .field("database", &crate::db::describe_url(&self.database_url))
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_lock_timeout_ms", &self.db_lock_timeout_ms)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<set>"))
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
@@ -363,27 +376,3 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://…@host/db`.
-fn redact_credentials(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}…{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_credentials_are_redacted() {
-        assert_eq!(
-            super::redact_credentials("postgres://u:pw@db:5432/x"),
-            "postgres://…@db:5432/x"
-        );
-        assert_eq!(
-            super::redact_credentials("sqlite://convio.db?mode=rwc"),
-            "sqlite://convio.db?mode=rwc"
-        );
-    }
-}

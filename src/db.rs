@@ -1,15 +1,21 @@
 //! The database handle: one pool for SQLite or PostgreSQL, write transactions that cannot
 //! deadlock on SQLite, and a statement counter for `/metrics`.
+//!
+//! A statement waits at most the lock timeout for a lock another connection or process holds
+//! (SQLite's busy timeout, PostgreSQL's `lock_timeout`), and a request at most
+//! [`ACQUIRE_TIMEOUT`] for a pooled connection; past either, the error maps to
+//! `AppError::DatabaseBusy` (503, `Retry-After`), with nothing written.
 
 use crate::error::{AppError, AppResult};
-use sea_orm::sqlx::postgres::PgConnection;
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::ops::Deref;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,25 +30,50 @@ pub struct Db {
     write_gate: Option<Arc<Mutex<()>>>,
 }
 
+/// How long a statement waits for a lock held elsewhere unless told otherwise
+/// (`--db-lock-timeout-ms`).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request waits for a free pooled connection.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Db {
+    /// Connects with the default lock timeout (tools that do not serve requests).
     pub async fn connect(url: &str, max_connections: u32) -> AppResult<Self> {
+        Self::connect_with(url, max_connections, DEFAULT_LOCK_TIMEOUT).await
+    }
+
+    /// Connects a pool of at most `max_connections`, whose statements wait at most
+    /// `lock_timeout` for a lock another connection or process holds.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        lock_timeout: Duration,
+    ) -> AppResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // Statement logging would print parameter values: names, emails, phones.
             .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|o| {
+            .map_sqlx_sqlite_opts(move |o| {
                 // WAL lets readers run beside the writer; FULL syncs each commit so an
                 // acknowledged write survives power loss, not only a crash.
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(lock_timeout)
                     .foreign_keys(true)
+            })
+            // A startup parameter, as sea-orm sets statement_timeout: no extra round trip.
+            .map_sqlx_postgres_opts(move |o| {
+                o.options([("lock_timeout", format!("{}ms", lock_timeout.as_millis()))])
             });
-        let mut conn = Database::connect(options)
-            .await
-            .map_err(|e| AppError::Internal(format!("cannot connect to the database: {e}")))?;
+        let mut conn = Database::connect(options).await.map_err(|e| {
+            AppError::Internal(format!(
+                "cannot connect to the database {}: {e}",
+                describe_url(url)
+            ))
+        })?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         conn.set_metric_callback(move |_| {
@@ -110,6 +141,32 @@ impl Db {
     }
 }
 
+/// A database URL as it may be logged: the backend, user, host, port and database (or
+/// file) read from the parsed URL, never a password, whether it was given in the userinfo
+/// (`postgres://user:secret@host/db`) or as a parameter (`?password=secret`), and no other
+/// parameter either (an `sslpassword`, a key path). A URL that does not parse is not shown.
+pub fn describe_url(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return match SqliteConnectOptions::from_str(url) {
+            Ok(options) => format!("sqlite://{}", options.get_filename().display()),
+            Err(_) => "sqlite://(unparsable URL)".to_owned(),
+        };
+    }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        return match PgConnectOptions::from_str(url) {
+            Ok(options) => format!(
+                "postgres://{}@{}:{}/{}",
+                options.get_username(),
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or_default()
+            ),
+            Err(_) => "postgres://(unparsable URL)".to_owned(),
+        };
+    }
+    "(a database URL of unknown scheme)".to_owned()
+}
+
 /// Advisory lock key for start-up work ("convio:s" in ASCII).
 const STARTUP_LOCK: i64 = 0x636f_6e76_696f_3a73;
 
@@ -142,5 +199,30 @@ impl Deref for WriteTxn {
     type Target = DatabaseTransaction;
     fn deref(&self) -> &DatabaseTransaction {
         &self.txn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_url;
+
+    #[test]
+    fn database_urls_are_described_without_credentials() {
+        for url in [
+            "postgres://u:pw-canary@db:5432/x",
+            "postgres://u@db:5432/x?password=pw-canary&sslmode=disable",
+            "postgresql://u@db/x?sslpassword=pw-canary",
+            "postgres://u:pw%40canary@db/x",
+        ] {
+            let shown = describe_url(url);
+            assert!(!shown.contains("pw"), "{url} shown as {shown}");
+            assert!(shown.starts_with("postgres://u@db:"), "{shown}");
+        }
+        assert_eq!(
+            describe_url("postgres://u:pw@db:5433/x?sslmode=disable"),
+            "postgres://u@db:5433/x"
+        );
+        assert!(describe_url("sqlite://convio.db?mode=rwc").ends_with("convio.db"));
+        assert!(!describe_url("mysql://u:pw@h/x").contains("pw"));
     }
 }

@@ -61,6 +61,12 @@ pub enum AppError {
     /// never its content, so it may be shown.
     #[error("{0}")]
     Undecryptable(String),
+    /// The database could not take the work now: a lock held by another connection or process
+    /// outlasted `--db-lock-timeout-ms`, PostgreSQL gave up on a conflict (serialization
+    /// failure, deadlock) or has no connection to spare, or no pooled connection came free.
+    /// Nothing was written; the same request may be sent again after `retry_after_seconds`.
+    #[error("the database is busy; nothing was written, retry in {retry_after_seconds} s")]
+    DatabaseBusy { retry_after_seconds: u64 },
     /// Our fault. The text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -114,6 +120,7 @@ impl AppError {
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::RateLimited { .. } | Self::AuthThrottled { .. } => "RATE_LIMITED",
             Self::Undecryptable(_) => "UNDECRYPTABLE",
+            Self::DatabaseBusy { .. } => "DATABASE_BUSY",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -132,6 +139,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::DatabaseBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Undecryptable(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -162,10 +170,71 @@ impl AppError {
         }
     }
 
-    fn log_if_internal(&self) {
-        if let Self::Internal(detail) = self {
-            tracing::error!(error = %detail, "internal error");
+    /// Seconds after which the same request may succeed (`Retry-After`), for errors that
+    /// pass.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited {
+                retry_after_seconds,
+                ..
+            }
+            | Self::DatabaseBusy {
+                retry_after_seconds,
+            }
+            | Self::AuthThrottled {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            _ => None,
         }
+    }
+
+    fn log_if_internal(&self) {
+        match self {
+            Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            Self::DatabaseBusy { .. } => tracing::warn!("database busy: request refused with 503"),
+            _ => {}
+        }
+    }
+}
+
+/// How long a client is asked to wait before retrying work the database was too busy for.
+pub const DATABASE_BUSY_RETRY_AFTER_SECONDS: u64 = 1;
+
+/// SQLite result codes that mean "another connection holds the lock": SQLITE_BUSY and
+/// SQLITE_LOCKED with their extended forms (sqlx reports the extended code).
+const SQLITE_BUSY_CODES: [&str; 7] = ["5", "261", "517", "773", "6", "262", "518"];
+
+/// PostgreSQL SQLSTATEs that mean "try again": serialization_failure, deadlock_detected,
+/// lock_not_available (lock_timeout), too_many_connections, cannot_connect_now.
+const POSTGRES_BUSY_CODES: [&str; 5] = ["40001", "40P01", "55P03", "53300", "57P03"];
+
+/// Whether `err` says the database was busy rather than that the work was wrong: the same
+/// request may succeed later, and the failed statement wrote nothing.
+fn is_busy(err: &DbErr) -> bool {
+    use sea_orm::{ConnAcquireErr, RuntimeErr, sqlx};
+    let sqlx_err = match err {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx_err {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                SQLITE_BUSY_CODES.contains(&code.as_ref())
+            } else if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                POSTGRES_BUSY_CODES.contains(&code.as_ref())
+            } else {
+                false
+            }
+        }
+        _ => false,
     }
 }
 
@@ -179,6 +248,9 @@ impl From<DbErr> for AppError {
                 field: None,
                 message: "refers to an object that does not exist".to_owned(),
                 counterpart: None,
+            },
+            _ if is_busy(&err) => AppError::DatabaseBusy {
+                retry_after_seconds: DATABASE_BUSY_RETRY_AFTER_SECONDS,
             },
             _ => AppError::Internal(err.to_string()),
         }
@@ -211,6 +283,9 @@ impl From<AppError> for async_graphql::Error {
             ext.set("code", err.code());
             if let Some(field) = &field {
                 ext.set("field", field.as_str());
+            }
+            if let Some(seconds) = err.retry_after_seconds() {
+                ext.set("retryAfterSeconds", seconds);
             }
         });
         gql
@@ -256,15 +331,8 @@ impl IntoResponse for AppError {
                 HeaderValue::from_static("Bearer realm=\"convio\""),
             );
         }
-        if let Self::RateLimited {
-            retry_after_seconds,
-            ..
-        }
-        | Self::AuthThrottled {
-            retry_after_seconds,
-        } = self
-        {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        if let Some(seconds) = self.retry_after_seconds() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -307,6 +375,13 @@ mod tests {
                 },
                 "RATE_LIMITED",
                 429,
+            ),
+            (
+                AppError::DatabaseBusy {
+                    retry_after_seconds: 1,
+                },
+                "DATABASE_BUSY",
+                503,
             ),
             (
                 AppError::AuthThrottled {

@@ -43,7 +43,12 @@ pub struct Server {
 
 /// Connects to the database and runs pending migrations, one node at a time.
 pub async fn migrate(config: &Config) -> AppResult<Db> {
-    let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+    let db = Db::connect_with(
+        &config.database_url,
+        config.db_max_connections,
+        std::time::Duration::from_millis(config.db_lock_timeout_ms),
+    )
+    .await?;
     let lock = db.startup_lock(&config.database_url).await?;
     let result = apply_migrations(&db).await;
     if let Some(lock) = lock {
@@ -99,7 +104,12 @@ async fn ensure_schema(db: &Db, auto_migrate: bool) -> AppResult<()> {
 }
 
 pub async fn build(config: Config) -> AppResult<Server> {
-    let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+    let db = Db::connect_with(
+        &config.database_url,
+        config.db_max_connections,
+        std::time::Duration::from_millis(config.db_lock_timeout_ms),
+    )
+    .await?;
     let lock = db.startup_lock(&config.database_url).await?;
     let prepared = prepare(&config, db).await;
     if let Some(lock) = lock {

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 use convio::Config;
 use convio::service::audit::ChainReport;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{EnvFilter, fmt};
 
 #[derive(Parser)]
 #[command(name = "convio", version, about = "Conversion tracking service")]
@@ -37,14 +39,39 @@ enum AuditCommand {
     Verify,
 }
 
+/// Dependencies whose logs below a level can carry secrets, and that level: they are held to
+/// it whatever `RUST_LOG` asks for.
+const MUTED: [(&str, LevelFilter); 4] = [
+    // Debug and trace lines print WebSocket frames and messages whole: the
+    // `connection_init` payload carries `X-API-Key` or a bearer token.
+    ("tungstenite", LevelFilter::INFO),
+    ("tokio_tungstenite", LevelFilter::INFO),
+    // Warns of a database URL parameter it does not know by printing its value
+    // (`?sslpassword=…`).
+    ("sqlx_postgres::options", LevelFilter::OFF),
+    // Trace lines repeat extractor rejections, which may quote the rejected input.
+    ("axum::rejection", LevelFilter::OFF),
+];
+
+/// Logs at `RUST_LOG` (default `convio=info,tower_http=info`), except that the
+/// targets in [`MUTED`] never log below their level.
+fn init_logging() {
+    let wanted = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("convio=info,tower_http=info"));
+    let muted = MUTED.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |t, (target, level)| t.with_target(*target, *level),
+    );
+    tracing_subscriber::registry()
+        .with(wanted)
+        .with(muted)
+        .with(fmt::layer())
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("convio=info,tower_http=info")),
-        )
-        .init();
+    init_logging();
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
