@@ -14,13 +14,14 @@ mod ws;
 
 use crate::config::Hardening;
 use crate::graphql::ConvioSchema;
+use crate::request_id::RequestIds;
 use crate::service::Services;
-use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::http::HeaderName;
-use axum::routing::{get, patch, post};
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::http::{HeaderValue, header};
+use axum::routing::{MethodRouter, get, patch, post};
 use axum::{Router, middleware};
 use std::sync::Arc;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
@@ -37,8 +38,35 @@ impl FromRef<AppState> for Services {
     }
 }
 
+/// The policy of every response that does not bring its own (the dashboard and GraphiQL do):
+/// nothing may load, and no page may frame it. API responses are not pages, but an error
+/// page, or a JSON body a browser is tricked into rendering, is covered all the same.
+pub const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'none'";
+
+/// `Cache-Control: no-store` for responses that carry API keys or tokens: no browser, proxy
+/// or CDN may keep a copy.
+fn no_store<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>) -> MethodRouter<S> {
+    route.layer(SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ))
+}
+
+/// The request span: method, path (never the query, which may carry personal data) and the
+/// request's ids, so every log line of a request names the id its audit rows carry.
+fn request_span(request: &Request) -> tracing::Span {
+    let ids = request.extensions().get::<RequestIds>();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id = ids.map(|ids| ids.server.as_str()),
+        client_request_id = ids.and_then(|ids| ids.client.as_deref()),
+    )
+}
+
 pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
     // The dashboard is part of the product; the explorer is not served at all in production:
     // it would only invite exploration.
     let mut router = Router::new().nest_service("/dashboard", assets::dashboard());
@@ -48,7 +76,8 @@ pub fn router(state: AppState) -> Router {
     router
         .route(
             "/graphql",
-            post(graphql::execute_post).get(graphql::execute_get),
+            // Mutations (which may return keys) come only by POST.
+            no_store(post(graphql::execute_post)).get(graphql::execute_get),
         )
         .route("/graphql/ws", get(ws::websocket))
         .route("/conversions/log", post(rest::conversions::log))
@@ -66,17 +95,23 @@ pub fn router(state: AppState) -> Router {
         .route("/contacts/{id}/send", post(rest::contacts::send))
         .route("/contacts/{id}/erase", post(rest::contacts::erase))
         .route("/leads", post(rest::contacts::create_lead))
-        .route("/workspaces/register", post(rest::workspaces::register))
+        .route(
+            "/workspaces/register",
+            no_store(post(rest::workspaces::register)),
+        )
+        .route("/workspaces/{id}", patch(rest::workspaces::update))
+        .route("/workspaces/{id}/disable", post(rest::workspaces::disable))
+        .route("/workspaces/{id}/enable", post(rest::workspaces::enable))
         .route("/workspaces/{id}/activity", get(rest::workspaces::activity))
         .route(
             "/workspaces/{id}/keys/rotate",
-            post(rest::workspaces::rotate_key),
+            no_store(post(rest::workspaces::rotate_key)),
         )
         .route(
             "/workspaces/{id}/keys/revoke",
             post(rest::workspaces::revoke_keys),
         )
-        .route("/auth/token", post(rest::workspaces::token))
+        .route("/auth/token", no_store(post(rest::workspaces::token)))
         .route("/audit", get(rest::audit::list))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -92,10 +127,21 @@ pub fn router(state: AppState) -> Router {
             limits::BodyLimits::of(&state.hardening),
             limits::read_body,
         ))
-        .layer(middleware::from_fn(crate::request_id::scope))
-        // Logs method, path and status; never headers (keys, tokens) or bodies (PII).
-        .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Logs method, path, status and the request's ids; never headers (keys, tokens),
+        // query strings or bodies (PII).
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(middleware::from_fn(crate::request_id::assign))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }

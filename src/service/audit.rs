@@ -49,6 +49,7 @@ pub(crate) async fn record(
         .one(conn)
         .await?
         .flatten();
+    let details = with_client_request_id(details, crate::request_id::current_client());
     let mut entry = audit_log::Model {
         id: 0,
         at: super::now(),
@@ -77,6 +78,15 @@ pub(crate) async fn record(
     .insert(conn)
     .await?;
     Ok(())
+}
+
+/// `details` with the client's correlation id (already checked short and well formed by
+/// `request_id`) as `client_request_id`. The row's own `request_id` is always the server's.
+fn with_client_request_id(mut details: Value, client: Option<String>) -> Value {
+    if let (Some(client), Value::Object(map)) = (client, &mut details) {
+        map.insert("client_request_id".to_owned(), Value::String(client));
+    }
+    details
 }
 
 /// The fields a hash covers, in a fixed order. The id is left out: it is assigned by the
