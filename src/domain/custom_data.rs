@@ -1,7 +1,9 @@
 //! Free-form JSON that workspaces attach to conversions and contacts, bounded so that one
 //! request cannot store megabytes or nest deep enough to hurt a parser downstream.
 
+use super::numbers::inexact_number_in_json;
 use crate::error::AppError;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub const MAX_BYTES: usize = 16 * 1024;
@@ -31,10 +33,34 @@ impl CustomData {
             .transpose()
     }
 
+    /// [`CustomData::parse_optional`] from the JSON text exactly as the client wrote it (a REST
+    /// body), so that a number a double cannot hold is refused instead of silently changed.
+    pub fn parse_literal(field: &str, raw: Option<&RawValue>) -> Result<Option<Self>, AppError> {
+        let Some(raw) = raw else { return Ok(None) };
+        if let Some(number) = inexact_number_in_json(raw.get()) {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "holds the number {number}, which cannot be kept exactly (JSON numbers are \
+                     stored as 64-bit integers or doubles); send it as a string"
+                ),
+            ));
+        }
+        let value: Value = serde_json::from_str(raw.get())
+            .map_err(|_| AppError::invalid(field, "must be a JSON object"))?;
+        CustomData::parse_optional(field, Some(value))
+    }
+
     pub fn parse(field: &str, value: Value) -> Result<Self, AppError> {
         let Value::Object(map) = value else {
             return Err(AppError::invalid(field, "must be a JSON object"));
         };
+        if holds_nul(&map) {
+            return Err(AppError::invalid(
+                field,
+                "must not contain the character U+0000 in any key or string",
+            ));
+        }
         if 1 + map.values().map(depth).max().unwrap_or(0) > MAX_DEPTH {
             return Err(AppError::invalid(
                 field,
@@ -60,6 +86,21 @@ impl CustomData {
     }
 }
 
+/// Whether any key or string, at any depth, holds U+0000: one rule for both databases
+/// (SQLite would store it, PostgreSQL refuses it).
+fn holds_nul(map: &Map<String, Value>) -> bool {
+    fn value_holds(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(value_holds),
+            Value::Object(map) => holds_nul(map),
+            _ => false,
+        }
+    }
+    map.iter()
+        .any(|(key, value)| key.contains('\0') || value_holds(value))
+}
+
 fn depth(value: &Value) -> usize {
     match value {
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
@@ -72,6 +113,12 @@ fn depth(value: &Value) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn nul_is_refused_anywhere() {
+        assert!(CustomData::parse("c", json!({ "a": ["x\u{0}"] })).is_err());
+        assert!(CustomData::parse("c", json!({ "a\u{0}": 1 })).is_err());
+    }
 
     #[test]
     fn accepts_plan_example() {

@@ -7,6 +7,7 @@ pub mod contact_details;
 mod custom_data;
 mod ids;
 mod money;
+mod numbers;
 mod paging;
 mod period;
 mod status;
@@ -21,6 +22,7 @@ pub use ids::{
     LeadId, WorkspaceId, optional_text, required_text,
 };
 pub use money::{Currency, Money};
+pub use numbers::{inexact_number_in_graphql, inexact_number_in_json};
 pub use paging::page_size;
 pub use period::{DateRange, happened_by, instant, parse_instant};
 pub use status::{ConversionStatus, FunnelStage, Permission, TrackingAction};

@@ -10,13 +10,13 @@ use super::{caller, services};
 use crate::config::Hardening;
 use crate::domain::{
     ContactId, ConversionStatus, ConversionType, DateRange, FunnelStage, LeadId, WorkspaceId,
-    instant, page_size, zone_or_utc,
+    instant, optional_text, page_size, zone_or_utc,
 };
 use crate::error::AppError;
 use crate::service::analytics as service_analytics;
 use crate::service::audit::AuditFilter;
 use crate::service::contact_list as service_contacts;
-use crate::service::conversion::{self as service, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::conversion::{self as service, DEFAULT_PAGE, MAX_LABEL, MAX_PAGE};
 use crate::service::stats::StatsQuery;
 use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
 use async_graphql::{Context, ID, InputObject, Object, Result};
@@ -338,10 +338,14 @@ impl QueryRoot {
                     .map_err(|_| AppError::invalid("after", "must be an `endCursor`"))
             })
             .transpose()?;
+        // Free text compared with stored text: the same rule as every label.
+        let label = |field: &str, raw: Option<String>| {
+            raw.map(|t| optional_text(field, &t, MAX_LABEL)).transpose()
+        };
         let filter = AuditFilter {
-            object_type,
-            object_id,
-            actor,
+            object_type: label("object_type", object_type)?,
+            object_id: label("object_id", object_id)?,
+            actor: label("actor", actor)?,
         };
         let page = services(ctx)?
             .audit_entries(

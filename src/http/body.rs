@@ -192,6 +192,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
             .map_err(|_| AppError::malformed(None, "malformed query string"))?;
         let mut map = BTreeMap::new();
         for (name, value) in pairs {
+            // No parameter is free to hold control characters; U+0000 alone would be a 500 on
+            // PostgreSQL and stored on SQLite.
+            if value.chars().any(char::is_control) {
+                return Err(AppError::invalid(
+                    &name,
+                    "must not contain control characters",
+                ));
+            }
             if map.insert(name.clone(), value).is_some() {
                 return Err(AppError::invalid(&name, "is given more than once"));
             }

@@ -2,6 +2,7 @@
 //! request. Anything that is not a well-formed request (the spec's four parameters, each of its
 //! type) is refused as `Malformed`, naming the parameter at fault.
 
+use crate::domain::{inexact_number_in_graphql, inexact_number_in_json};
 use crate::error::{AppError, AppResult};
 use async_graphql::{Extensions, Request, Variables};
 use serde::de::DeserializeOwned;
@@ -68,6 +69,7 @@ pub fn from_body(body: &[u8]) -> AppResult<Request> {
             })
         })
         .transpose()?;
+    exact_numbers(&query, variables.as_ref().map(|raw| raw.get()))?;
     let variables = variables
         .map(|raw| object("variables", raw.get()))
         .transpose()?;
@@ -99,8 +101,9 @@ pub fn from_query_string(query_string: &str) -> AppResult<Request> {
     params.finish()?;
     let query = query.ok_or_else(missing_query)?;
     let operation_name = operation_name.filter(|name| !name.is_empty());
+    let variables = variables.filter(|text| text.trim() != "null");
+    exact_numbers(&query, variables.as_deref())?;
     let variables = variables
-        .filter(|text| text.trim() != "null")
         .map(|text| object("variables", &text))
         .transpose()?;
     let extensions = extensions
@@ -122,6 +125,27 @@ fn request(
     }
     request.extensions = extensions.unwrap_or_default();
     request
+}
+
+/// Refuses a number, in the document or its variables, that convio could not keep exactly:
+/// the library reads every number as a 64-bit integer or a double, so `0.1234567890123456789`
+/// in custom data would be stored changed (REST refuses the same numbers).
+fn exact_numbers(query: &str, variables: Option<&str>) -> AppResult<()> {
+    let (field, number) = match (
+        inexact_number_in_graphql(query),
+        variables.and_then(inexact_number_in_json),
+    ) {
+        (Some(number), _) => ("query", number),
+        (None, Some(number)) => ("variables", number),
+        (None, None) => return Ok(()),
+    };
+    Err(AppError::invalid(
+        field,
+        format!(
+            "holds the number {number}, which cannot be kept exactly (numbers are read as \
+             64-bit integers or doubles); send it as a string"
+        ),
+    ))
 }
 
 fn missing_query() -> AppError {

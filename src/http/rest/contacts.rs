@@ -15,7 +15,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 fn contact_id(raw: &str) -> AppResult<ContactId> {
     // An id that cannot exist reads as not found, like one that does not.
@@ -30,7 +30,7 @@ pub struct UpdateConversionBody {
     converted_from_workspace: Option<String>,
     conversion_status: Option<String>,
     converted_by: Option<String>,
-    custom_metadata: Option<Value>,
+    custom_metadata: Option<Box<RawValue>>,
     replace_custom_metadata: Option<bool>,
 }
 
@@ -52,7 +52,10 @@ impl TryFrom<UpdateConversionBody> for ContactConversionUpdate {
                 .converted_by
                 .map(|b| required_text("converted_by", &b, MAX_LABEL))
                 .transpose()?,
-            custom_metadata: CustomData::parse_optional("custom_metadata", body.custom_metadata)?,
+            custom_metadata: CustomData::parse_literal(
+                "custom_metadata",
+                body.custom_metadata.as_deref(),
+            )?,
             replace_custom_metadata: body.replace_custom_metadata.unwrap_or(false),
         })
     }
@@ -84,7 +87,7 @@ pub struct CreateContactBody {
     name: Option<String>,
     email: Option<String>,
     phone: Option<String>,
-    custom_metadata: Option<Value>,
+    custom_metadata: Option<Box<RawValue>>,
     workspace_id: Option<String>,
 }
 
@@ -97,7 +100,10 @@ impl TryFrom<CreateContactBody> for NewContact {
             name: contact_details::name(body.name)?,
             email: contact_details::email(body.email)?,
             phone: contact_details::phone(body.phone)?,
-            custom_metadata: CustomData::parse_optional("custom_metadata", body.custom_metadata)?,
+            custom_metadata: CustomData::parse_literal(
+                "custom_metadata",
+                body.custom_metadata.as_deref(),
+            )?,
             workspace_id: workspace("workspace_id", body.workspace_id)?,
         })
     }

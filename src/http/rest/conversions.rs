@@ -21,7 +21,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -39,7 +38,7 @@ pub struct LogConversionBody {
     conversion_value: Option<Box<RawValue>>,
     currency: Option<String>,
     converted_at: Option<String>,
-    custom_data: Option<Value>,
+    custom_data: Option<Box<RawValue>>,
     idempotency_key: Option<String>,
 }
 
@@ -68,7 +67,7 @@ impl TryFrom<LogConversionBody> for LogConversion {
                 .converted_at
                 .map(|t| parse_instant("converted_at", &t))
                 .transpose()?,
-            custom_data: CustomData::parse_optional("custom_data", body.custom_data)?,
+            custom_data: CustomData::parse_literal("custom_data", body.custom_data.as_deref())?,
         })
     }
 }
