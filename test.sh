@@ -95,6 +95,8 @@ trap 'rm -rf "$log_dir"' EXIT
 # --- 1. cargo ----------------------------------------------------------------------------------------
 if wants cargo; then
   command -v cargo >/dev/null || { echo "cargo is required (the machine's Rust toolchain)" >&2; exit 1; }
+  # The docs' shell examples run with bash and curl (tests/api/docs_examples.rs).
+  command -v curl >/dev/null || apt_install curl
   if start_postgres; then
     echo "PostgreSQL ready at $PG_HOST:$PG_PORT"
   else
