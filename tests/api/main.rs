@@ -38,5 +38,3 @@ mod shared_counters;
 mod static_assets;
 mod subscription;
 mod tenancy;
-mod workspace_admin;
-mod ws_protocol;
