@@ -154,7 +154,11 @@ pub struct AnalyticsFilter {
 #[Object(name = "Query")]
 impl QueryRoot {
     /// One conversion; null when it does not exist or is not yours.
-    async fn conversion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Conversion>> {
+    async fn conversion(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversion's id (a UUID).")] id: ID,
+    ) -> Result<Option<Conversion>> {
         let Ok(id) = Uuid::parse_str(&id) else {
             return Ok(None);
         };
@@ -167,7 +171,9 @@ impl QueryRoot {
     async fn conversions(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ConversionFilter>,
+        #[graphql(desc = "Which conversions; all optional, combined with AND.")] filter: Option<
+            ConversionFilter,
+        >,
         #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Counted<Conversion>> {
@@ -176,7 +182,11 @@ impl QueryRoot {
     }
 
     /// One contact; null when it does not exist or is not yours.
-    async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contact>> {
+    async fn contact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact's id (a positive integer).")] id: ID,
+    ) -> Result<Option<Contact>> {
         let id = ContactId::parse("id", &id)?;
         Ok(services(ctx)?.contact(caller(ctx)?, id).await?.map(Contact))
     }
@@ -217,13 +227,21 @@ impl QueryRoot {
     }
 
     /// One lead; null when it does not exist or its contact is not yours.
-    async fn lead(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Lead>> {
+    async fn lead(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The lead's id (a positive integer).")] id: ID,
+    ) -> Result<Option<Lead>> {
         let id = LeadId::parse("id", &id)?;
         Ok(services(ctx)?.lead(caller(ctx)?, id).await?.map(Lead))
     }
 
     /// One workspace; a workspace sees only itself.
-    async fn workspace(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Workspace>> {
+    async fn workspace(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The workspace's id, e.g. `salesforce_prod`.")] id: ID,
+    ) -> Result<Option<Workspace>> {
         let id = WorkspaceId::parse("id", &id)?;
         Ok(services(ctx)?
             .workspace(caller(ctx)?, &id)
@@ -262,7 +280,9 @@ impl QueryRoot {
     async fn conversion_analytics(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AnalyticsFilter>,
+        #[graphql(desc = "Which conversions and which days; all optional.")] filter: Option<
+            AnalyticsFilter,
+        >,
     ) -> Result<ConversionAnalytics> {
         let services = services(ctx)?;
         let f = filter.unwrap_or_default();
@@ -292,7 +312,9 @@ impl QueryRoot {
     async fn conversion_stats(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ConversionFilter>,
+        #[graphql(desc = "Which conversions; all optional, combined with AND.")] filter: Option<
+            ConversionFilter,
+        >,
         #[graphql(desc = "Dimensions to group by; empty gives one total.")] group_by: Vec<
             StatsDimension,
         >,
