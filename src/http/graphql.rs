@@ -7,7 +7,7 @@
 //! authentication, so it costs no database work and does not count against the rate limit.
 
 mod media;
-mod request;
+pub(super) mod request;
 
 use super::AppState;
 use super::body::is_json;
@@ -123,9 +123,7 @@ struct Body<'a> {
 /// any field runs, so it has no `data`; with `application/graphql-response+json` it is a 400.
 /// Field errors, even one that nulls the whole `data`, are answered 200: the operation ran.
 fn respond(response: async_graphql::Response, media: Media) -> Response {
-    let request_error = response.data == Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+    let request_error = is_request_error(&response);
     let status = if request_error && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
@@ -190,9 +188,17 @@ fn encoded(status: StatusCode, body: &Body<'_>, media: Media) -> Response {
     }
 }
 
+/// Whether `response` answers a request error: one that came before any field ran, so it has
+/// errors without a path and no `data` (the WebSocket answers these with `error`, too).
+pub(super) fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
 /// Parse and validation errors come from the library without a code; every error a client
-/// sees carries one.
-fn label_library_errors(response: &mut async_graphql::Response) {
+/// sees carries one (over HTTP and over the WebSocket).
+pub(super) fn label_library_errors(response: &mut async_graphql::Response) {
     for error in &mut response.errors {
         label(error);
     }

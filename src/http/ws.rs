@@ -1,33 +1,39 @@
-//! `/graphql/ws`: GraphQL subscriptions over graphql-transport-ws, with the checks a
-//! WebSocket needs that HTTP requests get elsewhere (Origin, init deadline, subscription cap,
-//! the failed-authentication limit, the hourly rate limit per operation, and re-checking the
-//! caller, since a connection outlives the credentials it opened with).
+//! `/graphql/ws`: GraphQL over graphql-transport-ws (the protocol of the reference `graphql-ws`
+//! client), with the checks a WebSocket needs that HTTP requests get elsewhere (Origin, init
+//! deadline, message sizes, subscription cap, the failed-authentication limit, the hourly rate
+//! limit per operation, and re-checking the caller, since a connection outlives the
+//! credentials it opened with).
+//!
+//! The protocol is spoken here rather than by async-graphql's `WebSocket`, which cannot be
+//! made conformant from outside: it replaces an operation whose id is still running, answers
+//! request errors with `next` and `complete`, accepts the legacy protocol's messages on this
+//! one, and closes with codes and reasons the protocol does not have. Messages are read in
+//! `protocol.rs`; operations run through `Schema::execute_stream` in `operations.rs`.
+
+mod operations;
+mod protocol;
 
 use super::AppState;
 use super::limits::MessageGuard;
 use super::rate_limit::RateLimitSlot;
-use crate::auth::{Caller, ClientAddr, Credentials, Principal};
+use crate::auth::{Caller, ClientAddr, Credentials};
 use crate::error::AppError;
 use crate::graphql::{RequestAuth, loaders};
 use crate::service::Services;
 use crate::service::rate_limit::Transport;
-use async_graphql::http::{
-    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocketStream, WebSocketProtocols, WsMessage,
-};
-use async_graphql::{Data, Pos};
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use async_graphql::Pos;
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Extension, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
+use futures_util::future::{BoxFuture, OptionFuture};
+use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
-use serde_json::json;
-use std::collections::HashSet;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use operations::{Operations, Reply};
+use protocol::{ClientMessage, Close, DEPRECATED_SUBPROTOCOL, SUBPROTOCOL, ServerMessage};
+use serde_json::{Map, Value};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 
 /// Bytes each WebSocket connection buffers for reading and for writing before it flushes.
@@ -39,6 +45,10 @@ const WS_BUFFER: usize = 8 * 1024;
 /// Every operation (`subscribe`: query, mutation or subscription) counts once against the
 /// workspace's hourly limit, as an HTTP request does; one over the limit gets an `error`
 /// message with `RATE_LIMITED` and does not run, and the connection carries on.
+///
+/// Only the `graphql-transport-ws` subprotocol is spoken: a client that does not offer it
+/// (one asking for the deprecated `graphql-ws` of subscriptions-transport-ws included) is
+/// refused with 400 before the upgrade.
 ///
 /// Browsers do not apply the same-origin policy to WebSockets, so the `Origin` is checked
 /// here, before upgrading: otherwise any site a user visits could open a socket to us. A
@@ -57,14 +67,7 @@ pub async fn websocket(
     }
     let client = slot.and_then(|Extension(slot)| slot.client());
     state.services.refuse_throttled_client(client)?;
-    let protocol = headers
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|list| {
-            list.split(',')
-                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
-        })
-        .ok_or_else(|| AppError::malformed(None, "ask for the graphql-transport-ws subprotocol"))?;
+    check_subprotocol(&headers)?;
     Ok(upgrade
         // Clients send a few small messages and receive small events; tungstenite's 128 KiB
         // default buffers cost ~150 KB per idle subscriber (measured: docs/performance.md).
@@ -72,8 +75,33 @@ pub async fn websocket(
         .write_buffer_size(WS_BUFFER)
         .max_message_size(state.hardening.max_body_bytes)
         .max_frame_size(state.hardening.max_body_bytes)
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(socket, state, protocol, client)))
+        .protocols([SUBPROTOCOL])
+        .on_upgrade(move |socket| serve_socket(socket, state, client)))
+}
+
+/// The client must offer `graphql-transport-ws` in `Sec-WebSocket-Protocol`.
+fn check_subprotocol(headers: &HeaderMap) -> Result<(), AppError> {
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .collect();
+    if offered.contains(&SUBPROTOCOL) {
+        Ok(())
+    } else if offered.contains(&DEPRECATED_SUBPROTOCOL) {
+        Err(AppError::malformed(
+            None,
+            "the deprecated graphql-ws subprotocol (subscriptions-transport-ws) is not \
+             supported: ask for graphql-transport-ws",
+        ))
+    } else {
+        Err(AppError::malformed(
+            None,
+            "ask for the graphql-transport-ws subprotocol",
+        ))
+    }
 }
 
 /// Without an `Origin` the client is not a browser, and a browser cannot be made to omit it;
@@ -97,31 +125,53 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     listed || same_origin
 }
 
-async fn serve_socket(
-    socket: WebSocket,
-    state: AppState,
-    protocol: WebSocketProtocols,
+/// Where a connection stands in the protocol.
+enum Phase {
+    /// `connection_init` is due within `--ws-init-timeout-seconds`.
+    AwaitingInit,
+    /// `connection_init` arrived; its credentials are being checked.
+    Authenticating,
+    /// `connection_ack` was sent: operations run as this caller.
+    Acknowledged(Caller),
+}
+
+/// Why the connection's loop stops.
+enum End {
+    /// The server closes the connection, saying why.
+    Close(Close),
+    /// The client is gone (or closed), or its last message was too big.
+    Gone,
+}
+
+impl From<Close> for End {
+    fn from(close: Close) -> Self {
+        End::Close(close)
+    }
+}
+
+type Step = Result<(), End>;
+
+/// One connection: its socket's sending half, where it stands, and what it runs.
+struct Connection {
+    services: Services,
+    max_subscriptions: usize,
     client: Option<ClientAddr>,
-) {
+    sink: SplitSink<WebSocket, Message>,
+    guard: MessageGuard,
+    phase: Phase,
+    /// The check of `connection_init`'s credentials, while it runs: the connection goes on
+    /// reading meanwhile, so a `subscribe` sent before the acknowledgement is seen as such.
+    authenticating: Option<BoxFuture<'static, Result<Caller, AppError>>>,
+    operations: Operations,
+}
+
+async fn serve_socket(socket: WebSocket, state: AppState, client: Option<ClientAddr>) {
+    let _open = state.services.metrics.websocket_opened();
     let limits = state.hardening.clone();
-    let (mut sink, incoming) = socket.split();
-    // Subscriptions this connection holds, by id, and refusals of operations over the cap or
-    // the rate limit, which are answered here rather than by the library (it never sees them).
-    let active = Arc::new(Mutex::new(HashSet::new()));
-    let (refusals_tx, mut refusals) = mpsc::unbounded_channel();
-    // Who authenticated, once someone has: operations count against its limit, and it is
-    // re-checked while the connection lasts.
-    let authenticated: Arc<Mutex<Option<Principal>>> = Arc::new(Mutex::new(None));
-    let gate = Arc::new(Gate {
-        active: active.clone(),
-        max_subscriptions: limits.ws_max_subscriptions,
-        refusals: refusals_tx,
-        services: state.services.clone(),
-        caller: authenticated.clone(),
-    });
+    let (sink, incoming) = socket.split();
     let guard = MessageGuard::new(limits.max_body_bytes);
     let admitted = guard.clone();
-    let incoming = incoming
+    let mut incoming: BoxStream<'static, Vec<u8>> = incoming
         .take_while(move |message| std::future::ready(admitted.admits(message)))
         .filter_map(|message| {
             std::future::ready(match message {
@@ -130,100 +180,173 @@ async fn serve_socket(
                 _ => None,
             })
         })
-        .filter_map(move |bytes| {
-            let gate = gate.clone();
-            // Boxed: the library's stream must be `Unpin`.
-            Box::pin(async move { gate.admit(bytes).await })
-        });
-    // The library closes a refused connection_init with 1002; the protocol asks for 4403, and
-    // a client over the failed-authentication limit gets 4429. 0 until a refusal.
-    let refused = Arc::new(AtomicU16::new(0));
-    // Whether connection_init has arrived: until it does, the connection holds resources
-    // without having authenticated, so it only gets `ws_init_timeout_seconds`.
-    let initialised = Arc::new(AtomicBool::new(false));
-    let services = state.services.clone();
-    let flag = refused.clone();
-    let init_seen = initialised.clone();
-    let who = authenticated.clone();
-    let accepted = guard.clone();
-    let mut outgoing = GraphQLWebSocketStream::new(state.schema.clone(), incoming, protocol)
-        .on_connection_init(move |payload| {
-            let services = services.clone();
-            let flag = flag.clone();
-            let who = who.clone();
-            let accepted = accepted.clone();
-            init_seen.store(true, Ordering::SeqCst);
-            async move {
-                let caller = authenticate_payload(&services, &payload, client)
-                    .await
-                    .inspect_err(|err| {
-                        let code = match err {
-                            AppError::AuthThrottled { .. } => 4429,
-                            _ => 4403,
-                        };
-                        flag.store(code, Ordering::SeqCst);
-                    })?;
-                *who.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(caller.principal.clone());
-                accepted.initialised();
-                let mut data = Data::default();
-                data.insert(loaders::loaders(services.clone(), caller.clone()));
-                data.insert(RequestAuth(Ok(caller)));
-                Ok(data)
-            }
-        });
-    let init_deadline =
-        tokio::time::sleep(Duration::from_secs(state.hardening.ws_init_timeout_seconds));
+        .boxed();
+    let mut connection = Connection {
+        services: state.services.clone(),
+        max_subscriptions: limits.ws_max_subscriptions,
+        client,
+        sink,
+        guard,
+        phase: Phase::AwaitingInit,
+        authenticating: None,
+        operations: Operations::new(state.schema.clone()),
+    };
+    let init_deadline = tokio::time::sleep(Duration::from_secs(limits.ws_init_timeout_seconds));
     tokio::pin!(init_deadline);
-    let period = Duration::from_secs(state.hardening.ws_recheck_seconds.max(1));
+    let period = Duration::from_secs(limits.ws_recheck_seconds.max(1));
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut revocations = state.services.revocations();
-    loop {
-        let sent = tokio::select! {
-            message = outgoing.next() => match message {
-                None => {
-                    guard.close_if_too_big(&mut sink).await;
-                    break;
-                }
-                Some(WsMessage::Text(text)) => {
-                    forget_finished(&text, &active);
-                    sink.send(Message::Text(text.into())).await
-                }
-                Some(WsMessage::Close(code, reason)) => {
-                    let code = match refused.load(Ordering::SeqCst) {
-                        0 => code,
-                        refusal => refusal,
-                    };
-                    let frame = CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
+    let end = loop {
+        let awaiting_init = matches!(connection.phase, Phase::AwaitingInit);
+        let step = tokio::select! {
+            message = incoming.next() => match message {
+                Some(bytes) => connection.on_message(&bytes).await,
+                None => Err(End::Gone),
             },
-            Some(refusal) = refusals.recv() => sink.send(Message::Text(refusal.into())).await,
-            () = recheck_due(&mut recheck, &mut revocations) => {
-                if let Some(refusal) = no_longer_authorised(&state.services, &authenticated).await {
-                    end_unauthorised(&mut sink, &active, refusal).await;
-                    break;
+            Some(outcome) = OptionFuture::from(connection.authenticating.as_mut()) => {
+                connection.authenticating = None;
+                connection.on_authenticated(outcome).await
+            }
+            Some((id, reply)) = connection.operations.next() => connection.reply(&id, reply).await,
+            () = recheck_due(&mut recheck, &mut revocations) => connection.recheck().await,
+            () = &mut init_deadline, if awaiting_init => Err(Close::InitialisationTimeout.into()),
+        };
+        if let Err(end) = step {
+            break end;
+        }
+    };
+    match end {
+        End::Close(close) => {
+            let _ = connection
+                .sink
+                .send(Message::Close(Some(close.frame())))
+                .await;
+        }
+        End::Gone => {
+            connection
+                .guard
+                .close_if_too_big(&mut connection.sink)
+                .await
+        }
+    }
+}
+
+impl Connection {
+    async fn send(&mut self, message: ServerMessage<'_>) -> Step {
+        let text = message.encode();
+        self.sink
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|_| End::Gone)
+    }
+
+    async fn on_message(&mut self, bytes: &[u8]) -> Step {
+        match ClientMessage::parse(bytes)? {
+            ClientMessage::ConnectionInit { payload } => {
+                if !matches!(self.phase, Phase::AwaitingInit) {
+                    return Err(Close::TooManyInitialisationRequests.into());
                 }
+                self.phase = Phase::Authenticating;
+                let services = self.services.clone();
+                let client = self.client;
+                self.authenticating = Some(Box::pin(async move {
+                    authenticate_payload(&services, &payload, client).await
+                }));
                 Ok(())
             }
-            () = &mut init_deadline, if !initialised.load(Ordering::SeqCst) => {
-                // graphql-transport-ws: 4408 when connection_init does not come in time.
-                let frame = CloseFrame {
-                    code: 4408,
-                    reason: "Connection initialisation timeout".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                break;
+            ClientMessage::Ping { payload } => self.send(ServerMessage::Pong(payload)).await,
+            ClientMessage::Pong => Ok(()),
+            ClientMessage::Subscribe { id, request } => self.subscribe(id, *request).await,
+            ClientMessage::Complete { id } => {
+                self.operations.complete(&id);
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_authenticated(&mut self, outcome: Result<Caller, AppError>) -> Step {
+        match outcome {
+            Ok(caller) => {
+                // From now on messages may be as large as an HTTP body.
+                self.guard.initialised();
+                self.phase = Phase::Acknowledged(caller);
+                self.send(ServerMessage::ConnectionAck).await
+            }
+            Err(throttled @ AppError::AuthThrottled { .. }) => {
+                Err(Close::AuthenticationThrottled(throttled.to_string()).into())
+            }
+            Err(_) => Err(Close::Forbidden("Forbidden: missing or invalid credentials").into()),
+        }
+    }
+
+    /// Starts an operation, unless the connection is not acknowledged (4401) or `id` is
+    /// running (4409); one over the subscription cap or the caller's rate limit is answered
+    /// with an `error` for its id and does not run, and the connection carries on. Every
+    /// operation counts against the hourly limit, as one HTTP request does (a batch mutation
+    /// counts its further items when it runs, as over HTTP).
+    async fn subscribe(&mut self, id: String, request: async_graphql::Request) -> Step {
+        let Phase::Acknowledged(caller) = &self.phase else {
+            return Err(Close::Unauthorized.into());
+        };
+        if self.operations.is_running(&id) {
+            return Err(Close::SubscriberAlreadyExists(id).into());
+        }
+        let caller = caller.clone();
+        if self.operations.len() >= self.max_subscriptions {
+            let refused = AppError::invalid(
+                "",
+                format!(
+                    "at most {} subscriptions may be active on one connection",
+                    self.max_subscriptions
+                ),
+            );
+            return self.refuse(&id, refused).await;
+        }
+        if let Err(refused) = self.services.check_rate_limit(&caller.principal).await {
+            return self.refuse(&id, refused).await;
+        }
+        let request = request
+            .data(loaders::loaders(self.services.clone(), caller.clone()))
+            .data(RequestAuth(Ok(caller)));
+        self.operations.start(id, request);
+        Ok(())
+    }
+
+    /// An `error` message for operation `id`, which does not run.
+    async fn refuse(&mut self, id: &str, refusal: AppError) -> Step {
+        let errors = [refusal_error(refusal)];
+        self.send(ServerMessage::Error(id, &errors)).await
+    }
+
+    async fn reply(&mut self, id: &str, reply: Reply) -> Step {
+        match &reply {
+            Reply::Next(response) => self.send(ServerMessage::Next(id, response)).await,
+            Reply::Error(errors) => self.send(ServerMessage::Error(id, errors)).await,
+            Reply::Complete => self.send(ServerMessage::Complete(id)).await,
+        }
+    }
+
+    /// Ends the connection when its caller may no longer be served: every operation gets an
+    /// `error` saying why (so clients know), then the connection is closed with 4403 as for
+    /// a refused `connection_init`. A database error is logged and the connection kept: the
+    /// next re-check decides, and an outage should not drop every subscriber at once.
+    async fn recheck(&mut self) -> Step {
+        let Phase::Acknowledged(caller) = &self.phase else {
+            return Ok(());
+        };
+        let refusal = match self.services.revalidate(&caller.principal).await {
+            Ok(_) => return Ok(()),
+            Err(err @ AppError::Unauthenticated(_)) => err,
+            Err(err) => {
+                tracing::warn!(error = %err, "re-checking a WebSocket caller failed; keeping it");
+                return Ok(());
             }
         };
-        if sent.is_err() {
-            break;
+        for id in self.operations.stop_all() {
+            self.refuse(&id, refusal.clone()).await?;
         }
+        Err(Close::Forbidden("Forbidden: credentials revoked or expired").into())
     }
 }
 
@@ -241,178 +364,24 @@ async fn recheck_due(recheck: &mut Interval, revocations: &mut watch::Receiver<u
     }
 }
 
-/// Why the connection's caller may no longer be served, if so. A database error is logged
-/// and the connection kept: the next re-check decides, and an outage should not drop every
-/// subscriber at once.
-async fn no_longer_authorised(
-    services: &Services,
-    authenticated: &Mutex<Option<Principal>>,
-) -> Option<AppError> {
-    let principal = authenticated
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()?;
-    match services.revalidate(&principal).await {
-        Ok(_) => None,
-        Err(err @ AppError::Unauthenticated(_)) => Some(err),
-        Err(err) => {
-            tracing::warn!(error = %err, "re-checking a WebSocket caller failed; keeping it");
-            None
-        }
-    }
-}
-
-/// Ends every subscription of the connection with `refusal` (an `error` message each, so
-/// clients see why), then closes it with 4403 as for a refused `connection_init`.
-async fn end_unauthorised(
-    sink: &mut (impl futures_util::Sink<Message> + Unpin),
-    active: &Mutex<HashSet<String>>,
-    refusal: AppError,
-) {
-    let ids: Vec<String> = active
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .drain()
-        .collect();
-    for id in ids {
-        let _ = sink
-            .send(Message::Text(error_message(&id, refusal.clone()).into()))
-            .await;
-    }
-    let frame = CloseFrame {
-        code: 4403,
-        reason: "Forbidden: credentials revoked or expired".into(),
-    };
-    let _ = sink.send(Message::Close(Some(frame))).await;
-}
-
-/// The fields of a protocol message that the subscription cap looks at.
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    kind: String,
-    id: Option<String>,
-}
-
-/// What stands between a client's messages and the library: the subscription cap and the
-/// hourly rate limit, both applied to `subscribe` messages (`start` in the legacy protocol).
-struct Gate {
-    /// Ids of the operations this connection has running.
-    active: Arc<Mutex<HashSet<String>>>,
-    max_subscriptions: usize,
-    /// Refusals, for the connection's loop to send.
-    refusals: mpsc::UnboundedSender<String>,
-    services: Services,
-    /// The connection's caller, once `connection_init` succeeded.
-    caller: Arc<Mutex<Option<Principal>>>,
-}
-
-impl Gate {
-    /// Passes a client message on to the library, unless it is an operation over the cap or
-    /// over the caller's rate limit: that one is answered with an `error` message for its id
-    /// and dropped, so it does no work, and the connection and its other operations carry on.
-    /// Every operation counts against the hourly limit, as one HTTP request does (a batch
-    /// mutation counts its further items when it runs, as over HTTP).
-    async fn admit(&self, bytes: Vec<u8>) -> Option<Vec<u8>> {
-        let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice(&bytes) else {
-            return Some(bytes);
-        };
-        let added = match kind.as_str() {
-            "subscribe" | "start" => {
-                let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-                if active.contains(&id) {
-                    // Replaces the running operation of that id (as the library does).
-                    false
-                } else if active.len() >= self.max_subscriptions {
-                    drop(active);
-                    let _ = self
-                        .refusals
-                        .send(too_many_subscriptions(&id, self.max_subscriptions));
-                    return None;
-                } else {
-                    active.insert(id.clone())
-                }
-            }
-            "complete" | "stop" => {
-                self.active
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-                return Some(bytes);
-            }
-            _ => return Some(bytes),
-        };
-        let caller = self
-            .caller
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        // Before `connection_init` succeeded the library refuses the operation itself.
-        let Some(principal) = caller else {
-            return Some(bytes);
-        };
-        match self.services.check_rate_limit(&principal).await {
-            Ok(_) => Some(bytes),
-            Err(refused) => {
-                if added {
-                    self.active
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&id);
-                }
-                let _ = self.refusals.send(error_message(&id, refused));
-                None
-            }
-        }
-    }
-}
-
-/// A subscription that the server ended (`complete`) or refused (`error`) no longer counts.
-fn forget_finished(text: &str, active: &Mutex<HashSet<String>>) {
-    // Cheap test first: most outgoing messages are `next` events.
-    if !(text.contains("\"complete\"") || text.contains("\"error\"")) {
-        return;
-    }
-    if let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str(text)
-        && (kind == "complete" || kind == "error")
-    {
-        active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
-    }
-}
-
-fn too_many_subscriptions(id: &str, max: usize) -> String {
-    let refused = AppError::invalid(
-        "",
-        format!("at most {max} subscriptions may be active on one connection"),
-    );
-    error_message(id, refused)
-}
-
-/// A graphql-transport-ws `error` message for subscription `id`.
-fn error_message(id: &str, err: AppError) -> String {
-    let mut error = async_graphql::Error::from(err).into_server_error(Pos::default());
+/// A refusal as a GraphQL error, with its code and without a location (it names no part of
+/// the document).
+fn refusal_error(refusal: AppError) -> async_graphql::ServerError {
+    let mut error = async_graphql::Error::from(refusal).into_server_error(Pos::default());
     error.locations.clear();
-    json!({ "id": id, "type": "error", "payload": [error] }).to_string()
+    error
 }
 
 /// Authenticates a `connection_init` payload from `client`. Opening a connection does not
 /// count against the hourly limit: its operations do.
 async fn authenticate_payload(
     services: &Services,
-    payload: &serde_json::Value,
+    payload: &Map<String, Value>,
     client: Option<ClientAddr>,
 ) -> Result<Caller, AppError> {
-    let pairs: Vec<(&str, &str)> = payload
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let pairs = payload
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)));
     let principal = services
         .authenticate_from(
             &Credentials::from_pairs(pairs),

@@ -38,3 +38,4 @@ mod shared_counters;
 mod static_assets;
 mod subscription;
 mod tenancy;
+mod ws_protocol;
