@@ -7,8 +7,9 @@
 #                byte (the binary embeds it, and `cargo build` never runs Node);
 #   3. browser   the browser suite in dashboard/tests/ (node --test, Debian's Chromium driven by
 #                playwright-core) against target/debug/convio, built here by `cargo build --locked`;
-#   4. conformance  the GraphQL-over-HTTP audit of the `graphql-http` npm package (tests/conformance/,
-#                node --test, one test per audit) against the same target/debug/convio.
+#   4. conformance  the GraphQL-over-HTTP audit of the `graphql-http` npm package (one test per audit)
+#                and the reference graphql-transport-ws client of the `graphql-ws` package
+#                (tests/conformance/, node --test) against the same target/debug/convio.
 # It closes with one line, 'N passed, M failed', over all four (the drift check counts as one test;
 # a step that fails without reporting a failed test counts as one failure) and exits non-zero if
 # anything failed.
@@ -173,14 +174,14 @@ if wants conformance; then
     (cd tests/conformance && timeout 300 node --test \
       --test-reporter=spec --test-reporter-destination=stdout \
       --test-reporter=tap --test-reporter-destination="$tap" \
-      graphql-http.test.mjs </dev/null)
+      graphql-http.test.mjs graphql-ws.test.mjs </dev/null)
     conformance_status=$?
     count_tap "$tap"
     if [ "$conformance_status" -ne 0 ]; then
       [ "$f" -eq 0 ] && failed=$((failed + 1))
-      fail_step "GraphQL-over-HTTP conformance audit (exit $conformance_status)"
+      fail_step "GraphQL conformance: graphql-http audit, graphql-ws client (exit $conformance_status)"
     elif [ "$p" -eq 0 ]; then
-      failed=$((failed + 1)); fail_step "GraphQL-over-HTTP conformance audit ran no test"
+      failed=$((failed + 1)); fail_step "GraphQL conformance ran no test"
     fi
   fi
 fi
