@@ -21,21 +21,27 @@ pub fn inexact_number_in_json(json: &str) -> Option<&str> {
             in_string = true;
             i += 1;
         } else if b == b'-' || b.is_ascii_digit() {
-            let start = i;
-            while i < bytes.len()
-                && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-            {
-                i += 1;
+            let (end, inexact) = number_at(json, i);
+            if inexact.is_some() {
+                return inexact;
             }
-            let token = &json[start..i];
-            if !round_trips(token) {
-                return Some(token);
-            }
+            i = end;
         } else {
             i += 1;
         }
     }
     None
+}
+
+/// The number literal that starts at byte `start` of `text`: where it ends, and the literal
+/// itself when it is not kept exactly.
+fn number_at(text: &str, start: usize) -> (usize, Option<&str>) {
+    let length = text.as_bytes()[start..]
+        .iter()
+        .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+        .count();
+    let token = &text[start..start + length];
+    (start + length, (!round_trips(token)).then_some(token))
 }
 
 /// Whether the number `token` is stored as written: an integer within 64 bits, or a decimal
@@ -110,16 +116,11 @@ pub fn inexact_number_in_graphql(document: &str) -> Option<&str> {
                 }
             }
             b if b == b'-' || b.is_ascii_digit() => {
-                let start = i;
-                while i < bytes.len()
-                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                {
-                    i += 1;
+                let (end, inexact) = number_at(document, i);
+                if inexact.is_some() {
+                    return inexact;
                 }
-                let token = &document[start..i];
-                if !round_trips(token) {
-                    return Some(token);
-                }
+                i = end;
             }
             _ => i += 1,
         }

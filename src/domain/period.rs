@@ -45,6 +45,11 @@ impl DateRange {
         Ok(DateRange { from, until })
     }
 
+    /// The `from_date` / `to_date` pair every conversion filter takes, in `zone`'s days.
+    pub fn dates(from: Option<&str>, to: Option<&str>, zone: Tz) -> Result<Self, AppError> {
+        DateRange::parse("from_date", from, "to_date", to, zone)
+    }
+
     pub fn contains(&self, at: DateTime<Utc>) -> bool {
         self.from.is_none_or(|f| at >= f) && self.until.is_none_or(|u| at < u)
     }

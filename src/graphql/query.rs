@@ -59,13 +59,7 @@ impl ConversionFilter {
         let amount = |field: &str, raw: Option<Decimal>| raw.map(|d| d.amount(field)).transpose();
         let filter = service::ConversionFilter {
             workspace_id: workspace("workspace_id", self.workspace_id)?,
-            range: DateRange::parse(
-                "from_date",
-                self.from_date.as_deref(),
-                "to_date",
-                self.to_date.as_deref(),
-                zone,
-            )?,
+            range: DateRange::dates(self.from_date.as_deref(), self.to_date.as_deref(), zone)?,
             contact_id: self
                 .contact_id
                 .map(|c| ContactId::parse("contact_id", &c))
@@ -107,9 +101,10 @@ pub struct ContactFilter {
     received_to: Option<String>,
     /// IANA time zone whose days `receivedFrom` and `receivedTo` name (default `UTC`).
     time_zone: Option<String>,
-    /// Whose current status reached this funnel stage (the stage's contacts in the funnel).
+    /// Whose current status reached this funnel stage (the stage's contacts in the funnel:
+    /// the status the receiving workspace reached itself).
     reached_stage: Option<FunnelStage>,
-    /// Whose current status is exactly this.
+    /// Whose current status, as you see it (see `Contact`), is exactly this.
     status: Option<ConversionStatus>,
 }
 
@@ -289,13 +284,7 @@ impl QueryRoot {
         let zone = zone_or_utc("time_zone", f.time_zone.as_deref())?;
         let filter = service_analytics::AnalyticsFilter {
             workspace_id: workspace("workspace_id", f.workspace_id)?,
-            range: DateRange::parse(
-                "from_date",
-                f.from_date.as_deref(),
-                "to_date",
-                f.to_date.as_deref(),
-                zone,
-            )?,
+            range: DateRange::dates(f.from_date.as_deref(), f.to_date.as_deref(), zone)?,
             conversion_type: conversion_type(f.conversion_type)?,
             zone,
             week_start: f.week_start.map(Into::into).unwrap_or_default(),

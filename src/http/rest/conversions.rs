@@ -290,13 +290,7 @@ impl TryFrom<FilterParams> for ConversionFilter {
                 .workspace_id
                 .map(|w| WorkspaceId::parse("workspace_id", &w))
                 .transpose()?,
-            range: DateRange::parse(
-                "from_date",
-                p.from_date.as_deref(),
-                "to_date",
-                p.to_date.as_deref(),
-                zone,
-            )?,
+            range: DateRange::dates(p.from_date.as_deref(), p.to_date.as_deref(), zone)?,
             contact_id: p
                 .contact_id
                 .map(|c| ContactId::parse("contact_id", &c))
@@ -371,13 +365,7 @@ pub async fn analytics(
         workspace_id: workspace_id
             .map(|w| WorkspaceId::parse("workspace_id", &w))
             .transpose()?,
-        range: DateRange::parse(
-            "from_date",
-            from_date.as_deref(),
-            "to_date",
-            to_date.as_deref(),
-            zone,
-        )?,
+        range: DateRange::dates(from_date.as_deref(), to_date.as_deref(), zone)?,
         conversion_type: conversion_type
             .map(|t| ConversionType::parse("conversion_type", &t))
             .transpose()?,
