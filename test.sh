@@ -9,21 +9,26 @@
 #                playwright-core) against target/debug/convio, built here by `cargo build --locked`;
 #   4. conformance  the GraphQL-over-HTTP audit of the `graphql-http` npm package (one test per audit)
 #                and the reference graphql-transport-ws client of the `graphql-ws` package
-#                (tests/conformance/, node --test) against the same target/debug/convio.
-# It closes with one line, 'N passed, M failed', over all four (the drift check counts as one test;
+#                (tests/conformance/, node --test) against the same target/debug/convio;
+#   5. metrics   Prometheus's own checks (Debian's `prometheus` package provides promtool): a scrape
+#                of /metrics from the same target/debug/convio after real traffic must pass
+#                `promtool check metrics`, and deploy/prometheus/alerts.test.yml must pass
+#                `promtool test rules` (each counts as one test).
+# It closes with one line, 'N passed, M failed', over all five (the drift check counts as one test;
 # a step that fails without reporting a failed test counts as one failure) and exits non-zero if
 # anything failed.
 #
-# Usage: ./test.sh [cargo] [drift] [browser] [conformance]   (no argument: all four)
+# Usage: ./test.sh [cargo] [drift] [browser] [conformance] [metrics]   (no argument: all five)
 # Installs, when missing: PostgreSQL (started on 127.0.0.1:5432, trust auth for TCP from 127.0.0.1),
-# Chromium (Debian's package, /usr/bin/chromium), node and npm, and the npm packages of dashboard/
-# and tests/conformance/ (`npm ci` when a node_modules is missing or older than its package-lock.json).
+# Chromium (Debian's package, /usr/bin/chromium), node and npm, the npm packages of dashboard/
+# and tests/conformance/ (`npm ci` when a node_modules is missing or older than its package-lock.json),
+# and promtool and curl (Debian's `prometheus` and `curl`).
 set -uo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(cargo drift browser conformance)
+[ ${#steps[@]} -eq 0 ] && steps=(cargo drift browser conformance metrics)
 wants() { [[ " ${steps[*]} " == *" $1 "* ]]; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
@@ -182,6 +187,73 @@ if wants conformance; then
       fail_step "GraphQL conformance: graphql-http audit, graphql-ws client (exit $conformance_status)"
     elif [ "$p" -eq 0 ]; then
       failed=$((failed + 1)); fail_step "GraphQL conformance ran no test"
+    fi
+  fi
+fi
+
+# --- 5. metrics --------------------------------------------------------------------------------------
+# Starts target/debug/convio on a fresh SQLite file, sends it a little of everything (workspaces, a
+# contact handed over, a conversion, GraphQL, a 404), scrapes /metrics and lets promtool judge it.
+scrape_metrics() {
+  local dir=$1 port="" base key ok=true
+  local admin="convio_admin_metrics_step_0123456789abcdef"
+  target/debug/convio --bind 127.0.0.1:0 --database-url "sqlite://$dir/convio.db?mode=rwc" \
+    --admin-key "$admin" >"$dir/convio.log" 2>&1 </dev/null &
+  local pid=$!
+  for _ in $(seq 1 300); do
+    port=$(grep -o 'http://127.0.0.1:[0-9]*' "$dir/convio.log" | head -n 1 | cut -d: -f3)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then cat "$dir/convio.log" >&2; kill "$pid" 2>/dev/null; return 1; fi
+  base="http://127.0.0.1:$port"
+  post() {
+    curl -fsS -X POST "$base$1" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3"
+  }
+  api_key() { sed -n 's/.*"api_key":"\([^"]*\)".*/\1/p' "$1"; }
+  post /workspaces/register "$admin" '{"workspace_id":"lead_gen","workspace_name":"Lead gen"}' \
+    >"$dir/lead_gen.json" &&
+    post /workspaces/register "$admin" '{"workspace_id":"sales","workspace_name":"Sales"}' \
+      >"$dir/sales.json" || ok=false
+  if $ok; then
+    key=$(api_key "$dir/lead_gen.json")
+    post /contacts "$key" '{"id":1,"name":"Jane Roe"}' >/dev/null &&
+      post /contacts/1/send "$key" '{"to_workspace_id":"sales"}' >/dev/null || ok=false
+    key=$(api_key "$dir/sales.json")
+    post /conversions/log "$key" \
+      '{"contact_id":1,"converted_by":"rep","conversion_type":"sale","conversion_value":"250.00"}' \
+      >/dev/null && post /graphql "$key" '{"query":"{ contact(id: 1) { id } }"}' >/dev/null || ok=false
+    curl -s -o /dev/null "$base/no/such/path"
+    curl -fsS "$base/metrics" >"$dir/metrics.txt" || ok=false
+  fi
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  $ok || cat "$dir/convio.log" >&2
+  $ok
+}
+if wants metrics; then
+  command -v promtool >/dev/null || apt_install prometheus
+  command -v curl >/dev/null || apt_install curl
+  if ! command -v promtool >/dev/null; then
+    failed=$((failed + 1)); fail_step "installing promtool (Debian's prometheus package)"
+  elif ! build_binary; then
+    failed=$((failed + 1)); fail_step "cargo build (the binary whose /metrics promtool checks)"
+  else
+    metrics_dir="$log_dir/metrics"
+    mkdir -p "$metrics_dir"
+    echo "promtool check metrics: a scrape of target/debug/convio after traffic"
+    if scrape_metrics "$metrics_dir" && promtool check metrics <"$metrics_dir/metrics.txt"; then
+      passed=$((passed + 1))
+      echo "promtool check metrics: ok ($(grep -vc '^#' "$metrics_dir/metrics.txt") samples)"
+    else
+      failed=$((failed + 1)); fail_step "promtool check metrics"
+    fi
+    echo "promtool test rules deploy/prometheus/alerts.test.yml"
+    if (cd deploy/prometheus && promtool test rules alerts.test.yml); then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1)); fail_step "promtool test rules deploy/prometheus/alerts.test.yml"
     fi
   fi
 fi

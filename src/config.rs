@@ -180,9 +180,44 @@ pub struct Config {
     )]
     pub export_page_size: u64,
 
+    /// Log lines as human-readable text, or as JSON (one object per line, for a log pipeline).
+    /// Every line logged while serving a request carries its `request_id` (in JSON, under
+    /// `span`). `RUST_LOG` still chooses what is logged.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+
+    /// Conversion types counted under their own `conversion_type` label on `/metrics`
+    /// (`convio_conversions_total`, `convio_conversion_value_minor_units_total`),
+    /// comma-separated, at most 50; every other type is counted as `other`. Types are chosen
+    /// by clients, so they are never labelled as they come: the series stay bounded.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_METRICS_CONVERSION_TYPES",
+        value_delimiter = ',',
+        default_value = "sale,appointment,qualified"
+    )]
+    pub metrics_conversion_types: Vec<String>,
+
     /// Limits and switches that protect the API from abusive clients.
     #[command(flatten)]
     pub hardening: Hardening,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (the message and
+    /// the event's fields), and `span`/`spans` (the request's, with its `request_id`).
+    Json,
 }
 
 /// Limits on what one request or WebSocket connection may ask of the server, and the
@@ -371,6 +406,8 @@ impl std::fmt::Debug for Config {
             .field("analytics_cache", &self.analytics_cache)
             .field("export_xlsx_max_rows", &self.export_xlsx_max_rows)
             .field("export_page_size", &self.export_page_size)
+            .field("log_format", &self.log_format)
+            .field("metrics_conversion_types", &self.metrics_conversion_types)
             .field("hardening", &self.hardening)
             .finish()
     }

@@ -1,5 +1,6 @@
 //! The database handle: one pool for SQLite or PostgreSQL, write transactions that cannot
-//! deadlock on SQLite, and a statement counter for `/metrics`.
+//! deadlock on SQLite, and every statement reported to the server's metrics (count, errors,
+//! latency: see `observability`).
 //!
 //! A statement waits at most the lock timeout for a lock another connection or process holds
 //! (SQLite's busy timeout, PostgreSQL's `lock_timeout`), and a request at most
@@ -7,6 +8,7 @@
 //! `AppError::DatabaseBusy` (503, `Retry-After`), with nothing written.
 
 use crate::error::{AppError, AppResult};
+use crate::observability::{Metrics, PoolUse};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
@@ -17,14 +19,14 @@ use sea_orm::{
 use std::ops::Deref;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
-    statements: Arc<AtomicU64>,
+    /// Where statements are counted and timed: the server's metrics.
+    metrics: Metrics,
     /// SQLite has one writer at a time. Queueing writers here, in FIFO order, is fairer and
     /// faster than letting them spin on SQLite's busy handler.
     write_gate: Option<Arc<Mutex<()>>>,
@@ -38,17 +40,26 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Db {
-    /// Connects with the default lock timeout (tools that do not serve requests).
+    /// Connects with the default lock timeout and metrics of its own (tools that do not serve
+    /// requests).
     pub async fn connect(url: &str, max_connections: u32) -> AppResult<Self> {
-        Self::connect_with(url, max_connections, DEFAULT_LOCK_TIMEOUT).await
+        Self::connect_with(
+            url,
+            max_connections,
+            DEFAULT_LOCK_TIMEOUT,
+            &Metrics::default(),
+        )
+        .await
     }
 
     /// Connects a pool of at most `max_connections`, whose statements wait at most
-    /// `lock_timeout` for a lock another connection or process holds.
+    /// `lock_timeout` for a lock another connection or process holds, and are reported to
+    /// `metrics`.
     pub async fn connect_with(
         url: &str,
         max_connections: u32,
         lock_timeout: Duration,
+        metrics: &Metrics,
     ) -> AppResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
@@ -74,16 +85,13 @@ impl Db {
                 describe_url(url)
             ))
         })?;
-        let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        conn.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
-        });
+        let observer = metrics.clone();
+        conn.set_metric_callback(move |info| observer.db_statement(info));
         let write_gate =
             (conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Db {
             conn,
-            statements,
+            metrics: metrics.clone(),
             write_gate,
         })
     }
@@ -96,9 +104,33 @@ impl Db {
         self.conn.get_database_backend()
     }
 
-    /// Statements executed since start.
-    pub fn statements_executed(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+    /// The metrics this handle reports its statements to: the server's.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The pool now: connections open, idle among them, and the most it may open.
+    pub fn pool_use(&self) -> PoolUse {
+        match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                PoolUse {
+                    size: pool.size(),
+                    idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                    max: pool.options().get_max_connections(),
+                }
+            }
+            DbBackend::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                PoolUse {
+                    size: pool.size(),
+                    idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                    max: pool.options().get_max_connections(),
+                }
+            }
+            // Only the two sqlx drivers are compiled in.
+            _ => PoolUse::default(),
+        }
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up front

@@ -36,6 +36,8 @@ pub async fn start(services: Services, database_url: &str) -> crate::error::AppR
 }
 
 async fn pump(services: Services, mut last: i64) {
+    // Alive from here, at the head `start` read: `/healthz` reads this heartbeat.
+    services.metrics.feed_pump_ran();
     loop {
         tokio::select! {
             () = services.feed_signal.notified() => {}
@@ -43,8 +45,12 @@ async fn pump(services: Services, mut last: i64) {
         }
         loop {
             match services.feed_events_after(last, BATCH).await {
-                Ok(events) if events.is_empty() => break,
+                Ok(events) if events.is_empty() => {
+                    services.metrics.feed_pump_ran();
+                    break;
+                }
                 Ok(events) => {
+                    services.metrics.feed_published(events.len());
                     for event in events {
                         last = event.sequence;
                         services.bus.publish(event);

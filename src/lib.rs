@@ -13,6 +13,7 @@ pub mod events;
 pub mod feed;
 pub mod graphql;
 pub mod http;
+pub mod observability;
 pub mod request_id;
 pub mod seed;
 pub mod serve;
@@ -47,6 +48,7 @@ pub async fn migrate(config: &Config) -> AppResult<Db> {
         &config.database_url,
         config.db_max_connections,
         std::time::Duration::from_millis(config.db_lock_timeout_ms),
+        &observability::Metrics::default(),
     )
     .await?;
     let lock = db.startup_lock(&config.database_url).await?;
@@ -67,27 +69,7 @@ async fn apply_migrations(db: &Db) -> AppResult<()> {
 /// older). A schema that is *newer* (a later build already migrated it during a rolling
 /// deploy) is served with a warning: migrations only ever add, so older code still works.
 async fn ensure_schema(db: &Db, auto_migrate: bool) -> AppResult<()> {
-    let failed = |e: DbErr| AppError::Internal(format!("reading the schema version failed: {e}"));
-    let applied: HashSet<String> = Migrator::get_migration_models(db.conn())
-        .await
-        .map_err(failed)?
-        .into_iter()
-        .map(|m| m.version)
-        .collect();
-    let known: Vec<String> = Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
-    let pending: Vec<&str> = known
-        .iter()
-        .filter(|k| !applied.contains(*k))
-        .map(String::as_str)
-        .collect();
-    let newer: Vec<&str> = applied
-        .iter()
-        .filter(|a| !known.contains(a))
-        .map(String::as_str)
-        .collect();
+    let SchemaStatus { pending, newer, .. } = schema_status(db).await?;
     if !newer.is_empty() {
         tracing::warn!(migrations = ?newer, "the database schema is newer than this build");
     }
@@ -103,11 +85,57 @@ async fn ensure_schema(db: &Db, auto_migrate: bool) -> AppResult<()> {
     }
 }
 
+/// Where the database's schema stands against this build's migrations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Migrations applied, this build's and any later build's.
+    pub applied: usize,
+    /// This build's migrations not applied, in order.
+    pub pending: Vec<String>,
+    /// Applied migrations this build does not know (a later build applied them).
+    pub newer: Vec<String>,
+}
+
+/// Reads which migrations are applied (one query) and compares them with this build's.
+pub async fn schema_status(db: &Db) -> AppResult<SchemaStatus> {
+    let failed = |e: DbErr| AppError::Internal(format!("reading the schema version failed: {e}"));
+    let applied: HashSet<String> = Migrator::get_migration_models(db.conn())
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let pending = known
+        .iter()
+        .filter(|k| !applied.contains(*k))
+        .cloned()
+        .collect();
+    let mut newer: Vec<String> = applied
+        .iter()
+        .filter(|a| !known.contains(a))
+        .cloned()
+        .collect();
+    newer.sort();
+    Ok(SchemaStatus {
+        applied: applied.len(),
+        pending,
+        newer,
+    })
+}
+
 pub async fn build(config: Config) -> AppResult<Server> {
+    let metrics = observability::Metrics::new(observability::ConversionTypeLabels::parse(
+        &config.metrics_conversion_types,
+    )?);
     let db = Db::connect_with(
         &config.database_url,
         config.db_max_connections,
         std::time::Duration::from_millis(config.db_lock_timeout_ms),
+        &metrics,
     )
     .await?;
     let lock = db.startup_lock(&config.database_url).await?;

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use convio::Config;
+use convio::config::LogFormat;
 use convio::service::audit::ChainReport;
 use std::process::ExitCode;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -54,25 +55,32 @@ const MUTED: [(&str, LevelFilter); 4] = [
 ];
 
 /// Logs at `RUST_LOG` (default `convio=info,tower_http=info`), except that the
-/// targets in [`MUTED`] never log below their level.
-fn init_logging() {
+/// targets in [`MUTED`] never log below their level, as text or as JSON lines (`--log-format`).
+/// A JSON line logged while serving a request carries the request's span, and with it the
+/// `request_id` (see `http::request_span`).
+fn init_logging(format: LogFormat) {
     let wanted = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("convio=info,tower_http=info"));
     let muted = MUTED.iter().fold(
         Targets::new().with_default(LevelFilter::TRACE),
         |t, (target, level)| t.with_target(*target, *level),
     );
+    let (text, json) = match format {
+        LogFormat::Text => (Some(fmt::layer()), None),
+        LogFormat::Json => (None, Some(fmt::layer().json())),
+    };
     tracing_subscriber::registry()
         .with(wanted)
         .with(muted)
-        .with(fmt::layer())
+        .with(text)
+        .with(json)
         .init();
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    init_logging(cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
             print!("{}", convio::graphql::sdl());

@@ -41,6 +41,7 @@ impl SubscriptionRoot {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
+        let metrics = services(ctx)?.metrics.clone();
         let receiver = services(ctx)?.bus.subscribe();
         Ok(BroadcastStream::new(receiver).filter_map(move |item| {
             let out = match item {
@@ -48,16 +49,20 @@ impl SubscriptionRoot {
                     let wanted = workspace.as_ref().is_none_or(|w| w.as_str() == event.conversion.workspace_id)
                         && types.as_ref().is_none_or(|ts| ts.contains(&event.conversion.conversion_type));
                     wanted.then(|| {
+                        metrics.feed_delivered(event.conversion.created_at);
                         Ok(ConversionEvent {
                             conversion: event.conversion.clone(),
                             contact: event.contact.clone(),
                         })
                     })
                 }
-                Err(BroadcastStreamRecvError::Lagged(missed)) => Some(Err(AppError::Conflict(format!(
-                    "the subscriber fell behind and missed {missed} events; re-read them with the conversions query"
-                ))
-                .into())),
+                Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                    metrics.feed_lagged(missed);
+                    Some(Err(AppError::Conflict(format!(
+                        "the subscriber fell behind and missed {missed} events; re-read them with the conversions query"
+                    ))
+                    .into()))
+                }
             };
             async move { out }
         }))

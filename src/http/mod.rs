@@ -99,6 +99,9 @@ pub fn router(state: AppState) -> Router {
             "/workspaces/register",
             no_store(post(rest::workspaces::register)),
         )
+        .route("/workspaces/{id}", patch(rest::workspaces::update))
+        .route("/workspaces/{id}/disable", post(rest::workspaces::disable))
+        .route("/workspaces/{id}/enable", post(rest::workspaces::enable))
         .route("/workspaces/{id}/activity", get(rest::workspaces::activity))
         .route(
             "/workspaces/{id}/keys/rotate",
@@ -127,6 +130,11 @@ pub fn router(state: AppState) -> Router {
         // Logs method, path, status and the request's ids; never headers (keys, tokens),
         // query strings or bodies (PII).
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Counts and times every request by route template, method and status class.
+        .layer(middleware::from_fn_with_state(
+            state.services.metrics.clone(),
+            crate::observability::track_requests,
+        ))
         .layer(middleware::from_fn(crate::request_id::assign))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

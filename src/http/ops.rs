@@ -1,46 +1,57 @@
-//! Operational endpoints: health and metrics.
+//! Operational endpoints: health and metrics. Neither needs credentials; neither shows an
+//! internal error's text (that goes to the log).
 
 use crate::error::AppError;
+use crate::observability::{Scrape, health};
 use crate::service::Services;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use serde_json::{Value, json};
-use std::time::Duration;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
-/// 200 when the service can serve: the database answers within two seconds. Otherwise 503,
-/// so a load balancer takes the node out of rotation (this is liveness and readiness both).
-pub async fn healthz(State(services): State<Services>) -> (StatusCode, Json<Value>) {
-    match tokio::time::timeout(Duration::from_secs(2), services.db.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "health check: the database did not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable" })),
-            )
-        }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable" })),
-        ),
-    }
+/// `GET /healthz`: 200 when this node can serve, else 503 so a load balancer takes it out of
+/// rotation (it is liveness and readiness both). The body says which check failed and why:
+///
+/// ```json
+/// {"status": "unavailable",
+///  "checks": {"database":   {"ok": false, "detail": "no answer within 2 s (…)"},
+///             "migrations": {"ok": false, "detail": "not checked: the database did not answer"},
+///             "feed_pump":  {"ok": true,  "detail": "last pass 812 ms ago"}}}
+/// ```
+pub async fn healthz(State(services): State<Services>) -> Response {
+    let report = health::check(&services.db, &services.metrics).await;
+    let status = if report.healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (status, Json(report)).into_response();
+    // Polled: an answer must never come from a cache.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
-/// Prometheus text format.
+/// `GET /metrics`: every series in the Prometheus text format (0.0.4). Each scrape also probes
+/// the database (`convio_db_up`), so a node whose database is gone says so even when idle.
 pub async fn metrics(State(services): State<Services>) -> impl IntoResponse {
-    let body = format!(
-        "# HELP convio_db_statements_total SQL statements executed since start.\n\
-         # TYPE convio_db_statements_total counter\n\
-         convio_db_statements_total {}\n\
-         # HELP convio_feed_subscribers Live conversionFeed subscriptions.\n\
-         # TYPE convio_feed_subscribers gauge\n\
-         convio_feed_subscribers {}\n",
-        services.db.statements_executed(),
-        services.bus.subscriber_count(),
-    ) + &services.failed_auth_metrics();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    let _ = health::probe_database(&services.db, &services.metrics).await;
+    let (auth_failures, auth_throttled) = services.failed_auth_counts();
+    let scrape = Scrape {
+        feed_subscribers: services.bus.subscriber_count(),
+        ingest_waiting: services.ingest_waiting(),
+        pool: services.db.pool_use(),
+        auth_failures,
+        auth_throttled,
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        services.metrics.render(&scrape),
+    )
 }
 
 pub async fn not_found() -> AppError {

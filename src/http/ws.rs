@@ -166,6 +166,7 @@ struct Connection {
 }
 
 async fn serve_socket(socket: WebSocket, state: AppState, client: Option<ClientAddr>) {
+    let _open = state.services.metrics.websocket_opened();
     let limits = state.hardening.clone();
     let (sink, incoming) = socket.split();
     let guard = MessageGuard::new(limits.max_body_bytes);

@@ -7,6 +7,7 @@
 
 use crate::domain::WorkspaceId;
 use crate::error::AppResult;
+use crate::observability::CacheCounters;
 use entity::workspace;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -21,13 +22,16 @@ pub struct VersionedCache<V> {
     entries: Mutex<HashMap<String, (i64, Arc<V>)>>,
     /// Off, every lookup misses and nothing is stored (`--analytics-cache false`).
     enabled: bool,
+    /// Hits and misses, for `/metrics`.
+    counters: CacheCounters,
 }
 
 impl<V> VersionedCache<V> {
-    pub fn new(enabled: bool) -> Self {
+    pub fn new(enabled: bool, counters: CacheCounters) -> Self {
         VersionedCache {
             entries: Mutex::new(HashMap::new()),
             enabled,
+            counters,
         }
     }
 
@@ -70,8 +74,10 @@ impl<V: Clone> VersionedCache<V> {
     ) -> AppResult<V> {
         let version = analytics_version(conn, scope).await?;
         if let Some(hit) = self.get(&key, version) {
+            self.counters.hit();
             return Ok((*hit).clone());
         }
+        self.counters.miss();
         let value = compute.await?;
         self.put(key, version, Arc::new(value.clone()));
         Ok(value)

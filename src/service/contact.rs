@@ -201,7 +201,8 @@ impl Services {
         }
         let at = now();
         // A workspace's received contacts count once, on the day of the first receipt.
-        if !access::has_tracking(&*txn, id, &to, TrackingAction::Received).await? {
+        let first_receipt = !access::has_tracking(&*txn, id, &to, TrackingAction::Received).await?;
+        if first_receipt {
             let mut rollups = rollup::Delta::default();
             rollups.contact(
                 &self.rollup_zones,
@@ -248,6 +249,9 @@ impl Services {
         )
         .await?;
         txn.commit().await?;
+        if first_receipt {
+            self.metrics.contact_received();
+        }
         Ok(contact)
     }
 

@@ -79,8 +79,14 @@ impl Services {
         }
     }
 
+    /// Conversions waiting for the writer now (`/metrics`).
+    pub fn ingest_waiting(&self) -> usize {
+        self.ingest.get().map_or(0, |q| q.max_capacity() - q.capacity())
+    }
+
     async fn commit_group(&self, group: Vec<Job>) {
         let size = group.len();
+        self.metrics.ingest_group(size);
         let txn = match self.db.begin_write().await {
             Ok(txn) => txn,
             Err(err) => {
@@ -133,6 +139,9 @@ impl Services {
                 // Publish after commit: the feed pump reads new events from `feed_events`.
                 self.feed_signal.notify_one();
                 for (reply, result) in answers {
+                    if let Ok(Logged::Stored(c)) = &result {
+                        self.metrics.conversion_logged(&c.conversion_type, c.value_minor);
+                    }
                     let _ = reply.send(result);
                 }
             }

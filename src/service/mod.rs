@@ -29,6 +29,7 @@ use crate::domain::Currency;
 use crate::encryption::Keyring;
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
+use crate::observability::Metrics;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -40,6 +41,8 @@ pub struct Services {
     pub bus: EventBus,
     pub currency: Currency,
     pub tokens: TokenKeys,
+    /// The server's metrics (the database handle's: one registry per server).
+    pub metrics: Metrics,
     /// Wakes the feed pump after a commit that appended feed events.
     pub feed_signal: Arc<Notify>,
     /// SHA-256 of `CONVIO_ADMIN_KEY`, when configured.
@@ -72,7 +75,17 @@ impl Services {
         tokens: TokenKeys,
         admin_key_hash: Option<String>,
     ) -> Self {
+        let metrics = db.metrics().clone();
         Services {
+            analytics_cache: Arc::new(cache::VersionedCache::new(
+                true,
+                metrics.cache_counters("analytics"),
+            )),
+            stats_cache: Arc::new(cache::VersionedCache::new(
+                true,
+                metrics.cache_counters("stats"),
+            )),
+            metrics,
             db,
             bus,
             currency,
@@ -84,8 +97,6 @@ impl Services {
             // Unlimited until `with_rate_limit_per_hour` says otherwise.
             rate_limiter: rate_limit::RateLimiter::default(),
             rollup_zones: Arc::new([chrono_tz::Tz::UTC]),
-            analytics_cache: Arc::new(cache::VersionedCache::new(true)),
-            stats_cache: Arc::new(cache::VersionedCache::new(true)),
             ingest: Arc::default(),
             // No keys until `with_keyring`: sensitive values are then refused.
             keyring: Keyring::default(),
@@ -102,8 +113,12 @@ impl Services {
 
     /// Turns the analytics cache on or off (`--analytics-cache`).
     pub fn with_analytics_cache(mut self, enabled: bool) -> Self {
-        self.analytics_cache = Arc::new(cache::VersionedCache::new(enabled));
-        self.stats_cache = Arc::new(cache::VersionedCache::new(enabled));
+        let (analytics, stats) = (
+            self.metrics.cache_counters("analytics"),
+            self.metrics.cache_counters("stats"),
+        );
+        self.analytics_cache = Arc::new(cache::VersionedCache::new(enabled, analytics));
+        self.stats_cache = Arc::new(cache::VersionedCache::new(enabled, stats));
         self
     }
 

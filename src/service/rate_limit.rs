@@ -150,6 +150,11 @@ impl Services {
         };
         let reset_seconds = u64::try_from(window_start + WINDOW_SECONDS - now).unwrap_or(0);
         if count > limit {
+            self.metrics.rate_limited();
+            if count.saturating_sub(units.unsigned_abs()) <= limit {
+                // Once per workspace and window: which workspace the alert is about.
+                tracing::warn!(workspace = %workspace, limit, "hourly rate limit reached");
+            }
             return Err(AppError::RateLimited {
                 retry_after_seconds: reset_seconds,
                 limit,

@@ -26,6 +26,7 @@ mod hostile;
 mod idempotency;
 mod introspection;
 mod keys;
+mod metrics;
 mod pii_logs;
 mod privacy;
 mod rate_limits;

@@ -30,7 +30,6 @@ use crate::error::{AppError, AppResult};
 use chrono::Utc;
 use sea_orm::DbBackend;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -252,34 +251,19 @@ impl Services {
         })
     }
 
-    /// `convio_auth_failures_total` and `convio_auth_throttled_total`, in Prometheus text.
-    pub fn failed_auth_metrics(&self) -> String {
+    /// Failed attempts by `(credential, transport)`, every pair listed (0 included), and
+    /// throttled refusals, since start: `convio_auth_failures_total` and
+    /// `convio_auth_throttled_total` on `/metrics`.
+    pub fn failed_auth_counts(&self) -> (Vec<(&'static str, &'static str, u64)>, u64) {
         let counters = &self.rate_limiter.failed_auth.counters;
-        let mut text = String::from(
-            "# HELP convio_auth_failures_total Failed authentication attempts (unknown, revoked or \
-             expired credentials), by credential kind and transport.\n\
-             # TYPE convio_auth_failures_total counter\n",
-        );
+        let mut failures = Vec::with_capacity(CredentialKind::ALL.len() * Transport::ALL.len());
         for (k, kind) in CredentialKind::ALL.iter().enumerate() {
             for (t, transport) in Transport::ALL.iter().enumerate() {
-                let _ = writeln!(
-                    text,
-                    "convio_auth_failures_total{{credential=\"{}\",transport=\"{}\"}} {}",
-                    kind.as_str(),
-                    transport.as_str(),
-                    counters.failures[k][t].load(Ordering::Relaxed)
-                );
+                let count = counters.failures[k][t].load(Ordering::Relaxed);
+                failures.push((kind.as_str(), transport.as_str(), count));
             }
         }
-        let _ = write!(
-            text,
-            "# HELP convio_auth_throttled_total Requests and WebSocket upgrades refused with 429 \
-             because their client address made too many failed authentication attempts.\n\
-             # TYPE convio_auth_throttled_total counter\n\
-             convio_auth_throttled_total {}\n",
-            counters.throttled.load(Ordering::Relaxed)
-        );
-        text
+        (failures, counters.throttled.load(Ordering::Relaxed))
     }
 }
 
