@@ -26,9 +26,12 @@ impl DateRange {
         let from = from
             .map(|raw| parse_bound(from_field, raw, Bound::Start, zone))
             .transpose()?;
+        // The exclusive end of 9999-12-31 (or of its last microsecond) lies in year 10000, which
+        // no stored instant reaches: such a range is open-ended rather than silently empty.
         let until = to
             .map(|raw| parse_bound(to_field, raw, Bound::End, zone))
-            .transpose()?;
+            .transpose()?
+            .filter(|u| u.year() <= 9999);
         // Two dates compare as dates: a day its zone skipped (Samoa's 2011-12-30) is an empty
         // range, where its start and end are one instant, not a reversed one.
         let reversed = match (from_raw.and_then(as_date), to.and_then(as_date)) {

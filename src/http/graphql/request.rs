@@ -130,7 +130,61 @@ fn request(
 /// Refuses a number, in the document or its variables, that convio could not keep exactly:
 /// the library reads every number as a 64-bit integer or a double, so `0.1234567890123456789`
 /// in custom data would be stored changed (REST refuses the same numbers).
+/// How deep brackets may nest in a document (lists, objects, arguments, selections): far
+/// beyond any real query, far below where the library's recursive parser runs out of stack
+/// (about 2,000 levels crashed the process).
+const MAX_NESTING: usize = 64;
+
+/// Refuses a document whose brackets nest deeper than [`MAX_NESTING`], before it is parsed.
+/// Strings, block strings and comments are skipped, so their brackets do not count and a
+/// quote inside them cannot hide the brackets that follow.
+fn shallow(query: &str) -> AppResult<()> {
+    let bytes = query.as_bytes();
+    let (mut i, mut depth, mut deepest) = (0, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if query[i..].starts_with("\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !query[i..].starts_with("\"\"\"") {
+                    i += if query[i..].starts_with("\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    if deepest > MAX_NESTING {
+        return Err(AppError::malformed(
+            Some("query".into()),
+            format!("nests brackets deeper than {MAX_NESTING} levels"),
+        ));
+    }
+    Ok(())
+}
+
 fn exact_numbers(query: &str, variables: Option<&str>) -> AppResult<()> {
+    shallow(query)?;
     let (field, number) = match (
         inexact_number_in_graphql(query),
         variables.and_then(inexact_number_in_json),
@@ -210,6 +264,28 @@ mod tests {
             Err(other) => panic!("expected Malformed, got {other:?}"),
             Ok(request) => panic!("expected a refusal, got {request:?}"),
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = format!(
+            "{{ __typename(x: {}{}) }}",
+            "[".repeat(2000),
+            "]".repeat(2000)
+        );
+        assert!(from_body(serde_json::json!({ "query": deep }).to_string().as_bytes()).is_err());
+        let fine = format!("{{ __typename(x: {}{}) }}", "[".repeat(30), "]".repeat(30));
+        assert!(shallow(&fine).is_ok());
+        assert!(shallow("{ a(s: \"[[[[\") # {{{{\n }").is_ok());
+        let hidden = format!(
+            "{{ a(s: \"\"\"x\"y\"\"\", t: {}{}) }}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(
+            shallow(&hidden).is_err(),
+            "a quote in a block string hides nothing"
+        );
     }
 
     #[test]
