@@ -6,6 +6,10 @@
 //! (SQLite's busy timeout, PostgreSQL's `lock_timeout`), and a request at most
 //! [`ACQUIRE_TIMEOUT`] for a pooled connection; past either, the error maps to
 //! `AppError::DatabaseBusy` (503, `Retry-After`), with nothing written.
+//!
+//! On SQLite, deleted and overwritten content is zeroed (`secure_delete`), and
+//! [`Db::checkpoint`] (after an erasure, and at shutdown) empties the `-wal` file, so erased
+//! values are left in no file: see docs/security.md.
 
 use crate::error::{AppError, AppResult};
 use crate::observability::{Metrics, PoolUse};
@@ -13,10 +17,12 @@ use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+use std::future::Future;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +36,26 @@ pub struct Db {
     /// SQLite has one writer at a time. Queueing writers here, in FIFO order, is fairer and
     /// faster than letting them spin on SQLite's busy handler.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// Run by every write transaction as it commits (the audit anchor).
+    commit_hook: Option<Arc<dyn CommitHook>>,
 }
+
+/// Work every write transaction does as it commits: [`CommitHook::before_commit`] runs
+/// inside the transaction (an error rolls it back), and what it returns runs once the commit
+/// succeeded. The audit anchor (`service::audit`) signs the chain's new head this way, in
+/// the transaction that appended to it.
+pub trait CommitHook: Send + Sync {
+    fn before_commit<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+    ) -> Pin<Box<dyn Future<Output = AppResult<Option<AfterCommit>>> + Send + 'a>>;
+}
+
+/// Work to do once a transaction has committed.
+pub type AfterCommit = Box<dyn FnOnce() + Send>;
+
+/// How long a shutdown waits for connections still in use before leaving them.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a statement waits for a lock held elsewhere unless told otherwise
 /// (`--db-lock-timeout-ms`).
@@ -74,6 +99,9 @@ impl Db {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(lock_timeout)
                     .foreign_keys(true)
+                    // Deleted and overwritten content is zeroed, in the page and on freed
+                    // pages, so an erased value is not left behind in the file.
+                    .pragma("secure_delete", "on")
             })
             // A startup parameter, as sea-orm sets statement_timeout: no extra round trip.
             .map_sqlx_postgres_opts(move |o| {
@@ -93,7 +121,14 @@ impl Db {
             conn,
             metrics: metrics.clone(),
             write_gate,
+            commit_hook: None,
         })
+    }
+
+    /// This handle with `hook` run by every write transaction it begins from now on.
+    pub fn with_commit_hook(mut self, hook: Arc<dyn CommitHook>) -> Self {
+        self.commit_hook = Some(hook);
+        self
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
@@ -147,7 +182,58 @@ impl Db {
                 ..Default::default()
             })
             .await?;
-        Ok(WriteTxn { txn, _guard: guard })
+        Ok(WriteTxn {
+            txn,
+            hook: self.commit_hook.clone(),
+            _guard: guard,
+        })
+    }
+
+    /// SQLite: copies every committed page from the `-wal` file into the database file and
+    /// truncates the `-wal` file to zero bytes (`PRAGMA wal_checkpoint(TRUNCATE)`), so nothing
+    /// overwritten or erased survives in it. Writers of this process wait meanwhile; readers
+    /// still using the WAL are waited for at most the lock timeout. Returns `false` when one
+    /// outlasted it (the WAL is then left as it was, to retry). PostgreSQL: nothing to do.
+    pub async fn checkpoint(&self) -> AppResult<bool> {
+        if self.backend() != DbBackend::Sqlite {
+            return Ok(true);
+        }
+        let _gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ))
+            .await?;
+        // (busy, frames in the log, frames checkpointed): busy is 1 when a reader or writer
+        // held on past the busy timeout.
+        let busy: i32 = match row {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        Ok(busy == 0)
+    }
+
+    /// Ends this handle's use of the database, at shutdown: checkpoints (see
+    /// [`Db::checkpoint`]), then closes the pool, waiting at most [`CLOSE_TIMEOUT`] for
+    /// connections still in use. On SQLite, closing the last connection also removes the
+    /// `-wal` and `-shm` files.
+    pub async fn close(&self) {
+        match self.checkpoint().await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("the final WAL checkpoint was blocked by a reader"),
+            Err(err) => tracing::warn!(error = %err, "the final WAL checkpoint failed"),
+        }
+        if tokio::time::timeout(CLOSE_TIMEOUT, self.conn.close_by_ref())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still in use at shutdown were left open");
+        }
     }
 
     /// Serialises start-up work (migrations, the admin-key bootstrap) across nodes that
@@ -218,12 +304,25 @@ impl StartupLock {
 /// A write transaction. Dropping it without `commit` rolls back, so `?` never half-writes.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
+    hook: Option<Arc<dyn CommitHook>>,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTxn {
+    /// Runs the commit hook inside the transaction, commits, lets the next writer in, then
+    /// runs what the hook left for after the commit.
     pub async fn commit(self) -> AppResult<()> {
-        self.txn.commit().await.map_err(AppError::from)
+        let after = match &self.hook {
+            Some(hook) => hook.before_commit(&self.txn).await?,
+            None => None,
+        };
+        let WriteTxn { txn, _guard, .. } = self;
+        txn.commit().await?;
+        drop(_guard);
+        if let Some(after) = after {
+            after();
+        }
+        Ok(())
     }
 }
 

@@ -41,6 +41,10 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The contact's personal data was erased (GDPR): it takes no new free-form data, and
+    /// `field` is the input that carried some. Nothing was written.
+    #[error("the contact's personal data was erased; it takes no new free-form data")]
+    Erased { field: String },
     /// An idempotency key reused with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyConflict,
@@ -117,6 +121,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
+            Self::Erased { .. } => "ERASED",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::RateLimited { .. } | Self::AuthThrottled { .. } => "RATE_LIMITED",
             Self::Undecryptable(_) => "UNDECRYPTABLE",
@@ -136,7 +141,7 @@ impl AppError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::Erased { .. } => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -147,6 +152,7 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Malformed { field, .. } | Self::Invalid { field, .. } => field.as_deref(),
+            Self::Erased { field } => Some(field),
             _ => None,
         }
     }
@@ -362,6 +368,13 @@ mod tests {
             (AppError::Forbidden("no".into()), "FORBIDDEN", 403),
             (AppError::not_found("contact", 1), "NOT_FOUND", 404),
             (AppError::Conflict("taken".into()), "CONFLICT", 409),
+            (
+                AppError::Erased {
+                    field: "custom_data".into(),
+                },
+                "ERASED",
+                409,
+            ),
             (AppError::IdempotencyConflict, "IDEMPOTENCY_CONFLICT", 422),
             (
                 AppError::Undecryptable("custom_data.secret_x cannot be decrypted".into()),
