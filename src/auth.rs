@@ -1,8 +1,9 @@
 //! Who is calling: credentials in, a `Principal` out. API keys are random, shown once and
 //! stored only as keyed digests (HMAC-SHA256 with a server-side pepper; plain SHA-256 on
-//! installs without one); JWTs are short-lived HS256 tokens minted from a key, carrying a
-//! `kid` so the signing secret can be rotated, and the id of the API key they were minted
-//! from, so revoking that key cancels them.
+//! installs without one); JWTs are short-lived HS256 tokens minted from a key (never from
+//! another token), carrying a `kid` so the signing secret can be rotated, and what ties them
+//! to the key they were minted from: the id of its `api_keys` row, or, for the configured admin
+//! key, a keyed fingerprint of it. Revoking or changing that key cancels them.
 
 use crate::domain::{Permission, WorkspaceId};
 use crate::error::{AppError, AppResult};
@@ -26,6 +27,16 @@ pub enum Actor {
     Workspace(WorkspaceId),
 }
 
+/// How a caller proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// An API key (`X-API-Key` or `Authorization: Bearer <key>`), or an internal job.
+    ApiKey,
+    /// A JWT from `POST /auth/token`: enough to use the API for its short life, never to mint
+    /// longer-lived credentials (API keys, or further tokens).
+    Token,
+}
+
 /// An authenticated caller and what it may do.
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -35,6 +46,8 @@ pub struct Principal {
     /// minted from it); `None` for the configured admin key and for internal jobs. Revoking
     /// that row cancels everything derived from it.
     pub key_id: Option<i64>,
+    /// Whether the caller presented a key or a token.
+    pub proof: Proof,
 }
 
 impl Principal {
@@ -44,6 +57,19 @@ impl Principal {
             actor: Actor::Admin,
             permissions: vec![Permission::Admin],
             key_id: None,
+            proof: Proof::ApiKey,
+        }
+    }
+
+    /// Refuses a caller that presented a token: `what` (minting an API key or a token, or
+    /// widening what keys may do) needs an API key, so a token, however it leaked, can never
+    /// be turned into credentials that outlive it. `FORBIDDEN`.
+    pub fn require_api_key(&self, what: &str) -> AppResult<()> {
+        match self.proof {
+            Proof::ApiKey => Ok(()),
+            Proof::Token => Err(AppError::Forbidden(format!(
+                "{what} needs an API key, not a token"
+            ))),
         }
     }
 
@@ -360,7 +386,8 @@ pub fn digests_equal(a: &str, b: &str) -> bool {
 }
 
 /// JWT claims. `sub` is `admin` or `workspace:<id>`; `key` is the id of the API key the
-/// token was minted from (absent only for the configured admin key).
+/// token was minted from (absent only for the configured admin key); `akf` fingerprints the
+/// configured admin key an admin token without `key` was minted from.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -371,6 +398,8 @@ struct Claims {
     exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    akf: Option<String>,
 }
 
 /// What a valid token says: whom it names and which API key it was minted from. Whether
@@ -388,6 +417,12 @@ pub fn key_id(secret: &[u8]) -> String {
     hex(&Sha256::digest(secret)[..4])
 }
 
+/// A secret that verifies tokens, with its raw bytes for the admin-key fingerprint.
+struct Verifier {
+    key: DecodingKey,
+    secret: Arc<[u8]>,
+}
+
 /// Signs and checks access tokens. New tokens are signed with the current secret and carry
 /// its `kid`; tokens are checked with the secret their `kid` names, which may be a previous
 /// one kept for the length of a token's lifetime while a rotation rolls out.
@@ -395,7 +430,7 @@ pub fn key_id(secret: &[u8]) -> String {
 pub struct TokenKeys {
     kid: String,
     encoding: EncodingKey,
-    decoding: Arc<HashMap<String, DecodingKey>>,
+    decoding: Arc<HashMap<String, Verifier>>,
     validation: Validation,
     pub ttl_seconds: i64,
 }
@@ -414,11 +449,15 @@ impl TokenKeys {
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         let kid = key_id(secret);
-        let mut decoding: HashMap<String, DecodingKey> = previous
+        let verifier = |secret: &[u8]| Verifier {
+            key: DecodingKey::from_secret(secret),
+            secret: Arc::from(secret),
+        };
+        let mut decoding: HashMap<String, Verifier> = previous
             .iter()
-            .map(|(kid, secret)| (kid.clone(), DecodingKey::from_secret(secret)))
+            .map(|(kid, secret)| (kid.clone(), verifier(secret)))
             .collect();
-        decoding.insert(kid.clone(), DecodingKey::from_secret(secret));
+        decoding.insert(kid.clone(), verifier(secret));
         TokenKeys {
             kid,
             encoding: EncodingKey::from_secret(secret),
@@ -433,7 +472,28 @@ impl TokenKeys {
         &self.kid
     }
 
-    pub fn issue(&self, principal: &Principal) -> AppResult<String> {
+    /// Mints a token for `principal`, which must have presented an API key: its `api_keys`
+    /// row, or the configured admin key whose digest is `admin_key` (SHA-256, as
+    /// `hash_key` gives it). The token is tied to that key: `verify` refuses it once the
+    /// configured admin key is another; revocation of a row is the caller's to check.
+    pub fn issue(&self, principal: &Principal, admin_key: Option<&str>) -> AppResult<String> {
+        principal.require_api_key("minting a token")?;
+        let akf = match (&principal.actor, principal.key_id, admin_key) {
+            (_, Some(_), _) => None,
+            (Actor::Admin, None, Some(admin_key)) => {
+                let secret = &self
+                    .decoding
+                    .get(&self.kid)
+                    .ok_or_else(|| AppError::Internal("the signing secret has no kid".into()))?
+                    .secret;
+                Some(admin_key_fingerprint(secret, admin_key))
+            }
+            _ => {
+                return Err(AppError::Forbidden(
+                    "tokens are minted from API keys only".into(),
+                ));
+            }
+        };
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: principal.audit_name(),
@@ -443,6 +503,7 @@ impl TokenKeys {
             nbf: now,
             exp: now + self.ttl_seconds,
             key: principal.key_id,
+            akf,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -451,17 +512,19 @@ impl TokenKeys {
     }
 
     /// Checks a token's signature and claims and returns what it says. A token without a
-    /// `kid`, or with one no configured secret has, is refused.
-    pub fn verify(&self, token: &str) -> AppResult<TokenSubject> {
+    /// `kid`, or with one no configured secret has, is refused; so is an admin token without
+    /// a key id whose fingerprint is not that of the configured admin key (digest
+    /// `admin_key`, `None` when there is none): changing the admin key cancels its tokens.
+    pub fn verify(&self, token: &str, admin_key: Option<&str>) -> AppResult<TokenSubject> {
         let invalid = || AppError::Unauthenticated("invalid or expired token".to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-        let key = header
+        let verifier = header
             .kid
             .as_deref()
             .and_then(|kid| self.decoding.get(kid))
             .ok_or_else(invalid)?;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|_| invalid())?;
+        let data = jsonwebtoken::decode::<Claims>(token, &verifier.key, &self.validation)
+            .map_err(|_| invalid())?;
         let actor = match data.claims.sub.split_once(':') {
             None if data.claims.sub == "admin" => Actor::Admin,
             Some(("workspace", id)) => Actor::Workspace(WorkspaceId::parse("sub", id)?),
@@ -471,11 +534,36 @@ impl TokenKeys {
                 ));
             }
         };
+        if actor == Actor::Admin && data.claims.key.is_none() {
+            let expected = admin_key.map(|k| admin_key_fingerprint(&verifier.secret, k));
+            let matches = match (expected, data.claims.akf.as_deref()) {
+                (Some(expected), Some(claimed)) => digests_equal(&expected, claimed),
+                _ => false,
+            };
+            if !matches {
+                return Err(AppError::Unauthenticated(
+                    "the admin key this token came from has changed".to_owned(),
+                ));
+            }
+        }
         Ok(TokenSubject {
             actor,
             key_id: data.claims.key,
         })
     }
+}
+
+/// What ties an admin token to the configured admin key: HMAC-SHA256 of the key's digest under
+/// the signing secret, 128 bits in hex. Keyed, so a token (which anyone holding it can read)
+/// does not let its holder test guesses of the admin key offline.
+fn admin_key_fingerprint(secret: &[u8], admin_key_digest: &str) -> String {
+    // HMAC accepts keys of any length: `new_from_slice` cannot fail here.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(b"convio admin key\0");
+    mac.update(admin_key_digest.as_bytes());
+    hex(&mac.finalize().into_bytes()[..16])
 }
 
 /// Whether a bearer credential looks like a JWT rather than an API key.
@@ -517,37 +605,79 @@ mod tests {
             actor: Actor::Workspace(WorkspaceId::parse("w", "ws_1").unwrap()),
             permissions: vec![Permission::Read],
             key_id: Some(42),
+            proof: Proof::ApiKey,
         };
-        let token = keys.issue(&ws).unwrap();
+        let token = keys.issue(&ws, None).unwrap();
         assert!(looks_like_jwt(&token));
         assert_eq!(
-            keys.verify(&token).unwrap(),
+            keys.verify(&token, None).unwrap(),
             TokenSubject {
                 actor: ws.actor.clone(),
                 key_id: Some(42)
             }
         );
         let other = TokenKeys::new(b"another-secret-another-secret-12", 60);
-        assert!(other.verify(&token).is_err());
+        assert!(other.verify(&token, None).is_err());
         let expired = TokenKeys::new(b"secret-secret-secret-secret-1234", -120);
-        let old = expired.issue(&ws).unwrap();
-        assert!(keys.verify(&old).is_err());
+        let old = expired.issue(&ws, None).unwrap();
+        assert!(keys.verify(&old, None).is_err());
+    }
+
+    #[test]
+    fn a_token_mints_nothing() {
+        let keys = TokenKeys::new(b"secret-secret-secret-secret-1234", 60);
+        let from_token = Principal {
+            proof: Proof::Token,
+            ..Principal::admin()
+        };
+        assert!(matches!(
+            keys.issue(&from_token, Some("digest")),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(from_token.require_api_key("rotating a key").is_err());
+        assert!(Principal::admin().require_api_key("rotating a key").is_ok());
+        // An admin without a key row and without a configured admin key has nothing to bind to.
+        assert!(keys.issue(&Principal::admin(), None).is_err());
+    }
+
+    #[test]
+    fn an_admin_token_dies_with_the_admin_key_it_came_from() {
+        let keys = TokenKeys::new(b"secret-secret-secret-secret-1234", 60);
+        let (old_key, new_key) = (hash_key("admin-key-one"), hash_key("admin-key-two"));
+        let token = keys.issue(&Principal::admin(), Some(&old_key)).unwrap();
+        assert_eq!(
+            keys.verify(&token, Some(&old_key)).unwrap().actor,
+            Actor::Admin
+        );
+        assert!(keys.verify(&token, Some(&new_key)).is_err());
+        assert!(keys.verify(&token, None).is_err());
+        assert!(
+            !token.contains(&old_key),
+            "the digest itself is not in the token"
+        );
     }
 
     #[test]
     fn a_previous_secret_verifies_by_kid_but_does_not_sign() {
         let old_secret = b"old-secret-old-secret-old-secret-";
         let old = TokenKeys::new(old_secret, 60);
-        let token = old.issue(&Principal::admin()).unwrap();
+        let admin_key = hash_key("the-admin-key");
+        let token = old.issue(&Principal::admin(), Some(&admin_key)).unwrap();
         let rotated = TokenKeys::with_previous(
             b"new-secret-new-secret-new-secret-",
             &[(key_id(old_secret), old_secret.to_vec())],
             60,
         );
-        assert_eq!(rotated.verify(&token).unwrap().actor, Actor::Admin);
+        let verified = rotated.verify(&token, Some(&admin_key)).unwrap();
+        assert_eq!(verified.actor, Actor::Admin);
         assert_ne!(rotated.kid(), old.kid());
-        let fresh = rotated.issue(&Principal::admin()).unwrap();
-        assert!(old.verify(&fresh).is_err(), "the old node knows no new kid");
+        let fresh = rotated
+            .issue(&Principal::admin(), Some(&admin_key))
+            .unwrap();
+        assert!(
+            old.verify(&fresh, Some(&admin_key)).is_err(),
+            "the old node knows no new kid"
+        );
     }
 
     #[test]
@@ -621,6 +751,7 @@ mod tests {
             actor: Actor::Workspace(WorkspaceId::parse("w", "a").unwrap()),
             permissions: vec![Permission::Read],
             key_id: None,
+            proof: Proof::ApiKey,
         };
         assert!(ws.can_see("a") && !ws.can_see("b"));
         assert!(ws.require(Permission::Convert).is_err());

@@ -5,15 +5,17 @@
 //! node did (LISTEN/NOTIFY carries only the id), and every few seconds regardless. A
 //! notification lost while the listener was disconnected costs nothing but latency: after
 //! reconnecting, the pump reads everything after the last id it published.
+//!
+//! The same listener hears other nodes announce withdrawn credentials (revoked keys, a
+//! disabled workspace) and makes this node's WebSocket connections re-check their caller.
 
 use crate::service::Services;
 use crate::service::feed::CHANNEL;
+use crate::service::workspace::CREDENTIALS_CHANNEL;
 use sea_orm::DbBackend;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// Backstop poll, in case a wake-up is ever missed.
 const POLL: Duration = Duration::from_secs(2);
@@ -26,10 +28,7 @@ pub const LISTENER_APPLICATION_NAME: &str = "convio-feed-listener";
 pub async fn start(services: Services, database_url: &str) -> crate::error::AppResult<()> {
     let head = services.feed_head().await?;
     if services.db.backend() == DbBackend::Postgres {
-        tokio::spawn(listen(
-            database_url.to_owned(),
-            services.feed_signal.clone(),
-        ));
+        tokio::spawn(listen(database_url.to_owned(), services.clone()));
     }
     tokio::spawn(pump(services, head));
     Ok(())
@@ -65,20 +64,24 @@ async fn pump(services: Services, mut last: i64) {
     }
 }
 
-/// Turns PostgreSQL notifications into pump wake-ups; reconnects after any failure and then
-/// wakes the pump so it catches up on whatever was committed meanwhile.
-async fn listen(database_url: String, signal: Arc<Notify>) {
+/// Turns PostgreSQL notifications into pump wake-ups and credential re-checks; reconnects
+/// after any failure and then wakes the pump so it catches up on whatever was committed
+/// meanwhile (and re-checks credentials, in case a withdrawal was announced meanwhile).
+async fn listen(database_url: String, services: Services) {
     loop {
-        match listen_once(&database_url, &signal).await {
+        match listen_once(&database_url, &services).await {
             Ok(()) => tracing::warn!("feed listener disconnected; reconnecting"),
             Err(err) => tracing::warn!(error = %err, "feed listener failed; reconnecting"),
         }
-        signal.notify_one();
+        services.metrics.feed_listener(false);
+        services.feed_signal.notify_one();
+        services.recheck_credentials();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-async fn listen_once(database_url: &str, signal: &Notify) -> Result<(), sea_orm::sqlx::Error> {
+async fn listen_once(database_url: &str, services: &Services) -> Result<(), sea_orm::sqlx::Error> {
+    let signal = &services.feed_signal;
     let name = format!("{LISTENER_APPLICATION_NAME}-{}", std::process::id());
     let options = PgConnectOptions::from_str(database_url)?.application_name(&name);
     let pool = PgPoolOptions::new()
@@ -86,13 +89,18 @@ async fn listen_once(database_url: &str, signal: &Notify) -> Result<(), sea_orm:
         .connect_with(options)
         .await?;
     let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, CREDENTIALS_CHANNEL]).await?;
+    services.metrics.feed_listener(true);
     // Listening from here on; anything committed before is in the table.
     signal.notify_one();
     // `try_recv` yields `None` when the connection drops: return, and reconnect afresh so the
     // catch-up above runs after the new LISTEN is in place.
-    while listener.try_recv().await?.is_some() {
-        signal.notify_one();
+    while let Some(notification) = listener.try_recv().await? {
+        if notification.channel() == CREDENTIALS_CHANNEL {
+            services.recheck_credentials();
+        } else {
+            signal.notify_one();
+        }
     }
     Ok(())
 }

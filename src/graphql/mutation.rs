@@ -1,7 +1,7 @@
 //! Mutation root: thin wrappers that convert inputs and call the service layer.
 
 use super::scalars::Decimal;
-use super::types::{Contact, Conversion, Lead, RegisteredWorkspace};
+use super::types::{Contact, Conversion, Lead, RegisteredWorkspace, Workspace};
 use super::{caller, services};
 use crate::domain::IdempotencyKey;
 use crate::domain::{
@@ -11,8 +11,8 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::service::contact::{ContactConversionUpdate, NewContact};
 use crate::service::conversion::{LogConversion, LogStatus, Logged, MAX_LABEL};
-use crate::service::workspace::{MAX_WORKSPACE_NAME, NewWorkspace};
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use crate::service::workspace::{MAX_WORKSPACE_NAME, NewWorkspace, WorkspaceChange};
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 /// A workspace's new API key, from `rotateApiKey`.
@@ -265,6 +265,36 @@ impl TryFrom<RegisterWorkspaceInput> for NewWorkspace {
     }
 }
 
+/// What to change about a workspace (admin only); a field left out stays as it is.
+#[derive(InputObject)]
+pub struct UpdateWorkspaceInput {
+    /// Display name.
+    workspace_name: Option<String>,
+    /// Replaces the workspace's permissions.
+    permissions: Option<Vec<Permission>>,
+    /// Requests it may make per hour; 0 for no limit, null for the server's default.
+    rate_limit_per_hour: MaybeUndefined<u32>,
+}
+
+impl TryFrom<UpdateWorkspaceInput> for WorkspaceChange {
+    type Error = AppError;
+
+    fn try_from(input: UpdateWorkspaceInput) -> Result<Self, AppError> {
+        Ok(WorkspaceChange {
+            name: input
+                .workspace_name
+                .map(|name| required_text("workspace_name", &name, MAX_WORKSPACE_NAME))
+                .transpose()?,
+            permissions: input.permissions,
+            rate_limit_per_hour: match input.rate_limit_per_hour {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(limit) => Some(Some(limit)),
+            },
+        })
+    }
+}
+
 /// Log conversions, update contacts, register workspaces.
 #[Object(name = "Mutation")]
 impl MutationRoot {
@@ -400,8 +430,9 @@ impl MutationRoot {
         Ok(RegisteredWorkspace { workspace, api_key })
     }
 
-    /// Issues a new API key for a workspace (the workspace itself or the admin); its previous
-    /// keys keep working for the rotation grace period, then stop.
+    /// Issues a new API key for a workspace (the admin, or the workspace itself with the
+    /// `UPDATE` permission); its previous keys keep working for the rotation grace period, then
+    /// stop. Needs a current API key: a token, or a key already rotated out, is `FORBIDDEN`.
     async fn rotate_api_key(&self, ctx: &Context<'_>, workspace_id: ID) -> Result<RotatedKey> {
         let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
         let (api_key, previous_keys_expire_at) =
@@ -416,5 +447,38 @@ impl MutationRoot {
     async fn revoke_api_keys(&self, ctx: &Context<'_>, workspace_id: ID) -> Result<u64> {
         let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
         Ok(services(ctx)?.revoke_api_keys(caller(ctx)?, &id).await?)
+    }
+
+    /// Disables a workspace (admin only): its keys and tokens are refused and its live
+    /// subscriptions end at once, on every node. Its data and keys are kept.
+    async fn disable_workspace(&self, ctx: &Context<'_>, workspace_id: ID) -> Result<Workspace> {
+        let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
+        let disabled = services(ctx)?.disable_workspace(caller(ctx)?, &id).await?;
+        Ok(Workspace(disabled))
+    }
+
+    /// Enables a disabled workspace (admin only, with an API key, not a token): its keys work
+    /// again.
+    async fn enable_workspace(&self, ctx: &Context<'_>, workspace_id: ID) -> Result<Workspace> {
+        let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
+        let enabled = services(ctx)?.enable_workspace(caller(ctx)?, &id).await?;
+        Ok(Workspace(enabled))
+    }
+
+    /// Changes a workspace's name, permissions or hourly limit (admin only, with an API key,
+    /// not a token). A change of permissions ends the workspace's live subscriptions; they
+    /// reconnect with the new permissions.
+    async fn update_workspace(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        input: UpdateWorkspaceInput,
+    ) -> Result<Workspace> {
+        let id = WorkspaceId::parse("workspace_id", &workspace_id)?;
+        let change = input.try_into()?;
+        let updated = services(ctx)?
+            .update_workspace(caller(ctx)?, &id, change)
+            .await?;
+        Ok(Workspace(updated))
     }
 }

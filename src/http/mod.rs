@@ -99,6 +99,9 @@ pub fn router(state: AppState) -> Router {
             "/workspaces/register",
             no_store(post(rest::workspaces::register)),
         )
+        .route("/workspaces/{id}", patch(rest::workspaces::update))
+        .route("/workspaces/{id}/disable", post(rest::workspaces::disable))
+        .route("/workspaces/{id}/enable", post(rest::workspaces::enable))
         .route("/workspaces/{id}/activity", get(rest::workspaces::activity))
         .route(
             "/workspaces/{id}/keys/rotate",

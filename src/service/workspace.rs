@@ -1,17 +1,18 @@
-//! Workspaces: registration, authentication, and their activity.
+//! Workspaces: registration, authentication, keys and tokens, disabling and changing what a
+//! workspace may do, and its activity.
 
 use super::conversion::ConversionFilter;
 use super::stats::StatsQuery;
 use super::{Services, audit, now};
-use crate::auth::{self, Actor, Caller, Credentials, Principal};
+use crate::auth::{self, Actor, Caller, Credentials, Principal, Proof};
 use crate::domain::{DateRange, Permission, WeekStart, WorkspaceId};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{api_key, workspace, workspace_tracking};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 
@@ -19,6 +20,11 @@ use serde_json::{Value, json};
 const MIN_CHOSEN_KEY_LEN: usize = 16;
 pub const KEY_PREFIX: &str = "convio_";
 const ADMIN_KEY_PREFIX: &str = "convio_admin_";
+
+/// The PostgreSQL channel on which a node announces that credentials were withdrawn (keys
+/// revoked, a workspace disabled or its permissions changed), so every node's open WebSocket
+/// connections re-check their caller at once rather than at their next periodic check.
+pub const CREDENTIALS_CHANNEL: &str = "convio_credentials";
 
 #[derive(Debug)]
 pub struct NewWorkspace {
@@ -33,6 +39,18 @@ pub struct NewWorkspace {
 
 /// Characters in a workspace's display name.
 pub const MAX_WORKSPACE_NAME: usize = 200;
+
+/// What an admin changes about a workspace (`PATCH /workspaces/{id}`, `updateWorkspace`);
+/// `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct WorkspaceChange {
+    pub name: Option<String>,
+    /// Replaces the workspace's permissions (duplicates are dropped).
+    pub permissions: Option<Vec<Permission>>,
+    /// `Some(None)` returns the workspace to the server's default hourly limit; `Some(Some(0))`
+    /// means unlimited.
+    pub rate_limit_per_hour: Option<Option<u32>>,
+}
 
 /// Recent activity entries by default, and at most.
 pub const ACTIVITY_DEFAULT: u64 = 20;
@@ -80,9 +98,19 @@ impl Services {
             ));
         }
         if let Some(token) = creds.bearer.as_deref().filter(|t| auth::looks_like_jwt(t)) {
-            let subject = self.tokens.verify(token)?;
+            let subject = self.tokens.verify(token, self.admin_key_hash.as_deref())?;
+            // As for a key: an `X-Workspace-ID` naming another workspace is refused, never
+            // ignored (the admin has no workspace to contradict).
+            if let (Actor::Workspace(own), Some(claimed)) =
+                (&subject.actor, creds.workspace_id.as_deref())
+                && own.as_str() != claimed
+            {
+                return Err(AppError::Unauthenticated(
+                    "X-Workspace-ID names another workspace than the token".into(),
+                ));
+            }
             return self
-                .standing_principal(&subject.actor, subject.key_id)
+                .standing_principal(&subject.actor, subject.key_id, Proof::Token)
                 .await;
         }
         let key = creds
@@ -129,21 +157,44 @@ impl Services {
         let ws = workspace::Entity::find_by_id(owner.as_str())
             .one(self.db.conn())
             .await?;
-        workspace_principal(WorkspaceId::from_trusted(owner), ws, row.id)
+        workspace_principal(WorkspaceId::from_trusted(owner), ws, row.id, Proof::ApiKey)
     }
 
     /// Re-checks what `principal` was authenticated from: its API key neither revoked nor
-    /// expired, its workspace not disabled. Open WebSocket connections call this
-    /// periodically, so they end when their credentials do.
+    /// expired, its workspace not disabled, and its permissions unchanged. Open WebSocket
+    /// connections call this periodically (and at once when a node announces withdrawn
+    /// credentials), so they end when their credentials do; a connection keeps the
+    /// permissions it opened with, so after a change it ends too and the client reconnects
+    /// with the new ones.
     pub async fn revalidate(&self, principal: &Principal) -> AppResult<Principal> {
-        self.standing_principal(&principal.actor, principal.key_id)
-            .await
+        let current = self
+            .standing_principal(&principal.actor, principal.key_id, principal.proof)
+            .await?;
+        if current.permissions != principal.permissions {
+            return Err(AppError::Unauthenticated(
+                "the workspace's permissions changed; connect again".into(),
+            ));
+        }
+        Ok(current)
+    }
+
+    /// Makes this node's open WebSocket connections re-check their callers now. Called after
+    /// credentials are withdrawn here, and when another node announces it on
+    /// `CREDENTIALS_CHANNEL`.
+    pub fn recheck_credentials(&self) {
+        self.credentials_revoked
+            .send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The principal for `actor`, authenticated earlier from the API key `key_id`, if that
     /// still stands: one primary-key lookup joined to the workspace. This is what cancels a
     /// JWT as soon as the key it was minted from is revoked or expires.
-    async fn standing_principal(&self, actor: &Actor, key_id: Option<i64>) -> AppResult<Principal> {
+    async fn standing_principal(
+        &self,
+        actor: &Actor,
+        key_id: Option<i64>,
+        proof: Proof,
+    ) -> AppResult<Principal> {
         let revoked = || {
             AppError::Unauthenticated(
                 "the key these credentials came from is revoked or expired".into(),
@@ -153,7 +204,10 @@ impl Services {
             // Only the configured admin key has no row; a token naming a workspace without a
             // key cannot be checked against revocation, so it is not accepted.
             return match actor {
-                Actor::Admin if self.admin_key_hash.is_some() => Ok(Principal::admin()),
+                Actor::Admin if self.admin_key_hash.is_some() => Ok(Principal {
+                    proof,
+                    ..Principal::admin()
+                }),
                 _ => Err(revoked()),
             };
         };
@@ -169,10 +223,11 @@ impl Services {
         match (actor, key.workspace_id.as_deref()) {
             (Actor::Admin, None) => Ok(Principal {
                 key_id: Some(key_id),
+                proof,
                 ..Principal::admin()
             }),
             (Actor::Workspace(id), Some(owner)) if id.as_str() == owner => {
-                workspace_principal(id.clone(), ws, key_id)
+                workspace_principal(id.clone(), ws, key_id, proof)
             }
             _ => Err(revoked()),
         }
@@ -219,6 +274,9 @@ impl Services {
         input: NewWorkspace,
     ) -> AppResult<(workspace::Model, String)> {
         caller.principal.require_admin()?;
+        caller
+            .principal
+            .require_api_key("registering a workspace (it mints a key)")?;
         let key = match input.api_key {
             Some(key) if key.len() < MIN_CHOSEN_KEY_LEN || key.len() > 256 => {
                 return Err(AppError::invalid(
@@ -231,8 +289,7 @@ impl Services {
             Some(key) => key,
             None => auth::generate_key(KEY_PREFIX)?,
         };
-        let mut permissions = input.permissions;
-        permissions.dedup();
+        let permissions = unique(input.permissions);
         let txn = self.db.begin_write().await?;
         if workspace::Entity::find_by_id(input.id.as_str())
             .one(&*txn)
@@ -307,23 +364,36 @@ impl Services {
             .await?)
     }
 
-    /// Issues a new key for a workspace (the workspace itself or the admin) and lets its
-    /// other keys run out after the grace period, so clients can switch over without an
-    /// outage. Returns the new key, shown this once, and when the previous keys expire.
+    /// Issues a new key for a workspace and lets its other keys run out after the grace
+    /// period, so clients can switch over without an outage. Returns the new key, shown this
+    /// once, and when the previous keys expire.
+    ///
+    /// Minting a key needs an API key, never a token (`FORBIDDEN`), and a current one: a key
+    /// already rotated out (in its grace period), revoked or expired may not rotate again
+    /// (`FORBIDDEN`), so it cannot cut its successor's life short. The caller is the admin,
+    /// or the workspace itself with the `update` permission (a read-only key cannot mint).
     pub async fn rotate_api_key(
         &self,
         caller: &Caller,
         id: &WorkspaceId,
     ) -> AppResult<(String, DateTime<Utc>)> {
-        if !caller.principal.is_admin() && caller.principal.workspace() != Some(id) {
-            return Err(AppError::Forbidden(
-                "only the workspace itself or the admin may rotate its key".into(),
-            ));
+        let principal = &caller.principal;
+        principal.require_api_key("rotating a key")?;
+        if !principal.is_admin() {
+            if principal.workspace() != Some(id) {
+                return Err(AppError::Forbidden(
+                    "only the workspace itself or the admin may rotate its key".into(),
+                ));
+            }
+            principal.require(Permission::Update)?;
         }
         let key = auth::generate_key(KEY_PREFIX)?;
         let expires_at = now() + self.key_rotation_grace;
         let txn = self.db.begin_write().await?;
         ensure_workspace_exists(&*txn, id).await?;
+        if let Some(own) = principal.key_id {
+            ensure_current_key(&*txn, own).await?;
+        }
         // Keys already due to expire sooner (an earlier rotation) keep their earlier end.
         let expiring = api_key::Entity::update_many()
             .col_expr(api_key::Column::ExpiresAt, Expr::value(expires_at))
@@ -373,15 +443,153 @@ impl Services {
             json!({ "revoked": revoked }),
         )
         .await?;
+        announce_withdrawal(&*txn).await?;
         txn.commit().await?;
         // Open connections of this workspace re-check now, not at their next periodic check.
-        self.credentials_revoked.send_modify(|n| *n += 1);
+        self.recheck_credentials();
         Ok(revoked)
     }
 
-    /// Mints a short-lived JWT for an authenticated caller.
+    /// Disables a workspace (admin only): from the commit on, its keys and tokens are refused
+    /// (`UNAUTHENTICATED`) and its open WebSocket connections end, on every node. Nothing of
+    /// its data or keys is deleted; `enable_workspace` restores access with the same keys.
+    /// Disabling a disabled workspace changes nothing and writes no audit entry.
+    pub async fn disable_workspace(
+        &self,
+        caller: &Caller,
+        id: &WorkspaceId,
+    ) -> AppResult<workspace::Model> {
+        caller.principal.require_admin()?;
+        let txn = self.db.begin_write().await?;
+        let current = locked_workspace(&*txn, id).await?;
+        if current.disabled_at.is_some() {
+            return Ok(current);
+        }
+        let mut row: workspace::ActiveModel = current.into();
+        row.disabled_at = Set(Some(now()));
+        let disabled = row.update(&*txn).await?;
+        audit::record(
+            &*txn,
+            caller,
+            "workspace.disabled",
+            "workspace",
+            id.as_str(),
+            json!({ "disabled_at": disabled.disabled_at }),
+        )
+        .await?;
+        announce_withdrawal(&*txn).await?;
+        txn.commit().await?;
+        self.recheck_credentials();
+        Ok(disabled)
+    }
+
+    /// Enables a disabled workspace (admin, with an API key: it restores credentials): its keys
+    /// that were neither revoked nor expired work again. Enabling an enabled workspace changes
+    /// nothing and writes no audit entry.
+    pub async fn enable_workspace(
+        &self,
+        caller: &Caller,
+        id: &WorkspaceId,
+    ) -> AppResult<workspace::Model> {
+        caller.principal.require_admin()?;
+        caller
+            .principal
+            .require_api_key("enabling a workspace (it restores its keys)")?;
+        let txn = self.db.begin_write().await?;
+        let current = locked_workspace(&*txn, id).await?;
+        let Some(was_disabled_at) = current.disabled_at else {
+            return Ok(current);
+        };
+        let mut row: workspace::ActiveModel = current.into();
+        row.disabled_at = Set(None);
+        let enabled = row.update(&*txn).await?;
+        audit::record(
+            &*txn,
+            caller,
+            "workspace.enabled",
+            "workspace",
+            id.as_str(),
+            json!({ "was_disabled_at": was_disabled_at }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(enabled)
+    }
+
+    /// Changes a workspace's name, permissions or own hourly limit (admin, with an API key:
+    /// permissions decide what the workspace's keys may do). The audit entry holds each changed
+    /// field before and after. A change of permissions ends the workspace's open WebSocket
+    /// connections on every node (they hold the permissions they opened with); clients
+    /// reconnect with the new ones. A change that changes nothing writes nothing.
+    pub async fn update_workspace(
+        &self,
+        caller: &Caller,
+        id: &WorkspaceId,
+        change: WorkspaceChange,
+    ) -> AppResult<workspace::Model> {
+        caller.principal.require_admin()?;
+        caller
+            .principal
+            .require_api_key("changing a workspace's permissions or limits")?;
+        let txn = self.db.begin_write().await?;
+        let current = locked_workspace(&*txn, id).await?;
+        let mut before = serde_json::Map::new();
+        let mut after = serde_json::Map::new();
+        let mut row: workspace::ActiveModel = current.clone().into();
+        if let Some(name) = change.name.filter(|n| *n != current.name) {
+            before.insert("workspace_name".into(), json!(current.name));
+            after.insert("workspace_name".into(), json!(name));
+            row.name = Set(name);
+        }
+        let permissions_changed = match change.permissions.map(unique) {
+            Some(new) if new != permissions_of(&current) => {
+                let names: Vec<&str> = new.iter().map(|p| p.as_str()).collect();
+                before.insert("permissions".into(), current.permissions.clone());
+                after.insert("permissions".into(), json!(names));
+                row.permissions = Set(json!(names));
+                true
+            }
+            _ => false,
+        };
+        if let Some(limit) = change.rate_limit_per_hour.map(|l| l.map(i64::from))
+            && limit != current.rate_limit_per_hour
+        {
+            before.insert(
+                "rate_limit_per_hour".into(),
+                json!(current.rate_limit_per_hour),
+            );
+            after.insert("rate_limit_per_hour".into(), json!(limit));
+            row.rate_limit_per_hour = Set(limit);
+        }
+        if after.is_empty() {
+            return Ok(current);
+        }
+        let updated = row.update(&*txn).await?;
+        audit::record(
+            &*txn,
+            caller,
+            "workspace.updated",
+            "workspace",
+            id.as_str(),
+            json!({ "before": before, "after": after }),
+        )
+        .await?;
+        if permissions_changed {
+            announce_withdrawal(&*txn).await?;
+        }
+        txn.commit().await?;
+        if permissions_changed {
+            self.recheck_credentials();
+        }
+        Ok(updated)
+    }
+
+    /// Mints a short-lived JWT for a caller that presented an API key (`FORBIDDEN` for a
+    /// token: tokens are minted from keys only). The token dies with that key: when its row is
+    /// revoked or expires, or, for the configured admin key, when the admin key changes.
     pub fn issue_token(&self, caller: &Caller) -> AppResult<String> {
-        self.tokens.issue(&caller.principal)
+        self.tokens
+            .issue(&caller.principal, self.admin_key_hash.as_deref())
     }
 
     /// The plan's §2.2 activity: contacts received and sent, conversions, rate, recent events.
@@ -447,6 +655,7 @@ fn workspace_principal(
     id: WorkspaceId,
     ws: Option<workspace::Model>,
     key_id: i64,
+    proof: Proof,
 ) -> AppResult<Principal> {
     let ws = ws
         .filter(|w| w.disabled_at.is_none())
@@ -455,7 +664,58 @@ fn workspace_principal(
         actor: Actor::Workspace(id),
         permissions: permissions_of(&ws),
         key_id: Some(key_id),
+        proof,
     })
+}
+
+/// Permissions in the order given, each once.
+fn unique(permissions: Vec<Permission>) -> Vec<Permission> {
+    let mut seen = Vec::with_capacity(permissions.len());
+    for p in permissions {
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+    }
+    seen
+}
+
+/// Tells every node, at commit, that credentials were withdrawn (PostgreSQL only: a SQLite
+/// file is served by one process, which re-checks its own connections directly).
+async fn announce_withdrawal(conn: &impl ConnectionTrait) -> AppResult<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(&format!("SELECT pg_notify('{CREDENTIALS_CHANNEL}', '')"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The workspace, locked for the rest of the transaction (`FOR UPDATE` on PostgreSQL; SQLite
+/// already holds the write lock), or `NOT_FOUND`.
+async fn locked_workspace(
+    conn: &impl ConnectionTrait,
+    id: &WorkspaceId,
+) -> AppResult<workspace::Model> {
+    workspace::Entity::find_by_id(id.as_str())
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("workspace", id))
+}
+
+/// Refuses to mint with a key that is no longer the current one: rotated out (it has an
+/// expiry), revoked, or gone. The row is locked, so two rotations with the same key cannot
+/// both pass: the second sees the expiry the first set.
+async fn ensure_current_key(conn: &impl ConnectionTrait, key_id: i64) -> AppResult<()> {
+    let key = api_key::Entity::find_by_id(key_id)
+        .lock_exclusive()
+        .one(conn)
+        .await?;
+    match key {
+        Some(key) if key.revoked_at.is_none() && key.expires_at.is_none() => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "this key has been rotated out; rotate with the workspace's current key".into(),
+        )),
+    }
 }
 
 async fn distinct_contacts(

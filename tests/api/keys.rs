@@ -1,10 +1,15 @@
 //! Keys and tokens: peppered key storage, rotation with a grace period, revocation, and
-//! JWT secret rotation by key id.
+//! JWT secret rotation by key id. Minting: keys come only from current API keys with the right
+//! to mint them, tokens only from keys, and a token dies with its key (the admin key too).
 
-use crate::helpers::{Creds, JWT_SECRET, assert_problem, expect_json, spawn_app_with};
+use crate::helpers::{
+    ADMIN_KEY, Creds, JWT_SECRET, Refusal, TestApp, assert_graphql_error, assert_problem,
+    expect_json, spawn_app_with,
+};
 use crate::rest_workspaces::{issue_token, resign, resign_with_kid};
+use clap::Parser;
 use sea_orm::{ConnectionTrait, Database, Statement};
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -39,6 +44,47 @@ async fn execute(database_url: &str, sql: &str) -> Vec<String> {
 
 async fn status(app: &crate::helpers::TestApp, creds: &Creds) -> u16 {
     app.get("/conversions", creds).await.status().as_u16()
+}
+
+const ROTATE: &str =
+    "mutation($id: ID!) { rotateApiKey(workspaceId: $id) { apiKey previousKeysExpireAt } }";
+
+/// `(all keys, keys without an expiry)` of a workspace, read from the database.
+async fn key_rows(database_url: &str, workspace: &str) -> (i64, i64) {
+    let db = Database::connect(database_url).await.expect("connect");
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT COUNT(*) AS total, COUNT(*) - COUNT(expires_at) AS open \
+                 FROM api_keys WHERE workspace_id = '{workspace}'"
+            ),
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let counts = (
+        row.try_get::<i64>("", "total").expect("total"),
+        row.try_get::<i64>("", "open").expect("open"),
+    );
+    db.close().await.expect("close");
+    counts
+}
+
+/// `POST /workspaces/{id}/keys/rotate` and `rotateApiKey` as `creds`: both must be refused
+/// with `FORBIDDEN`.
+async fn assert_rotation_forbidden(app: &TestApp, creds: &Creds, workspace: &str) {
+    let rest = app
+        .post_json(
+            &format!("/workspaces/{workspace}/keys/rotate"),
+            creds,
+            &json!({}),
+        )
+        .await;
+    assert_problem(rest, 403, "FORBIDDEN", None).await;
+    let graphql = app.graphql(creds, ROTATE, json!({ "id": workspace })).await;
+    assert_graphql_error(&graphql, "FORBIDDEN", None);
+    assert!(graphql["data"].is_null(), "{graphql}");
 }
 
 async fn with_a_pepper_keys_are_stored_keyed_and_old_digests_still_work() {
@@ -321,7 +367,254 @@ async fn a_workspace_token_that_names_no_key_is_refused() {
     assert_problem(refused, 401, "UNAUTHENTICATED", None).await;
 }
 
+async fn a_token_mints_no_key() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let key = app.workspace("workspace_123").await;
+    let token = Creds::bearer(&issue_token(&app, &key).await);
+    let admin_token = Creds::bearer(&issue_token(&app, &app.admin).await);
+
+    // Act + Assert: neither the workspace's nor the admin's token rotates…
+    assert_rotation_forbidden(&app, &token, "workspace_123").await;
+    assert_rotation_forbidden(&app, &admin_token, "workspace_123").await;
+    // …nor registers a workspace, which would mint a permanent key.
+    let registered = app
+        .post_json(
+            "/workspaces/register",
+            &admin_token,
+            &json!({ "workspace_id": "minted", "workspace_name": "Minted", "permissions": ["admin"] }),
+        )
+        .await;
+    assert_problem(registered, 403, "FORBIDDEN", None).await;
+    let by_graphql = app
+        .graphql(
+            &admin_token,
+            "mutation { registerWorkspace(input: {workspaceId: \"minted\", workspaceName: \"M\"}) { apiKey } }",
+            json!({}),
+        )
+        .await;
+    assert_graphql_error(&by_graphql, "FORBIDDEN", None);
+
+    // Nothing was written: one key, still without an expiry, and no workspace `minted`.
+    assert_eq!(key_rows(&app.database_url, "workspace_123").await, (1, 1));
+    assert_eq!(key_rows(&app.database_url, "minted").await, (0, 0));
+    assert_eq!(status(&app, &key).await, 200);
+    // The key itself still rotates.
+    let rotated = app
+        .graphql_data(&key, ROTATE, json!({ "id": "workspace_123" }))
+        .await;
+    assert!(rotated["rotateApiKey"]["apiKey"].is_string(), "{rotated}");
+}
+
+async fn a_read_only_key_mints_no_key() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let reader = Creds::headers("reader", &app.register_workspace("reader", &["read"]).await);
+    let converter = Creds::headers(
+        "converter",
+        &app.register_workspace("converter", &["read", "convert"])
+            .await,
+    );
+
+    // Act + Assert
+    assert_rotation_forbidden(&app, &reader, "reader").await;
+    assert_rotation_forbidden(&app, &converter, "converter").await;
+    assert_eq!(key_rows(&app.database_url, "reader").await, (1, 1));
+    assert_eq!(key_rows(&app.database_url, "converter").await, (1, 1));
+    // The admin rotates them.
+    let by_admin = app
+        .post_json("/workspaces/reader/keys/rotate", &app.admin, &json!({}))
+        .await;
+    expect_json(by_admin, 200).await;
+    assert_eq!(key_rows(&app.database_url, "reader").await, (2, 1));
+}
+
+async fn a_key_rotated_out_cannot_rotate_again() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let first = app.workspace("workspace_123").await;
+    let rotated = expect_json(
+        app.post_json("/workspaces/workspace_123/keys/rotate", &first, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let second = Creds::headers("workspace_123", rotated["api_key"].as_str().unwrap());
+
+    // Act + Assert: the first key, in its grace period, still reads but mints nothing, and its
+    // successor keeps its open-ended life.
+    assert_eq!(status(&app, &first).await, 200, "the grace period holds");
+    assert_rotation_forbidden(&app, &first, "workspace_123").await;
+    assert_eq!(key_rows(&app.database_url, "workspace_123").await, (2, 1));
+    // The current key rotates.
+    let again = app
+        .graphql_data(&second, ROTATE, json!({ "id": "workspace_123" }))
+        .await;
+    assert!(again["rotateApiKey"]["apiKey"].is_string(), "{again}");
+    assert_eq!(key_rows(&app.database_url, "workspace_123").await, (3, 1));
+}
+
+async fn two_rotations_with_one_key_at_once_mint_one_key() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let key = app.workspace("workspace_123").await;
+    let rotate = || async {
+        app.post_json("/workspaces/workspace_123/keys/rotate", &key, &json!({}))
+            .await
+            .status()
+            .as_u16()
+    };
+
+    // Act
+    let (a, b) = tokio::join!(rotate(), rotate());
+
+    // Assert
+    let mut statuses = [a, b];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 403]);
+    assert_eq!(key_rows(&app.database_url, "workspace_123").await, (2, 1));
+}
+
+async fn a_token_is_not_exchanged_for_another() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let key = app.workspace("workspace_123").await;
+    let tokens = [
+        Creds::bearer(&issue_token(&app, &key).await),
+        Creds::bearer(&issue_token(&app, &app.admin).await),
+    ];
+
+    // Act + Assert
+    for token in &tokens {
+        let exchanged = app
+            .rest(reqwest::Method::POST, "/auth/token", token)
+            .send()
+            .await
+            .expect("sent");
+        assert_problem(exchanged, 403, "FORBIDDEN", None).await;
+        assert_eq!(
+            status(&app, token).await,
+            200,
+            "the token itself still works"
+        );
+    }
+}
+
+/// An in-process convio on `database_url` whose admin key is `admin_key`, with the suite's JWT
+/// secret: a restart of the same deployment with the admin key changed.
+async fn restarted_with_admin_key(database_url: &str, admin_key: &str) -> TestApp {
+    let config = convio::Config::parse_from([
+        "convio",
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        database_url,
+        "--admin-key",
+        admin_key,
+        "--jwt-secret",
+        JWT_SECRET,
+        "--db-max-connections",
+        "5",
+    ]);
+    let server = convio::build(config).await.expect("app builds");
+    let port = server.local_addr().port();
+    tokio::spawn(server.serve());
+    TestApp::attach(port)
+}
+
+async fn changing_the_admin_key_cancels_the_admin_tokens_minted_from_it() {
+    // Arrange
+    let before = spawn_app_with(&[]).await;
+    let old_token = issue_token(&before, &before.admin).await;
+    let new_key = "convio_admin_changed_key_0123456789abcdef";
+    let after = restarted_with_admin_key(&before.database_url, new_key).await;
+    let query = "{ workspaces { id } }";
+
+    // Act
+    let rest = after.get("/conversions", &Creds::bearer(&old_token)).await;
+    let graphql = after
+        .graphql(&Creds::bearer(&old_token), query, json!({}))
+        .await;
+
+    // Assert
+    assert_problem(rest, 401, "UNAUTHENTICATED", None).await;
+    assert_graphql_error(&graphql, "UNAUTHENTICATED", None);
+    let new_token = issue_token(&after, &Creds::bearer(new_key)).await;
+    assert_eq!(status(&after, &Creds::bearer(&new_token)).await, 200);
+    assert_eq!(
+        status(&after, &Creds::bearer(ADMIN_KEY)).await,
+        401,
+        "old key gone"
+    );
+    // Where the admin key is unchanged, the old token is as good as ever…
+    assert_eq!(status(&before, &Creds::bearer(&old_token)).await, 200);
+    // …but not once the claim tying it to that key is taken out.
+    let unbound = resign(&old_token, JWT_SECRET, |claims| {
+        let claims = claims.as_object_mut().expect("claims");
+        assert!(claims.remove("akf").is_some(), "an admin-key fingerprint");
+    });
+    let refused = before.get("/conversions", &Creds::bearer(&unbound)).await;
+    assert_problem(refused, 401, "UNAUTHENTICATED", None).await;
+}
+
+async fn an_x_workspace_id_contradicting_the_token_is_refused() {
+    // Arrange
+    let app = spawn_app_with(&[]).await;
+    let key = app.workspace("workspace_123").await;
+    app.workspace("workspace_456").await;
+    let token = issue_token(&app, &key).await;
+    let with_workspace = |workspace: &str, path: &str, method: reqwest::Method| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(&token)
+            .header("X-Workspace-ID", workspace)
+    };
+    let query = json!({ "query": "{ workspaces { id } }" });
+
+    // Act
+    let rest = with_workspace("workspace_456", "/conversions", reqwest::Method::GET)
+        .send()
+        .await
+        .expect("sent");
+    let graphql: Value = with_workspace("workspace_456", "/graphql", reqwest::Method::POST)
+        .json(&query)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let mut socket = app.feed_socket().await;
+    let ws = socket
+        .init(json!({
+            "Authorization": format!("Bearer {token}"),
+            "X-Workspace-ID": "workspace_456",
+        }))
+        .await;
+
+    // Assert
+    assert_problem(rest, 401, "UNAUTHENTICATED", None).await;
+    assert_graphql_error(&graphql, "UNAUTHENTICATED", None);
+    match ws {
+        Err(Refusal::Closed(code, reason)) => assert_eq!(code, Some(4403), "{reason}"),
+        other => panic!("expected connection_init closed with 4403, got {other:?}"),
+    }
+    // The workspace the token names is fine.
+    let matching = with_workspace("workspace_123", "/conversions", reqwest::Method::GET)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(matching.status().as_u16(), 200);
+}
+
 crate::backend::on_both_backends!(
+    a_token_mints_no_key,
+    a_read_only_key_mints_no_key,
+    a_key_rotated_out_cannot_rotate_again,
+    two_rotations_with_one_key_at_once_mint_one_key,
+    a_token_is_not_exchanged_for_another,
+    changing_the_admin_key_cancels_the_admin_tokens_minted_from_it,
+    an_x_workspace_id_contradicting_the_token_is_refused,
     with_a_pepper_keys_are_stored_keyed_and_old_digests_still_work,
     after_rotation_the_old_key_works_for_the_grace_period_only,
     rotation_through_graphql_and_only_for_oneself,

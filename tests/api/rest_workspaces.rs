@@ -382,7 +382,8 @@ async fn health_and_metrics_need_no_credentials() {
     let metrics = app.get("/metrics", &Creds::Anonymous).await;
 
     // Assert
-    assert_eq!(expect_json(health, 200).await, json!({ "status": "ok" }));
+    // `status` is the contract; `checks` (per dependency) may grow.
+    assert_eq!(expect_json(health, 200).await["status"], "ok");
     assert_eq!(metrics.status().as_u16(), 200);
     assert!(
         metrics

@@ -30,9 +30,16 @@ impl Workspace {
         self.0.created_at
     }
 
-    /// When it was disabled, if it was.
+    /// When it was disabled, if it is: its keys and tokens are then refused.
     async fn disabled_at(&self) -> Option<DateTime<Utc>> {
         self.0.disabled_at
+    }
+
+    /// Its own hourly request limit (0: unlimited); null when the server's default applies.
+    async fn rate_limit_per_hour(&self) -> Option<i32> {
+        self.0
+            .rate_limit_per_hour
+            .map(|l| i32::try_from(l).unwrap_or(i32::MAX))
     }
 }
 
