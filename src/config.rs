@@ -293,9 +293,11 @@ pub struct Hardening {
     pub ws_max_subscriptions: usize,
 
     /// Seconds between re-checks of a WebSocket connection's caller: once its key is revoked
-    /// or expired, or its workspace disabled, the connection's subscriptions end with
-    /// `UNAUTHENTICATED` and it is closed (4403). Revocations made on this node are noticed
-    /// at once; this bounds how late other nodes' are.
+    /// or expired, its workspace disabled or its permissions changed, the connection's
+    /// subscriptions end with `UNAUTHENTICATED` and it is closed (4403). Keys revoked, a
+    /// workspace disabled or its permissions changed through any node are noticed at once
+    /// (on PostgreSQL through `NOTIFY`); this bounds how late anything else is (a key's
+    /// rotation grace running out, a change made in the database by hand).
     #[arg(
         long,
         global = true,

@@ -40,3 +40,4 @@ mod static_assets;
 mod subscription;
 mod tenancy;
 mod ws_protocol;
+mod workspace_admin;
