@@ -1,6 +1,8 @@
-//! Sign-in: a key is exchanged for a JWT at `POST /auth/token`; only the JWT is kept (in memory and in
-//! sessionStorage, so a reload stays signed in within the tab). It is renewed with itself a minute before it
-//! expires. The key itself is never stored, put in a URL, or logged.
+//! Sign-in: a key is exchanged for a JWT at `POST /auth/token`. The JWT is kept in memory and in sessionStorage
+//! (so a reload stays signed in within the tab); the key is kept in this module's memory only, for the life of the
+//! page, and never stored, put in a URL, or logged. A minute before the JWT expires the key is exchanged again: the
+//! server mints tokens from keys only, never from another token. After a reload the key is gone, so the restored
+//! token is not renewed: when it runs out the page asks for the key again, saying why.
 
 export interface Session {
   token: string;
@@ -12,6 +14,8 @@ const STORE_KEY = "convio.session";
 type Listener = (s: Session | null) => void;
 
 let session: Session | null = load();
+/** The key the session was signed in with; memory only, gone on reload and on sign-out. */
+let key: string | null = null;
 let timer: ReturnType<typeof setTimeout> | undefined;
 const listeners = new Set<Listener>();
 
@@ -31,9 +35,12 @@ function set(next: Session | null): void {
   if (timer) clearTimeout(timer);
   if (next) {
     sessionStorage.setItem(STORE_KEY, JSON.stringify(next));
-    const lead = Math.min(60_000, (next.expiresAt - Date.now()) / 5);
-    timer = setTimeout(renew, Math.max(1000, next.expiresAt - Date.now() - lead));
+    const left = next.expiresAt - Date.now();
+    // With the key: renew a little before the end. Without it (a restored session): end it at the end.
+    const at = key ? left - Math.min(60_000, left / 5) : left;
+    timer = setTimeout(renew, Math.max(1000, at));
   } else {
+    key = null;
     sessionStorage.removeItem(STORE_KEY);
   }
   listeners.forEach((l) => l(next));
@@ -55,15 +62,23 @@ async function exchange(authorization: string): Promise<Session> {
   return { token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
 }
 
-/** Exchanges an admin or workspace key for a JWT. Rejects with the server's reason. */
-export async function signIn(key: string): Promise<void> {
-  set(await exchange(`Bearer ${key.trim()}`));
+/** Exchanges an admin or workspace key for a JWT, and keeps the key in memory to renew it. Rejects with the
+ * server's reason. */
+export async function signIn(pasted: string): Promise<void> {
+  const trimmed = pasted.trim();
+  const next = await exchange(`Bearer ${trimmed}`);
+  key = trimmed;
+  set(next);
 }
 
 async function renew(): Promise<void> {
   if (!session) return;
+  if (!key) {
+    signOut("Your session ended (the page was reloaded, so it could not be renewed); sign in again.");
+    return;
+  }
   try {
-    set(await exchange(`Bearer ${session.token}`));
+    set(await exchange(`Bearer ${key}`));
   } catch {
     signOut("Your key was revoked or your session ended; sign in again.");
   }
