@@ -208,6 +208,49 @@ pub struct Config {
     /// Limits and switches that protect the API from abusive clients.
     #[command(flatten)]
     pub hardening: Hardening,
+
+    /// Where the audit chain's head is anchored, out of the database's reach.
+    #[command(flatten)]
+    pub audit_anchor: AuditAnchor,
+}
+
+/// The audit anchor (`service::audit`): the audit chain's head, signed with a key the
+/// database does not hold, so that removing the newest entries is detected. The server
+/// signs with these; `convio audit verify` checks with them.
+#[derive(Clone, clap::Args)]
+pub struct AuditAnchor {
+    /// Secret (at least 32 bytes) that signs the audit chain's head (HMAC-SHA-256) in every
+    /// write transaction; the same on every node. `convio audit verify` given the same key
+    /// detects removed newest entries. Unset: no signed head, and a removed tail goes
+    /// unnoticed.
+    #[arg(
+        long = "audit-anchor-key",
+        global = true,
+        env = "CONVIO_AUDIT_ANCHOR_KEY",
+        hide_env_values = true
+    )]
+    pub key: Option<String>,
+
+    /// A file the signed head is copied to as it moves (within a second, on every node that
+    /// has it), for the operator to keep where the database's users cannot write; a node
+    /// never moves it back. `convio audit verify` given it checks the chain still reaches
+    /// it. Serving with it needs --audit-anchor-key.
+    #[arg(
+        long = "audit-anchor-file",
+        global = true,
+        env = "CONVIO_AUDIT_ANCHOR_FILE"
+    )]
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for AuditAnchor {
+    // Hand-written so that the key never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditAnchor")
+            .field("key", &self.key.as_ref().map(|_| "<set>"))
+            .field("file", &self.file)
+            .finish()
+    }
 }
 
 /// How log lines are written (`--log-format`).
@@ -411,6 +454,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("metrics_conversion_types", &self.metrics_conversion_types)
             .field("hardening", &self.hardening)
+            .field("audit_anchor", &self.audit_anchor)
             .finish()
     }
 }

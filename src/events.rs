@@ -2,7 +2,8 @@
 //! here, from the `feed_events` table, so every event describes something durably stored and
 //! arrives in commit order on every node; subscribers filter what their principal may see.
 
-use entity::{contact, conversion};
+use crate::service::shared::SeenContact;
+use entity::conversion;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -12,7 +13,11 @@ pub struct ConversionEvent {
     /// The event's durable position in the feed (`feed_events.id`).
     pub sequence: i64,
     pub conversion: conversion::Model,
-    pub contact: contact::Model,
+    /// The contact as the conversion left it, whole: what the admin sees.
+    pub contact: SeenContact,
+    /// The same contact as the converting workspace sees it: whole if it owns the contact,
+    /// else only its own figures. A workspace's subscribers get only its own events, so this.
+    pub contact_for_workspace: SeenContact,
 }
 
 #[derive(Clone)]

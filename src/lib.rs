@@ -223,7 +223,8 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
     .with_export_limits(service::export::ExportLimits {
         xlsx_max_rows: config.export_xlsx_max_rows,
         page_size: config.export_page_size,
-    });
+    })
+    .with_audit_anchor(&config.audit_anchor)?;
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
 }
@@ -273,15 +274,18 @@ impl Server {
         &self.services
     }
 
-    /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
+    /// Serves until the process is asked to stop (Ctrl-C or SIGTERM), then closes the
+    /// database (on SQLite, emptying its `-wal` file: see `Db::close`).
     pub async fn serve(self) -> std::io::Result<()> {
-        serve::serve(
+        let served = serve::serve(
             self.listener,
             self.router,
             self.connections,
             shutdown_signal(),
         )
-        .await
+        .await;
+        self.services.db.close().await;
+        served
     }
 }
 

@@ -36,7 +36,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the audit log's hash chain; exit non-zero at the first broken entry.
+    /// Recompute the audit log's hash chain and check it against its signed head
+    /// (--audit-anchor-key) and the anchor file (--audit-anchor-file); exit non-zero at the
+    /// first broken entry, or when entries the head vouches for are missing.
     Verify,
 }
 
@@ -108,7 +110,7 @@ async fn main() -> ExitCode {
 /// Reads the database without migrating or serving it: verification must not change it.
 async fn verify_audit(config: &Config) -> Result<ExitCode, convio::error::AppError> {
     let db = convio::db::Db::connect(&config.database_url, 1).await?;
-    let report = convio::service::audit::verify_chain(db.conn()).await?;
+    let report = convio::service::audit::verify(db.conn(), &config.audit_anchor).await?;
     if matches!(report, ChainReport::Intact { .. }) {
         println!("{report}");
         Ok(ExitCode::SUCCESS)

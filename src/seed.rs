@@ -16,7 +16,7 @@ use crate::service::id_allocator::{self, IdSpace};
 use crate::service::rollup;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
-use entity::{contact, conversion, lead, workspace, workspace_tracking};
+use entity::{contact, contact_state, conversion, lead, workspace, workspace_tracking};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::json;
@@ -88,10 +88,20 @@ impl Rng {
 /// A contact as its conversions leave it.
 struct ContactState {
     receivers: Vec<usize>,
+    /// What each of `receivers` made of it: its own `contact_states` figures.
+    own: Vec<Own>,
     status: ConversionStatus,
     lifetime_minor: i64,
     count: i32,
     last: Option<(DateTime<Utc>, usize)>,
+}
+
+/// One receiver's own conversions of a contact.
+struct Own {
+    status: ConversionStatus,
+    lifetime_minor: i64,
+    count: i32,
+    last: Option<DateTime<Utc>>,
 }
 
 pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<SeedReport> {
@@ -152,6 +162,15 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
                 mine.push(other);
             }
             ContactState {
+                own: mine
+                    .iter()
+                    .map(|_| Own {
+                        status: ConversionStatus::Pending,
+                        lifetime_minor: 0,
+                        count: 0,
+                        last: None,
+                    })
+                    .collect(),
                 receivers: mine,
                 status: ConversionStatus::Pending,
                 lifetime_minor: 0,
@@ -179,6 +198,13 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
         if state.last.is_none_or(|(t, _)| g.at > t) {
             state.last = Some((g.at, g.workspace));
         }
+        if let Some(i) = state.receivers.iter().position(|&r| r == g.workspace) {
+            let own = &mut state.own[i];
+            own.status = own.status.advanced_by(g.kind);
+            own.lifetime_minor += g.value_minor.unwrap_or(0);
+            own.count += 1;
+            own.last = Some(own.last.map_or(g.at, |t| t.max(g.at)));
+        }
     }
 
     // Contacts, their leads and their tracking rows, a transaction's worth at a time, so
@@ -189,6 +215,7 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
         let mut contact_rows = Vec::with_capacity(chunk.len());
         let mut lead_rows = Vec::with_capacity(chunk.len());
         let mut tracking_rows = Vec::with_capacity(chunk.len() * 3);
+        let mut state_rows = Vec::with_capacity(chunk.len() * 3);
         for (i, state) in chunk.iter().enumerate() {
             let c = offset + i;
             let id = first_id + c as i64;
@@ -236,11 +263,38 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
                 tracking_rows.push(track(&sender, "sent", &receivers[ws]));
                 tracking_rows.push(track(&receivers[ws], "received", &sender));
             }
+            // The sender owns the contact (it held it first); each receiver sees its own.
+            let own_state = |ws: &str, owner: bool, own: Option<&Own>| contact_state::ActiveModel {
+                contact_id: Set(id),
+                workspace_id: Set(ws.to_owned()),
+                owner: Set(owner),
+                conversion_status: Set(own
+                    .map_or(ConversionStatus::Pending, |o| o.status)
+                    .as_str()
+                    .to_owned()),
+                conversion_count: Set(own.map_or(0, |o| o.count)),
+                lifetime_value_low: Set(
+                    own.map_or(0, |o| o.lifetime_minor) & entity::wide::LOW_MASK
+                ),
+                lifetime_value_high: Set(
+                    own.map_or(0, |o| o.lifetime_minor) >> entity::wide::LOW_BITS
+                ),
+                converted_by: Set(None),
+                converted_from_workspace: Set(own.filter(|o| o.count > 0).map(|_| ws.to_owned())),
+                converted_timestamp: Set(own.and_then(|o| o.last)),
+                sent_from_workspace: Set(own.map(|_| sender.clone())),
+                updated_at: Set(own.and_then(|o| o.last).unwrap_or(arrived)),
+            };
+            state_rows.push(own_state(&sender, true, None));
+            for (&ws, own) in state.receivers.iter().zip(&state.own) {
+                state_rows.push(own_state(&receivers[ws], false, Some(own)));
+            }
         }
         tracking += tracking_rows.len() as u64;
         insert_all(db, contact_rows).await?;
         insert_all(db, lead_rows).await?;
         insert_all(db, tracking_rows).await?;
+        insert_all(db, state_rows).await?;
     }
 
     let mut rng = Rng(stream);

@@ -4,9 +4,11 @@
 //! mirror it column for column.
 
 pub mod api_key;
+pub mod audit_anchor;
 pub mod audit_log;
 pub mod contact;
 pub mod contact_rollup;
+pub mod contact_state;
 pub mod conversion;
 pub mod conversion_rollup;
 pub mod feed_event;
@@ -22,9 +24,11 @@ pub mod prelude {
     //! Every entity under a distinct name, e.g. `Workspace` for `workspace::Entity`.
 
     pub use crate::api_key::Entity as ApiKey;
+    pub use crate::audit_anchor::Entity as AuditAnchor;
     pub use crate::audit_log::Entity as AuditLog;
     pub use crate::contact::Entity as Contact;
     pub use crate::contact_rollup::Entity as ContactRollup;
+    pub use crate::contact_state::Entity as ContactState;
     pub use crate::conversion::Entity as Conversion;
     pub use crate::conversion_rollup::Entity as ConversionRollup;
     pub use crate::feed_event::Entity as FeedEvent;

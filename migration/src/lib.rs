@@ -19,6 +19,8 @@ mod m20261125_000014_create_rollups;
 mod m20261125_000015_create_id_allocators;
 mod m20261125_000016_widen_money_totals;
 mod m20261125_000017_add_feed_contact_state;
+mod m20261125_000018_create_contact_states;
+mod m20261125_000019_create_audit_anchors;
 
 pub struct Migrator;
 
@@ -43,6 +45,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000015_create_id_allocators::Migration),
             Box::new(m20261125_000016_widen_money_totals::Migration),
             Box::new(m20261125_000017_add_feed_contact_state::Migration),
+            Box::new(m20261125_000018_create_contact_states::Migration),
+            Box::new(m20261125_000019_create_audit_anchors::Migration),
         ]
     }
 }

@@ -87,8 +87,9 @@ impl ConversionStatus {
 }
 
 /// A stage of the plan's §4.2 funnel. A received contact has reached a stage when its current
-/// status is that stage's or a later one (pending → qualified → appointment → converted);
-/// `lost` ranks with `pending`, so a lost contact counts as received only.
+/// status (the one its receiving workspace reached itself) is that stage's or a later one
+/// (pending → qualified → appointment → converted); `lost` ranks with `pending`, so a lost
+/// contact counts as received only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
 #[graphql(name = "FunnelStageName")]
 pub enum FunnelStage {

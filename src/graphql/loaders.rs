@@ -6,8 +6,9 @@ use crate::auth::Caller;
 use crate::domain::{ContactId, LeadId};
 use crate::error::AppError;
 use crate::service::Services;
+use crate::service::shared::SeenContact;
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{contact, conversion, lead, workspace};
+use entity::{conversion, lead, workspace};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -26,13 +27,15 @@ pub fn loaders(services: Services, caller: Caller) -> Loaders {
     DataLoader::new(Batcher { services, caller }, tokio::spawn)
 }
 
+/// Contacts as the caller sees them (see `service::shared`): two queries per batch, the
+/// contacts and the caller's own states of them.
 impl Loader<ContactId> for Batcher {
-    type Value = contact::Model;
+    type Value = SeenContact;
     type Error = AppError;
 
     async fn load(&self, keys: &[ContactId]) -> Result<HashMap<ContactId, Self::Value>, AppError> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = self.services.contacts_by_ids(&ids).await?;
+        let rows = self.services.contacts_by_ids(&self.caller, &ids).await?;
         Ok(rows.into_iter().map(|c| (ContactId(c.id), c)).collect())
     }
 }

@@ -41,6 +41,10 @@ impl SubscriptionRoot {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
+        // The admin sees each event's contact whole; a workspace gets only its own events, so
+        // it sees the contact as the converting workspace does: whole if it owns the contact,
+        // else only its own figures (never another receiver's).
+        let whole = caller.principal.scope().is_none();
         let metrics = services(ctx)?.metrics.clone();
         let receiver = services(ctx)?.bus.subscribe();
         Ok(BroadcastStream::new(receiver).filter_map(move |item| {
@@ -52,7 +56,11 @@ impl SubscriptionRoot {
                         metrics.feed_delivered(event.conversion.created_at);
                         Ok(ConversionEvent {
                             conversion: event.conversion.clone(),
-                            contact: event.contact.clone(),
+                            contact: if whole {
+                                event.contact.clone()
+                            } else {
+                                event.contact_for_workspace.clone()
+                            },
                         })
                     })
                 }

@@ -4,9 +4,10 @@
 use crate::domain::Currency;
 use crate::service::analytics::{Analytics, TrendPoint};
 use crate::service::sensitive::Revealed;
+use crate::service::shared::SeenContact;
 use crate::service::workspace::{Activity, permissions_of};
 use chrono::{DateTime, Utc};
-use entity::{contact, conversion, lead, workspace};
+use entity::{conversion, lead, workspace};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -74,10 +75,11 @@ pub struct ContactView {
     updated_at: DateTime<Utc>,
 }
 
-/// Only from a revealed row: sensitive values are opened or masked for the reader.
-impl From<Revealed<contact::Model>> for ContactView {
-    fn from(c: Revealed<contact::Model>) -> Self {
-        let c = c.into_inner();
+/// Only from a row seen by the reader (`service::shared`: whole for the owner and the admin, a
+/// receiver's own figures otherwise) and revealed to it (sensitive values opened or masked).
+impl From<Revealed<SeenContact>> for ContactView {
+    fn from(c: Revealed<SeenContact>) -> Self {
+        let c = c.into_inner().into_inner();
         ContactView {
             lifetime_value: amount(c.lifetime_value_minor(), &c.currency),
             id: c.id,

@@ -30,7 +30,7 @@ pub(crate) fn visible_contacts(principal: &Principal) -> Select<contact::Entity>
 /// The contact with this id, if the principal may see it. For one contact a correlated
 /// `EXISTS` probes the (contact, workspace) index; the `IN` list of `visible_contacts` would
 /// read every tracking row of the workspace, which grows with each conversion it logs.
-fn one_visible_contact(principal: &Principal, id: ContactId) -> Select<contact::Entity> {
+pub(crate) fn one_visible_contact(principal: &Principal, id: ContactId) -> Select<contact::Entity> {
     let query = contact::Entity::find().filter(contact::Column::Id.eq(id.0));
     match principal.scope() {
         None => query,

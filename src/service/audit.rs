@@ -3,7 +3,15 @@
 //! Entries form a hash chain: each stores the previous entry's hash (`prev_hash`) and
 //! `hash = SHA-256(prev_hash || canonical content)`, so changing, removing or reordering an
 //! entry breaks every link after it. Entries written before the chain started (null `hash`)
-//! are outside it. `verify_chain` walks the chain; `convio audit verify` runs it.
+//! are outside it. `verify_chain` walks the chain.
+//!
+//! Removing the newest entries leaves a valid, shorter chain: the anchor (`anchor`) signs
+//! the head with a key the database does not hold, and [`verify`] (`convio audit verify`)
+//! checks the chain against it.
+
+mod anchor;
+
+pub use anchor::{Anchor, AnchorKey, FILE_POLL, SignedHead};
 
 use super::Services;
 use super::conversion::Page;
@@ -12,8 +20,9 @@ use crate::error::{AppError, AppResult};
 use chrono::SecondsFormat;
 use entity::audit_log;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -145,13 +154,19 @@ fn sorted(value: &Value) -> Value {
     }
 }
 
-/// The outcome of walking the chain.
+/// What `convio audit verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChainReport {
-    /// Every chained entry links to the one before and hashes to what it stores.
+    /// Every chained entry links to the one before and hashes to what it stores, and the
+    /// chain reaches every signed head it was checked against.
     Intact {
         /// Entries in the chain (entries from before it started are not counted).
         entries: u64,
+        /// The entry the database's signed head names, and since which entry heads are
+        /// signed, when checked with the anchor key.
+        signed: Option<(i64, i64)>,
+        /// The entry the anchor file names, when checked against it.
+        file: Option<i64>,
     },
     /// The first entry that does not verify.
     Broken {
@@ -161,12 +176,66 @@ pub enum ChainReport {
         /// What is stored.
         stored: String,
     },
+    /// Entries a signed head vouches for are gone: the chain is shorter than it was.
+    Truncated {
+        source: AnchorSource,
+        /// The entry the head names, and how many chained entries it counts up to it.
+        signed_id: i64,
+        signed_entries: u64,
+        /// How many are missing.
+        missing: u64,
+        /// Whether the signed entry itself is gone (the newest entries were removed), or
+        /// still there with fewer entries before it.
+        head_gone: bool,
+        /// What the chain holds now: entries, and the newest.
+        holds: u64,
+        last_id: Option<i64>,
+    },
+    /// The signed head and the chain disagree otherwise, or there is no head to check.
+    Unanchored {
+        source: AnchorSource,
+        reason: String,
+    },
+}
+
+/// Which signed head a verdict is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnchorSource {
+    /// The row `audit_anchors`, checked with `--audit-anchor-key`.
+    Database,
+    /// The file given as `--audit-anchor-file`.
+    File,
+}
+
+impl std::fmt::Display for AnchorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AnchorSource::Database => "the signed head in the database",
+            AnchorSource::File => "the anchor file",
+        })
+    }
 }
 
 impl std::fmt::Display for ChainReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ChainReport::Intact { entries } => write!(f, "audit log intact: {entries} entries"),
+            ChainReport::Intact {
+                entries,
+                signed,
+                file,
+            } => {
+                write!(f, "audit log intact: {}", self::entries(*entries))?;
+                if let Some((head, since)) = signed {
+                    write!(
+                        f,
+                        "; signed head at entry {head} (signed since entry {since})"
+                    )?;
+                }
+                if let Some(head) = file {
+                    write!(f, "; reaches the anchor file's entry {head}")?;
+                }
+                Ok(())
+            }
             ChainReport::Broken {
                 id,
                 expected,
@@ -175,17 +244,87 @@ impl std::fmt::Display for ChainReport {
                 f,
                 "audit log broken at entry {id}: expected {expected}, stored {stored}"
             ),
+            ChainReport::Truncated {
+                source,
+                signed_id,
+                signed_entries,
+                missing,
+                head_gone,
+                holds,
+                last_id,
+            } => {
+                let last = last_id.map_or("none".to_owned(), |id| format!("entry {id}"));
+                let (missing, holds) = (entries(*missing), entries(*holds));
+                if *head_gone {
+                    write!(
+                        f,
+                        "audit log truncated: {source} names entry {signed_id} as entry number \
+                         {signed_entries} of the chain, and it is gone: {missing} missing, the \
+                         newest up to entry {signed_id} (the chain now holds {holds}; its \
+                         newest is {last})"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "audit log truncated: {source} counts {} up to entry {signed_id}: \
+                         {missing} before it missing (the chain now holds {holds}; its newest \
+                         is {last})",
+                        entries(*signed_entries)
+                    )
+                }
+            }
+            ChainReport::Unanchored { source, reason } => {
+                write!(f, "audit log not as signed: {source}: {reason}")
+            }
         }
     }
 }
 
+/// Where a chain walk found the entry a signed head names.
+#[derive(Clone, Debug, Default)]
+struct Mark {
+    id: i64,
+    /// Its position in the chain (1 for the first chained entry) and stored hash.
+    found: Option<(u64, Option<String>)>,
+    /// Chained entries with a smaller id.
+    before: u64,
+}
+
+/// A chain walked to its end without a broken link.
+struct Walk {
+    entries: u64,
+    last_id: Option<i64>,
+    /// One per id asked for, in the same order.
+    marks: Vec<Mark>,
+}
+
 /// Walks the chain in id order and recomputes every hash. Entries before the first hashed
 /// one predate the chain and are skipped; from it on, every entry must link and hash.
-/// (Removing the newest entries leaves no trace in the rows: compare `N` over time.)
+/// Removing the newest entries leaves no trace in the rows: [`verify`] checks signed heads.
 pub async fn verify_chain(conn: &impl ConnectionTrait) -> AppResult<ChainReport> {
+    Ok(match walk(conn, &[]).await? {
+        Ok(walk) => ChainReport::Intact {
+            entries: walk.entries,
+            signed: None,
+            file: None,
+        },
+        Err(broken) => broken,
+    })
+}
+
+/// The chain walked (see [`verify_chain`]), noting where the entries `ids` sit; `Err` with
+/// the first entry that does not verify.
+async fn walk(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<Result<Walk, ChainReport>> {
     let shown = |h: &Option<String>| h.clone().unwrap_or_else(|| "(none)".to_owned());
     let (mut started, mut previous) = (false, None::<String>);
     let mut entries = 0u64;
+    let mut marks: Vec<Mark> = ids
+        .iter()
+        .map(|&id| Mark {
+            id,
+            ..Mark::default()
+        })
+        .collect();
     let mut after = i64::MIN;
     loop {
         let batch = audit_log::Entity::find()
@@ -195,7 +334,12 @@ pub async fn verify_chain(conn: &impl ConnectionTrait) -> AppResult<ChainReport>
             .all(conn)
             .await?;
         let Some(last) = batch.last() else {
-            return Ok(ChainReport::Intact { entries });
+            let last_id = (entries > 0).then_some(after);
+            return Ok(Ok(Walk {
+                entries,
+                last_id,
+                marks,
+            }));
         };
         after = last.id;
         for entry in batch {
@@ -206,23 +350,191 @@ pub async fn verify_chain(conn: &impl ConnectionTrait) -> AppResult<ChainReport>
             started = true;
             // The first chained entry links to nothing; each later one to the one before.
             if entry.prev_hash != previous {
-                return Ok(ChainReport::Broken {
+                return Ok(Err(ChainReport::Broken {
                     id: entry.id,
                     expected: format!("prev_hash {}", shown(&previous)),
                     stored: format!("prev_hash {}", shown(&entry.prev_hash)),
-                });
+                }));
             }
             let expected = entry_hash(&entry)?;
             if entry.hash.as_deref() != Some(expected.as_str()) {
-                return Ok(ChainReport::Broken {
+                return Ok(Err(ChainReport::Broken {
                     id: entry.id,
                     expected,
                     stored: shown(&entry.hash),
-                });
+                }));
             }
             entries += 1;
+            for mark in &mut marks {
+                if entry.id < mark.id {
+                    mark.before += 1;
+                } else if entry.id == mark.id {
+                    mark.found = Some((entries, entry.hash.clone()));
+                }
+            }
             previous = entry.hash;
         }
+    }
+}
+
+/// `convio audit verify`: walks the chain (see [`verify_chain`]) and checks it against the
+/// signed heads `anchor` gives: with the key, the database's signed head must be the chain's
+/// head exactly, with as many entries as it counts; with the file, the chain must still hold
+/// the file's head at its position (and may have grown since). The chain is read in one
+/// snapshot, so nodes writing meanwhile do not make it look torn.
+pub async fn verify(
+    conn: &DatabaseConnection,
+    anchor: &crate::config::AuditAnchor,
+) -> AppResult<ChainReport> {
+    let key = anchor.key.as_deref().map(AnchorKey::parse).transpose()?;
+    let from_file = match &anchor.file {
+        Some(path) => Some(anchor::read_file(path).await?.ok_or_else(|| {
+            AppError::invalid(
+                "audit_anchor_file",
+                format!("--audit-anchor-file {} does not exist", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let txn = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            conn.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => conn.begin().await?,
+    };
+    let in_database = match &key {
+        Some(_) => anchor::stored(&txn).await?,
+        None => None,
+    };
+    let ids: Vec<i64> = [&in_database, &from_file]
+        .into_iter()
+        .flatten()
+        .map(|s| s.head.entry_id)
+        .collect();
+    let walk = match walk(&txn, &ids).await? {
+        Ok(walk) => walk,
+        Err(broken) => return Ok(broken),
+    };
+    txn.commit().await?;
+    let mut marks = walk.marks.iter();
+    if let Some(key) = &key {
+        match &in_database {
+            None if walk.entries > 0 => {
+                return Ok(ChainReport::Unanchored {
+                    source: AnchorSource::Database,
+                    reason: format!(
+                        "there is none, yet the chain holds {}: it was removed, or no node \
+                         has written with --audit-anchor-key",
+                        entries(walk.entries)
+                    ),
+                });
+            }
+            None => {}
+            Some(signed) => {
+                let mark = marks.next().cloned().unwrap_or_default();
+                if !key.signed(signed) {
+                    return Ok(ChainReport::Unanchored {
+                        source: AnchorSource::Database,
+                        reason: "it does not verify with this key (signed with another key, or \
+                                 forged)"
+                            .to_owned(),
+                    });
+                }
+                if let Some(report) = check(signed, &mark, &walk, true, AnchorSource::Database) {
+                    return Ok(report);
+                }
+            }
+        }
+    }
+    if let Some(signed) = &from_file {
+        let mark = marks.next().cloned().unwrap_or_default();
+        if key.as_ref().is_some_and(|key| !key.signed(signed)) {
+            return Ok(ChainReport::Unanchored {
+                source: AnchorSource::File,
+                reason: "it does not verify with this key".to_owned(),
+            });
+        }
+        if let Some(report) = check(signed, &mark, &walk, false, AnchorSource::File) {
+            return Ok(report);
+        }
+    }
+    Ok(ChainReport::Intact {
+        entries: walk.entries,
+        signed: in_database.map(|s| (s.head.entry_id, s.head.since_entry_id)),
+        file: from_file.map(|s| s.head.entry_id),
+    })
+}
+
+/// Whether the walked chain agrees with `signed`, whose entry the walk found as `mark`.
+/// `exact`: the head must be the chain's newest entry (the database's row, moved by every
+/// write); otherwise the chain may have grown past it (the file, copied later).
+fn check(
+    signed: &SignedHead,
+    mark: &Mark,
+    walk: &Walk,
+    exact: bool,
+    source: AnchorSource,
+) -> Option<ChainReport> {
+    let head = &signed.head;
+    let truncated = |missing: u64, head_gone: bool| ChainReport::Truncated {
+        source,
+        signed_id: head.entry_id,
+        signed_entries: head.entries,
+        missing,
+        head_gone,
+        holds: walk.entries,
+        last_id: walk.last_id,
+    };
+    let unanchored = |reason: String| ChainReport::Unanchored { source, reason };
+    let position = if head.entry_id == 0 {
+        // Signed while the chain was empty.
+        0
+    } else {
+        match &mark.found {
+            None => return Some(truncated(head.entries.saturating_sub(mark.before), true)),
+            Some((_, hash)) if hash.as_deref() != Some(head.entry_hash.as_str()) => {
+                return Some(unanchored(format!(
+                    "entry {} is not the entry that was signed (its hash differs): entries up \
+                     to it were rewritten",
+                    head.entry_id
+                )));
+            }
+            Some((position, _)) => *position,
+        }
+    };
+    if position < head.entries {
+        return Some(truncated(head.entries - position, false));
+    }
+    if position > head.entries {
+        return Some(unanchored(format!(
+            "the chain holds {} up to entry {}, {} more than were signed: entries were added \
+             behind convio's back",
+            entries(position),
+            head.entry_id,
+            position - head.entries
+        )));
+    }
+    if exact && walk.entries > position {
+        return Some(unanchored(format!(
+            "{} after the signed head (entry {}) not signed: written by a node without \
+             --audit-anchor-key, or added behind convio's back",
+            entries(walk.entries - position),
+            head.entry_id
+        )));
+    }
+    None
+}
+
+/// "1 entry", "5 entries".
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".to_owned()
+    } else {
+        format!("{n} entries")
     }
 }
 
@@ -287,5 +599,25 @@ impl Services {
     /// Verifies the audit chain of this server's database.
     pub async fn verify_audit_chain(&self) -> AppResult<ChainReport> {
         verify_chain(self.db.conn()).await
+    }
+
+    /// Signs the audit chain's head in every write transaction from now on, with the key
+    /// `anchor` gives, and keeps its anchor file (see `anchor`). Without a key nothing
+    /// changes; a file without a key is refused, naming `audit_anchor_file`.
+    pub fn with_audit_anchor(mut self, anchor: &crate::config::AuditAnchor) -> AppResult<Self> {
+        let Some(secret) = &anchor.key else {
+            return match anchor.file {
+                Some(_) => Err(AppError::invalid(
+                    "audit_anchor_file",
+                    "needs --audit-anchor-key: there is no signed head to copy without it",
+                )),
+                None => Ok(self),
+            };
+        };
+        let key = AnchorKey::parse(secret)?;
+        let file = anchor.file.clone().map(|path| (path, self.db.clone()));
+        let hook = std::sync::Arc::new(Anchor::new(key, file));
+        self.db = self.db.clone().with_commit_hook(hook);
+        Ok(self)
     }
 }

@@ -2,6 +2,7 @@
 
 use super::access::{acting_workspace, ensure_workspace};
 use super::id_allocator::{self, IdSpace};
+use super::shared::{self, SeenContact};
 use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
 use crate::domain::{
@@ -9,8 +10,11 @@ use crate::domain::{
     is_sensitive,
 };
 use crate::error::{AppError, AppResult};
-use entity::{contact, lead};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use entity::{contact, lead, workspace_tracking};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
+};
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Default)]
@@ -49,14 +53,15 @@ impl ContactConversionUpdate {
 }
 
 impl Services {
-    /// Creates a contact. A chosen `id` must be at most `CLIENT_ID_MAX` (else `invalid`
-    /// naming `id`) and unused (else `Conflict`); without one, convio assigns the next id of
-    /// its own range, which no client id can reach.
+    /// Creates a contact, owned by the caller's workspace (or the one the admin names). A
+    /// chosen `id` must be at most `CLIENT_ID_MAX` (else `invalid` naming `id`) and unused
+    /// (else `Conflict`: ids are global, so a taken id is refused whoever holds it); without
+    /// one, convio assigns the next id of its own range, which no client id can reach.
     pub async fn create_contact(
         &self,
         caller: &Caller,
         input: NewContact,
-    ) -> AppResult<contact::Model> {
+    ) -> AppResult<SeenContact> {
         let principal = &caller.principal;
         principal.require(Permission::Update)?;
         let owner = acting_workspace(caller, input.workspace_id, "workspace_id", false)?;
@@ -86,7 +91,11 @@ impl Services {
                 let (sensitive, mut other): (Map<String, Value>, Map<String, Value>) =
                     map.into_iter().partition(|(key, _)| is_sensitive(key));
                 if !sensitive.is_empty() {
-                    other.extend(self.seal::<contact::Model>(&id.to_string(), sensitive)?);
+                    other.extend(self.seal_by::<contact::Model>(
+                        &id.to_string(),
+                        sensitive,
+                        owner.as_ref(),
+                    )?);
                 }
                 Some(Value::Object(other))
             }
@@ -122,6 +131,7 @@ impl Services {
                 },
             )
             .await?;
+            shared::record_creation(&*txn, ContactId(stored.id), owner, at).await?;
         }
         // Personal data stays out of the audit details: they say which fields were given.
         let given: Vec<&str> = [
@@ -143,29 +153,35 @@ impl Services {
         )
         .await?;
         txn.commit().await?;
-        Ok(stored)
+        // Its creator owns it, and the admin sees every contact whole.
+        Ok(SeenContact::whole(stored))
     }
 
-    pub async fn contact(
+    /// One contact as the caller sees it (see `shared`), or `None` when it does not exist or
+    /// is not the caller's.
+    pub async fn contact(&self, caller: &Caller, id: ContactId) -> AppResult<Option<SeenContact>> {
+        caller.principal.require(Permission::Read)?;
+        let principal = &caller.principal;
+        let query = access::one_visible_contact(principal, id);
+        let found = shared::seen_query(self.db.conn(), principal, query).await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Contacts by id as the caller sees them, for the DataLoader: one query however many.
+    /// They are reached only through objects the caller already may see (a conversion, a
+    /// lead), which implies the contact is visible too.
+    pub async fn contacts_by_ids(
         &self,
         caller: &Caller,
-        id: ContactId,
-    ) -> AppResult<Option<contact::Model>> {
-        caller.principal.require(Permission::Read)?;
-        access::visible_contact(self.db.conn(), &caller.principal, id).await
-    }
-
-    /// Contacts by id, for the DataLoader. They are reached only through objects the caller
-    /// already may see (a conversion, a lead), which implies the contact is visible too.
-    pub async fn contacts_by_ids(&self, ids: &[i64]) -> AppResult<Vec<contact::Model>> {
-        Ok(contact::Entity::find()
-            .filter(contact::Column::Id.is_in(ids.to_vec()))
-            .all(self.db.conn())
-            .await?)
+        ids: &[i64],
+    ) -> AppResult<Vec<SeenContact>> {
+        let query = contact::Entity::find().filter(contact::Column::Id.is_in(ids.to_vec()));
+        shared::seen_query(self.db.conn(), &caller.principal, query).await
     }
 
     /// Hands a contact from one workspace to another: `sent` for the sender, `received` for
-    /// the receiver. These rows are the denominators of conversion rates and the funnel.
+    /// the receiver. These rows are the denominators of conversion rates and the funnel. A
+    /// contact the caller cannot see is `NotFound` before any other field is looked at.
     pub async fn send_contact(
         &self,
         caller: &Caller,
@@ -173,7 +189,7 @@ impl Services {
         to: WorkspaceId,
         from: Option<WorkspaceId>,
         lead_id: Option<LeadId>,
-    ) -> AppResult<contact::Model> {
+    ) -> AppResult<SeenContact> {
         caller.principal.require(Permission::Update)?;
         let from = acting_workspace(caller, from, "from_workspace_id", true)?.ok_or_else(|| {
             AppError::invalid("from_workspace_id", "is required for the admin key")
@@ -185,11 +201,11 @@ impl Services {
             ));
         }
         let txn = self.db.begin_write().await?;
-        ensure_workspace(&*txn, "from_workspace_id", &from).await?;
-        ensure_workspace(&*txn, "to_workspace_id", &to).await?;
         let contact = access::visible_contact_for_update(&*txn, &caller.principal, id)
             .await?
             .ok_or_else(|| AppError::not_found("contact", id))?;
+        ensure_workspace(&*txn, "from_workspace_id", &from).await?;
+        ensure_workspace(&*txn, "to_workspace_id", &to).await?;
         if let Some(lead_id) = lead_id {
             let lead = lead::Entity::find_by_id(lead_id.0).one(&*txn).await?;
             if lead.is_none_or(|l| l.contact_id != contact.id) {
@@ -200,17 +216,13 @@ impl Services {
             }
         }
         let at = now();
-        // A workspace's received contacts count once, on the day of the first receipt.
         let first_receipt = !access::has_tracking(&*txn, id, &to, TrackingAction::Received).await?;
+        let receiver_status = shared::record_send(&*txn, id, &from, &to, at).await?;
+        // A workspace's received contacts count once, on the day of the first receipt, under
+        // the status the receiver itself reached.
         if first_receipt {
             let mut rollups = rollup::Delta::default();
-            rollups.contact(
-                &self.rollup_zones,
-                to.as_str(),
-                at,
-                ConversionStatus::from_stored(&contact.conversion_status),
-                1,
-            );
+            rollups.contact(&self.rollup_zones, to.as_str(), at, receiver_status, 1);
             rollups.apply(&*txn).await?;
         }
         for (workspace_id, action) in [
@@ -248,20 +260,25 @@ impl Services {
             json!({ "from": from.as_str(), "to": to.as_str(), "lead_id": lead_id.map(|l| l.0) }),
         )
         .await?;
+        let seen = shared::seen(&*txn, &caller.principal, contact).await?;
         txn.commit().await?;
         if first_receipt {
             self.metrics.contact_received();
         }
-        Ok(contact)
+        Ok(seen)
     }
 
-    /// `PATCH /contacts/{id}/conversion`: set status, workspaces, owner and metadata.
+    /// `PATCH /contacts/{id}/conversion`: set status, workspaces, owner and metadata. The
+    /// shared row takes every change (the owner and the admin see it whole); the acting
+    /// workspace's own state takes its status, converter and sender, which is what a receiver
+    /// sees (see `shared`). A contact the caller cannot see is `NotFound` before any field is
+    /// looked at, so the answer never depends on what the caller may not see.
     pub async fn update_contact_conversion(
         &self,
         caller: &Caller,
         id: ContactId,
         update: ContactConversionUpdate,
-    ) -> AppResult<contact::Model> {
+    ) -> AppResult<SeenContact> {
         let principal = &caller.principal;
         principal.require(Permission::Update)?;
         if update.is_empty() {
@@ -279,28 +296,29 @@ impl Services {
             ));
         }
         let txn = self.db.begin_write().await?;
-        if let Some(ws) = &update.sent_from_workspace {
-            ensure_workspace(&*txn, "sent_from_workspace", ws).await?;
-            // A workspace may name another as the sender only if that one really sent it
-            // (plan §6.2: HubSpot records that lead_gen_team sent the contact).
-            if principal.scope().is_some_and(|own| own != ws)
-                && !access::has_tracking(&*txn, id, ws, TrackingAction::Sent).await?
-            {
-                return Err(AppError::invalid(
-                    "sent_from_workspace",
-                    "did not send this contact",
-                ));
-            }
+        let contact = access::visible_contact_for_update(&*txn, principal, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("contact", id))?;
+        super::privacy::refuse_if_erased(
+            &contact,
+            "custom_metadata",
+            update.custom_metadata.is_some(),
+        )?;
+        if let Some(named) = &update.sent_from_workspace {
+            ensure_sender(&*txn, caller, id, named).await?;
         }
         if let Some(ws) = &update.converted_from_workspace {
             ensure_workspace(&*txn, "converted_from_workspace", ws).await?;
         }
-        let contact = access::visible_contact_for_update(&*txn, principal, id)
-            .await?
-            .ok_or_else(|| AppError::not_found("contact", id))?;
 
         let mut changed: Vec<&str> = Vec::new();
         let at = now();
+        let own_update = shared::Updated {
+            conversion_status: update.conversion_status,
+            converted_by: update.converted_by.clone(),
+            converted_from_workspace: update.converted_from_workspace.is_some(),
+            sent_from_workspace: update.sent_from_workspace.clone(),
+        };
         let mut row = contact.clone().into_active_model();
         if let Some(ws) = &update.sent_from_workspace {
             row.sent_from_workspace = Set(Some(ws.as_str().to_owned()));
@@ -322,9 +340,13 @@ impl Services {
             changed.push("converted_by");
         }
         if let Some(incoming) = update.custom_metadata {
-            // Sealed before merging: stored values are already sealed for this row.
-            let incoming =
-                self.seal::<contact::Model>(&contact.id.to_string(), incoming.into_map())?;
+            // Sealed before merging: stored values are already sealed for this row. Each
+            // names its writer, who (with the owner and the admin) may read it back.
+            let incoming = self.seal_by::<contact::Model>(
+                &contact.id.to_string(),
+                incoming.into_map(),
+                principal.workspace(),
+            )?;
             let merged = if update.replace_custom_metadata {
                 incoming
             } else {
@@ -336,25 +358,30 @@ impl Services {
             changed.push("custom_metadata");
         }
         row.updated_at = Set(at);
-        let before = ConversionStatus::from_stored(&contact.conversion_status);
         let contact = row.update(&*txn).await?;
-        let mut rollups = rollup::Delta::default();
-        rollup::status_changed(
-            &*txn,
-            &self.rollup_zones,
-            &mut rollups,
-            contact.id,
-            before,
-            ConversionStatus::from_stored(&contact.conversion_status),
-        )
-        .await?;
-        rollups.apply(&*txn).await?;
 
+        // The workspace the change is made by (or, for the admin, for): its own state moves,
+        // and with it its funnel; nobody else's.
         let actor_workspace = principal
             .workspace()
             .cloned()
             .or_else(|| update.converted_from_workspace.clone());
+        let mut own = None;
         if let Some(ws) = &actor_workspace {
+            let (before, after) = shared::record_update(&*txn, id, ws, own_update, at).await?;
+            let mut rollups = rollup::Delta::default();
+            rollup::status_changed(
+                &*txn,
+                &self.rollup_zones,
+                &mut rollups,
+                contact.id,
+                ws.as_str(),
+                before,
+                ConversionStatus::from_stored(&after.conversion_status),
+            )
+            .await?;
+            rollups.apply(&*txn).await?;
+            // The workspace's own activity shows its own status, not the shared one.
             tracking::record(
                 &*txn,
                 tracking::Event {
@@ -364,12 +391,13 @@ impl Services {
                     action: TrackingAction::Updated,
                     at,
                     metadata: Some(json!({
-                        "conversion_status": contact.conversion_status,
+                        "conversion_status": after.conversion_status,
                         "fields": changed,
                     })),
                 },
             )
             .await?;
+            own = Some(after);
         }
         audit::record(
             &*txn,
@@ -381,8 +409,61 @@ impl Services {
         )
         .await?;
         txn.commit().await?;
-        Ok(contact)
+        Ok(SeenContact::new(principal, contact, own.as_ref()))
     }
+}
+
+/// Whether the caller may name `named` as the contact's sender: itself; for the owner (and
+/// the admin) any workspace that sent the contact on; for a receiver only a workspace that
+/// sent the contact to it (plan §6.2: HubSpot records that lead_gen_team sent it). Whether
+/// some workspace sent the contact to somebody else is not a receiver's to learn, so naming
+/// one reads exactly like naming one that never sent it.
+async fn ensure_sender(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    id: ContactId,
+    named: &WorkspaceId,
+) -> AppResult<()> {
+    let sent = match caller.principal.scope() {
+        None => true,
+        Some(own) if own == named => true,
+        Some(own) => match shared::state(conn, id, own).await? {
+            Some(state) if state.owner => {
+                access::has_tracking(conn, id, named, TrackingAction::Sent).await?
+            }
+            _ => received_from(conn, id, own, named).await?,
+        },
+    };
+    if !sent {
+        return Err(AppError::invalid(
+            "sent_from_workspace",
+            "did not send this contact to you",
+        ));
+    }
+    ensure_workspace(conn, "sent_from_workspace", named).await
+}
+
+/// Whether `sender` ever sent the contact to `receiver` (the `counterpart` of the receiver's
+/// `received` rows: a few per contact at most).
+async fn received_from(
+    conn: &impl ConnectionTrait,
+    id: ContactId,
+    receiver: &WorkspaceId,
+    sender: &WorkspaceId,
+) -> AppResult<bool> {
+    let receipts: Vec<Option<Value>> = workspace_tracking::Entity::find()
+        .select_only()
+        .column(workspace_tracking::Column::Metadata)
+        .filter(workspace_tracking::Column::ContactId.eq(id.0))
+        .filter(workspace_tracking::Column::WorkspaceId.eq(receiver.as_str()))
+        .filter(workspace_tracking::Column::Action.eq(TrackingAction::Received.as_str()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(receipts
+        .iter()
+        .flatten()
+        .any(|m| m["counterpart"].as_str() == Some(sender.as_str())))
 }
 
 /// Shallow merge: keys in `incoming` overwrite, a `null` removes the key, others stay.

@@ -1,18 +1,24 @@
 //! Listing contacts: every contact the caller may see, or the funnel's drill-down (the
 //! contacts received in a period that reached a stage). The drill-down uses the funnel's own
-//! definition of "received" (`stats::received`), so a stage's list matches its count.
+//! definitions of "received" (`stats::received`) and of a receipt's status (the status its
+//! receiver reached, `contact_states`), so a stage's list matches its count. Contacts come
+//! back as the caller sees them (`shared`), the caller's own states joined into the one query
+//! that reads the page.
 
 use super::conversion::{MAX_PAGE, Page, scoped_workspace};
+use super::shared::{self, SeenContact};
+use super::stats::own_status;
 use super::{Services, access};
 use crate::auth::Caller;
 use crate::domain::{
     ContactId, ConversionStatus, DateRange, FunnelStage, Permission, TrackingAction, WorkspaceId,
 };
 use crate::error::AppResult;
-use entity::{contact, workspace_tracking};
+use entity::{contact, contact_state, workspace_tracking};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
 };
 
 /// Filters of the `contacts` query; all optional and combined with AND.
@@ -26,9 +32,10 @@ pub struct ContactFilter {
     pub workspace_id: Option<WorkspaceId>,
     /// When the workspace first received the contact.
     pub received: DateRange,
-    /// Whose current status reached this funnel stage.
+    /// Whose current status (as the caller sees it; in the drill-down, as the receiving
+    /// workspace reached it) reached this funnel stage.
     pub reached: Option<FunnelStage>,
-    /// Whose current status is exactly this.
+    /// Whose current status (seen the same way) is exactly this.
     pub status: Option<ConversionStatus>,
 }
 
@@ -38,6 +45,21 @@ impl ContactFilter {
             || self.received.from.is_some()
             || self.received.until.is_some()
             || self.reached.is_some()
+    }
+
+    /// The statuses both `reached` and `status` allow; `None` when neither narrows.
+    fn statuses(&self) -> Option<Vec<&'static str>> {
+        if self.status.is_none() && self.reached.is_none_or(|s| s.min_rank() == 0) {
+            return None;
+        }
+        Some(
+            ConversionStatus::ALL
+                .into_iter()
+                .filter(|s| self.reached.is_none_or(|stage| stage.reached_by(*s)))
+                .filter(|s| self.status.is_none_or(|wanted| wanted == *s))
+                .map(ConversionStatus::as_str)
+                .collect(),
+        )
     }
 }
 
@@ -49,13 +71,14 @@ impl Services {
         filter: &ContactFilter,
         first: u64,
         after: Option<ContactId>,
-    ) -> AppResult<Page<contact::Model>> {
+    ) -> AppResult<Page<SeenContact>> {
         let first = first.clamp(1, MAX_PAGE);
         let mut query = contact_query(caller, filter)?.order_by_asc(contact::Column::Id);
         if let Some(after) = after {
             query = query.filter(contact::Column::Id.gt(after.0));
         }
-        let mut items = query.limit(first + 1).all(self.db.conn()).await?;
+        let query = query.limit(first + 1);
+        let mut items = shared::seen_query(self.db.conn(), &caller.principal, query).await?;
         let has_next_page = items.len() as u64 > first;
         items.truncate(first as usize);
         Ok(Page {
@@ -74,42 +97,81 @@ impl Services {
 /// The contacts `filter` selects for `caller`, unordered.
 fn contact_query(caller: &Caller, filter: &ContactFilter) -> AppResult<Select<contact::Entity>> {
     caller.principal.require(Permission::Read)?;
-    let mut query = if filter.is_drill_down() {
+    let statuses = filter.statuses();
+    if filter.is_drill_down() {
         // Confined to the caller's workspace's receipts, so a workspace sees only its own.
         let workspace = scoped_workspace(caller, filter.workspace_id.as_ref())?;
-        contact::Entity::find().filter(
-            contact::Column::Id.in_subquery(received_in(workspace.as_ref(), &filter.received)),
-        )
-    } else {
-        access::visible_contacts(&caller.principal)
+        let receipts = received_in(workspace.as_ref(), &filter.received, statuses.as_deref());
+        return Ok(contact::Entity::find().filter(contact::Column::Id.in_subquery(receipts)));
+    }
+    let query = access::visible_contacts(&caller.principal);
+    let Some(statuses) = statuses else {
+        return Ok(query);
     };
-    if let Some(stage) = filter.reached.filter(|s| s.min_rank() > 0) {
-        let reached: Vec<&str> = ConversionStatus::ALL
-            .into_iter()
-            .filter(|s| stage.reached_by(*s))
-            .map(ConversionStatus::as_str)
-            .collect();
-        query = query.filter(contact::Column::ConversionStatus.is_in(reached));
-    }
-    if let Some(status) = filter.status {
-        query = query.filter(contact::Column::ConversionStatus.eq(status.as_str()));
-    }
-    Ok(query)
+    Ok(match caller.principal.scope() {
+        None => query.filter(contact::Column::ConversionStatus.is_in(statuses)),
+        // The owner filters by the shared status it sees, a receiver by its own.
+        Some(workspace) => {
+            let own = |owner: bool| {
+                contact_state::Entity::find()
+                    .select_only()
+                    .column(contact_state::Column::ContactId)
+                    .filter(contact_state::Column::WorkspaceId.eq(workspace.as_str()))
+                    .filter(contact_state::Column::Owner.eq(owner))
+            };
+            query.filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(contact::Column::Id.in_subquery(own(true).into_query()))
+                            .add(contact::Column::ConversionStatus.is_in(statuses.clone())),
+                    )
+                    .add(
+                        contact::Column::Id.in_subquery(
+                            own(false)
+                                .filter(contact_state::Column::ConversionStatus.is_in(statuses))
+                                .into_query(),
+                        ),
+                    ),
+            )
+        }
+    })
 }
 
 /// Ids of the contacts whose first receipt by a workspace (`workspace`, or any) falls in
-/// `range`: the pairs `stats::received_from_rows` counts, reduced to their contacts.
-fn received_in(workspace: Option<&WorkspaceId>, range: &DateRange) -> SelectStatement {
+/// `range` and, with `statuses`, whose receiving workspace reached one of them: the pairs
+/// `stats::received_from_rows` counts, reduced to their contacts.
+fn received_in(
+    workspace: Option<&WorkspaceId>,
+    range: &DateRange,
+    statuses: Option<&[&str]>,
+) -> SelectStatement {
+    use contact_state::Column as S;
     use workspace_tracking::Column as T;
-    let first = || Expr::expr(Func::min(Expr::col(T::Timestamp)));
+    let t = workspace_tracking::Entity;
+    let first = || Expr::expr(Func::min(Expr::col((t, T::Timestamp))));
     let mut pairs = Query::select();
     pairs
-        .column(T::ContactId)
-        .from(workspace_tracking::Entity)
-        .and_where(Expr::col(T::Action).eq(TrackingAction::Received.as_str()))
-        .group_by_columns([T::WorkspaceId, T::ContactId]);
+        .column((t, T::ContactId))
+        .from(t)
+        .and_where(Expr::col((t, T::Action)).eq(TrackingAction::Received.as_str()))
+        .group_by_col((t, T::WorkspaceId))
+        .group_by_col((t, T::ContactId));
     if let Some(ws) = workspace {
-        pairs.and_where(Expr::col(T::WorkspaceId).eq(ws.as_str()));
+        pairs.and_where(Expr::col((t, T::WorkspaceId)).eq(ws.as_str()));
+    }
+    if let Some(statuses) = statuses {
+        let s = contact_state::Entity;
+        pairs
+            .left_join(
+                s,
+                Expr::col((s, S::ContactId))
+                    .equals((t, T::ContactId))
+                    .and(Expr::col((s, S::WorkspaceId)).equals((t, T::WorkspaceId))),
+            )
+            .and_where(
+                own_status(Expr::col((s, S::ConversionStatus))).is_in(statuses.iter().copied()),
+            );
     }
     if let Some(from) = range.from {
         pairs.and_having(first().gte(from));

@@ -2,7 +2,7 @@
 
 use super::access::{acting_workspace, ensure_workspace};
 use super::idempotency::{self, Claim};
-use super::{Services, access, audit, now, rollup, tracking};
+use super::{Services, access, audit, now, rollup, shared, tracking};
 use crate::auth::Caller;
 use crate::domain::{
     Amount, ContactId, ConversionStatus, ConversionType, Currency, CustomData, DateRange,
@@ -248,6 +248,7 @@ impl Services {
         let contact = access::visible_contact_for_update(txn, principal, input.contact_id)
             .await?
             .ok_or_else(|| AppError::invalid("contact_id", "no such contact"))?;
+        super::privacy::refuse_if_erased(&contact, "custom_data", input.custom_data.is_some())?;
         let lead = match input.lead_id {
             Some(lead_id) => {
                 let lead = lead::Entity::find_by_id(lead_id.0).one(txn).await?;
@@ -308,8 +309,8 @@ impl Services {
         let (lifetime_high, lifetime_low) =
             wide::split(contact.lifetime_value_minor() + i128::from(value_minor.unwrap_or(0)))
                 .ok_or_else(|| AppError::Internal("a lifetime value beyond 95 bits".into()))?;
-        let before = ConversionStatus::from_stored(&contact.conversion_status);
-        let status = before.advanced_by(input.conversion_type.as_str());
+        let status = ConversionStatus::from_stored(&contact.conversion_status)
+            .advanced_by(input.conversion_type.as_str());
         rollups.conversion(
             &self.rollup_zones,
             &stored.workspace_id,
@@ -317,8 +318,31 @@ impl Services {
             stored.converted_at,
             stored.value_minor,
         );
-        rollup::status_changed(txn, &self.rollup_zones, rollups, contact.id, before, status)
-            .await?;
+        // The converting workspace's own figures and status: what it sees of a contact it
+        // does not own, and what its funnel counts.
+        let (own_before, own_after) = shared::record_conversion(
+            txn,
+            input.contact_id,
+            &workspace_id,
+            shared::Converted {
+                kind: input.conversion_type.as_str(),
+                value_minor,
+                converted_by: &input.converted_by,
+                converted_at,
+                at: created_at,
+            },
+        )
+        .await?;
+        rollup::status_changed(
+            txn,
+            &self.rollup_zones,
+            rollups,
+            contact.id,
+            workspace_id.as_str(),
+            own_before,
+            ConversionStatus::from_stored(&own_after.conversion_status),
+        )
+        .await?;
         // A backfilled older conversion must not move the "last converted" time back.
         let converted_timestamp = contact
             .converted_timestamp
@@ -379,7 +403,7 @@ impl Services {
         if let Some(claim) = claim {
             idempotency::record(txn, claim, stored.id).await?;
         }
-        super::feed::append(txn, stored.id, &contact_after).await?;
+        super::feed::append(txn, stored.id, &contact_after, &own_after).await?;
         Ok(Logged::Stored(stored))
     }
 

@@ -2,10 +2,11 @@
 //! The row's id is the event's durable order; nodes pass only that id to each other.
 
 use super::Services;
+use super::shared::SeenContact;
 use crate::error::{AppError, AppResult};
 use crate::events::ConversionEvent;
 use chrono::{DateTime, Utc};
-use entity::{contact, conversion, feed_event};
+use entity::{contact, contact_state, conversion, feed_event};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -33,11 +34,65 @@ struct ContactAfter {
     converted_from_workspace: Option<String>,
     converted_timestamp: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
+    /// The converting workspace's own state right after: what it sees of a contact it does
+    /// not own. Absent from events stored before `contact_states` existed.
+    #[serde(default)]
+    converter: Option<ConverterAfter>,
+}
+
+/// A `contact_states` row as the event's conversion left it.
+#[derive(Serialize, Deserialize)]
+struct ConverterAfter {
+    owner: bool,
+    conversion_status: String,
+    conversion_count: i32,
+    lifetime_value_low: i64,
+    lifetime_value_high: i64,
+    converted_by: Option<String>,
+    converted_from_workspace: Option<String>,
+    converted_timestamp: Option<DateTime<Utc>>,
+    sent_from_workspace: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ConverterAfter {
+    fn of(state: &contact_state::Model) -> Self {
+        ConverterAfter {
+            owner: state.owner,
+            conversion_status: state.conversion_status.clone(),
+            conversion_count: state.conversion_count,
+            lifetime_value_low: state.lifetime_value_low,
+            lifetime_value_high: state.lifetime_value_high,
+            converted_by: state.converted_by.clone(),
+            converted_from_workspace: state.converted_from_workspace.clone(),
+            converted_timestamp: state.converted_timestamp,
+            sent_from_workspace: state.sent_from_workspace.clone(),
+            updated_at: state.updated_at,
+        }
+    }
+
+    fn state(self, contact_id: i64, workspace_id: &str) -> contact_state::Model {
+        contact_state::Model {
+            contact_id,
+            workspace_id: workspace_id.to_owned(),
+            owner: self.owner,
+            conversion_status: self.conversion_status,
+            conversion_count: self.conversion_count,
+            lifetime_value_low: self.lifetime_value_low,
+            lifetime_value_high: self.lifetime_value_high,
+            converted_by: self.converted_by,
+            converted_from_workspace: self.converted_from_workspace,
+            converted_timestamp: self.converted_timestamp,
+            sent_from_workspace: self.sent_from_workspace,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 impl ContactAfter {
-    fn of(contact: &contact::Model) -> Self {
+    fn of(contact: &contact::Model, converter: &contact_state::Model) -> Self {
         ContactAfter {
+            converter: Some(ConverterAfter::of(converter)),
             conversion_status: contact.conversion_status.clone(),
             conversion_count: contact.conversion_count,
             lifetime_value_low: contact.lifetime_value_low,
@@ -66,13 +121,14 @@ impl ContactAfter {
 }
 
 /// Appends the event for a stored conversion, inside the caller's write transaction, with
-/// `contact` as that conversion left it.
+/// `contact` and the converting workspace's own `state` as that conversion left them.
 pub(crate) async fn append(
     conn: &impl ConnectionTrait,
     conversion_id: Uuid,
     contact: &contact::Model,
+    state: &contact_state::Model,
 ) -> AppResult<()> {
-    let contact_after = serde_json::to_value(ContactAfter::of(contact))
+    let contact_after = serde_json::to_value(ContactAfter::of(contact, state))
         .map_err(|e| AppError::Internal(format!("feed contact state: {e}")))?;
     let postgres = conn.get_database_backend() == DbBackend::Postgres;
     if postgres {
@@ -113,7 +169,8 @@ impl Services {
     }
 
     /// Events after `after`, oldest first, with their conversion and its contact as that
-    /// conversion left it (personal data as stored now).
+    /// conversion left it (personal data as stored now): whole, and as the converting
+    /// workspace sees it. Four queries at most per call, however many events.
     pub async fn feed_events_after(
         &self,
         after: i64,
@@ -139,28 +196,64 @@ impl Services {
             .collect();
         let contact_ids: Vec<i64> = conversions.values().map(|c| c.contact_id).collect();
         let contacts: HashMap<i64, contact::Model> = contact::Entity::find()
-            .filter(contact::Column::Id.is_in(contact_ids))
+            .filter(contact::Column::Id.is_in(contact_ids.clone()))
             .all(conn)
             .await?
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
+        let captured: Vec<Option<ContactAfter>> = rows
+            .iter()
+            .map(|row| {
+                row.contact_after
+                    .clone()
+                    .and_then(|state| serde_json::from_value::<ContactAfter>(state).ok())
+            })
+            .collect();
+        // Events stored before the converter's state was captured show its state as now.
+        let states: HashMap<(i64, String), contact_state::Model> = if captured
+            .iter()
+            .any(|c| c.as_ref().is_none_or(|c| c.converter.is_none()))
+        {
+            contact_state::Entity::find()
+                .filter(contact_state::Column::ContactId.is_in(contact_ids))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|s| ((s.contact_id, s.workspace_id.clone()), s))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         Ok(rows
             .into_iter()
-            .filter_map(|row| {
+            .zip(captured)
+            .filter_map(|(row, captured)| {
                 let conversion = conversions.get(&row.conversion_id)?.clone();
                 let now = contacts.get(&conversion.contact_id)?;
-                let captured = row
-                    .contact_after
-                    .and_then(|state| serde_json::from_value::<ContactAfter>(state).ok());
-                let contact = match captured {
-                    Some(state) => state.over(now),
-                    None => now.clone(),
+                let (contact, converter) = match captured {
+                    Some(mut state) => {
+                        let converter = state
+                            .converter
+                            .take()
+                            .map(|c| c.state(conversion.contact_id, &conversion.workspace_id));
+                        (state.over(now), converter)
+                    }
+                    None => (now.clone(), None),
                 };
+                let converter = converter.or_else(|| {
+                    states
+                        .get(&(conversion.contact_id, conversion.workspace_id.clone()))
+                        .cloned()
+                });
                 Some(ConversionEvent {
                     sequence: row.id,
+                    contact_for_workspace: SeenContact::by_holder(
+                        contact.clone(),
+                        converter.as_ref(),
+                    ),
+                    contact: SeenContact::whole(contact),
                     conversion,
-                    contact,
                 })
             })
             .collect())

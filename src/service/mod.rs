@@ -19,6 +19,7 @@ mod privacy;
 pub mod rate_limit;
 pub mod rollup;
 pub mod sensitive;
+pub mod shared;
 pub mod stats;
 mod tracking;
 pub mod workspace;

@@ -1,6 +1,15 @@
 //! GDPR: erase a contact's personal data on request, and by age under a retention policy.
 //! The contact row, its conversions and their values stay (so totals and rates stay right);
 //! names, contact details and free-form data that may hold personal data are destroyed.
+//!
+//! Destroyed means gone from every file convio owns, not only from what queries return: on
+//! SQLite the old bytes are zeroed as they are overwritten (`secure_delete`, see `db`), and
+//! the `-wal` file, which still holds earlier copies of the pages, is checkpointed and
+//! truncated before the erasure is answered. PostgreSQL keeps old row versions until VACUUM:
+//! docs/security.md says what an operator does about that.
+//!
+//! An erased contact stays erased: it takes no new free-form data ([`refuse_if_erased`]),
+//! while conversions, statuses and workspaces may still be recorded against it.
 
 use super::{Services, audit, now};
 use crate::auth::{Caller, Principal};
@@ -18,9 +27,35 @@ use serde_json::json;
 /// Contacts erased per transaction by the retention sweep: small, so writers are not held up.
 const SWEEP_BATCH: u64 = 100;
 
+/// Checkpoints retried, a second apart, when a reader kept the WAL busy after an erasure.
+const CHECKPOINT_RETRIES: u32 = 60;
+
+/// Refuses free-form data for a contact whose personal data was erased: `field` names the
+/// input that would carry it (`custom_metadata` on the contact, `custom_data` on a
+/// conversion, which is also copied onto its lead), `given` whether the request carries it.
+/// Everything else is still taken: conversions and their values (so totals stay right),
+/// statuses, workspaces, and `converted_by`, which names who converted (an agent, a system),
+/// never the contact. Name, email and phone are only ever set when a contact is created.
+pub(crate) fn refuse_if_erased(
+    contact: &contact::Model,
+    field: &str,
+    given: bool,
+) -> AppResult<()> {
+    match contact.erased_at {
+        Some(_) if given => Err(AppError::Erased {
+            field: field.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Services {
     /// Erases one contact's personal data (admin only). Erasing twice is harmless.
-    pub async fn erase_contact(&self, caller: &Caller, id: ContactId) -> AppResult<contact::Model> {
+    pub async fn erase_contact(
+        &self,
+        caller: &Caller,
+        id: ContactId,
+    ) -> AppResult<super::shared::SeenContact> {
         caller.principal.require_admin()?;
         let txn = self.db.begin_write().await?;
         let contact = contact::Entity::find_by_id(id.0)
@@ -39,7 +74,9 @@ impl Services {
         )
         .await?;
         txn.commit().await?;
-        Ok(erased)
+        self.clear_old_copies().await;
+        // Only the admin erases, and it sees every contact whole.
+        Ok(super::shared::SeenContact::whole(erased))
     }
 
     /// Erases the personal data of every contact created before `cutoff` and not yet erased.
@@ -62,6 +99,9 @@ impl Services {
                 .all(&*txn)
                 .await?;
             if batch.is_empty() {
+                if erased > 0 {
+                    self.clear_old_copies().await;
+                }
                 return Ok(erased);
             }
             for contact in batch {
@@ -80,6 +120,32 @@ impl Services {
             }
             txn.commit().await?;
         }
+    }
+}
+
+impl Services {
+    /// Empties SQLite's `-wal` file, which may still hold copies of the pages from before an
+    /// erasure (the pages themselves were zeroed as they were rewritten). A reader holding
+    /// the WAL past the lock timeout only delays it: it is retried in the background, and
+    /// once more at shutdown. Nothing to do on PostgreSQL.
+    async fn clear_old_copies(&self) {
+        if let Ok(true) = self.db.checkpoint().await {
+            return;
+        }
+        tracing::warn!("erased values remain in the SQLite -wal file until a checkpoint passes");
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            for _ in 0..CHECKPOINT_RETRIES {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if let Ok(true) = db.checkpoint().await {
+                    return;
+                }
+            }
+            tracing::error!(
+                "the SQLite -wal file could not be checkpointed after an erasure; \
+                 it is emptied at shutdown"
+            );
+        });
     }
 }
 

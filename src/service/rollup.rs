@@ -1,6 +1,7 @@
 //! Analytics rollups: for each configured time zone, per local day and per local month, the
 //! count and exact total of conversions (by workspace, and for all workspaces, by type) and
-//! the contacts each workspace received (by their current status). Every write that changes
+//! the contacts each workspace received (by the status that workspace itself reached with
+//! them, so a shared contact's funnel shows each receiver only its own progress). Every write that changes
 //! a figure adds a [`Delta`] and applies it in its own transaction, so the rollups always
 //! equal a direct computation over the rows; a test holds them to that on random data.
 //!
@@ -18,14 +19,14 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{
-    contact, contact_rollup, conversion, conversion_rollup, rollup_zone, wide, workspace,
+    contact_rollup, contact_state, conversion, conversion_rollup, rollup_zone, wide, workspace,
     workspace_tracking,
 };
 use futures_util::TryStreamExt;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
-    StreamTrait, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, StreamTrait,
+    TransactionTrait,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -271,50 +272,45 @@ where
     Expr::col((table, col)).add(Expr::col((sea_orm::sea_query::Alias::new("excluded"), col)))
 }
 
-/// When each workspace first received the contact: the days its contact rollups are on.
-pub async fn first_receipts(
+/// When `workspace` first received the contact: the day its contact rollups count it on.
+pub async fn first_receipt(
     conn: &impl ConnectionTrait,
     contact_id: i64,
-) -> AppResult<Vec<(String, DateTime<Utc>)>> {
-    Ok(workspace_tracking::Entity::find()
+    workspace: &str,
+) -> AppResult<Option<DateTime<Utc>>> {
+    let first: Option<Option<DateTime<Utc>>> = workspace_tracking::Entity::find()
         .select_only()
-        .column(workspace_tracking::Column::WorkspaceId)
         .column_as(workspace_tracking::Column::Timestamp.min(), "first")
         .filter(workspace_tracking::Column::ContactId.eq(contact_id))
+        .filter(workspace_tracking::Column::WorkspaceId.eq(workspace))
         .filter(workspace_tracking::Column::Action.eq(TrackingAction::Received.as_str()))
-        .group_by(workspace_tracking::Column::WorkspaceId)
         .into_tuple()
-        .all(conn)
-        .await?)
+        .one(conn)
+        .await?;
+    Ok(first.flatten())
 }
 
-/// Moves a contact's receipts from one status to another, when its status changes, and marks
-/// stale the figures of every workspace with a conversion on it: grouping conversions by
-/// contact status reads the contact's current status, whoever owns or received it.
+/// Moves `workspace`'s receipt of a contact from one status to another when the status that
+/// workspace reached changes, and marks its figures stale (its conversions grouped by contact
+/// status read that status). Each receiver's funnel counts its own progress only: another
+/// workspace's work on a shared contact moves nothing here.
 pub async fn status_changed(
     conn: &impl ConnectionTrait,
     zones: &[Tz],
     delta: &mut Delta,
     contact_id: i64,
+    workspace: &str,
     from: ConversionStatus,
     to: ConversionStatus,
 ) -> AppResult<()> {
     if from == to {
         return Ok(());
     }
-    for (ws, at) in first_receipts(conn, contact_id).await? {
-        delta.contact(zones, &ws, at, from, -1);
-        delta.contact(zones, &ws, at, to, 1);
+    if let Some(at) = first_receipt(conn, contact_id, workspace).await? {
+        delta.contact(zones, workspace, at, from, -1);
+        delta.contact(zones, workspace, at, to, 1);
     }
-    let converting: Vec<String> = conversion::Entity::find()
-        .select_only()
-        .column(conversion::Column::WorkspaceId)
-        .distinct()
-        .filter(conversion::Column::ContactId.eq(contact_id))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    delta.touched.extend(converting);
+    delta.touched.insert(workspace.to_owned());
     Ok(())
 }
 
@@ -382,26 +378,23 @@ where
             delta.conversion(&zones, &ws, &kind, at, value);
         }
     }
-    let mut receipts = workspace_tracking::Entity::find()
-        .select_only()
-        .column(workspace_tracking::Column::WorkspaceId)
-        .column_as(workspace_tracking::Column::Timestamp.min(), "first")
-        .column(contact::Column::ConversionStatus)
-        .join(
-            JoinType::InnerJoin,
-            workspace_tracking::Relation::Contact.def(),
-        )
-        .filter(workspace_tracking::Column::Action.eq(TrackingAction::Received.as_str()))
-        .group_by(workspace_tracking::Column::WorkspaceId)
-        .group_by(workspace_tracking::Column::ContactId)
-        .group_by(contact::Column::ConversionStatus)
-        .into_tuple::<(String, DateTime<Utc>, String)>()
-        .stream(conn)
-        .await?;
-    while let Some((ws, at, status)) = receipts.try_next().await? {
-        delta.contact(&zones, &ws, at, ConversionStatus::from_stored(&status), 1);
+    // Each (workspace, contact) receipt on its first day, under the status that workspace
+    // reached (`contact_states`; pending without one). In a block, so the stream lets go of
+    // the connection before the delta is applied.
+    {
+        let statement =
+            ConnectionTrait::get_database_backend(conn).build(&receipts_by_own_status());
+        let mut receipts = std::pin::pin!(conn.stream_raw(statement).await?);
+        while let Some(row) = receipts.try_next().await? {
+            let ws: String = row.try_get("", "workspace_id")?;
+            let at: DateTime<Utc> = row.try_get("", "first")?;
+            let status: Option<String> = row.try_get("", "status")?;
+            let status = status.map_or(ConversionStatus::Pending, |s| {
+                ConversionStatus::from_stored(&s)
+            });
+            delta.contact(&zones, &ws, at, status, 1);
+        }
     }
-    drop(receipts);
     delta.apply(conn).await?;
     rollup_zone::Entity::insert(rollup_zone::ActiveModel {
         zone: sea_orm::Set(zone.name().to_owned()),
@@ -410,6 +403,31 @@ where
     .exec(conn)
     .await?;
     Ok(())
+}
+
+/// `(workspace_id, first, status)` of every receipt: its first day and its receiver's status.
+fn receipts_by_own_status() -> sea_orm::sea_query::SelectStatement {
+    use contact_state::Column as S;
+    use workspace_tracking::Column as T;
+    let t = workspace_tracking::Entity;
+    let s = contact_state::Entity;
+    let mut select = Query::select();
+    select
+        .column((t, T::WorkspaceId))
+        .expr_as(Expr::col((t, T::Timestamp)).min(), Alias::new("first"))
+        .expr_as(Expr::col((s, S::ConversionStatus)), Alias::new("status"))
+        .from(t)
+        .left_join(
+            s,
+            Expr::col((s, S::ContactId))
+                .equals((t, T::ContactId))
+                .and(Expr::col((s, S::WorkspaceId)).equals((t, T::WorkspaceId))),
+        )
+        .and_where(Expr::col((t, T::Action)).eq(TrackingAction::Received.as_str()))
+        .group_by_col((t, T::WorkspaceId))
+        .group_by_col((t, T::ContactId))
+        .group_by_col((s, S::ConversionStatus));
+    select
 }
 
 #[cfg(test)]

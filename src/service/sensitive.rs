@@ -5,10 +5,14 @@
 //!
 //! Stored form: `{"secret_ssn": {"$enc": "v1:<kid>:<base64>"}}`, sealed with the row's table,
 //! id and the key as associated data, so a value copied to another row or key fails to open.
+//! A contact's metadata is shared by the workspaces that hold the contact, so each of its
+//! values also names the workspace that wrote it (`{"$enc": …, "by": "sales"}`, bound into the
+//! associated data too): a workspace that received the contact reads back its own secrets
+//! only, the owner and the admin all of them (see `shared`).
 
 use super::Services;
 use crate::auth::Principal;
-use crate::domain::{SENSITIVE_PREFIX, is_sensitive};
+use crate::domain::{SENSITIVE_PREFIX, WorkspaceId, is_sensitive};
 use crate::encryption::{Keyring, OpenError};
 use crate::error::{AppError, AppResult};
 use entity::{contact, conversion, lead};
@@ -16,8 +20,10 @@ use serde_json::{Map, Value, json};
 
 /// What a reader without access sees in place of a sensitive value.
 pub const MASK: &str = "***";
-/// The one key of the object that stands for a sealed value in stored JSON.
+/// The key of the object that stands for a sealed value in stored JSON.
 const ENVELOPE: &str = "$enc";
+/// The envelope's other key, on a contact's metadata: the workspace that wrote the value.
+const WRITER: &str = "by";
 
 /// A stored row whose custom data may hold sealed values.
 pub trait Sealed {
@@ -82,20 +88,26 @@ impl<T> Revealed<T> {
     }
 }
 
-/// The associated data of one value: which table, row and key it belongs to.
-fn binding(table: &str, row: &str, key: &str) -> Vec<u8> {
-    format!("convio:{table}:{row}:{key}").into_bytes()
+/// The associated data of one value: which table, row and key it belongs to, and (when
+/// recorded) which workspace wrote it.
+fn binding(table: &str, row: &str, key: &str, writer: Option<&str>) -> Vec<u8> {
+    match writer {
+        None => format!("convio:{table}:{row}:{key}").into_bytes(),
+        Some(by) => format!("convio:{table}:{row}:{key}:by:{by}").into_bytes(),
+    }
 }
 
 /// Seals the sensitive values of `map`, about to be stored in `field` of row `row` of
-/// `table`. Refuses them when no encryption key is configured: storing a value its sender
-/// marked secret in plaintext would be worse than refusing it.
+/// `table` by `writer` (recorded in each envelope when given). Refuses them when no
+/// encryption key is configured: storing a value its sender marked secret in plaintext would
+/// be worse than refusing it.
 pub(crate) fn seal(
     keyring: &Keyring,
     table: &str,
     field: &str,
     row: &str,
     map: Map<String, Value>,
+    writer: Option<&str>,
 ) -> AppResult<Map<String, Value>> {
     map.into_iter()
         .map(|(key, value)| {
@@ -105,7 +117,7 @@ pub(crate) fn seal(
             let plaintext = serde_json::to_vec(&value)
                 .map_err(|e| AppError::Internal(format!("serialising a value failed: {e}")))?;
             let sealed = keyring
-                .seal(&binding(table, row, &key), &plaintext)
+                .seal(&binding(table, row, &key, writer), &plaintext)
                 .ok_or_else(|| {
                     AppError::invalid(
                         field,
@@ -117,17 +129,30 @@ pub(crate) fn seal(
                     )
                 })?
                 .map_err(|e| AppError::Internal(e.to_string()))?;
-            Ok((key, json!({ ENVELOPE: sealed })))
+            Ok(match writer {
+                None => (key, json!({ ENVELOPE: sealed })),
+                Some(by) => (key, json!({ ENVELOPE: sealed, WRITER: by })),
+            })
         })
         .collect()
 }
 
-/// The sealed text of a stored value, if it is an envelope.
-fn envelope(value: &Value) -> Option<&str> {
-    match value {
-        Value::Object(map) if map.len() == 1 => map.get(ENVELOPE)?.as_str(),
+/// The sealed text of a stored value and who wrote it (if recorded), if it is an envelope.
+fn envelope(value: &Value) -> Option<(&str, Option<&str>)> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let sealed = map.get(ENVELOPE)?.as_str()?;
+    match (map.len(), map.get(WRITER)) {
+        (1, None) => Some((sealed, None)),
+        (2, Some(Value::String(by))) => Some((sealed, Some(by.as_str()))),
         _ => None,
     }
+}
+
+/// The workspace that wrote a stored sensitive value, when its envelope records one.
+pub(crate) fn writer(value: &Value) -> Option<&str> {
+    envelope(value).and_then(|(_, by)| by)
 }
 
 impl Services {
@@ -145,7 +170,7 @@ impl Services {
             let shown = match (is_sensitive(key), authorised, envelope(value)) {
                 (false, _, _) => value.clone(),
                 (true, false, _) => Value::from(MASK),
-                (true, true, Some(sealed)) => self.open(row, key, sealed)?,
+                (true, true, Some((sealed, by))) => self.open(row, key, sealed, by)?,
                 // Stored before encryption existed: plaintext, shown as it is.
                 (true, true, None) => value.clone(),
             };
@@ -161,7 +186,13 @@ impl Services {
         Ok(Revealed(row))
     }
 
-    fn open<T: Sealed>(&self, row: &T, key: &str, sealed: &str) -> AppResult<Value> {
+    fn open<T: Sealed>(
+        &self,
+        row: &T,
+        key: &str,
+        sealed: &str,
+        writer: Option<&str>,
+    ) -> AppResult<Value> {
         let id = row.row_id();
         let failed = |reason: OpenError| {
             tracing::error!(table = T::TABLE, row = %id, key, %reason, "a sealed value did not open");
@@ -173,7 +204,7 @@ impl Services {
         };
         let plaintext = self
             .keyring
-            .open(&binding(T::TABLE, &id, key), sealed)
+            .open(&binding(T::TABLE, &id, key, writer), sealed)
             .map_err(failed)?;
         serde_json::from_slice(&plaintext).map_err(|_| failed(OpenError::Malformed))
     }
@@ -184,7 +215,19 @@ impl Services {
         row: &str,
         map: Map<String, Value>,
     ) -> AppResult<Map<String, Value>> {
-        seal(&self.keyring, T::TABLE, T::FIELD, row, map)
+        seal(&self.keyring, T::TABLE, T::FIELD, row, map, None)
+    }
+
+    /// Like `seal`, recording `writer` as the workspace that wrote each value: for a
+    /// contact's metadata, which the workspaces holding the contact share.
+    pub(crate) fn seal_by<T: Sealed>(
+        &self,
+        row: &str,
+        map: Map<String, Value>,
+        writer: Option<&WorkspaceId>,
+    ) -> AppResult<Map<String, Value>> {
+        let writer = writer.map(WorkspaceId::as_str);
+        seal(&self.keyring, T::TABLE, T::FIELD, row, map, writer)
     }
 }
 
@@ -203,11 +246,39 @@ mod tests {
         else {
             unreachable!()
         };
-        let sealed = seal(&keyring(), "contacts", "custom_metadata", "7", map).unwrap();
+        let sealed = seal(&keyring(), "contacts", "custom_metadata", "7", map, None).unwrap();
         assert_eq!(sealed["plan"], "gold");
         assert_eq!(sealed["secret_gone"], Value::Null);
-        let text = envelope(&sealed["secret_ssn"]).expect("an envelope");
+        let (text, by) = envelope(&sealed["secret_ssn"]).expect("an envelope");
         assert!(text.starts_with("v1:k1:") && !text.contains("6789"));
+        assert_eq!(by, None);
+    }
+
+    #[test]
+    fn the_writer_is_recorded_and_bound() {
+        let Value::Object(map) = json!({"secret_ssn": "123-45-6789"}) else {
+            unreachable!()
+        };
+        let keys = keyring();
+        let sealed = seal(
+            &keys,
+            "contacts",
+            "custom_metadata",
+            "7",
+            map,
+            Some("sales"),
+        )
+        .unwrap();
+        let (text, by) = envelope(&sealed["secret_ssn"]).expect("an envelope");
+        assert_eq!(by, Some("sales"));
+        assert_eq!(writer(&sealed["secret_ssn"]), Some("sales"));
+        let bound = |by| binding("contacts", "7", "secret_ssn", by);
+        assert!(keys.open(&bound(Some("sales")), text).is_ok());
+        assert!(
+            keys.open(&bound(Some("other")), text).is_err(),
+            "relabelled"
+        );
+        assert!(keys.open(&bound(None), text).is_err(), "label dropped");
     }
 
     #[test]
@@ -215,7 +286,15 @@ mod tests {
         let Value::Object(map) = json!({"secret_ssn": "x"}) else {
             unreachable!()
         };
-        let err = seal(&Keyring::default(), "contacts", "custom_metadata", "7", map).unwrap_err();
+        let err = seal(
+            &Keyring::default(),
+            "contacts",
+            "custom_metadata",
+            "7",
+            map,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "BAD_USER_INPUT");
         assert_eq!(err.field(), Some("custom_metadata"));
     }

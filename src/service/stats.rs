@@ -12,13 +12,15 @@ use super::conversion::{ConversionFilter, scoped_workspace};
 use super::rollup::{ALL_WORKSPACES, Grain};
 use crate::auth::Caller;
 use crate::domain::{
-    DateRange, Granularity, Permission, TrackingAction, WeekStart, WorkspaceId, as_day_boundary,
-    local_day,
+    ConversionStatus, DateRange, Granularity, Permission, TrackingAction, WeekStart, WorkspaceId,
+    as_day_boundary, local_day,
 };
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
-use entity::{contact, contact_rollup, conversion, conversion_rollup, wide, workspace_tracking};
+use entity::{
+    contact_rollup, contact_state, conversion, conversion_rollup, wide, workspace_tracking,
+};
 use futures_util::TryStreamExt;
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, IntoColumnRef, IntoIden, Query, SelectStatement, SimpleExpr,
@@ -287,24 +289,36 @@ impl Plan {
         use conversion::Column as C;
         let mut select = Query::select();
         select.from(conversion::Entity).cond_where(cond);
-        let status = self
-            .has(Dimension::ContactStatus)
-            .then_some((contact::Entity, contact::Column::ConversionStatus));
-        if status.is_some() {
-            select.inner_join(
-                contact::Entity,
-                Expr::col((contact::Entity, contact::Column::Id))
-                    .equals((conversion::Entity, C::ContactId)),
+        // A conversion's contact status is the one its own workspace reached with the contact
+        // (`contact_states`), so grouping a workspace's conversions by status shows nothing of
+        // what another workspace did with a contact they share.
+        let status = self.has(Dimension::ContactStatus).then(|| {
+            use contact_state::Column as S;
+            let s = contact_state::Entity;
+            select.left_join(
+                s,
+                Expr::col((s, S::ContactId))
+                    .equals((conversion::Entity, C::ContactId))
+                    .and(
+                        Expr::col((s, S::WorkspaceId)).equals((conversion::Entity, C::WorkspaceId)),
+                    ),
             );
-        }
+            own_status(Expr::col((s, S::ConversionStatus)))
+        });
         let per_row = self.period().is_some();
         self.group(
             &mut select,
             per_row,
             (conversion::Entity, C::WorkspaceId),
             (conversion::Entity, C::ConversionType),
-            status,
+            None::<C>,
         );
+        if let Some(status) = status {
+            select.expr_as(status.clone(), Alias::new("conversion_status"));
+            if !per_row {
+                select.add_group_by([status]);
+            }
+        }
         let mut groups = BTreeMap::new();
         if per_row {
             // Local days depend on the zone's rules, so each row is bucketed here.
@@ -468,8 +482,9 @@ fn day_bounds(
 }
 
 /// Received contacts counted from the tracking rows: each (workspace, contact) pair once,
-/// on its first receipt, with the contact's current status.
+/// on its first receipt, with the status that workspace reached (`contact_states`).
 fn received_from_rows(workspace: Option<&WorkspaceId>, range: &DateRange) -> SelectStatement {
+    use contact_state::Column as S;
     use workspace_tracking::Column as T;
     let first = Alias::new("first_at");
     let mut pairs = Query::select();
@@ -484,27 +499,28 @@ fn received_from_rows(workspace: Option<&WorkspaceId>, range: &DateRange) -> Sel
         pairs.and_where(Expr::col(T::WorkspaceId).eq(ws.as_str()));
     }
     let r = Alias::new("r");
+    let s = contact_state::Entity;
+    let status = own_status(Expr::col((s, S::ConversionStatus)));
     let mut select = Query::select();
     select
         .expr_as(
             Expr::col((r.clone(), T::WorkspaceId)),
             Alias::new("workspace_id"),
         )
-        .expr_as(
-            Expr::col((contact::Entity, contact::Column::ConversionStatus)),
-            Alias::new("status"),
-        )
+        .expr_as(status.clone(), Alias::new("status"))
         .expr_as(
             Func::count(Expr::col((r.clone(), T::ContactId))),
             Alias::new("n"),
         )
         .from_subquery(pairs, r.clone())
-        .inner_join(
-            contact::Entity,
-            Expr::col((contact::Entity, contact::Column::Id)).equals((r.clone(), T::ContactId)),
+        .left_join(
+            s,
+            Expr::col((s, S::ContactId))
+                .equals((r.clone(), T::ContactId))
+                .and(Expr::col((s, S::WorkspaceId)).equals((r.clone(), T::WorkspaceId))),
         )
         .group_by_col((r.clone(), T::WorkspaceId))
-        .group_by_col((contact::Entity, contact::Column::ConversionStatus));
+        .add_group_by([status]);
     if let Some(from) = range.from {
         select.and_where(Expr::col((r.clone(), first.clone())).gte(from));
     }
@@ -512,6 +528,14 @@ fn received_from_rows(workspace: Option<&WorkspaceId>, range: &DateRange) -> Sel
         select.and_where(Expr::col((r, first)).lt(until));
     }
     select
+}
+
+/// A workspace's own status of a contact, `pending` where it has no state yet. The default is
+/// written into the SQL rather than bound, so that PostgreSQL sees a `GROUP BY` of this
+/// expression as the very expression selected.
+pub(crate) fn own_status(stored: Expr) -> SimpleExpr {
+    let pending = format!("'{}'", ConversionStatus::Pending.as_str());
+    Func::coalesce([stored, Expr::cust(pending)]).into()
 }
 
 #[cfg(test)]

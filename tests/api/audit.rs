@@ -1,12 +1,18 @@
 //! The audit log: every write leaves an entry admins can query, entries are hash-chained,
-//! and `convio audit verify` finds an entry changed behind convio's back.
+//! and `convio audit verify` finds an entry changed behind convio's back — and, with the
+//! anchor key and file, the newest entries removed.
 
 use crate::helpers::{
-    Creds, TestApp, assert_graphql_error, assert_problem, expect_json, spawn_app,
+    Creds, TestApp, assert_graphql_error, assert_problem, expect_json, spawn_app, spawn_app_on,
+    spawn_app_with,
 };
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use std::path::Path;
 use std::process::Output;
+
+/// The anchor key every node of a test is started with, and verification is given.
+const ANCHOR_KEY: &str = "audit-anchor-key-for-the-tests-0123456789";
 
 const AUDIT_LOG: &str =
     "query($objectType: String, $objectId: String, $actor: String, $first: Int) {
@@ -28,12 +34,51 @@ async fn audit_log(app: &TestApp, variables: Value) -> Vec<Value> {
 
 /// `convio audit verify` against the app's database, as an operator would run it.
 async fn audit_verify(app: &TestApp) -> Output {
+    audit_verify_with(app, &[]).await
+}
+
+/// `convio audit verify` with extra flags (the anchor key, the anchor file).
+async fn audit_verify_with(app: &TestApp, flags: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_convio"))
         .args(["audit", "verify", "--database-url", &app.database_url])
+        .args(flags)
         .env("RUST_LOG", "off")
+        .env_remove("CONVIO_AUDIT_ANCHOR_KEY")
+        .env_remove("CONVIO_AUDIT_ANCHOR_FILE")
         .output()
         .await
         .expect("convio audit verify runs")
+}
+
+/// What verification printed: stdout when it passed, stderr when it failed.
+fn verdict(output: &Output) -> (bool, String) {
+    let text = if output.status.success() {
+        &output.stdout
+    } else {
+        &output.stderr
+    };
+    (
+        output.status.success(),
+        String::from_utf8_lossy(text).trim().to_owned(),
+    )
+}
+
+/// Runs each statement on the app's database directly, behind convio's back.
+async fn tamper(app: &TestApp, statements: &[&str]) {
+    let db = Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect to the app's database");
+    for sql in statements {
+        db.execute_unprepared(sql).await.expect(sql);
+    }
+    db.close().await.expect("close");
+}
+
+/// Deletes the newest `n` audit entries.
+fn delete_newest(n: u32) -> String {
+    format!(
+        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log ORDER BY id DESC LIMIT {n})"
+    )
 }
 
 /// A workspace registered, a contact created and sent, a conversion logged.
@@ -173,12 +218,181 @@ async fn a_changed_entry_is_detected() {
     );
 }
 
+async fn deleting_the_newest_entries_is_detected_with_the_anchor_key() {
+    // Arrange
+    let app = spawn_app_with(&["--audit-anchor-key", ANCHOR_KEY]).await;
+    let lead_gen = some_writes(&app).await;
+    let keyed = ["--audit-anchor-key", ANCHOR_KEY];
+    let (passed, said) = verdict(&audit_verify_with(&app, &keyed).await);
+    assert!(passed, "{said}");
+    assert!(
+        said.starts_with("audit log intact: 4 entries; signed head at entry "),
+        "{said}"
+    );
+
+    // Act: the two newest entries are deleted in the database.
+    tamper(&app, &[&delete_newest(2)]).await;
+
+    // Assert: the shorter chain is valid on its own, but not against its signed head.
+    let (passed, said) = verdict(&audit_verify(&app).await);
+    assert!(
+        passed,
+        "without the key a removed tail looks intact: {said}"
+    );
+    let (passed, said) = verdict(&audit_verify_with(&app, &keyed).await);
+    assert!(!passed, "the truncation went unnoticed: {said}");
+    assert!(said.contains("audit log truncated"), "{said}");
+    assert!(said.contains("2 entries missing"), "{said}");
+    // Later writes are served, and neither hide the gap nor sign over it.
+    app.create_contact(&lead_gen, 99, "Later").await;
+    let (passed, said) = verdict(&audit_verify_with(&app, &keyed).await);
+    assert!(!passed, "a later write hid the truncation: {said}");
+    assert!(said.contains("2 entries missing"), "{said}");
+}
+
+/// Reads the anchor file until it names `entries` chained entries.
+async fn wait_for_anchor_file(path: &Path, entries: u64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let named = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|file| file["entries"].as_u64());
+        if named == Some(entries) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the anchor file never named {entries} entries (it names {named:?})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn an_older_signed_head_put_back_is_caught_by_the_anchor_file() {
+    // Arrange: a node keeping an anchor file where the operator keeps it.
+    let kept = tempfile::tempdir().expect("a temporary directory");
+    let file = kept.path().join("audit-anchor.json");
+    let file = file.to_str().expect("a UTF-8 path");
+    let app = spawn_app_with(&[
+        "--audit-anchor-key",
+        ANCHOR_KEY,
+        "--audit-anchor-file",
+        file,
+    ])
+    .await;
+    let lead_gen = some_writes(&app).await;
+    // Someone with access to the database keeps a copy of the signed head...
+    tamper(
+        &app,
+        &["CREATE TABLE kept_anchor AS SELECT * FROM audit_anchors"],
+    )
+    .await;
+    // ...then does what they want hidden.
+    app.create_contact(&lead_gen, 7, "Hidden").await;
+    wait_for_anchor_file(Path::new(file), 5).await;
+
+    // Act: its entry is deleted and the older signed head put back.
+    tamper(
+        &app,
+        &[
+            &delete_newest(1),
+            "DELETE FROM audit_anchors",
+            "INSERT INTO audit_anchors SELECT * FROM kept_anchor",
+            "DROP TABLE kept_anchor",
+        ],
+    )
+    .await;
+
+    // Assert: the database agrees with itself, but not with the file the operator kept.
+    let keyed = ["--audit-anchor-key", ANCHOR_KEY];
+    let (passed, said) = verdict(&audit_verify_with(&app, &keyed).await);
+    assert!(passed, "{said}");
+    let (passed, said) = verdict(
+        &audit_verify_with(
+            &app,
+            &[
+                "--audit-anchor-key",
+                ANCHOR_KEY,
+                "--audit-anchor-file",
+                file,
+            ],
+        )
+        .await,
+    );
+    assert!(!passed, "the rollback went unnoticed: {said}");
+    assert!(
+        said.contains("truncated: the anchor file names entry"),
+        "{said}"
+    );
+    assert!(said.contains("1 entry missing"), "{said}");
+    // The file is not moved back by later writes either.
+    app.create_contact(&lead_gen, 8, "Later").await;
+    tokio::time::sleep(convio::service::audit::FILE_POLL * 2).await;
+    let (passed, said) = verdict(&audit_verify_with(&app, &["--audit-anchor-file", file]).await);
+    assert!(!passed, "the file moved back: {said}");
+}
+
+async fn the_signed_head_follows_concurrent_writers_on_two_nodes() {
+    // Arrange: two nodes on one database, with the same key.
+    let keyed = ["--audit-anchor-key", ANCHOR_KEY];
+    let a = spawn_app_with(&keyed).await;
+    let b = spawn_app_on(&a.database_url, &keyed).await;
+    let lead_gen = some_writes(&a).await;
+
+    // Act: both append at once.
+    let creates = (1..=16).map(|id| {
+        let node = if id % 2 == 0 { &a } else { &b };
+        node.create_contact(&lead_gen, id, "Concurrent")
+    });
+    futures_util::future::join_all(creates).await;
+
+    // Assert
+    let (passed, said) = verdict(&audit_verify_with(&a, &keyed).await);
+    assert!(passed, "{said}");
+    let newest = audit_log(&a, json!({"first": 1})).await;
+    let newest = newest[0]["id"].as_str().expect("an id");
+    assert!(
+        said.starts_with(&format!(
+            "audit log intact: 20 entries; signed head at entry {newest} "
+        )),
+        "{said}"
+    );
+}
+
+async fn an_anchor_file_without_a_key_or_a_short_key_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("anchor.json");
+    let url = match crate::backend::current() {
+        crate::backend::Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("convio.db").display()
+        ),
+        crate::backend::Backend::Postgres => crate::backend::fresh_postgres_database().await,
+    };
+    let file = file.to_str().expect("a UTF-8 path");
+    for (flags, named) in [
+        (vec!["--audit-anchor-file", file], "--audit-anchor-key"),
+        (vec!["--audit-anchor-key", "short"], "at least 32 bytes"),
+    ] {
+        let mut args = vec!["convio", "--bind", "127.0.0.1:0", "--database-url", &url];
+        args.extend(flags);
+        let refused = convio::build(<convio::Config as clap::Parser>::parse_from(args)).await;
+        let err = refused.err().expect("refused at start");
+        assert!(err.to_string().contains(named), "{err}");
+    }
+}
+
 crate::backend::on_both_backends!(
     a_write_is_recorded_with_its_actor_object_and_request_id,
     entries_come_newest_first_in_pages,
     a_workspace_cannot_read_the_audit_log,
     the_chain_verifies_after_concurrent_writes,
     a_changed_entry_is_detected,
+    deleting_the_newest_entries_is_detected_with_the_anchor_key,
+    an_older_signed_head_put_back_is_caught_by_the_anchor_file,
+    the_signed_head_follows_concurrent_writers_on_two_nodes,
+    an_anchor_file_without_a_key_or_a_short_key_is_refused,
 );
 
 /// The admin key generated on a fresh database is an admin action too: it is audited.

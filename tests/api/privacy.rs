@@ -1,11 +1,17 @@
 //! GDPR: erasing a contact removes its personal data but keeps its conversions, so totals
-//! stay right; a retention policy does the same by age.
+//! stay right; a retention policy does the same by age. Erased values are left in no file of
+//! the database, and an erased contact takes no new free-form data.
 
 use crate::backend::{Backend, current, fresh_postgres_database};
-use crate::helpers::{Creds, TestApp, assert_problem, expect_json, spawn_app, spawn_app_on};
+use crate::helpers::{
+    Creds, TestApp, assert_graphql_error, assert_problem, expect_json, spawn_app, spawn_app_on,
+};
 use chrono::{Duration, Utc};
-use sea_orm::{ActiveModelTrait, Database, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, Database, EntityTrait, IntoActiveModel, Set, Statement,
+};
 use serde_json::{Value, json};
+use std::path::Path;
 
 async fn contact_with_a_sale(app: &TestApp, id: i64) -> Creds {
     let lead_gen = app.workspace(&format!("lead_gen_{id}")).await;
@@ -126,9 +132,212 @@ async fn the_retention_policy_erases_contacts_older_than_it_allows() {
     assert_eq!(total_value(&swept).await, before, "totals unchanged");
 }
 
+/// The erased contact's personal data, each value a string found nowhere else.
+const ERASED: [&str; 6] = [
+    "Canary Roe-7q",
+    "canary.7q@example.com",
+    "+1 555 0177 937",
+    "canary-metadata-prefers-mornings",
+    "canary-conversion-spoke-to-her",
+    "canary-lead-called-back",
+];
+/// The name of a contact that is not erased: the same scan finding it proves it reads the
+/// data.
+const KEPT: &str = "kept-marker-5d1e";
+
+/// Everything the database holds, as stored: on SQLite the bytes of every file in its
+/// directory (the database, `-wal`, `-shm`, any journal); on PostgreSQL every row of every
+/// table as text.
+async fn stored_bytes(database_url: &str, dir: &Path) -> String {
+    match current() {
+        Backend::Sqlite => {
+            let mut bytes = Vec::new();
+            for file in std::fs::read_dir(dir).expect("the database directory") {
+                let path = file.expect("a directory entry").path();
+                bytes.extend(std::fs::read(&path).expect("a database file"));
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Backend::Postgres => {
+            let db = Database::connect(database_url).await.expect("connect");
+            let backend = db.get_database_backend();
+            let tables = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT table_name::text AS t FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                ))
+                .await
+                .expect("the tables");
+            let mut text = String::new();
+            for table in tables {
+                let table: String = table.try_get("", "t").expect("a table name");
+                let rows = db
+                    .query_all_raw(Statement::from_string(
+                        backend,
+                        format!("SELECT CAST(r AS TEXT) AS t FROM \"{table}\" r"),
+                    ))
+                    .await
+                    .expect("the rows");
+                for row in rows {
+                    text.push_str(&row.try_get::<String>("", "t").expect("a row as text"));
+                    text.push('\n');
+                }
+            }
+            db.close().await.expect("close");
+            text
+        }
+    }
+}
+
+async fn assert_erased_everywhere(database_url: &str, dir: &Path, when: &str) {
+    let stored = stored_bytes(database_url, dir).await;
+    assert!(
+        stored.contains(KEPT),
+        "{when}: the scan reads the stored data"
+    );
+    for value in ERASED {
+        assert!(!stored.contains(value), "{when}: {value:?} is still stored");
+    }
+}
+
+/// Sends SIGTERM, as an init system stops a service, and waits for a clean exit.
+async fn stop_cleanly(mut node: crate::cluster::Node) {
+    let pid = node.child.id().expect("convio is running");
+    let signalled = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(signalled.success(), "SIGTERM sent");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), node.child.wait())
+        .await
+        .expect("convio stops within 30 s")
+        .expect("convio's exit status");
+    assert!(status.success(), "a clean shutdown: {status}");
+}
+
+async fn erased_values_are_left_in_no_database_file() {
+    // Arrange: a convio process whose database (on SQLite) has a directory of its own.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = match current() {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("convio.db").display()
+        ),
+        Backend::Postgres => fresh_postgres_database().await,
+    };
+    let node = crate::cluster::start(crate::cluster::convio(&url)).await;
+    let app = &node.app;
+    let lead_gen = app.workspace("lead_gen").await;
+    let sales = app.workspace("sales").await;
+    let [name, email, phone, metadata, conversion_note, lead_note] = ERASED;
+    let contact = json!({"id": 1, "name": name, "email": email, "phone": phone,
+                         "custom_metadata": {"notes": metadata}});
+    expect_json(app.post_json("/contacts", &lead_gen, &contact).await, 201).await;
+    app.send_contact(&lead_gen, 1, "sales").await;
+    app.create_lead(&lead_gen, 11, 1).await;
+    app.log_conversion(&sales, json!({"contact_id": 1, "lead_id": 11, "converted_by": "agent",
+                                      "conversion_type": "sale", "conversion_value": "10.00",
+                                      "custom_data": {"notes": conversion_note, "call": lead_note}}))
+        .await;
+    app.create_contact(&lead_gen, 2, KEPT).await;
+
+    // Act
+    let erased = app
+        .post_json("/contacts/1/erase", &app.admin, &json!({}))
+        .await;
+    expect_json(erased, 200).await;
+
+    // Assert: gone from every file while convio runs, and after it stops cleanly.
+    assert_erased_everywhere(&url, dir.path(), "while serving").await;
+    app.create_contact(&lead_gen, 3, "Written after the erasure")
+        .await;
+    stop_cleanly(node).await;
+    assert_erased_everywhere(&url, dir.path(), "after a clean shutdown").await;
+    // A clean shutdown leaves SQLite's write-ahead log empty: everything is in the file.
+    let wal = std::fs::metadata(dir.path().join("convio.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "bytes left in convio.db-wal");
+}
+
+async fn an_erased_contact_takes_no_new_free_form_data() {
+    // Arrange
+    let app = spawn_app().await;
+    let sales = contact_with_a_sale(&app, 31).await;
+    let before = total_value(&app).await;
+    expect_json(
+        app.post_json("/contacts/31/erase", &app.admin, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+
+    // Act and assert: free-form data is refused through both doors, naming the field.
+    let patched = app
+        .patch_json(
+            "/contacts/31/conversion",
+            &sales,
+            &json!({"custom_metadata": {"notes": "canary-after-erasure"}}),
+        )
+        .await;
+    assert_problem(patched, 409, "ERASED", Some("custom_metadata")).await;
+    let body = app
+        .graphql(
+            &sales,
+            r#"mutation { updateContactConversion(contactId: "31",
+                 input: { customMetadata: { notes: "canary-after-erasure" } }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_graphql_error(&body, "ERASED", Some("customMetadata"));
+    let sale = json!({"contact_id": 31, "converted_by": "agent", "conversion_type": "sale",
+                      "conversion_value": "100.00", "custom_data": {"notes": "canary-after-erasure"}});
+    let logged = app.post_json("/conversions/log", &sales, &sale).await;
+    assert_problem(logged, 409, "ERASED", Some("custom_data")).await;
+    let body = app
+        .graphql(
+            &sales,
+            r#"mutation { logConversion(input: { contactId: "31", convertedBy: "agent",
+                 conversionType: "sale", customData: { notes: "canary-after-erasure" } }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_graphql_error(&body, "ERASED", Some("customData"));
+
+    // Conversions are still logged against it (totals stay right), and its status still moves.
+    let mut plain = sale.clone();
+    plain
+        .as_object_mut()
+        .expect("an object")
+        .remove("custom_data");
+    app.log_conversion(&sales, plain).await;
+    let moved = app
+        .patch_json(
+            "/contacts/31/conversion",
+            &sales,
+            &json!({"conversion_status": "lost"}),
+        )
+        .await;
+    expect_json(moved, 200).await;
+
+    // Nothing refused was stored.
+    let contact = app.contact_exact(31).await;
+    assert_eq!(contact["custom_metadata"], Value::Null, "{contact}");
+    assert_eq!(contact["conversion_count"], "2", "{contact}");
+    let conversions = app.all_conversions().await;
+    assert_eq!(conversions.len(), 2);
+    assert!(
+        conversions.iter().all(|c| c["custom_data"].is_null()),
+        "{conversions:?}"
+    );
+    assert_ne!(total_value(&app).await, before, "the new sale counts");
+}
+
 crate::backend::on_both_backends!(
     erasing_a_contact_removes_personal_data_and_keeps_the_totals,
     only_the_admin_may_erase,
     graphql_erases_too,
     the_retention_policy_erases_contacts_older_than_it_allows,
+    erased_values_are_left_in_no_database_file,
+    an_erased_contact_takes_no_new_free_form_data,
 );

@@ -4,14 +4,18 @@ use crate::graphql::connection::{CountOf, Counted, connection};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
 use crate::service::conversion::{ConversionFilter, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::shared::SeenContact;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::contact;
 
-/// A person handed to workspaces, and what became of them.
-pub struct Contact(pub contact::Model);
+/// A person handed to workspaces, and what became of them: as a whole for the workspace
+/// that owns the contact and for the admin; for a workspace that received it, what that
+/// workspace itself made of it (its own conversions, status and sender only).
+pub struct Contact(pub SeenContact);
 
-/// A person handed to workspaces, and what became of them.
+/// A person handed to workspaces, and what became of them: as a whole for the workspace
+/// that owns the contact and for the admin; for a workspace that received it, what that
+/// workspace itself made of it (its own conversions, status and sender only).
 #[Object]
 impl Contact {
     /// 64-bit id (integrators may bring their own).
@@ -39,45 +43,47 @@ impl Contact {
         self.0.created_at
     }
 
-    /// When anything about the contact last changed.
+    /// When anything about the contact last changed (a receiver: anything it sees).
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 
-    /// The workspace that sent the contact on.
+    /// The workspace that sent the contact on (to a receiver: the one that sent it to you).
     async fn sent_from_workspace(&self) -> Option<ID> {
         self.0.sent_from_workspace.clone().map(ID)
     }
 
-    /// The workspace that last converted the contact.
+    /// The workspace that last converted the contact (a receiver: itself, or null).
     async fn converted_from_workspace(&self) -> Option<ID> {
         self.0.converted_from_workspace.clone().map(ID)
     }
 
-    /// Where the contact stands in the funnel.
+    /// Where the contact stands in the funnel (a receiver: as far as it got itself).
     async fn conversion_status(&self) -> ConversionStatus {
         ConversionStatus::from_stored(&self.0.conversion_status)
     }
 
-    /// When the contact last converted.
+    /// When the contact last converted (a receiver: by its own conversions).
     async fn converted_timestamp(&self) -> Option<DateTime<Utc>> {
         self.0.converted_timestamp
     }
 
-    /// Who last converted the contact.
+    /// Who last converted the contact (a receiver: of its own people).
     async fn converted_by(&self) -> Option<&str> {
         self.0.converted_by.as_deref()
     }
 
-    /// Workspace-supplied metadata (merged on update unless replaced). Values under keys
-    /// starting with `secret_` are encrypted at rest and shown as `***` to read-only callers.
+    /// Workspace-supplied metadata (merged on update unless replaced), shared by every
+    /// workspace that holds the contact. Values under keys starting with `secret_` are
+    /// encrypted at rest and shown as `***` to read-only callers, and to a workspace that
+    /// received the contact unless it wrote the value itself (the owner reads them all).
     async fn custom_metadata(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
         Ok(services(ctx)?
-            .revealed(&caller(ctx)?.principal, &self.0)?
+            .revealed(&caller(ctx)?.principal, &*self.0)?
             .map(Json))
     }
 
-    /// Sum of all conversion values, exact, in `currency`.
+    /// Sum of all conversion values, exact, in `currency` (a receiver: of its own).
     async fn lifetime_value(&self) -> Decimal {
         decimal(self.0.lifetime_value_minor(), &self.0.currency)
     }
@@ -92,7 +98,7 @@ impl Contact {
         self.0.erased_at
     }
 
-    /// How many conversions were logged for the contact.
+    /// How many conversions were logged for the contact (a receiver: by itself).
     async fn conversion_count(&self) -> i32 {
         self.0.conversion_count
     }

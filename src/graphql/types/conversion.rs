@@ -6,9 +6,10 @@ use crate::graphql::loaders::{Loaders, WorkspaceKey};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
 use crate::service::conversion::{ConversionFilter, Cursor, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::shared::SeenContact;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::{contact, conversion};
+use entity::conversion;
 
 /// A conversion a workspace reported for a contact: a sale, an appointment, a qualification…
 pub struct Conversion(pub conversion::Model);
@@ -130,7 +131,7 @@ impl Conversion {
 /// One event on the live feed: a stored conversion and its contact right after the commit.
 pub struct ConversionEvent {
     pub conversion: conversion::Model,
-    pub contact: contact::Model,
+    pub contact: SeenContact,
 }
 
 /// One event on the live feed: a stored conversion and its contact right after the commit.
@@ -141,7 +142,8 @@ impl ConversionEvent {
         Conversion(self.conversion.clone())
     }
 
-    /// The contact as it stood after the conversion (status, lifetime value, count).
+    /// The contact as it stood after the conversion (status, lifetime value, count), as you
+    /// see it: whole if your workspace owns it, else only your own figures.
     async fn contact(&self) -> Contact {
         Contact(self.contact.clone())
     }

@@ -13,7 +13,8 @@ pub enum StatsDimension {
     Workspace,
     /// The conversion type.
     ConversionType,
-    /// The contact's current conversion status.
+    /// The contact's current conversion status, as the conversion's own workspace reached it
+    /// (on a shared contact, another workspace's progress does not move it).
     ContactStatus,
     /// Local day of `timeZone`.
     Day,
@@ -70,7 +71,7 @@ pub struct StatsGroup {
     workspace_id: Option<ID>,
     /// The conversion type.
     conversion_type: Option<String>,
-    /// The contact's current status.
+    /// The contact's current status, as the conversion's own workspace reached it.
     contact_status: Option<String>,
     /// Conversions in the group.
     conversions: u64,
