@@ -1,6 +1,6 @@
 //! Query root.
 
-use super::connection::{CountOf, Counted, connection};
+use super::connection::{AUDIT_LOG, CONTACTS, CountOf, Counted, Paging, connection};
 use super::scalars::Decimal;
 use super::types::{
     AuditEntry, Contact, Conversion, ConversionAnalytics, ConversionStats, Lead, ServiceInfo,
@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::service::analytics as service_analytics;
 use crate::service::audit::AuditFilter;
 use crate::service::contact_list as service_contacts;
-use crate::service::conversion::{self as service, DEFAULT_PAGE, MAX_LABEL, MAX_PAGE};
+use crate::service::conversion::{self as service, MAX_LABEL};
 use crate::service::stats::StatsQuery;
 use crate::service::workspace::{ACTIVITY_DEFAULT, ACTIVITY_MAX};
 use async_graphql::{Context, ID, InputObject, Object, Result};
@@ -162,18 +162,34 @@ impl QueryRoot {
     }
 
     /// Conversions matching the filter, newest first (Relay connection).
-    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    #[graphql(complexity = "super::connection::cost(first, last, child_complexity)")]
     async fn conversions(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Which conversions; all optional, combined with AND.")] filter: Option<
             ConversionFilter,
         >,
-        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50.")]
+        first: Option<i32>,
+        #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
+                          page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`).")]
+        before: Option<String>,
     ) -> Result<Counted<Conversion>> {
         let (filter, _) = filter.unwrap_or_default().parse()?;
-        conversion_page(ctx, filter, first, after).await
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        conversion_page(ctx, filter, paging).await
     }
 
     /// One contact; null when it does not exist or is not yours.
@@ -192,28 +208,39 @@ impl QueryRoot {
     /// two are equal for one workspace (`workspaceId`, or a workspace's own key), and for the
     /// admin across all workspaces `totalCount` is smaller by the contacts that more than one
     /// workspace received in the period.
-    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    #[graphql(complexity = "super::connection::cost(first, last, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Which contacts; none gives every contact you may see.")] filter: Option<
             ContactFilter,
         >,
-        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50.")]
+        first: Option<i32>,
+        #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
+                          page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`).")]
+        before: Option<String>,
     ) -> Result<Counted<Contact>> {
         let filter = service_contacts::ContactFilter::try_from(filter.unwrap_or_default())?;
-        let after = after.map(|a| ContactId::parse("after", &a)).transpose()?;
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        let window = paging.window(CONTACTS, |t| ContactId::parse("after", t).ok())?;
         let page = services(ctx)?
-            .contacts(
-                caller(ctx)?,
-                &filter,
-                page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?,
-                after,
-            )
+            .contacts(caller(ctx)?, &filter, &window)
             .await?;
         Ok(connection(
-            after.is_some(),
+            CONTACTS,
             page,
             CountOf::Contacts(filter),
             |c| c.id.to_string(),
@@ -330,7 +357,7 @@ impl QueryRoot {
     }
 
     /// The audit log, newest first (Relay connection). Admin only.
-    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    #[graphql(complexity = "super::connection::cost(first, last, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -340,15 +367,19 @@ impl QueryRoot {
         #[graphql(desc = "Only entries by this actor: `admin` or `workspace:<id>`.")] actor: Option<
             String,
         >,
-        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50.")]
+        first: Option<i32>,
+        #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
+                          page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`).")]
+        before: Option<String>,
     ) -> Result<Counted<AuditEntry>> {
-        let after = after
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| AppError::invalid("after", "must be an `endCursor`"))
-            })
-            .transpose()?;
         // Free text compared with stored text: the same rule as every label.
         let label = |field: &str, raw: Option<String>| {
             raw.map(|t| optional_text(field, &t, MAX_LABEL)).transpose()
@@ -358,16 +389,18 @@ impl QueryRoot {
             object_id: label("object_id", object_id)?,
             actor: label("actor", actor)?,
         };
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        let window = paging.window(AUDIT_LOG, |t| t.parse::<i64>().ok())?;
         let page = services(ctx)?
-            .audit_entries(
-                caller(ctx)?,
-                filter.clone(),
-                page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?,
-                after,
-            )
+            .audit_entries(caller(ctx)?, filter.clone(), &window)
             .await?;
         Ok(connection(
-            after.is_some(),
+            AUDIT_LOG,
             page,
             CountOf::AuditEntries(filter),
             |e| e.id.to_string(),

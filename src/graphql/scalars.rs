@@ -29,7 +29,15 @@ impl Decimal {
     }
 }
 
-#[Scalar(name = "Decimal")]
+/// An exact decimal amount in the server's currency. Output: a string with the currency's
+/// decimal places (`"25000.00"`). Input: a string of digits with an optional point
+/// (`"18500.50"`, at most the currency's places, no sign, no exponent: a subset of XML
+/// Schema's `decimal`) or an `Int` (`25000`). A number with a fraction or an exponent is
+/// refused: GraphQL reads it as a binary double, which is not exact.
+#[Scalar(
+    name = "Decimal",
+    specified_by_url = "https://www.w3.org/TR/xmlschema11-2/#decimal"
+)]
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
         match value {

@@ -14,15 +14,15 @@ mod anchor;
 pub use anchor::{Anchor, AnchorKey, FILE_POLL, SignedHead};
 
 use super::Services;
-use super::conversion::Page;
+use super::page::{Page, Window};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use chrono::SecondsFormat;
 use entity::audit_log;
 use sea_orm::{
     AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    EntityTrait, IsolationLevel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -562,28 +562,21 @@ fn audit_query(filter: &AuditFilter) -> sea_orm::Select<audit_log::Entity> {
 }
 
 impl Services {
-    /// Audit entries matching `filter`, newest first, `first` at most, older than the entry
-    /// `after` (a previous page's last id). Admin only: the log spans every workspace.
+    /// One window of the audit entries matching `filter`, newest first (id descending; a
+    /// position is an entry's id). Admin only: the log spans every workspace.
     pub async fn audit_entries(
         &self,
         caller: &Caller,
         filter: AuditFilter,
-        first: u64,
-        after: Option<i64>,
+        window: &Window<i64>,
     ) -> AppResult<Page<audit_log::Model>> {
         caller.principal.require_admin()?;
-        let mut query = audit_query(&filter).order_by_desc(audit_log::Column::Id);
-        if let Some(after) = after {
-            query = query.filter(audit_log::Column::Id.lt(after));
-        }
-        // One more than asked tells whether another page follows.
-        let mut items = query.limit(first + 1).all(self.db.conn()).await?;
-        let has_next_page = items.len() as u64 > first;
-        items.truncate(first as usize);
-        Ok(Page {
-            items,
-            has_next_page,
-        })
+        let query = window.select(
+            audit_query(&filter),
+            &[(audit_log::Column::Id, Order::Desc)],
+            |id| vec![(*id).into()],
+        );
+        Ok(window.page(query.all(self.db.conn()).await?))
     }
 
     /// How many audit entries match `filter` over all pages: one `COUNT` query. Admin only.

@@ -5,7 +5,8 @@
 //! back as the caller sees them (`shared`), the caller's own states joined into the one query
 //! that reads the page.
 
-use super::conversion::{MAX_PAGE, Page, scoped_workspace};
+use super::conversion::scoped_workspace;
+use super::page::{Page, Window};
 use super::shared::{self, SeenContact};
 use super::stats::own_status;
 use super::{Services, access};
@@ -17,7 +18,7 @@ use crate::error::AppResult;
 use entity::{contact, contact_state, workspace_tracking};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QuerySelect,
     QueryTrait, Select,
 };
 
@@ -64,27 +65,20 @@ impl ContactFilter {
 }
 
 impl Services {
-    /// Contacts matching `filter` in id order, `first` at a time after the contact `after`.
+    /// One window of the contacts matching `filter`, in id order.
     pub async fn contacts(
         &self,
         caller: &Caller,
         filter: &ContactFilter,
-        first: u64,
-        after: Option<ContactId>,
+        window: &Window<ContactId>,
     ) -> AppResult<Page<SeenContact>> {
-        let first = first.clamp(1, MAX_PAGE);
-        let mut query = contact_query(caller, filter)?.order_by_asc(contact::Column::Id);
-        if let Some(after) = after {
-            query = query.filter(contact::Column::Id.gt(after.0));
-        }
-        let query = query.limit(first + 1);
-        let mut items = shared::seen_query(self.db.conn(), &caller.principal, query).await?;
-        let has_next_page = items.len() as u64 > first;
-        items.truncate(first as usize);
-        Ok(Page {
-            items,
-            has_next_page,
-        })
+        let query = window.select(
+            contact_query(caller, filter)?,
+            &[(contact::Column::Id, Order::Asc)],
+            |id| vec![id.0.into()],
+        );
+        let rows = shared::seen_query(self.db.conn(), &caller.principal, query).await?;
+        Ok(window.page(rows))
     }
 
     /// How many contacts match `filter` over all pages: one `COUNT` query. Each contact counts

@@ -2,6 +2,7 @@
 
 use super::access::{acting_workspace, ensure_workspace};
 use super::idempotency::{self, Claim};
+use super::page::{Page, Window};
 use super::{Services, access, audit, now, rollup, shared, tracking};
 use crate::auth::Caller;
 use crate::domain::{
@@ -12,8 +13,8 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{conversion, lead, wide};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -134,18 +135,10 @@ impl Cursor {
     }
 }
 
-pub const MAX_PAGE: u64 = 200;
 /// Characters in `converted_by` and other short labels.
 pub const MAX_LABEL: usize = 255;
 /// Conversions in one batch request.
 pub const MAX_BATCH: usize = 1000;
-pub const DEFAULT_PAGE: u64 = 50;
-
-/// A page of results and whether more follow.
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub has_next_page: bool,
-}
 
 impl Services {
     /// Logs a conversion and everything it implies, in one transaction shared with the other
@@ -420,41 +413,25 @@ impl Services {
         Ok(found.filter(|c| caller.principal.can_see(&c.workspace_id)))
     }
 
-    /// Conversions matching the filter, newest first, `first` at a time after `after`.
+    /// One window of the conversions matching the filter, newest first (`converted_at`, then
+    /// id, both descending; [`Cursor`] is a position in that order).
     pub async fn conversions(
         &self,
         caller: &Caller,
         filter: ConversionFilter,
-        first: u64,
-        after: Option<Cursor>,
+        window: &Window<Cursor>,
     ) -> AppResult<Page<conversion::Model>> {
         caller.principal.require(Permission::Read)?;
-        let mut cond = self.conversion_condition(caller, &filter)?;
-        if let Some(c) = after {
-            cond = cond.add(
-                Condition::any()
-                    .add(conversion::Column::ConvertedAt.lt(c.converted_at))
-                    .add(
-                        Condition::all()
-                            .add(conversion::Column::ConvertedAt.eq(c.converted_at))
-                            .add(conversion::Column::Id.lt(c.id)),
-                    ),
-            );
-        }
-        let first = first.clamp(1, MAX_PAGE);
-        let mut items = conversion::Entity::find()
-            .filter(cond)
-            .order_by_desc(conversion::Column::ConvertedAt)
-            .order_by_desc(conversion::Column::Id)
-            .limit(first + 1)
-            .all(self.db.conn())
-            .await?;
-        let has_next_page = items.len() as u64 > first;
-        items.truncate(first as usize);
-        Ok(Page {
-            items,
-            has_next_page,
-        })
+        let cond = self.conversion_condition(caller, &filter)?;
+        let query = window.select(
+            conversion::Entity::find().filter(cond),
+            &[
+                (conversion::Column::ConvertedAt, Order::Desc),
+                (conversion::Column::Id, Order::Desc),
+            ],
+            |c| vec![c.converted_at.into(), c.id.into()],
+        );
+        Ok(window.page(query.all(self.db.conn()).await?))
     }
 
     /// How many conversions match the filter over all pages: one `COUNT` query.

@@ -1,6 +1,6 @@
 //! Leads: a contact's inquiry, later linked to the conversion it became.
 
-use super::conversion::{MAX_PAGE, Page};
+use super::page::{Page, Window};
 use super::id_allocator::{self, IdSpace};
 use super::{Services, access, audit, now};
 use crate::auth::Caller;
@@ -8,8 +8,7 @@ use crate::domain::{ContactId, LeadId, Permission};
 use crate::error::{AppError, AppResult};
 use entity::lead;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::json;
 
@@ -86,34 +85,29 @@ impl Services {
             .collect())
     }
 
-    /// A contact's leads, oldest first, `first` at a time after the lead `after` (reached
-    /// through a visible contact, so visible as it is).
+    /// One window of a contact's leads, oldest first (in id order), reached through a
+    /// visible contact, so visible as they are.
     pub async fn leads_of(
         &self,
         caller: &Caller,
         contact: ContactId,
-        first: u64,
-        after: Option<LeadId>,
+        window: &Window<LeadId>,
     ) -> AppResult<Page<lead::Model>> {
         caller.principal.require(Permission::Read)?;
-        let mut query = lead::Entity::find().filter(lead::Column::ContactId.eq(contact.0));
-        if let Some(after) = after {
-            query = query.filter(lead::Column::Id.gt(after.0));
-        }
-        let first = first.clamp(1, MAX_PAGE);
-        let mut items = query
-            .order_by_asc(lead::Column::Id)
-            .limit(first + 1)
-            .all(self.db.conn())
-            .await?;
-        let has_next_page = items.len() as u64 > first;
-        items.truncate(first as usize);
+        let query = window.select(
+            lead::Entity::find().filter(lead::Column::ContactId.eq(contact.0)),
+            &[(lead::Column::Id, Order::Asc)],
+            |id| vec![id.0.into()],
+        );
+        let rows = query.all(self.db.conn()).await?;
+        let page = window.page(rows);
         Ok(Page {
-            items: items
+            items: page
+                .items
                 .into_iter()
                 .map(|l| redact(&caller.principal, l))
                 .collect(),
-            has_next_page,
+            ..page
         })
     }
 

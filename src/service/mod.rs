@@ -15,6 +15,7 @@ pub(crate) mod id_allocator;
 mod idempotency;
 mod ingest;
 pub mod lead;
+pub mod page;
 mod privacy;
 pub mod rate_limit;
 pub mod rollup;

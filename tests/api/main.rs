@@ -30,6 +30,7 @@ mod metrics;
 mod pii_logs;
 mod privacy;
 mod rate_limits;
+mod relay;
 mod rest_contacts;
 mod rest_conversions;
 mod rest_workspaces;

@@ -1,9 +1,9 @@
 use super::{Conversion, Lead, conversion_page, decimal};
-use crate::domain::{ContactId, ConversionStatus, LeadId, page_size};
-use crate::graphql::connection::{CountOf, Counted, connection};
+use crate::domain::{ContactId, ConversionStatus, LeadId};
+use crate::graphql::connection::{CountOf, Counted, LEADS, Paging, connection};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
-use crate::service::conversion::{ConversionFilter, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::conversion::ConversionFilter;
 use crate::service::shared::SeenContact;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
@@ -105,38 +105,69 @@ impl Contact {
 
     /// The contact's conversions that the caller may see (a workspace sees its own, the
     /// admin all), newest first (Relay connection; `totalCount` counts only those). Costs
-    /// `first` (default 50) times its selection in query complexity.
-    #[graphql(complexity = "crate::graphql::connection::cost(first, child_complexity)")]
+    /// `first` or `last` (default 50) times its selection in query complexity.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, last, child_complexity)")]
     async fn conversions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50.")]
+        first: Option<i32>,
+        #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
+                          page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`).")]
+        before: Option<String>,
     ) -> Result<Counted<Conversion>> {
         let filter = ConversionFilter {
             contact_id: Some(ContactId(self.0.id)),
             ..ConversionFilter::default()
         };
-        conversion_page(ctx, filter, first, after).await
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        conversion_page(ctx, filter, paging).await
     }
 
-    /// The contact's leads, oldest first (Relay connection). Costs `first` (default 50)
+    /// The contact's leads, oldest first (Relay connection). Costs `first` or `last` (default 50)
     /// times its selection in query complexity.
-    #[graphql(complexity = "crate::graphql::connection::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::cost(first, last, child_complexity)")]
     async fn leads(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size, 1 to 200 (default 50).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50.")]
+        first: Option<i32>,
+        #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
+                          page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`).")]
+        before: Option<String>,
     ) -> Result<Counted<Lead>> {
         let contact = ContactId(self.0.id);
-        let after = after.map(|a| LeadId::parse("after", &a)).transpose()?;
-        let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        let window = paging.window(LEADS, |t| LeadId::parse("after", t).ok())?;
         let page = services(ctx)?
-            .leads_of(caller(ctx)?, contact, first, after)
+            .leads_of(caller(ctx)?, contact, &window)
             .await?;
         Ok(connection(
-            after.is_some(),
+            LEADS,
             page,
             CountOf::LeadsOf(contact),
             |l| l.id.to_string(),

@@ -1,11 +1,11 @@
 use super::{Contact, Lead, Workspace, decimal};
-use crate::domain::{ContactId, LeadId, page_size};
+use crate::domain::{ContactId, LeadId};
 use crate::error::AppError;
-use crate::graphql::connection::{CountOf, Counted, connection};
+use crate::graphql::connection::{CONVERSIONS, CountOf, Counted, Paging, connection};
 use crate::graphql::loaders::{Loaders, WorkspaceKey};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
-use crate::service::conversion::{ConversionFilter, Cursor, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::conversion::{ConversionFilter, Cursor};
 use crate::service::shared::SeenContact;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
@@ -15,22 +15,20 @@ use entity::conversion;
 pub struct Conversion(pub conversion::Model);
 
 /// One page of the conversions matching `filter` that the caller may see, newest first, as
-/// a Relay connection: the body of every `conversions` field. `first` is checked by the one
-/// page-size rule (default 50, at most 200) and `after` must be an `endCursor`, both
-/// `BAD_USER_INPUT` naming the argument.
+/// a Relay connection: the body of every `conversions` field. `paging` is read by the one
+/// rule of Relay's arguments (`Paging::window`), whose errors are `BAD_USER_INPUT` naming the
+/// argument.
 pub(crate) async fn conversion_page(
     ctx: &Context<'_>,
     filter: ConversionFilter,
-    first: Option<i32>,
-    after: Option<String>,
+    paging: Paging,
 ) -> Result<Counted<Conversion>> {
-    let after = after.map(|a| Cursor::decode("after", &a)).transpose()?;
-    let first = page_size("first", first.map(i64::from), DEFAULT_PAGE, MAX_PAGE)?;
+    let window = paging.window(CONVERSIONS, |t| Cursor::decode("after", t).ok())?;
     let page = services(ctx)?
-        .conversions(caller(ctx)?, filter.clone(), first, after)
+        .conversions(caller(ctx)?, filter.clone(), &window)
         .await?;
     Ok(connection(
-        after.is_some(),
+        CONVERSIONS,
         page,
         CountOf::Conversions(filter),
         |c| Cursor::of(c).encode(),

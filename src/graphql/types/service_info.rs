@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::config::Hardening;
 use crate::domain::Permission;
 use crate::service::Services;
-use crate::service::conversion::MAX_PAGE;
+use crate::service::page::MAX_PAGE;
 use async_graphql::{ID, Object, Result, SimpleObject};
 
 /// This server's settings and the limits a client must respect.

@@ -5,7 +5,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::body::Params;
 use crate::service::Services;
 use crate::service::audit::AuditFilter;
-use crate::service::conversion::{DEFAULT_PAGE, MAX_PAGE};
+use crate::service::page::{DEFAULT_PAGE, MAX_PAGE, Window};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -76,7 +76,7 @@ pub async fn list(
         .transpose()?;
     params.finish(LIST_PARAMS)?;
     let page = services
-        .audit_entries(&caller, filter, limit, after)
+        .audit_entries(&caller, filter, &Window::first(limit, after))
         .await?;
     let end_cursor = page.items.last().map(|e| e.id.to_string());
     Ok(Json(AuditList {

@@ -13,8 +13,9 @@ use crate::http::views::{AnalyticsView, ConversionView};
 use crate::service::Services;
 use crate::service::analytics::AnalyticsFilter;
 use crate::service::conversion::{
-    ConversionFilter, Cursor, DEFAULT_PAGE, LogConversion, LogStatus, Logged, MAX_LABEL, MAX_PAGE,
+    ConversionFilter, Cursor, LogConversion, LogStatus, Logged, MAX_LABEL,
 };
+use crate::service::page::{DEFAULT_PAGE, MAX_PAGE, Window};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -322,7 +323,9 @@ pub async fn list(
         .transpose()?;
     params.finish(&[FILTER_PARAMS, &["limit", "after"]].concat())?;
     let filter = filter.try_into()?;
-    let page = services.conversions(&caller, filter, limit, after).await?;
+    let page = services
+        .conversions(&caller, filter, &Window::first(limit, after))
+        .await?;
     let end_cursor = page.items.last().map(|c| Cursor::of(c).encode());
     Ok(Json(ConversionList {
         conversions: page
