@@ -145,6 +145,9 @@ pub struct Credentials {
     pub workspace_id: Option<String>,
     pub api_key: Option<String>,
     pub bearer: Option<String>,
+    /// A credential header came more than once (or, in a `connection_init` payload, under
+    /// two spellings of its name): which one is meant cannot be told, so it is refused.
+    pub repeated: bool,
 }
 
 impl Credentials {
@@ -154,19 +157,34 @@ impl Credentials {
         let mut creds = Credentials::default();
         for (name, value) in pairs {
             let value = value.trim();
-            match name.to_ascii_lowercase().as_str() {
-                "x-workspace-id" => creds.workspace_id = Some(value.to_owned()),
-                "x-api-key" => creds.api_key = Some(value.to_owned()),
-                "authorization" => {
-                    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-                    if scheme.eq_ignore_ascii_case("bearer") {
-                        creds.bearer = Some(rest.trim().to_owned());
+            let (slot, value) = match name.to_ascii_lowercase().as_str() {
+                "x-workspace-id" => (&mut creds.workspace_id, value),
+                "x-api-key" => (&mut creds.api_key, value),
+                "authorization" => match value.split_once(' ') {
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                        (&mut creds.bearer, token.trim())
                     }
-                }
-                _ => {}
-            }
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let repeated = slot.replace(value.to_owned()).is_some();
+            creds.repeated |= repeated;
         }
         creds
+    }
+
+    /// Why these credentials cannot name one caller, if they cannot: a credential given twice,
+    /// or a key or token in `Authorization` beside an `X-API-Key` (which of the two would
+    /// authenticate is a guess no server should make).
+    pub fn ambiguity(&self) -> Option<&'static str> {
+        if self.repeated {
+            Some("a credential header is given more than once: send each once")
+        } else if self.api_key.is_some() && self.bearer.is_some() {
+            Some("send either X-API-Key or Authorization: Bearer, not both")
+        } else {
+            None
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -585,6 +603,19 @@ mod tests {
         assert_eq!(c.workspace_id.as_deref(), Some("w1"));
         assert_eq!(c.api_key.as_deref(), Some("k"));
         assert_eq!(c.bearer.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn credentials_that_could_name_two_callers_are_ambiguous() {
+        let kinds = |pairs: &[(&str, &str)]| Credentials::from_pairs(pairs.iter().copied());
+        assert!(kinds(&[("x-api-key", "k")]).ambiguity().is_none());
+        assert!(kinds(&[("authorization", "Bearer k")]).ambiguity().is_none());
+        assert!(kinds(&[("x-api-key", "k"), ("authorization", "Bearer k")]).ambiguity().is_some());
+        assert!(kinds(&[("x-api-key", "a"), ("X-Api-Key", "b")]).ambiguity().is_some());
+        let ids = [("x-workspace-id", "a"), ("x-workspace-id", "a"), ("x-api-key", "k")];
+        assert!(kinds(&ids).ambiguity().is_some());
+        // Another scheme is not a credential of ours, and so not a second one.
+        assert!(kinds(&[("x-api-key", "k"), ("authorization", "Basic Zm9v")]).ambiguity().is_none());
     }
 
     #[test]

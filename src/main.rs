@@ -153,13 +153,14 @@ async fn serve(config: Config) -> Result<(), convio::error::AppError> {
              It is shown only this once; store it safely:\n\n    {key}\n"
         );
     }
-    let base = format!("http://{}", server.local_addr());
+    let address = server.local_addr();
+    let base = format!("http://{address}");
     tracing::info!("Dashboard    {base}/dashboard");
     tracing::info!("GraphQL      {base}/graphql");
     if !production {
         tracing::info!("GraphiQL     {base}/graphiql");
     }
-    tracing::info!("Subscriptions {base}/graphql/ws (graphql-transport-ws)");
+    tracing::info!("Subscriptions ws://{address}/graphql/ws (graphql-transport-ws)");
     tracing::info!("REST         {base}/conversions/log, /conversions, /conversions/analytics, …");
     server
         .serve()

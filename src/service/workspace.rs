@@ -97,6 +97,9 @@ impl Services {
                 "send X-Workspace-ID and X-API-Key, or Authorization: Bearer".into(),
             ));
         }
+        if let Some(why) = creds.ambiguity() {
+            return Err(AppError::Unauthenticated(why.into()));
+        }
         if let Some(token) = creds.bearer.as_deref().filter(|t| auth::looks_like_jwt(t)) {
             let subject = self.tokens.verify(token, self.admin_key_hash.as_deref())?;
             // As for a key: an `X-Workspace-ID` naming another workspace is refused, never

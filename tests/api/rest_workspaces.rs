@@ -42,6 +42,43 @@ async fn the_admin_registers_the_plans_workspace_and_its_key_works() {
     assert_eq!(with_bearer.status().as_u16(), 200);
 }
 
+/// Credentials that could name two callers (a key in `X-API-Key` and one in `Authorization`,
+/// or a header given twice) are refused, never resolved by a precedence rule.
+async fn credentials_given_twice_are_refused() {
+    // Arrange
+    let app = spawn_app().await;
+    let alpha = app.register_workspace("alpha", &["read"]).await;
+    let beta = app.register_workspace("beta", &["read"]).await;
+    let get = || app.rest(reqwest::Method::GET, "/conversions", &Creds::Anonymous);
+
+    // Act
+    let key_and_bearer = get()
+        .header("X-API-Key", &alpha)
+        .bearer_auth(&beta)
+        .send()
+        .await
+        .unwrap();
+    let same_key_twice_over = get()
+        .header("X-API-Key", &alpha)
+        .bearer_auth(&alpha)
+        .send()
+        .await
+        .unwrap();
+    let two_keys = get()
+        .header("X-API-Key", &beta)
+        .header("X-API-Key", &alpha)
+        .send()
+        .await
+        .unwrap();
+    let one_key = get().header("X-API-Key", &alpha).send().await.unwrap();
+
+    // Assert
+    for refused in [key_and_bearer, same_key_twice_over, two_keys] {
+        crate::helpers::assert_problem(refused, 401, "UNAUTHENTICATED", None).await;
+    }
+    assert_eq!(one_key.status().as_u16(), 200);
+}
+
 async fn a_generated_key_is_strong_and_shown_once() {
     // Arrange
     let app = spawn_app().await;
@@ -592,6 +629,7 @@ async fn graphiql_is_served_without_credentials() {
 crate::backend::on_both_backends!(
     the_admin_registers_the_plans_workspace_and_its_key_works,
     a_generated_key_is_strong_and_shown_once,
+    credentials_given_twice_are_refused,
     only_the_admin_may_register_workspaces,
     registering_a_taken_id_is_a_conflict,
     a_short_chosen_key_or_bad_workspace_id_is_refused,

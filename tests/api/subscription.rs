@@ -146,7 +146,7 @@ async fn refusal(app: &TestApp, payload: Value) -> Refusal {
 
 async fn connection_init_without_valid_credentials_is_not_acknowledged() {
     // Arrange
-    let (app, _) = fixture().await;
+    let (app, workspace_123) = fixture().await;
 
     // Act
     let missing = refusal(&app, json!({})).await;
@@ -160,9 +160,19 @@ async fn connection_init_without_valid_credentials_is_not_acknowledged() {
         json!({ "Authorization": "Bearer wrong-key-wrong-key" }),
     )
     .await;
+    // A valid key twice over, as X-API-Key and as a bearer: which one is meant is a guess.
+    let Creds::Headers { api_key, .. } = &workspace_123 else {
+        unreachable!("fixture credentials are headers")
+    };
+    let two_credentials = refusal(
+        &app,
+        json!({ "X-API-Key": api_key, "Authorization": format!("Bearer {api_key}") }),
+    )
+    .await;
+    let two_spellings = refusal(&app, json!({ "X-API-Key": api_key, "x-api-key": api_key })).await;
 
     // Assert: closed, or told why; never acknowledged, never silent.
-    for refused in [missing, bad_key, bad_bearer] {
+    for refused in [missing, bad_key, bad_bearer, two_credentials, two_spellings] {
         assert!(
             matches!(refused, Refusal::Closed(..) | Refusal::Message(_)),
             "expected a close or an error, got {refused:?}"
