@@ -221,7 +221,8 @@ pub struct Config {
 pub struct AuditAnchor {
     /// Secret (at least 32 bytes) that signs the audit chain's head (HMAC-SHA-256) in every
     /// write transaction; the same on every node. `convio audit verify` given the same key
-    /// detects removed newest entries. Unset: no signed head, and a removed tail goes
+    /// detects removed newest entries while the signed row survives; with --audit-anchor-file
+    /// also when the row was removed too. Unset: no signed head, and a removed tail goes
     /// unnoticed.
     #[arg(
         long = "audit-anchor-key",
@@ -458,4 +459,3 @@ impl std::fmt::Debug for Config {
             .finish()
     }
 }
-

@@ -121,10 +121,14 @@ struct Body<'a> {
 /// The executed (or refused) operation as an HTTP response. A request error (the document does
 /// not parse or validate, the variables do not fit it, no operation can be chosen) comes before
 /// any field runs, so it has no `data`; with `application/graphql-response+json` it is a 400.
-/// Field errors, even one that nulls the whole `data`, are answered 200: the operation ran.
+/// Field errors, even one that nulls the whole `data`, are answered 200: the operation ran;
+/// except a refusal for the hourly limit, answered 429 with `Retry-After` (`rate_limited`).
 fn respond(response: async_graphql::Response, media: Media) -> Response {
     let request_error = is_request_error(&response);
-    let status = if request_error && media == Media::GraphqlResponse {
+    let retry_after = rate_limited(&response);
+    let status = if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if request_error && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -143,7 +147,29 @@ fn respond(response: async_graphql::Response, media: Media) -> Response {
         headers.insert(header::CACHE_CONTROL, value);
     }
     headers.extend(response.http_headers);
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     reply
+}
+
+/// When a field was refused for the workspace's hourly limit (an operation over the limit, or
+/// a batch that would pass it), the seconds until a retry may succeed: the response is then a
+/// 429 with `Retry-After`, so that GraphQL clients' retry logic sees what REST clients see.
+/// A document that needed no caller (`{ __typename }`) was answered, and stays a 200.
+fn rate_limited(response: &async_graphql::Response) -> Option<u64> {
+    response
+        .errors
+        .iter()
+        .filter_map(|error| error.extensions.as_ref())
+        .filter(|extensions| {
+            matches!(extensions.get("code"), Some(Value::String(code)) if code == "RATE_LIMITED")
+        })
+        .map(|extensions| match extensions.get("retryAfterSeconds") {
+            Some(Value::Number(n)) => n.as_u64().unwrap_or(1),
+            _ => 1,
+        })
+        .max()
 }
 
 /// A request refused before execution, as a GraphQL response with one error and no `data`; the

@@ -5,7 +5,7 @@
 //! `X-Forwarded-For` that is not itself a trusted proxy.
 //!
 //! Out: `X-RateLimit-Limit`, `-Remaining` and `-Reset` on responses to rate-limited callers,
-//! and 429 with `Retry-After` for a client refused (its failed attempts, or its hourly limit). The count happens
+//! and 429 with `Retry-After` for a client refused for its failed attempts. The count happens
 //! where the caller is authenticated (`caller::authenticate`), deep inside an extractor or
 //! handler that cannot touch the response; it leaves the outcome in a slot this middleware
 //! put into the request, and the middleware copies it onto the response.
@@ -90,8 +90,7 @@ pub struct RateLimitSlot {
 #[derive(Clone, Copy, Default)]
 struct Outcome {
     status: Option<RateLimitStatus>,
-    /// Seconds until a refused client may try again: refused for its failed authentication
-    /// attempts, or for its workspace's hourly limit.
+    /// Seconds until a client refused for its failed authentication attempts may try again.
     throttled: Option<u64>,
 }
 
@@ -119,7 +118,7 @@ impl RateLimitSlot {
                     remaining: 0,
                     reset_seconds: *retry_after_seconds,
                 }),
-                throttled: Some(*retry_after_seconds),
+                throttled: None,
             },
             Err(AppError::AuthThrottled {
                 retry_after_seconds,
@@ -137,9 +136,9 @@ impl RateLimitSlot {
 }
 
 /// Puts a [`RateLimitSlot`] into the request and copies its outcome onto the response. A
-/// refused client's GraphQL response (errors with `RATE_LIMITED`, which GraphQL over HTTP
-/// answers with 200) becomes a 429 with `Retry-After`, as REST's problem already is, whether
-/// it was refused for failed authentication attempts or for its workspace's hourly limit.
+/// client throttled for its failed authentication attempts gets a 429 with `Retry-After`
+/// whatever the route answered (GraphQL would answer 200). A workspace over its hourly limit
+/// gets its 429 from the refusal itself: REST's problem, or GraphQL's `respond`.
 pub async fn headers(
     State(addresses): State<ClientAddresses>,
     mut request: Request,

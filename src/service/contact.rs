@@ -2,6 +2,7 @@
 
 use super::access::{acting_workspace, ensure_workspace};
 use super::id_allocator::{self, IdSpace};
+use super::sensitive::MASK;
 use super::shared::{self, SeenContact};
 use super::{Services, access, audit, now, rollup, tracking};
 use crate::auth::Caller;
@@ -340,15 +341,17 @@ impl Services {
             changed.push("converted_by");
         }
         if let Some(incoming) = update.custom_metadata {
+            let (incoming, kept) =
+                masked_secrets_kept(incoming.into_map(), contact.custom_metadata.as_ref());
             // Sealed before merging: stored values are already sealed for this row. Each
             // names its writer, who (with the owner and the admin) may read it back.
             let incoming = self.seal_by::<contact::Model>(
                 &contact.id.to_string(),
-                incoming.into_map(),
+                incoming,
                 principal.workspace(),
             )?;
             let merged = if update.replace_custom_metadata {
-                incoming
+                incoming.into_iter().chain(kept).collect()
             } else {
                 merge_metadata(contact.custom_metadata.clone(), incoming)
             };
@@ -464,6 +467,28 @@ async fn received_from(
         .iter()
         .flatten()
         .any(|m| m["counterpart"].as_str() == Some(sender.as_str())))
+}
+
+/// A `secret_` value sent as the mask `***` (what a reader who may not see it was shown)
+/// means "unchanged", so that reading a contact, changing one key and sending the object back
+/// never overwrites a secret with its mask. Returns the values to write, and the stored values
+/// of the masked keys, kept as they are (a masked key with nothing stored is dropped).
+fn masked_secrets_kept(
+    incoming: Map<String, Value>,
+    stored: Option<&Value>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let stored = stored.and_then(Value::as_object);
+    let (mut write, mut kept) = (Map::new(), Map::new());
+    for (key, value) in incoming {
+        if is_sensitive(&key) && value.as_str() == Some(MASK) {
+            if let Some(old) = stored.and_then(|s| s.get(&key)) {
+                kept.insert(key, old.clone());
+            }
+        } else {
+            write.insert(key, value);
+        }
+    }
+    (write, kept)
 }
 
 /// Shallow merge: keys in `incoming` overwrite, a `null` removes the key, others stay.

@@ -31,14 +31,22 @@ impl Claim {
     }
 }
 
+/// The fingerprint of a key whose conversion's contact was erased (GDPR): a fingerprint is a
+/// digest of the request, personal data included, so a client could test guesses against it.
+/// Erasure replaces it with this, and any request with the key is then refused alike.
+pub(crate) const ERASED: &str = "erased";
+
 /// The conversion an earlier request with this claim stored, if any; an error if the key was
-/// used for a different request.
+/// used for a different request, or belongs to a conversion whose contact was erased.
 pub(crate) async fn prior(conn: &impl ConnectionTrait, claim: &Claim) -> AppResult<Option<Uuid>> {
     let found = idempotency_key::Entity::find_by_id((claim.scope.clone(), claim.key.clone()))
         .one(conn)
         .await?;
     match found {
         None => Ok(None),
+        Some(row) if row.fingerprint == ERASED => Err(AppError::Erased {
+            field: "idempotency_key".to_owned(),
+        }),
         Some(row) if row.fingerprint == claim.fingerprint => Ok(Some(row.conversion_id)),
         Some(_) => Err(AppError::IdempotencyConflict),
     }

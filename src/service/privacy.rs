@@ -16,8 +16,8 @@ use crate::auth::{Caller, Principal};
 use crate::domain::ContactId;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
-use entity::{contact, conversion, lead};
-use sea_orm::sea_query::Expr;
+use entity::{contact, conversion, idempotency_key, lead};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Set, Value,
@@ -176,6 +176,24 @@ async fn erase(conn: &impl ConnectionTrait, contact: contact::Model) -> AppResul
             Expr::value(Value::Json(None)),
         )
         .filter(lead::Column::ContactId.eq(id))
+        .exec(conn)
+        .await?;
+    // An idempotency key's fingerprint digests the request, free-form data included: a
+    // client replaying the key with guesses could confirm what was erased.
+    idempotency_key::Entity::update_many()
+        .col_expr(
+            idempotency_key::Column::Fingerprint,
+            Expr::value(super::idempotency::ERASED),
+        )
+        .filter(
+            idempotency_key::Column::ConversionId.in_subquery(
+                Query::select()
+                    .column(conversion::Column::Id)
+                    .from(conversion::Entity)
+                    .and_where(conversion::Column::ContactId.eq(id))
+                    .to_owned(),
+            ),
+        )
         .exec(conn)
         .await?;
     Ok(erased)

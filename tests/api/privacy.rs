@@ -333,6 +333,49 @@ async fn an_erased_contact_takes_no_new_free_form_data() {
     assert_ne!(total_value(&app).await, before, "the new sale counts");
 }
 
+/// An idempotency key's fingerprint digests its request, free-form data included: after the
+/// contact is erased, replaying the key answers the same whatever the body guesses, so the
+/// erased data cannot be confirmed, and no duplicate is stored.
+async fn an_idempotency_key_cannot_confirm_erased_data() {
+    // Arrange
+    let app = spawn_app().await;
+    let sales = contact_with_a_sale(&app, 41).await;
+    let sale = |notes: &str| {
+        json!({"contact_id": 41, "converted_by": "agent", "conversion_type": "sale",
+               "conversion_value": "100.00", "custom_data": {"notes": notes}})
+    };
+    let keyed = |body: Value| {
+        app.rest(reqwest::Method::POST, "/conversions/log", &sales)
+            .header("Idempotency-Key", "order-41")
+            .json(&body)
+            .send()
+    };
+    expect_json(keyed(sale("canary-idempotent")).await.unwrap(), 201).await;
+    expect_json(
+        app.post_json("/contacts/41/erase", &app.admin, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+
+    // Act
+    let right = keyed(sale("canary-idempotent")).await.unwrap();
+    let wrong = keyed(sale("a wrong guess")).await.unwrap();
+    let mut amount_guess = sale("x");
+    amount_guess.as_object_mut().unwrap().remove("custom_data");
+    let amount_guess = keyed(amount_guess).await.unwrap();
+
+    // Assert
+    let right = assert_problem(right, 409, "ERASED", None).await;
+    let wrong = assert_problem(wrong, 409, "ERASED", None).await;
+    assert_eq!(
+        (&right["detail"], &right["field"]),
+        (&wrong["detail"], &wrong["field"])
+    );
+    assert_problem(amount_guess, 409, "ERASED", Some("idempotency_key")).await;
+    assert_eq!(app.all_conversions().await.len(), 2, "no duplicate");
+}
+
 crate::backend::on_both_backends!(
     erasing_a_contact_removes_personal_data_and_keeps_the_totals,
     only_the_admin_may_erase,
@@ -340,4 +383,5 @@ crate::backend::on_both_backends!(
     the_retention_policy_erases_contacts_older_than_it_allows,
     erased_values_are_left_in_no_database_file,
     an_erased_contact_takes_no_new_free_form_data,
+    an_idempotency_key_cannot_confirm_erased_data,
 );

@@ -89,10 +89,22 @@ async fn graphql_over_the_default_limit_answers_rate_limited() {
         .await
         .unwrap();
 
-    // Assert: a GraphQL client's retry logic reads the status and Retry-After, as REST's.
+    let needs_no_caller = app
+        .rest(reqwest::Method::POST, "/graphql", &creds)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: a GraphQL client's retry logic reads the status and Retry-After, as REST's; a
+    // document that needed no caller was answered, so it is not a 429.
+    assert_eq!(needs_no_caller.status().as_u16(), 200);
     assert_eq!(response.status().as_u16(), 429);
     let retry_after = header(&response, "retry-after").expect("Retry-After");
-    assert!((1..=3600).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(
+        (1..=3600).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
     assert_eq!(header(&response, "x-ratelimit-remaining"), Some(0));
     let refused: serde_json::Value = response.json().await.unwrap();
     assert_graphql_error(&refused, "RATE_LIMITED", None);
@@ -294,8 +306,14 @@ async fn each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes
         .post_json("/conversions/batch", &creds, &rest_batch(5))
         .await;
     let five_more = app
-        .graphql(&creds, graphql_batch, json!({ "items": vec![item; 5] }))
-        .await;
+        .rest(reqwest::Method::POST, "/graphql", &creds)
+        .json(&json!({ "query": graphql_batch, "variables": { "items": vec![item; 5] } }))
+        .send()
+        .await
+        .unwrap();
+    let five_more_status = five_more.status().as_u16();
+    let five_more_retry_after = header(&five_more, "retry-after");
+    let five_more: serde_json::Value = five_more.json().await.unwrap();
     let logged_after_refusal = app.all_conversions().await.len();
     let three = app
         .post_json("/conversions/batch", &creds, &rest_batch(3))
@@ -305,6 +323,11 @@ async fn each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes
     // refused whole, the items not counted; then 7 + 3 = 10, and the next request is over.
     assert_eq!(five.status().as_u16(), 200);
     assert_graphql_error(&five_more, "RATE_LIMITED", None);
+    assert_eq!(
+        five_more_status, 429,
+        "refused whole, as REST's batch is: {five_more}"
+    );
+    assert!(five_more_retry_after.is_some_and(|s| s >= 1));
     assert_eq!(logged_after_refusal, 5, "the refused batch wrote nothing");
     assert_eq!(three.status().as_u16(), 200);
     assert_refused(&app, &creds).await;

@@ -539,7 +539,40 @@ async fn the_migration_rebuilds_each_workspaces_view_from_the_rows() {
     assert_eq!(views(&s, &again).await, before);
 }
 
+/// A receiver that reads the contact, changes one key and sends its view back (merged, or
+/// replacing the whole object) does not overwrite the secrets it was shown as `***`.
+async fn a_masked_secret_sent_back_keeps_the_stored_value() {
+    // Arrange
+    let s = shared().await;
+    let seen = expect_json(s.app.get("/contacts/7001", &s.b).await, 200).await;
+    let mut metadata = seen["custom_metadata"].clone();
+    assert_eq!(metadata["secret_income"], "***", "{seen}");
+    metadata["plan"] = json!("platinum");
+
+    // Act
+    for replace in [false, true] {
+        let body = json!({ "custom_metadata": metadata, "replace_custom_metadata": replace });
+        let patched = s
+            .app
+            .patch_json("/contacts/7001/conversion", &s.b, &body)
+            .await;
+        expect_json(patched, 200).await;
+    }
+
+    // Assert
+    let owners = expect_json(s.app.get("/contacts/7001", &s.owner).await, 200).await;
+    assert_eq!(
+        owners["custom_metadata"],
+        json!({ "plan": "platinum", "secret_income": "canary-owner-income",
+                "secret_c_note": "canary-c-secret" }),
+        "{owners}"
+    );
+    let cs = expect_json(s.app.get("/contacts/7001", &s.c).await, 200).await;
+    assert_eq!(cs["custom_metadata"]["secret_c_note"], "canary-c-secret");
+}
+
 crate::backend::on_both_backends!(
+    a_masked_secret_sent_back_keeps_the_stored_value,
     the_migration_rebuilds_each_workspaces_view_from_the_rows,
     a_receiver_reads_only_its_own_figures_through_every_door,
     the_owner_and_the_admin_see_the_whole_outcome,
