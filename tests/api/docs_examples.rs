@@ -1,9 +1,11 @@
 //! The docs' examples, run as written against a real server, so that they cannot rot.
 //!
-//! Every ```sh block of the README and docs/api.md runs, in document order, in one bash
-//! session (state carries over, like a reader following along), with `curl` failing on any
-//! 4xx or 5xx. The examples' two placeholders are the only lines replaced: `ADMIN=…` (the key
-//! printed at first start) and `URL=…` become the test server's. Then every ```graphql block
+//! Every ```sh block of the README, docs/api.md and the guides in docs/guides/ runs, in
+//! document order (files in `DOCS` order), in one bash session (state carries over, like a
+//! reader following along), with `curl` failing on any 4xx or 5xx. Each guide registers its
+//! own workspaces and contacts, with ids no other file uses, so it runs beside the others.
+//! The examples' two placeholders are the only lines replaced: `ADMIN=…` (the key printed
+//! at first start) and `URL=…` become the test server's. Then every ```graphql block
 //! runs with the admin key: a query or mutation over HTTP must answer without errors, a
 //! subscription must deliver a conversion logged after it starts. A block preceded by
 //! `<!-- example: not run (why) -->` is skipped; one preceded by `<!-- example: refused … -->`
@@ -17,6 +19,38 @@ use std::process::Stdio;
 const DOCS: &[(&str, &str)] = &[
     ("README.md", include_str!("../../README.md")),
     ("docs/api.md", include_str!("../../docs/api.md")),
+    (
+        "docs/guides/README.md",
+        include_str!("../../docs/guides/README.md"),
+    ),
+    (
+        "docs/guides/authentication.md",
+        include_str!("../../docs/guides/authentication.md"),
+    ),
+    (
+        "docs/guides/webhooks.md",
+        include_str!("../../docs/guides/webhooks.md"),
+    ),
+    (
+        "docs/guides/salesforce.md",
+        include_str!("../../docs/guides/salesforce.md"),
+    ),
+    (
+        "docs/guides/hubspot.md",
+        include_str!("../../docs/guides/hubspot.md"),
+    ),
+    (
+        "docs/guides/best-practices.md",
+        include_str!("../../docs/guides/best-practices.md"),
+    ),
+    (
+        "docs/guides/custom-metadata.md",
+        include_str!("../../docs/guides/custom-metadata.md"),
+    ),
+    (
+        "docs/guides/troubleshooting.md",
+        include_str!("../../docs/guides/troubleshooting.md"),
+    ),
 ];
 
 #[derive(Debug, PartialEq)]
