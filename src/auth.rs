@@ -609,13 +609,33 @@ mod tests {
     fn credentials_that_could_name_two_callers_are_ambiguous() {
         let kinds = |pairs: &[(&str, &str)]| Credentials::from_pairs(pairs.iter().copied());
         assert!(kinds(&[("x-api-key", "k")]).ambiguity().is_none());
-        assert!(kinds(&[("authorization", "Bearer k")]).ambiguity().is_none());
-        assert!(kinds(&[("x-api-key", "k"), ("authorization", "Bearer k")]).ambiguity().is_some());
-        assert!(kinds(&[("x-api-key", "a"), ("X-Api-Key", "b")]).ambiguity().is_some());
-        let ids = [("x-workspace-id", "a"), ("x-workspace-id", "a"), ("x-api-key", "k")];
+        assert!(
+            kinds(&[("authorization", "Bearer k")])
+                .ambiguity()
+                .is_none()
+        );
+        assert!(
+            kinds(&[("x-api-key", "k"), ("authorization", "Bearer k")])
+                .ambiguity()
+                .is_some()
+        );
+        assert!(
+            kinds(&[("x-api-key", "a"), ("X-Api-Key", "b")])
+                .ambiguity()
+                .is_some()
+        );
+        let ids = [
+            ("x-workspace-id", "a"),
+            ("x-workspace-id", "a"),
+            ("x-api-key", "k"),
+        ];
         assert!(kinds(&ids).ambiguity().is_some());
         // Another scheme is not a credential of ours, and so not a second one.
-        assert!(kinds(&[("x-api-key", "k"), ("authorization", "Basic Zm9v")]).ambiguity().is_none());
+        assert!(
+            kinds(&[("x-api-key", "k"), ("authorization", "Basic Zm9v")])
+                .ambiguity()
+                .is_none()
+        );
     }
 
     #[test]

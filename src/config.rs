@@ -458,4 +458,3 @@ impl std::fmt::Debug for Config {
             .finish()
     }
 }
-

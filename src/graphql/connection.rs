@@ -124,11 +124,7 @@ impl Paging {
     /// or the `last` items before `before`, 0 to 200 either way. `parse` reads a position
     /// from a cursor's text. Errors (`BAD_USER_INPUT` naming the argument): a size outside
     /// 0..=200, both `first` and `last`, a cursor this server did not issue for `list`.
-    pub fn window<K>(
-        self,
-        list: &str,
-        parse: impl Fn(&str) -> Option<K>,
-    ) -> AppResult<Window<K>> {
+    pub fn window<K>(self, list: &str, parse: impl Fn(&str) -> Option<K>) -> AppResult<Window<K>> {
         if self.first.is_some() && self.last.is_some() {
             return Err(AppError::invalid(
                 "last",
@@ -177,7 +173,9 @@ fn encode(list: &str, position: &str) -> String {
 /// The position an opaque cursor of `list` names; `None` for anything else.
 fn decode(list: &str, cursor: &str) -> Option<String> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    text.strip_prefix(list)?.strip_prefix(':').map(str::to_owned)
+    text.strip_prefix(list)?
+        .strip_prefix(':')
+        .map(str::to_owned)
 }
 
 /// A Relay connection over one page of `list`, counting what `count` names; `position` gives
@@ -248,8 +246,14 @@ mod tests {
     #[test]
     fn sizes_run_from_zero_to_the_page_limit_one_direction_at_a_time() {
         let parse = |t: &str| t.parse::<i64>().ok();
-        assert_eq!(paging(None, None, None).window("l", parse).unwrap().size, 50);
-        assert_eq!(paging(Some(0), None, None).window("l", parse).unwrap().size, 0);
+        assert_eq!(
+            paging(None, None, None).window("l", parse).unwrap().size,
+            50
+        );
+        assert_eq!(
+            paging(Some(0), None, None).window("l", parse).unwrap().size,
+            0
+        );
         let back = paging(None, Some(200), None).window("l", parse).unwrap();
         assert!(back.from_end && back.size == 200);
         assert!(paging(Some(201), None, None).window("l", parse).is_err());

@@ -34,7 +34,9 @@ pub fn schema() -> Builder {
 /// that keep one document from costing the server more than a client should be allowed.
 pub fn build(services: Services, limits: &Hardening) -> ConvioSchema {
     limited(schema(), limits)
-        .extension(crate::observability::OperationMetrics::new(&services.metrics))
+        .extension(crate::observability::OperationMetrics::new(
+            &services.metrics,
+        ))
         .data(services)
         .data(limits.clone())
         .finish()

@@ -169,17 +169,23 @@ impl QueryRoot {
         #[graphql(desc = "Which conversions; all optional, combined with AND.")] filter: Option<
             ConversionFilter,
         >,
-        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
-                          list, or after `after`. Without `first` and `last`: 50.")]
+        #[graphql(
+            desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
                           page's `pageInfo.endCursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
-                          list, or before `before`. Not with `first`.")]
+        #[graphql(
+            desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`."
+        )]
         last: Option<i32>,
-        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
-                          page's `pageInfo.startCursor`).")]
+        #[graphql(
+            desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`)."
+        )]
         before: Option<String>,
     ) -> Result<Counted<Conversion>> {
         let (filter, _) = filter.unwrap_or_default().parse()?;
@@ -215,17 +221,23 @@ impl QueryRoot {
         #[graphql(desc = "Which contacts; none gives every contact you may see.")] filter: Option<
             ContactFilter,
         >,
-        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
-                          list, or after `after`. Without `first` and `last`: 50.")]
+        #[graphql(
+            desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
                           page's `pageInfo.endCursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
-                          list, or before `before`. Not with `first`.")]
+        #[graphql(
+            desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`."
+        )]
         last: Option<i32>,
-        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
-                          page's `pageInfo.startCursor`).")]
+        #[graphql(
+            desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`)."
+        )]
         before: Option<String>,
     ) -> Result<Counted<Contact>> {
         let filter = service_contacts::ContactFilter::try_from(filter.unwrap_or_default())?;
@@ -367,17 +379,23 @@ impl QueryRoot {
         #[graphql(desc = "Only entries by this actor: `admin` or `workspace:<id>`.")] actor: Option<
             String,
         >,
-        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
-                          list, or after `after`. Without `first` and `last`: 50.")]
+        #[graphql(
+            desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
                           page's `pageInfo.endCursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
-                          list, or before `before`. Not with `first`.")]
+        #[graphql(
+            desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`."
+        )]
         last: Option<i32>,
-        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
-                          page's `pageInfo.startCursor`).")]
+        #[graphql(
+            desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`)."
+        )]
         before: Option<String>,
     ) -> Result<Counted<AuditEntry>> {
         // Free text compared with stored text: the same rule as every label.

@@ -21,8 +21,8 @@ use chrono::SecondsFormat;
 use entity::audit_log;
 use sea_orm::{
     AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, IsolationLevel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    EntityTrait, IsolationLevel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;

@@ -9,7 +9,7 @@
 //! load a group is one request and nothing waits for company.
 
 use super::Services;
-use super::conversion::{Logged, LogConversion};
+use super::conversion::{LogConversion, Logged};
 use super::idempotency::Claim;
 use super::rollup::Delta;
 use crate::auth::Caller;
@@ -81,7 +81,9 @@ impl Services {
 
     /// Conversions waiting for the writer now (`/metrics`).
     pub fn ingest_waiting(&self) -> usize {
-        self.ingest.get().map_or(0, |q| q.max_capacity() - q.capacity())
+        self.ingest
+            .get()
+            .map_or(0, |q| q.max_capacity() - q.capacity())
     }
 
     async fn commit_group(&self, group: Vec<Job>) {
@@ -140,7 +142,8 @@ impl Services {
                 self.feed_signal.notify_one();
                 for (reply, result) in answers {
                     if let Ok(Logged::Stored(c)) = &result {
-                        self.metrics.conversion_logged(&c.conversion_type, c.value_minor);
+                        self.metrics
+                            .conversion_logged(&c.conversion_type, c.value_minor);
                     }
                     let _ = reply.send(result);
                 }

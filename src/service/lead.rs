@@ -1,7 +1,7 @@
 //! Leads: a contact's inquiry, later linked to the conversion it became.
 
-use super::page::{Page, Window};
 use super::id_allocator::{self, IdSpace};
+use super::page::{Page, Window};
 use super::{Services, access, audit, now};
 use crate::auth::Caller;
 use crate::domain::{ContactId, LeadId, Permission};

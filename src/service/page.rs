@@ -151,6 +151,10 @@ mod tests {
     fn an_empty_page_still_tells_whether_items_follow() {
         let page = window(0, None, None, false).page(vec![1]);
         assert!(page.items.is_empty() && page.has_next_page);
-        assert!(!window(0, None, None, false).page(Vec::<u8>::new()).has_next_page);
+        assert!(
+            !window(0, None, None, false)
+                .page(Vec::<u8>::new())
+                .has_next_page
+        );
     }
 }

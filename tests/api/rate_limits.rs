@@ -92,7 +92,10 @@ async fn graphql_over_the_default_limit_answers_rate_limited() {
     // Assert: a GraphQL client's retry logic reads the status and Retry-After, as REST's.
     assert_eq!(response.status().as_u16(), 429);
     let retry_after = header(&response, "retry-after").expect("Retry-After");
-    assert!((1..=3600).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(
+        (1..=3600).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
     assert_eq!(header(&response, "x-ratelimit-remaining"), Some(0));
     let refused: serde_json::Value = response.json().await.unwrap();
     assert_graphql_error(&refused, "RATE_LIMITED", None);

@@ -37,7 +37,8 @@ async fn history() -> (TestApp, Creds) {
     let app = spawn_app().await;
     let alpha = app.workspace("alpha").await;
     for id in [1, 2, 3] {
-        app.create_contact(&alpha, id, &format!("Contact {id}")).await;
+        app.create_contact(&alpha, id, &format!("Contact {id}"))
+            .await;
     }
     for id in [11, 12, 13] {
         app.create_lead(&alpha, id, 1).await;
@@ -85,14 +86,22 @@ async fn backward_pages_read_the_list_forward_pages_read() {
     let (app, alpha) = history().await;
 
     for (name, _) in CONNECTIONS {
-        let creds = if name == "auditLog" { &app.admin } else { &alpha };
+        let creds = if name == "auditLog" {
+            &app.admin
+        } else {
+            &alpha
+        };
 
         // Act: forwards.
         let mut forward = Vec::new();
         let mut after = Value::Null;
         loop {
             let p = page(&app, creds, name, json!({ "first": 2, "after": after })).await;
-            assert_eq!(p["pageInfo"]["hasPreviousPage"], !after.is_null(), "{name}: {p}");
+            assert_eq!(
+                p["pageInfo"]["hasPreviousPage"],
+                !after.is_null(),
+                "{name}: {p}"
+            );
             forward.extend(cursors(&p));
             after = p["pageInfo"]["endCursor"].clone();
             if p["pageInfo"]["hasNextPage"] == false {
@@ -104,7 +113,11 @@ async fn backward_pages_read_the_list_forward_pages_read() {
         let mut before = Value::Null;
         loop {
             let p = page(&app, creds, name, json!({ "last": 2, "before": before })).await;
-            assert_eq!(p["pageInfo"]["hasNextPage"], !before.is_null(), "{name}: {p}");
+            assert_eq!(
+                p["pageInfo"]["hasNextPage"],
+                !before.is_null(),
+                "{name}: {p}"
+            );
             let mut these = cursors(&p);
             these.extend(backward);
             backward = these;

@@ -110,17 +110,23 @@ impl Contact {
     async fn conversions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
-                          list, or after `after`. Without `first` and `last`: 50.")]
+        #[graphql(
+            desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
                           page's `pageInfo.endCursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
-                          list, or before `before`. Not with `first`.")]
+        #[graphql(
+            desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`."
+        )]
         last: Option<i32>,
-        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
-                          page's `pageInfo.startCursor`).")]
+        #[graphql(
+            desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`)."
+        )]
         before: Option<String>,
     ) -> Result<Counted<Conversion>> {
         let filter = ConversionFilter {
@@ -142,17 +148,23 @@ impl Contact {
     async fn leads(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page forwards: this many items (0 to 200) from the start of the \
-                          list, or after `after`. Without `first` and `last`: 50.")]
+        #[graphql(
+            desc = "Page forwards: this many items (0 to 200) from the start of the \
+                          list, or after `after`. Without `first` and `last`: 50."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Page forwards from this cursor: the items that follow it (a \
                           page's `pageInfo.endCursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Page backwards: this many items (0 to 200) from the end of the \
-                          list, or before `before`. Not with `first`.")]
+        #[graphql(
+            desc = "Page backwards: this many items (0 to 200) from the end of the \
+                          list, or before `before`. Not with `first`."
+        )]
         last: Option<i32>,
-        #[graphql(desc = "Page backwards from this cursor: the items that precede it (a \
-                          page's `pageInfo.startCursor`).")]
+        #[graphql(
+            desc = "Page backwards from this cursor: the items that precede it (a \
+                          page's `pageInfo.startCursor`)."
+        )]
         before: Option<String>,
     ) -> Result<Counted<Lead>> {
         let contact = ContactId(self.0.id);
