@@ -13,22 +13,25 @@
 #   5. metrics   Prometheus's own checks (Debian's `prometheus` package provides promtool): a scrape
 #                of /metrics from the same target/debug/convio after real traffic must pass
 #                `promtool check metrics`, and deploy/prometheus/alerts.test.yml must pass
-#                `promtool test rules` (each counts as one test).
+#                `promtool test rules` (each counts as one test);
+#   6. contract  Schemathesis (PyPI, pinned below) against the REST contract: every operation of
+#                the same target/debug/convio's /openapi.json with every check, a fixed seed
+#                (tests/contract/run.sh, tests/contract/schemathesis.toml); counts as one test.
 # It closes with one line, 'N passed, M failed', over all five (the drift check counts as one test;
 # a step that fails without reporting a failed test counts as one failure) and exits non-zero if
 # anything failed.
 #
-# Usage: ./test.sh [cargo] [drift] [browser] [conformance] [metrics]   (no argument: all five)
+# Usage: ./test.sh [cargo] [drift] [browser] [conformance] [metrics] [contract]   (no argument: all six)
 # Installs, when missing: PostgreSQL (started on 127.0.0.1:5432, trust auth for TCP from 127.0.0.1),
 # Chromium (Debian's package, /usr/bin/chromium), node and npm, the npm packages of dashboard/
 # and tests/conformance/ (`npm ci` when a node_modules is missing or older than its package-lock.json),
-# and promtool and curl (Debian's `prometheus` and `curl`).
+# promtool and curl (Debian's `prometheus` and `curl`), and Schemathesis (`pip install`).
 set -uo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(cargo drift browser conformance metrics)
+[ ${#steps[@]} -eq 0 ] && steps=(cargo drift browser conformance metrics contract)
 wants() { [[ " ${steps[*]} " == *" $1 "* ]]; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
@@ -255,6 +258,25 @@ if wants metrics; then
     else
       failed=$((failed + 1)); fail_step "promtool test rules deploy/prometheus/alerts.test.yml"
     fi
+  fi
+fi
+
+# --- 6. contract -------------------------------------------------------------------------------------
+SCHEMATHESIS_VERSION=4.32.5
+if wants contract; then
+  command -v curl >/dev/null || apt_install curl
+  if [ "$(schemathesis --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+    echo "pip install schemathesis==$SCHEMATHESIS_VERSION" >&2
+    python3 -m pip install -q "schemathesis==$SCHEMATHESIS_VERSION" </dev/null >&2
+  fi
+  if ! command -v schemathesis >/dev/null; then
+    failed=$((failed + 1)); fail_step "installing Schemathesis (pip)"
+  elif ! build_binary; then
+    failed=$((failed + 1)); fail_step "cargo build (the binary Schemathesis runs against)"
+  elif timeout 600 tests/contract/run.sh; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); fail_step "Schemathesis: the REST contract (tests/contract/run.sh)"
   fi
 fi
 

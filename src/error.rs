@@ -298,6 +298,35 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+/// An RFC 9457 problem (`application/problem+json`): the body of every REST error response,
+/// and the `error` of one refused item of a batch.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/bad-user-input", "title": "Unprocessable Entity", "status": 422,
+    "detail": "conversion_value: must not be negative", "code": "BAD_USER_INPUT",
+    "field": "conversion_value", "request_id": "01JDZ4M8X6Q9V3K2N7B5C1R0TA"
+}))]
+pub struct Problem {
+    /// `/problems/<code in kebab case>`, e.g. `/problems/bad-user-input`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// The HTTP status's reason phrase.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong, for a person; never internals.
+    pub detail: String,
+    /// Stable, for programs: `BAD_USER_INPUT`, `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`,
+    /// `CONFLICT`, `RATE_LIMITED`, `DATABASE_BUSY`, … (docs/api.md lists them all).
+    pub code: &'static str,
+    /// The input at fault (a body field, query parameter or header), when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The server's id of the request, as its log lines and audit entries carry it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
 impl AppError {
     /// The RFC 9457 problem object: the body of an error response, and the `error` of one
     /// item in a batch.
@@ -305,20 +334,16 @@ impl AppError {
         self.log_if_internal();
         let status = self.status();
         let code = self.code();
-        let mut body = json!({
-            "type": format!("/problems/{}", code.to_lowercase().replace('_', "-")),
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.public_message(str::to_owned),
-            "code": code,
-        });
-        if let Some(field) = self.field() {
-            body["field"] = json!(field);
-        }
-        if let Some(id) = crate::request_id::current() {
-            body["request_id"] = json!(id);
-        }
-        body
+        let problem = Problem {
+            type_uri: format!("/problems/{}", code.to_lowercase().replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.public_message(str::to_owned),
+            code,
+            field: self.field().map(str::to_owned),
+            request_id: crate::request_id::current(),
+        };
+        serde_json::to_value(problem).unwrap_or_else(|_| json!({ "code": code }))
     }
 }
 

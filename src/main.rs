@@ -27,6 +27,8 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
+    /// Print the REST API's OpenAPI 3.1 document, as checked in at openapi.json.
+    Openapi,
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -86,6 +88,10 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
             print!("{}", convio::graphql::sdl());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", convio::http::openapi::json());
             Ok(())
         }
         Command::Migrate => convio::migrate(&cli.config).await.map(|_| {

@@ -124,8 +124,66 @@ impl<'de> serde::Deserialize<'de> for IdText {
             fn visit_str<E>(self, v: &str) -> Result<IdText, E> {
                 Ok(IdText(v.to_owned()))
             }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<IdText, E> {
+                whole(v).map(|n| IdText(n.to_string())).ok_or_else(|| {
+                    E::invalid_value(serde::de::Unexpected::Float(v), &"an integer id")
+                })
+            }
         }
         de.deserialize_any(Visitor)
+    }
+}
+
+/// `v` as an integer when it is one that a double holds exactly (`25.0`, not `25.5`, and at
+/// most 2⁵³ in size): JSON, and JSON Schema's `integer`, do not tell `25` from `25.0`.
+fn whole(v: f64) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    (v.fract() == 0.0 && v.abs() <= EXACT).then_some(v as i64)
+}
+
+/// A count sent as a JSON integer (`1000`, or `1000.0`, the same number in JSON).
+#[derive(Clone, Copy, Debug)]
+pub struct Count(pub u32);
+
+impl<'de> serde::Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Count;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer from 0 to 4294967295")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Count, E> {
+                u32::try_from(v)
+                    .map(Count)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Count, E> {
+                u32::try_from(v)
+                    .map(Count)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Count, E> {
+                whole(v)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .map(Count)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+        de.deserialize_any(Visitor)
+    }
+}
+
+/// In the OpenAPI document: the component `IntegerId`.
+impl utoipa::PartialSchema for IdText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        crate::http::openapi::integer_id()
+    }
+}
+
+impl utoipa::ToSchema for IdText {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "IntegerId".into()
     }
 }
 

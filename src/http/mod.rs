@@ -6,6 +6,7 @@ mod body;
 mod caller;
 mod graphql;
 mod limits;
+pub mod openapi;
 mod ops;
 mod rate_limit;
 mod rest;
@@ -18,7 +19,7 @@ use crate::request_id::RequestIds;
 use crate::service::Services;
 use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::{HeaderValue, header};
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Router, middleware};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     if !state.hardening.production {
         router = router.nest_service("/graphiql", assets::graphiql());
     }
+    let (rest_routes, _) = rest::routes(Default::default()).split_for_parts();
     router
         .route(
             "/graphql",
@@ -80,39 +82,8 @@ pub fn router(state: AppState) -> Router {
             no_store(post(graphql::execute_post)).get(graphql::execute_get),
         )
         .route("/graphql/ws", get(ws::websocket))
-        .route("/conversions/log", post(rest::conversions::log))
-        .route("/conversions/batch", post(rest::conversions::batch))
-        .route("/conversions", get(rest::conversions::list))
-        .route("/conversions/analytics", get(rest::conversions::analytics))
-        .route("/conversions/export", get(rest::export::export))
-        .route("/conversions/{id}", get(rest::conversions::show))
-        .route("/contacts", post(rest::contacts::create))
-        .route("/contacts/{id}", get(rest::contacts::show))
-        .route(
-            "/contacts/{id}/conversion",
-            patch(rest::contacts::update_conversion),
-        )
-        .route("/contacts/{id}/send", post(rest::contacts::send))
-        .route("/contacts/{id}/erase", post(rest::contacts::erase))
-        .route("/leads", post(rest::contacts::create_lead))
-        .route(
-            "/workspaces/register",
-            no_store(post(rest::workspaces::register)),
-        )
-        .route("/workspaces/{id}", patch(rest::workspaces::update))
-        .route("/workspaces/{id}/disable", post(rest::workspaces::disable))
-        .route("/workspaces/{id}/enable", post(rest::workspaces::enable))
-        .route("/workspaces/{id}/activity", get(rest::workspaces::activity))
-        .route(
-            "/workspaces/{id}/keys/rotate",
-            no_store(post(rest::workspaces::rotate_key)),
-        )
-        .route(
-            "/workspaces/{id}/keys/revoke",
-            post(rest::workspaces::revoke_keys),
-        )
-        .route("/auth/token", no_store(post(rest::workspaces::token)))
-        .route("/audit", get(rest::audit::list))
+        .merge(rest_routes)
+        .route("/openapi.json", get(ops::openapi))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)

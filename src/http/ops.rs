@@ -61,3 +61,13 @@ pub async fn not_found() -> AppError {
 pub async fn method_not_allowed() -> AppError {
     AppError::MethodNotAllowed
 }
+
+/// `GET /openapi.json`: the REST contract (OpenAPI 3.1), generated once.
+pub async fn openapi() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let json = DOCUMENT.get_or_init(super::openapi::json);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json.as_str(),
+    )
+}

@@ -11,6 +11,7 @@ use entity::{conversion, lead, workspace};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// An exact decimal written as a JSON number literal.
@@ -20,7 +21,7 @@ fn amount(minor: impl Into<i128>, currency_code: &str) -> Box<RawValue> {
     RawValue::from_string(currency.format_amount(minor)).unwrap_or_default()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConversionView {
     id: Uuid,
     contact_id: i64,
@@ -29,8 +30,10 @@ pub struct ConversionView {
     converted_by: String,
     converted_at: DateTime<Utc>,
     conversion_type: String,
+    #[schema(schema_with = super::openapi::money_or_null)]
     conversion_value: Option<Box<RawValue>>,
     currency: String,
+    #[schema(schema_with = super::openapi::custom_json)]
     custom_data: Option<Value>,
     created_at: DateTime<Utc>,
 }
@@ -55,7 +58,7 @@ impl From<Revealed<conversion::Model>> for ConversionView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ContactView {
     id: i64,
     name: Option<String>,
@@ -66,7 +69,9 @@ pub struct ContactView {
     conversion_status: String,
     converted_timestamp: Option<DateTime<Utc>>,
     converted_by: Option<String>,
+    #[schema(schema_with = super::openapi::custom_json)]
     custom_metadata: Option<Value>,
+    #[schema(schema_with = super::openapi::money)]
     lifetime_value: Box<RawValue>,
     currency: String,
     conversion_count: i32,
@@ -101,12 +106,13 @@ impl From<Revealed<SeenContact>> for ContactView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LeadView {
     id: i64,
     contact_id: i64,
     workspace_id: Option<String>,
     conversion_id: Option<Uuid>,
+    #[schema(schema_with = super::openapi::custom_json)]
     conversion_metadata: Option<Value>,
     created_at: DateTime<Utc>,
 }
@@ -126,7 +132,7 @@ impl From<Revealed<lead::Model>> for LeadView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RegisteredView {
     workspace_id: String,
     workspace_name: String,
@@ -147,17 +153,18 @@ impl RegisteredView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ActivityEntryView {
     id: i64,
     action: String,
     contact_id: i64,
     lead_id: Option<i64>,
     timestamp: DateTime<Utc>,
+    #[schema(schema_with = super::openapi::custom_json)]
     metadata: Option<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ActivityView {
     workspace_id: String,
     total_contacts_received: u64,
@@ -191,39 +198,43 @@ impl From<Activity> for ActivityView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SummaryView {
     total_conversions: u64,
+    #[schema(schema_with = super::openapi::money)]
     total_value: Box<RawValue>,
+    #[schema(schema_with = super::openapi::money_or_null)]
     average_value: Option<Box<RawValue>>,
     conversion_rate: Option<f64>,
     contacts_received: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WorkspaceFiguresView {
     workspace_id: String,
     conversions: u64,
+    #[schema(schema_with = super::openapi::money)]
     total_value: Box<RawValue>,
     conversion_rate: Option<f64>,
     contacts_received: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TrendPointView {
     period: String,
     conversions: u64,
+    #[schema(schema_with = super::openapi::money)]
     total_value: Box<RawValue>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TrendsView {
     daily: Vec<TrendPointView>,
     weekly: Vec<TrendPointView>,
     monthly: Vec<TrendPointView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct FunnelStageView {
     stage: &'static str,
     count: u64,
@@ -231,7 +242,7 @@ pub struct FunnelStageView {
 }
 
 /// The plan's §2.1 analytics response, plus `currency` and the §4.2 `funnel`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AnalyticsView {
     currency: String,
     /// The IANA zone of the days, weeks and months.
@@ -239,6 +250,7 @@ pub struct AnalyticsView {
     summary: SummaryView,
     by_workspace: Vec<WorkspaceFiguresView>,
     /// The plan's shape: conversion type → count.
+    #[schema(value_type = std::collections::HashMap<String, u64>)]
     by_type: Map<String, Value>,
     trends: TrendsView,
     funnel: Vec<FunnelStageView>,

@@ -281,11 +281,16 @@ impl Services {
             .principal
             .require_api_key("registering a workspace (it mints a key)")?;
         let key = match input.api_key {
-            Some(key) if key.len() < MIN_CHOSEN_KEY_LEN || key.len() > 256 => {
+            // Sent in a header, so visible ASCII only.
+            Some(key)
+                if !(MIN_CHOSEN_KEY_LEN..=256).contains(&key.len())
+                    || !key.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
                 return Err(AppError::invalid(
                     "api_key",
                     format!(
-                        "must be {MIN_CHOSEN_KEY_LEN} to 256 characters; omit it to have one generated"
+                        "must be {MIN_CHOSEN_KEY_LEN} to 256 visible ASCII characters; omit it to \
+                         have one generated"
                     ),
                 ));
             }

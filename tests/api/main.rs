@@ -27,6 +27,7 @@ mod idempotency;
 mod introspection;
 mod keys;
 mod metrics;
+mod openapi;
 mod pii_logs;
 mod privacy;
 mod rate_limits;

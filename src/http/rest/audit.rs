@@ -1,5 +1,6 @@
 //! `GET /audit`: the audit log for admins, newest first, with the GraphQL `auditLog` filters.
 
+use super::conversions::PageInfo;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::http::body::Params;
@@ -12,8 +13,9 @@ use chrono::{DateTime, Utc};
 use entity::audit_log;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditEntryView {
     id: i64,
     at: DateTime<Utc>,
@@ -42,20 +44,23 @@ impl From<audit_log::Model> for AuditEntryView {
     }
 }
 
-#[derive(Serialize)]
-pub struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
-}
-
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditList {
     entries: Vec<AuditEntryView>,
     page_info: PageInfo,
 }
 
-const LIST_PARAMS: &[&str] = &["object_type", "object_id", "actor", "limit", "after"];
+pub(crate) const LIST_PARAMS: &[&str] = &["object_type", "object_id", "actor", "limit", "after"];
 
+/// The audit log, newest first, a page at a time (admin only).
+#[utoipa::path(get, path = "/audit", operation_id = "listAuditEntries", tag = "audit", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("object_type" = Option<String>, Query, pattern = r"^$|^[^\u0000-\u001F\u007F-\u009F]{0,255}$", description = "Only entries about this kind of object, e.g. `contact`"),
+        ("object_id" = Option<String>, Query, pattern = r"^$|^[^\u0000-\u001F\u007F-\u009F]{0,255}$", description = "Only entries about the object with this id"),
+        ("actor" = Option<String>, Query, pattern = r"^$|^[^\u0000-\u001F\u007F-\u009F]{0,255}$", description = "Only entries by `admin` or `workspace:<id>`"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 1 to 200 (default 50)"),
+        ("after" = Option<String>, Query, pattern = "^$|^-?[0-9]{1,18}$", description = "The previous page's `page_info.end_cursor`")),
+    responses((status = 200, description = "One page", body = AuditList)))]
 pub async fn list(
     State(services): State<Services>,
     caller: Caller,

@@ -16,21 +16,41 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 fn contact_id(raw: &str) -> AppResult<ContactId> {
     // An id that cannot exist reads as not found, like one that does not.
     ContactId::parse("id", raw).map_err(|_| AppError::not_found("contact", raw))
 }
 
-/// The body of `PATCH /contacts/{id}/conversion` (plan §2.1); every field optional.
-#[derive(Deserialize)]
+/// The body of `PATCH /contacts/{id}/conversion` (plan §2.1); every field optional, at least
+/// one given.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateConversionBody {
+    /// The workspace that sent the contact on (yourself, or one that sent it to you).
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     sent_from_workspace: Option<String>,
+    /// The workspace that converted it (yourself; the admin: any).
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     converted_from_workspace: Option<String>,
+    /// Where the contact stands in the funnel.
+    #[schema(
+        pattern = "^(pending|qualified|appointment|converted|lost)$",
+        example = "qualified"
+    )]
     conversion_status: Option<String>,
+    /// Who converted it: 1 to 255 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     converted_by: Option<String>,
+    #[schema(schema_with = crate::http::openapi::custom_json)]
     custom_metadata: Option<Box<RawValue>>,
+    /// Replace `custom_metadata` whole instead of merging it (default false).
     replace_custom_metadata: Option<bool>,
 }
 
@@ -65,6 +85,12 @@ fn workspace(field: &str, raw: Option<String>) -> AppResult<Option<WorkspaceId>>
     raw.map(|w| WorkspaceId::parse(field, &w)).transpose()
 }
 
+/// Updates a contact's conversion status, workspaces, converter and metadata (plan §2.1).
+#[utoipa::path(patch, path = "/contacts/{id}/conversion", operation_id = "updateContactConversion", tag = "contacts", security(("api_key" = []), ("bearer" = [])),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]{0,15}$", example = "123456", description = "The contact's id")), request_body = UpdateConversionBody,
+    responses((status = 200, description = "The contact as the caller sees it", body = ContactView),
+        (status = 409, description = "The contact was erased and takes no free-form data (`ERASED`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contact, or not yours", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update_conversion(
     State(services): State<Services>,
     caller: Caller,
@@ -80,14 +106,27 @@ pub async fn update_conversion(
 }
 
 /// The body of `POST /contacts`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContactBody {
+    #[schema(schema_with = crate::http::openapi::chosen_id)]
     id: Option<IdText>,
+    /// Full name: at most 200 characters.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     name: Option<String>,
+    /// At most 254 characters with an `@` and no spaces.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]*@[^\s\u0000-\u001F\u007F-\u009F]*$"
+    )]
     email: Option<String>,
+    /// As written: at most 50 characters.
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     phone: Option<String>,
+    #[schema(schema_with = crate::http::openapi::custom_json)]
     custom_metadata: Option<Box<RawValue>>,
+    /// The owner (the admin only; a workspace owns what it creates).
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     workspace_id: Option<String>,
 }
 
@@ -109,6 +148,10 @@ impl TryFrom<CreateContactBody> for NewContact {
     }
 }
 
+/// Creates a contact (the caller's workspace owns it; the admin may name one).
+#[utoipa::path(post, path = "/contacts", operation_id = "createContact", tag = "contacts", security(("api_key" = []), ("bearer" = [])), request_body = CreateContactBody,
+    responses((status = 201, description = "The contact", body = ContactView),
+        (status = 409, description = "The id is taken", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(services): State<Services>,
     caller: Caller,
@@ -120,6 +163,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(shown.into())))
 }
 
+/// One contact, as the caller sees it.
+#[utoipa::path(get, path = "/contacts/{id}", operation_id = "getContact", tag = "contacts", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,15}$", example = "123456", description = "The contact's id")),
+    responses((status = 200, description = "The contact", body = ContactView),
+        (status = 404, description = "No such contact, or not yours", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn show(
     State(services): State<Services>,
     caller: Caller,
@@ -134,14 +181,24 @@ pub async fn show(
 }
 
 /// The body of `POST /contacts/{id}/send`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
+    /// The workspace it goes to.
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     to_workspace_id: String,
+    /// The sender (default: the caller's workspace).
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     from_workspace_id: Option<String>,
+    /// The lead it goes with, if any.
     lead_id: Option<IdText>,
 }
 
+/// Sends the contact on to a workspace (recorded as sent and received).
+#[utoipa::path(post, path = "/contacts/{id}/send", operation_id = "sendContact", tag = "contacts", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,15}$", example = "123456", description = "The contact's id")),
+    request_body = SendBody,
+    responses((status = 200, description = "The contact", body = ContactView),
+        (status = 404, description = "No such contact, or not yours", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn send(
     State(services): State<Services>,
     caller: Caller,
@@ -161,13 +218,19 @@ pub async fn send(
 }
 
 /// The body of `POST /leads`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLeadBody {
+    #[schema(schema_with = crate::http::openapi::chosen_id)]
     id: Option<IdText>,
+    /// The contact the lead is about.
     contact_id: IdText,
 }
 
+/// Creates a lead (an inquiry) for a contact the caller can see.
+#[utoipa::path(post, path = "/leads", operation_id = "createLead", tag = "contacts", security(("api_key" = []), ("bearer" = [])), request_body = CreateLeadBody,
+    responses((status = 201, description = "The lead", body = LeadView),
+        (status = 409, description = "The id is taken", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_lead(
     State(services): State<Services>,
     caller: Caller,
@@ -182,6 +245,9 @@ pub async fn create_lead(
 }
 
 /// `POST /contacts/{id}/erase` (admin): GDPR erasure of the contact's personal data.
+#[utoipa::path(post, path = "/contacts/{id}/erase", operation_id = "eraseContact", tag = "contacts", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,15}$", example = "123456", description = "The contact's id")),
+    responses((status = 200, description = "The contact, erased", body = ContactView),
+        (status = 404, description = "No such contact", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn erase(
     State(services): State<Services>,
     caller: Caller,

@@ -23,23 +23,45 @@ use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// The body of `POST /conversions/log` (plan §2.2), and one item of `POST /conversions/batch`,
 /// which alone may carry `idempotency_key`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogConversionBody {
+    /// The converted contact.
     contact_id: IdText,
+    /// The lead this conversion closes; it must belong to the contact.
     lead_id: Option<IdText>,
+    /// The workspace that converted (default: the caller's; the admin must name one).
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     workspace_id: Option<String>,
+    /// Who converted the contact (an agent, a system): 1 to 255 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     converted_by: String,
+    /// `sale`, `appointment`, `qualified`, or a type of your own (lowercase, digits, `_`).
+    #[schema(pattern = r"^[a-z][a-z0-9_]{0,63}$", example = "sale")]
     conversion_type: String,
     /// A JSON number or a decimal string, read from its literal text.
+    #[schema(schema_with = crate::http::openapi::amount_input)]
     conversion_value: Option<Box<RawValue>>,
+    /// The server's currency (ISO 4217), when given.
+    #[schema(pattern = "^[A-Z]{3}$", example = "USD")]
     currency: Option<String>,
+    /// When it happened (RFC 3339; default now): at most five minutes ahead of the server.
+    #[schema(format = DateTime)]
     converted_at: Option<String>,
+    #[schema(schema_with = crate::http::openapi::custom_json)]
     custom_data: Option<Box<RawValue>>,
+    /// Makes retries safe: the `Idempotency-Key` header's value, given in the body instead
+    /// (a batch item's own key). Both given must be equal.
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     idempotency_key: Option<String>,
 }
 
@@ -73,20 +95,42 @@ impl TryFrom<LogConversionBody> for LogConversion {
     }
 }
 
+/// Logs a conversion (plan §2.2).
+///
+/// Stores it and updates the contact, its lead, tracking, audit and analytics in one
+/// transaction, then publishes it on the live feed. With an
+/// `Idempotency-Key`, a retry answers the first attempt's conversion (`Idempotency-Replayed:
+/// true`) and writes nothing.
+#[utoipa::path(post, path = "/conversions/log", operation_id = "logConversion", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
+    request_body = LogConversionBody,
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "Makes retries safe: 1 to 255 visible ASCII characters, kept 24 hours")),
+    responses(
+        (status = 201, description = "Stored (or replayed)", body = ConversionView,
+         headers(("Location" = String, description = "/conversions/{id}"),
+                 ("Idempotency-Replayed" = Option<String>, description = "`true` on a replay"))),
+        (status = 409, description = "The contact was erased and takes no free-form data, or its idempotency key belonged to an erased contact (`ERASED`); or the lead was already converted (`CONFLICT`)",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn log(
     State(services): State<Services>,
     caller: Caller,
     headers: HeaderMap,
     body: JsonBody,
 ) -> AppResult<Response> {
-    let key = idempotency_key(&headers)?;
+    let header = idempotency_key(&headers)?;
     let body: LogConversionBody = body.parse()?;
-    if body.idempotency_key.is_some() {
-        return Err(AppError::invalid(
-            "idempotency_key",
-            "belongs in the Idempotency-Key header here (the body field is for batch items)",
-        ));
-    }
+    let key = match (header, body.idempotency_key.as_deref()) {
+        (header, None) => header,
+        (None, Some(k)) => Some(IdempotencyKey::parse("idempotency_key", k)?),
+        (Some(header), Some(k)) if header.as_str() == k => Some(header),
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                "idempotency_key",
+                "differs from the Idempotency-Key header: send the key once",
+            ));
+        }
+    };
     let logged = services
         .log_conversion(&caller, body.try_into()?, key.as_ref())
         .await?;
@@ -126,17 +170,22 @@ fn created(services: &Services, caller: &Caller, logged: Logged) -> AppResult<Re
     Ok(response)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BatchItemView {
+    /// The item's position in the request, from 0.
     index: usize,
+    /// `stored`, `replayed` (an idempotency key's earlier result) or `rejected` (see `error`).
+    #[schema(value_type = String, example = "stored")]
     status: LogStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     conversion: Option<ConversionView>,
+    /// Why the item was refused, as a problem.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::error::Problem>)]
     error: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BatchView {
     stored: usize,
     replayed: usize,
@@ -144,20 +193,42 @@ pub struct BatchView {
     results: Vec<BatchItemView>,
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /conversions/batch`: up to 1,000 conversions, each with its own optional
+/// `idempotency_key`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchBody {
+pub struct BatchBody {
+    /// Each item is a `LogConversionBody` (with its own optional `idempotency_key`), checked
+    /// on its own: an item that breaks a rule is refused in `results`, the others are logged.
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 1000)]
     conversions: Vec<Box<RawValue>>,
 }
 
 /// `POST /conversions/batch`: up to 1,000 conversions, each logged (or refused) on its own,
 /// each with its own optional `idempotency_key`, so a whole batch can be retried safely.
+#[utoipa::path(post, path = "/conversions/batch", operation_id = "logConversionBatch", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
+    request_body = BatchBody,
+    responses((status = 200, description = "Each item stored, replayed or refused on its own", body = BatchView)))]
 pub async fn batch(
     State(services): State<Services>,
     caller: Caller,
+    headers: HeaderMap,
     body: JsonBody,
 ) -> AppResult<Json<BatchView>> {
+    if headers.contains_key("idempotency-key") {
+        return Err(AppError::invalid(
+            "Idempotency-Key",
+            "does not apply to a batch: give each item its own `idempotency_key`",
+        ));
+    }
     let items = body.parse::<BatchBody>()?.conversions;
+    // The envelope's shape is checked whole; each object's content on its own, below.
+    if let Some(index) = items.iter().position(|raw| !raw.get().starts_with('{')) {
+        return Err(AppError::invalid(
+            &format!("conversions[{index}]"),
+            "must be a JSON object",
+        ));
+    }
     let parsed = items
         .iter()
         .map(|raw| {
@@ -205,6 +276,10 @@ pub async fn batch(
     Ok(Json(view))
 }
 
+/// One conversion (not found when it is not yours).
+#[utoipa::path(get, path = "/conversions/{id}", operation_id = "getConversion", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The conversion's id (a UUID)")),
+    responses((status = 200, description = "The conversion", body = ConversionView)))]
 pub async fn show(
     State(services): State<Services>,
     caller: Caller,
@@ -219,13 +294,15 @@ pub async fn show(
     Ok(Json(services.reveal(&caller.principal, found)?.into()))
 }
 
-#[derive(Serialize)]
+/// Where a page of a REST list lies: whether another follows, and the cursor to read it.
+#[derive(Serialize, ToSchema)]
 pub struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
+    pub has_next_page: bool,
+    /// Give it as `after` to read the next page.
+    pub end_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConversionList {
     conversions: Vec<ConversionView>,
     page_info: PageInfo,
@@ -245,15 +322,37 @@ pub(crate) const FILTER_PARAMS: &[&str] = &[
 ];
 
 /// The filters of `GET /conversions` (and of its export), as the query string gives them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct FilterParams {
+    /// Only this workspace's (the admin: any; a workspace: its own).
+    #[param(pattern = r"^$|^[A-Za-z0-9_.-]{1,64}$")]
     workspace_id: Option<String>,
+    /// First local day (`2024-01-01`) of `time_zone` (an RFC 3339 instant is taken too).
+    #[param(pattern = r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$")]
     pub from_date: Option<String>,
+    /// Last local day, inclusive (or an RFC 3339 instant, exclusive); not before `from_date`.
+    #[param(pattern = r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$")]
     pub to_date: Option<String>,
+    /// Only this contact's.
+    #[param(pattern = "^$|^[1-9][0-9]{0,15}$")]
     contact_id: Option<String>,
+    /// Only this type, e.g. `sale`.
+    #[param(pattern = r"^$|^[a-z][a-z0-9_]{0,63}$")]
     conversion_type: Option<String>,
+    /// At least this exact amount (`100.00`).
+    #[param(pattern = r"^$|^[0-9]{1,12}(\.[0-9]{1,2}0*)?$")]
     min_value: Option<String>,
+    /// At most this exact amount.
+    #[param(pattern = r"^$|^[0-9]{1,12}(\.[0-9]{1,2}0*)?$")]
     max_value: Option<String>,
+    /// The IANA zone whose days `from_date` and `to_date` name (default UTC).
+    #[param(value_type = Option<crate::http::openapi::TimeZone>)]
     time_zone: Option<String>,
+    /// Only those stored (`created_at`) strictly after this RFC 3339 instant.
+    #[param(
+        pattern = r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     created_after: Option<String>,
 }
 
@@ -310,6 +409,12 @@ impl TryFrom<FilterParams> for ConversionFilter {
     }
 }
 
+/// Conversions matching the filters, newest first (`converted_at`, then id), a page at a time.
+#[utoipa::path(get, path = "/conversions", operation_id = "listConversions", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
+    params(FilterParams,
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 1 to 200 (default 50)"),
+        ("after" = Option<String>, Query, pattern = "^$|^-?[0-9]{1,18}_[0-9a-f]{32}$", description = "The previous page's `page_info.end_cursor`")),
+    responses((status = 200, description = "One page", body = ConversionList)))]
 pub async fn list(
     State(services): State<Services>,
     caller: Caller,
@@ -340,7 +445,7 @@ pub async fn list(
     }))
 }
 
-const ANALYTICS_PARAMS: &[&str] = &[
+pub(crate) const ANALYTICS_PARAMS: &[&str] = &[
     "workspace_id",
     "from_date",
     "to_date",
@@ -349,6 +454,16 @@ const ANALYTICS_PARAMS: &[&str] = &[
     "week_start",
 ];
 
+/// Totals, rates, breakdowns, trends and the funnel (plan §2.2), over the caller's conversions.
+#[utoipa::path(get, path = "/conversions/analytics", operation_id = "conversionAnalytics", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("workspace_id" = Option<String>, Query, pattern = r"^$|^[A-Za-z0-9_.-]{1,64}$", description = "One workspace (the admin: any; a workspace: its own)"),
+        ("from_date" = Option<String>, Query, pattern = r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$", description = "First local day (2024-01-01) of `time_zone` (an RFC 3339 instant is taken too)"),
+        ("to_date" = Option<String>, Query, pattern = r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$", description = "Last local day, inclusive (or an RFC 3339 instant, exclusive); not before `from_date`"),
+        ("conversion_type" = Option<String>, Query, pattern = r"^$|^[a-z][a-z0-9_]{0,63}$", description = "Only this type, e.g. `sale`"),
+        ("time_zone" = Option<crate::http::openapi::TimeZone>, Query, description = "IANA zone of days, weeks and months (default UTC)"),
+        ("week_start" = Option<String>, Query, pattern = "^$|^(monday|sunday)$", description = "`monday` (default) or `sunday`")),
+    responses((status = 200, description = "The analytics", body = AnalyticsView)))]
 pub async fn analytics(
     State(services): State<Services>,
     caller: Caller,

@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use futures_util::{Stream, StreamExt, stream};
 
 /// Besides the filters of `GET /conversions` (`FILTER_PARAMS`).
-const EXPORT_PARAMS: &[&str] = &["format", "excel"];
+pub(crate) const EXPORT_PARAMS: &[&str] = &["format", "excel"];
 
 /// The file type asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,13 @@ impl Format {
 /// `GET /conversions/export`: parses the filters exactly as `GET /conversions` does (same
 /// errors), plus `format`, `excel` and `time_zone`; answers a streamed CSV or a finished .xlsx
 /// as an attachment. See docs/api.md, "Export".
+#[utoipa::path(get, path = "/conversions/export", operation_id = "exportConversions", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
+    params(FilterParams,
+        ("format" = Option<String>, Query, pattern = "^$|^(csv|xlsx)$", description = "`csv` (default) or `xlsx`"),
+        ("excel" = Option<bool>, Query, description = "CSV as Excel opens it best (UTF-8 BOM, `sep=` line); csv only")),
+    responses((status = 200, description = "The file, as an attachment",
+        content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+        headers(("Content-Disposition" = String, description = "attachment; filename=…")))))]
 pub async fn export(
     State(services): State<Services>,
     caller: Caller,

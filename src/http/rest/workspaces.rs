@@ -5,7 +5,7 @@
 use crate::auth::Caller;
 use crate::domain::{Permission, WorkspaceId, required_text};
 use crate::error::{AppError, AppResult};
-use crate::http::body::{JsonBody, Params};
+use crate::http::body::{Count, JsonBody, Params};
 use crate::http::views::{ActivityView, RegisteredView};
 use crate::service::Services;
 use crate::service::workspace::{
@@ -18,18 +18,32 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use entity::workspace;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// The body of `POST /workspaces/register` (admin).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    /// 1 to 64 letters, digits, `_`, `-` or `.`.
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     workspace_id: String,
+    /// 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     workspace_name: String,
+    /// A key of your choosing (the plan's `generated_api_key`): 16 to 256 visible ASCII
+    /// characters; default: a strong random key.
+    #[schema(pattern = "^[!-~]{16,256}$")]
     api_key: Option<String>,
-    /// `read`, `update`, `convert`; defaults to all three.
+    /// `read`, `update`, `convert` (and `admin`); defaults to the first three.
+    #[schema(value_type = Option<Vec<PermissionName>>)]
     permissions: Option<Vec<String>>,
-    rate_limit_per_hour: Option<u32>,
+    /// Its own hourly request limit (0: unlimited); default: the server's.
+    #[schema(value_type = Option<u32>)]
+    rate_limit_per_hour: Option<Count>,
 }
 
 impl TryFrom<RegisterBody> for NewWorkspace {
@@ -47,21 +61,29 @@ impl TryFrom<RegisterBody> for NewWorkspace {
                 None => Permission::DEFAULT.to_vec(),
             },
             api_key: body.api_key,
-            rate_limit_per_hour: body.rate_limit_per_hour,
+            rate_limit_per_hour: body.rate_limit_per_hour.map(|c| c.0),
         })
     }
 }
 
 /// The body of `PATCH /workspaces/{id}` (admin); every field optional.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
+    /// 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     workspace_name: Option<String>,
     /// Replaces the permissions: `read`, `update`, `convert`, `admin`.
+    #[schema(value_type = Option<Vec<PermissionName>>)]
     permissions: Option<Vec<String>>,
     /// A number (0: unlimited), or `null` for the server's default; absent: unchanged.
     #[serde(default, deserialize_with = "present")]
-    rate_limit_per_hour: Option<Option<u32>>,
+    #[schema(value_type = Option<u32>)]
+    rate_limit_per_hour: Option<Option<Count>>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, by `default`).
@@ -87,13 +109,13 @@ impl TryFrom<PatchBody> for WorkspaceChange {
                         .collect::<AppResult<_>>()
                 })
                 .transpose()?,
-            rate_limit_per_hour: body.rate_limit_per_hour,
+            rate_limit_per_hour: body.rate_limit_per_hour.map(|l| l.map(|c| c.0)),
         })
     }
 }
 
 /// A workspace as `PATCH /workspaces/{id}`, `/disable` and `/enable` answer it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WorkspaceView {
     workspace_id: String,
     workspace_name: String,
@@ -118,6 +140,10 @@ impl From<workspace::Model> for WorkspaceView {
     }
 }
 
+/// Registers a workspace (admin only) and answers its API key, shown this once.
+#[utoipa::path(post, path = "/workspaces/register", operation_id = "registerWorkspace", tag = "workspaces", security(("api_key" = []), ("bearer" = [])), request_body = RegisterBody,
+    responses((status = 201, description = "The workspace and its key", body = RegisteredView),
+        (status = 409, description = "The id is taken", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn register(
     State(services): State<Services>,
     caller: Caller,
@@ -131,6 +157,11 @@ pub async fn register(
     ))
 }
 
+/// A workspace's activity (plan §2.3): totals, its rate and its recent tracking events.
+#[utoipa::path(get, path = "/workspaces/{id}/activity", operation_id = "workspaceActivity", tag = "workspaces", security(("api_key" = []), ("bearer" = [])),
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,64}$", example = "workspace_123", description = "The workspace's id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Recent entries, 1 to 100 (default 20)")),
+    responses((status = 200, description = "The activity", body = ActivityView),
+        (status = 404, description = "No such workspace, or not yours", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn activity(
     State(services): State<Services>,
     caller: Caller,
@@ -149,6 +180,9 @@ fn workspace_in_path(id: &str) -> AppResult<WorkspaceId> {
 }
 
 /// Changes the workspace's name, permissions or hourly limit (admin, with an API key).
+#[utoipa::path(patch, path = "/workspaces/{id}", operation_id = "updateWorkspace", tag = "workspaces", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,64}$", example = "workspace_123", description = "The workspace's id")), request_body = PatchBody,
+    responses((status = 200, description = "The workspace", body = WorkspaceView),
+        (status = 404, description = "No such workspace", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update(
     State(services): State<Services>,
     caller: Caller,
@@ -162,6 +196,9 @@ pub async fn update(
 }
 
 /// Disables the workspace (admin): its keys, tokens and open connections stop at once.
+#[utoipa::path(post, path = "/workspaces/{id}/disable", operation_id = "disableWorkspace", tag = "workspaces", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,64}$", example = "workspace_123", description = "The workspace's id")),
+    responses((status = 200, description = "The workspace", body = WorkspaceView),
+        (status = 404, description = "No such workspace", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn disable(
     State(services): State<Services>,
     caller: Caller,
@@ -172,6 +209,9 @@ pub async fn disable(
 }
 
 /// Enables the workspace again (admin, with an API key): its keys work again.
+#[utoipa::path(post, path = "/workspaces/{id}/enable", operation_id = "enableWorkspace", tag = "workspaces", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,64}$", example = "workspace_123", description = "The workspace's id")),
+    responses((status = 200, description = "The workspace", body = WorkspaceView),
+        (status = 404, description = "No such workspace", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn enable(
     State(services): State<Services>,
     caller: Caller,
@@ -182,40 +222,89 @@ pub async fn enable(
 }
 
 /// Issues a new key, shown this once; the previous keys work until `previous_keys_expire_at`.
+#[utoipa::path(post, path = "/workspaces/{id}/keys/rotate", operation_id = "rotateApiKey", tag = "workspaces", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,64}$", example = "workspace_123", description = "The workspace's id")),
+    responses((status = 200, description = "The new key, shown this once", body = RotatedKeyView),
+        (status = 404, description = "No such workspace, or not yours", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn rotate_key(
     State(services): State<Services>,
     caller: Caller,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<RotatedKeyView>> {
     let id = workspace_in_path(&id)?;
     let (key, expires_at) = services.rotate_api_key(&caller, &id).await?;
-    Ok(Json(json!({
-        "workspace_id": id.as_str(),
-        "api_key": key,
-        "previous_keys_expire_at": expires_at,
-    })))
+    Ok(Json(RotatedKeyView {
+        workspace_id: id.to_string(),
+        api_key: key,
+        previous_keys_expire_at: expires_at,
+    }))
 }
 
 /// Revokes every key of the workspace at once (admin only).
+#[utoipa::path(post, path = "/workspaces/{id}/keys/revoke", operation_id = "revokeApiKeys", tag = "workspaces", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,64}$", example = "workspace_123", description = "The workspace's id")),
+    responses((status = 200, description = "How many keys were revoked", body = RevokedKeysView),
+        (status = 404, description = "No such workspace", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn revoke_keys(
     State(services): State<Services>,
     caller: Caller,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<RevokedKeysView>> {
     let id = workspace_in_path(&id)?;
     let revoked = services.revoke_api_keys(&caller, &id).await?;
-    Ok(Json(
-        json!({ "workspace_id": id.as_str(), "revoked": revoked }),
-    ))
+    Ok(Json(RevokedKeysView {
+        workspace_id: id.to_string(),
+        revoked,
+    }))
 }
 
 /// Exchanges the API key in the headers for a short-lived JWT (a token is refused: tokens are
 /// minted from keys only).
-pub async fn token(State(services): State<Services>, caller: Caller) -> AppResult<Json<Value>> {
+#[utoipa::path(post, path = "/auth/token", operation_id = "issueToken", tag = "workspaces", security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "A short-lived JWT for `Authorization: Bearer`", body = TokenView)))]
+pub async fn token(State(services): State<Services>, caller: Caller) -> AppResult<Json<TokenView>> {
     let token = services.issue_token(&caller)?;
-    Ok(Json(json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": services.tokens.ttl_seconds,
-    })))
+    Ok(Json(TokenView {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: services.tokens.ttl_seconds,
+    }))
+}
+
+/// A permission of a workspace's credentials.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // The schema of what `Permission::parse` reads.
+pub enum PermissionName {
+    Read,
+    Update,
+    Convert,
+    Admin,
+}
+
+/// A new API key (`POST /workspaces/{id}/keys/rotate`).
+#[derive(Serialize, ToSchema)]
+pub struct RotatedKeyView {
+    workspace_id: String,
+    /// Shown this once: store it now.
+    api_key: String,
+    /// When the workspace's previous keys stop working (the rotation grace period).
+    previous_keys_expire_at: DateTime<Utc>,
+}
+
+/// `POST /workspaces/{id}/keys/revoke`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct RevokedKeysView {
+    workspace_id: String,
+    /// How many keys were revoked.
+    revoked: u64,
+}
+
+/// A token from `POST /auth/token` (RFC 6749's access-token response).
+#[derive(Serialize, ToSchema)]
+pub struct TokenView {
+    /// A JWT for `Authorization: Bearer`.
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until it expires.
+    expires_in: i64,
 }
