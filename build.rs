@@ -1,4 +1,4 @@
-//! Embeds the built dashboard and GraphiQL (`dashboard/dist`, committed by the frontend
+//! Embeds the built dashboard, GraphiQL and the REST reference (`dashboard/dist`, committed by the frontend
 //! build) into the binary, brotli-compressed, so `cargo build` never needs Node and the
 //! server needs no files beside itself. Served by `src/http/assets.rs`.
 
@@ -10,6 +10,7 @@ fn main() {
         [
             ("dashboard", "dashboard/dist/app"),
             ("graphiql", "dashboard/dist/graphiql"),
+            ("docs", "dashboard/dist/docs"),
         ],
         true,
     );

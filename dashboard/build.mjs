@@ -1,4 +1,5 @@
-// Builds dist/app (the dashboard at /dashboard) and dist/graphiql (GraphiQL at /graphiql).
+// Builds dist/app (the dashboard at /dashboard), dist/graphiql (GraphiQL at /graphiql) and dist/docs
+// (Swagger UI over /openapi.json at /docs).
 // Output is deterministic: hashed names from esbuild, HTML written from the metafile, no timestamps,
 // so CI can rebuild and diff against the committed dist/.
 import { build } from "esbuild";
@@ -58,6 +59,14 @@ const pages = [
     title: "convio GraphiQL",
     body: '<div id="graphiql"></div>',
     extra: { plugins: [systemFontsForGraphiQL] },
+  },
+  {
+    dir: "docs",
+    base: "/docs/assets/",
+    entry: "src/docs/docs.ts",
+    title: "convio REST API",
+    body: '<div id="docs"></div>',
+    extra: {},
   },
 ];
 

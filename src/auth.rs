@@ -192,9 +192,10 @@ impl Credentials {
     }
 }
 
-/// Which kind of credential a request presented, as `Services::authenticate` reads it: a
-/// bearer that looks like a JWT is a token; otherwise `X-API-Key` wins over a bearer key.
-/// Only labels the failed-authentication counter: it says nothing about validity.
+/// Which kind of credential a request presented: a bearer that looks like a JWT is a token,
+/// another bearer a key. Only labels the failed-authentication counter: it says nothing about
+/// validity (`Services::authenticate` refuses a request presenting two; see
+/// [`Credentials::ambiguity`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialKind {
     /// `X-API-Key` (with or without `X-Workspace-ID`), or an `X-Workspace-ID` alone.

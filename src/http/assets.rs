@@ -1,4 +1,5 @@
-//! The dashboard (`/dashboard`) and GraphiQL (`/graphiql`): pages and hashed assets embedded
+//! The dashboard (`/dashboard`), GraphiQL (`/graphiql`) and the REST reference (`/docs`,
+//! Swagger UI over `/openapi.json`): pages and hashed assets embedded
 //! in the binary by build.rs, served by memory-serve with an ETag (and 304 to a matching
 //! `If-None-Match`), brotli or gzip as the client accepts, `no-cache` for the HTML (always
 //! revalidated, so a new build shows at once) and a year, immutable, for the assets (their
@@ -25,6 +26,12 @@ pub const GRAPHIQL_CSP: &str = "default-src 'self'; connect-src 'self'; img-src 
      style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; \
      frame-ancestors 'none'; form-action 'self'";
 
+/// The REST reference's policy: the dashboard's, except that Swagger UI sets `style`
+/// attributes and inline SVG icons at run time. Scripts stay same-origin only.
+pub const DOCS_CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
+     style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'self'";
+
 /// Every file besides the HTML lives under `assets/` with a content hash in its name.
 const HASHED_ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 
@@ -34,10 +41,16 @@ static DASHBOARD: LazyLock<Router> =
     LazyLock::new(|| pages(memory_serve::load!("dashboard"), DASHBOARD_CSP));
 static GRAPHIQL: LazyLock<Router> =
     LazyLock::new(|| pages(memory_serve::load!("graphiql"), GRAPHIQL_CSP));
+static DOCS: LazyLock<Router> = LazyLock::new(|| pages(memory_serve::load!("docs"), DOCS_CSP));
 
 /// `/dashboard`, `/dashboard/` and `/dashboard/assets/…`, to nest at `/dashboard`.
 pub fn dashboard() -> Router {
     DASHBOARD.clone()
+}
+
+/// `/docs`, `/docs/` and `/docs/assets/…` (the REST reference), to nest at `/docs`.
+pub fn docs() -> Router {
+    DOCS.clone()
 }
 
 /// `/graphiql`, `/graphiql/` and `/graphiql/assets/…`, to nest at `/graphiql`.

@@ -70,7 +70,10 @@ fn request_span(request: &Request) -> tracing::Span {
 pub fn router(state: AppState) -> Router {
     // The dashboard is part of the product; the explorer is not served at all in production:
     // it would only invite exploration.
-    let mut router = Router::new().nest_service("/dashboard", assets::dashboard());
+    // The REST reference documents what integrators may call, and calls nothing by itself.
+    let mut router = Router::new()
+        .nest_service("/dashboard", assets::dashboard())
+        .nest_service("/docs", assets::docs());
     if !state.hardening.production {
         router = router.nest_service("/graphiql", assets::graphiql());
     }
