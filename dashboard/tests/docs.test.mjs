@@ -34,12 +34,12 @@ test("/docs renders the REST contract offline, and Try it out calls this server"
     }
     await screenshot(page, "docs");
 
-    // Authorize with the admin key as a bearer, then run GET /audit from the page.
-    await page.getByRole("button", { name: /authorize/i }).first().click();
+    // Authorize with the admin key as X-API-Key (the first scheme), then run GET /audit.
+    await page.locator("button.authorize").first().click();
     const dialog = page.locator(".dialog-ux");
-    await dialog.locator("input[type=text], input[type=password]").last().fill(ADMIN_KEY);
-    await dialog.getByRole("button", { name: /^authorize$/i }).last().click();
-    await dialog.getByRole("button", { name: /close/i }).first().click();
+    await dialog.locator("input").first().fill(ADMIN_KEY);
+    await dialog.locator("button.authorize").first().click();
+    await dialog.locator("button.btn-done").first().click();
     const audit = page.locator("#operations-audit-listAuditEntries");
     await audit.locator(".opblock-summary").click();
     await audit.getByRole("button", { name: /try it out/i }).click();

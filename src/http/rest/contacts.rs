@@ -244,7 +244,7 @@ pub async fn create_lead(
     Ok((StatusCode::CREATED, Json(shown.into())))
 }
 
-/// `POST /contacts/{id}/erase` (admin): GDPR erasure of the contact's personal data.
+/// Erases the contact's personal data (GDPR; admin only); its conversions and totals stay.
 #[utoipa::path(post, path = "/contacts/{id}/erase", operation_id = "eraseContact", tag = "contacts", security(("api_key" = []), ("bearer" = [])), params(("id" = String, Path, pattern = "^[1-9][0-9]{0,15}$", example = "123456", description = "The contact's id")),
     responses((status = 200, description = "The contact, erased", body = ContactView),
         (status = 404, description = "No such contact", body = crate::error::Problem, content_type = "application/problem+json")))]

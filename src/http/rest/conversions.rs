@@ -204,8 +204,10 @@ pub struct BatchBody {
     conversions: Vec<Box<RawValue>>,
 }
 
-/// `POST /conversions/batch`: up to 1,000 conversions, each logged (or refused) on its own,
-/// each with its own optional `idempotency_key`, so a whole batch can be retried safely.
+/// Logs up to 1,000 conversions, each on its own.
+///
+/// Each item is logged (or refused) by itself, with its own optional `idempotency_key`, so a
+/// whole batch can be retried safely.
 #[utoipa::path(post, path = "/conversions/batch", operation_id = "logConversionBatch", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
     request_body = BatchBody,
     responses((status = 200, description = "Each item stored, replayed or refused on its own", body = BatchView)))]

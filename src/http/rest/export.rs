@@ -40,9 +40,10 @@ impl Format {
     }
 }
 
-/// `GET /conversions/export`: parses the filters exactly as `GET /conversions` does (same
-/// errors), plus `format`, `excel` and `time_zone`; answers a streamed CSV or a finished .xlsx
-/// as an attachment. See docs/api.md, "Export".
+/// The conversions matching the filters, as a CSV or Excel file.
+///
+/// Takes the filters of `GET /conversions` (same errors), plus `format` and `excel`; answers a
+/// streamed CSV or a finished .xlsx as an attachment. See docs/api.md, "Export".
 #[utoipa::path(get, path = "/conversions/export", operation_id = "exportConversions", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
     params(FilterParams,
         ("format" = Option<String>, Query, pattern = "^$|^(csv|xlsx)$", description = "`csv` (default) or `xlsx`"),
