@@ -92,6 +92,9 @@ fail_step() { echo "FAILED: $1" >&2; status=1; }
 # The binary the browser and conformance steps run, built once for both.
 built=false
 build_binary() { $built || { cargo build --locked && built=true; }; }
+# Where that binary is, for the steps in this script (CONVIO_BIN overrides it, as for the node
+# suites, which find it the same way).
+convio_bin="${CONVIO_BIN:-${CARGO_TARGET_DIR:-target}/debug/convio}"
 # Adds the counts of a node --test TAP report ($1) to the totals, and leaves them in p and f.
 count_tap() {
   read -r p f < <(awk '/^# pass / { p += $3 } /^# (fail|cancelled) / { f += $3 } END { printf "%d %d\n", p, f }' "$1" 2>/dev/null || echo "0 0")
@@ -200,7 +203,7 @@ fi
 scrape_metrics() {
   local dir=$1 port="" base key ok=true
   local admin="convio_admin_metrics_step_0123456789abcdef"
-  target/debug/convio --bind 127.0.0.1:0 --database-url "sqlite://$dir/convio.db?mode=rwc" \
+  "$convio_bin" --bind 127.0.0.1:0 --database-url "sqlite://$dir/convio.db?mode=rwc" \
     --admin-key "$admin" >"$dir/convio.log" 2>&1 </dev/null &
   local pid=$!
   for _ in $(seq 1 300); do

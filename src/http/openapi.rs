@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
                        carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and \
                        `X-RateLimit-Reset`; a refusal over the limit is `429` with \
                        `Retry-After`. GraphQL (`/graphql`) is described by its own schema.",
-        license(name = "Proprietary"),
+        license(name = "MIT", identifier = "MIT"),
     ),
     modifiers(&Credentials),
     components(schemas(crate::error::Problem, TimeZone)),
@@ -71,7 +71,7 @@ impl Modify for Credentials {
 struct Refusals;
 
 /// (status, description, has `Retry-After`), the shared responses `Refusals` adds.
-const REFUSALS: [(&str, &str, bool); 9] = [
+const REFUSALS: [(&str, &str, bool); 10] = [
     (
         "400",
         "Malformed: the body is not a JSON object, or the query string cannot be read (`BAD_USER_INPUT`)",
@@ -117,6 +117,11 @@ const REFUSALS: [(&str, &str, bool); 9] = [
         "Over the workspace's hourly limit, or too many failed authentications from this address (`RATE_LIMITED`)",
         true,
     ),
+    (
+        "503",
+        "The database is busy; nothing was written (`DATABASE_BUSY`)",
+        true,
+    ),
 ];
 
 impl Modify for Refusals {
@@ -130,11 +135,7 @@ impl Modify for Refusals {
                 .build()
         };
         let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
-        for (status, description, retry) in REFUSALS.iter().copied().chain([(
-            "503",
-            "The database is busy; nothing was written (`DATABASE_BUSY`)",
-            true,
-        )]) {
+        for (status, description, retry) in REFUSALS {
             let mut response = ResponseBuilder::new()
                 .description(description)
                 .content("application/problem+json", problem());
@@ -155,9 +156,7 @@ impl Modify for Refusals {
                     .iter()
                     .flatten()
                     .any(|p| matches!(p, RefOr::T(p) if p.name == "id"));
-                for status in [
-                    "400", "401", "403", "404", "408", "413", "415", "422", "429", "503",
-                ] {
+                for (status, _, _) in REFUSALS {
                     let applies = match status {
                         "408" | "413" | "415" => reads_body,
                         "404" => names_object,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The REST contract, judged by Schemathesis: starts target/debug/convio on a fresh SQLite file
+# The REST contract, judged by Schemathesis: starts target/debug/convio (or $CONVIO_BIN, or the
+# one under $CARGO_TARGET_DIR) on a fresh SQLite file
 # with an admin key, seeds the objects the document's examples name (workspace `workspace_123`,
 # contact 123456), and runs every operation of its /openapi.json with every check
 # (tests/contract/schemathesis.toml says where a documented rule adds 422). No rate limits, so
@@ -10,7 +11,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 dir=$(mktemp -d)
 admin="convio_admin_contract_step_0123456789abcdef"
-target/debug/convio --bind 127.0.0.1:0 --database-url "sqlite://$dir/convio.db?mode=rwc" \
+bin="${CONVIO_BIN:-${CARGO_TARGET_DIR:-target}/debug/convio}"
+"$bin" --bind 127.0.0.1:0 --database-url "sqlite://$dir/convio.db?mode=rwc" \
   --admin-key "$admin" --rate-limit-per-hour 0 --auth-failure-limit 0 \
   >"$dir/convio.log" 2>&1 </dev/null &
 pid=$!

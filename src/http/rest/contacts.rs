@@ -27,7 +27,12 @@ fn contact_id(raw: &str) -> AppResult<ContactId> {
 /// one given.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1)]
+#[schema(min_properties = 1, example = json!({
+    "sent_from_workspace": "workspace_123", "converted_from_workspace": "workspace_456",
+    "conversion_status": "converted", "converted_by": "agent_john_doe",
+    "custom_metadata": { "qualification_score": 95, "interested_products": ["solar", "battery"],
+                         "preferred_contact_time": "morning", "decision_timeline": "30_days" }
+}))]
 pub struct UpdateConversionBody {
     /// The workspace that sent the contact on (yourself, or one that sent it to you).
     #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]

@@ -30,6 +30,13 @@ use uuid::Uuid;
 /// which alone may carry `idempotency_key`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "contact_id": 123456, "lead_id": 1234567890, "workspace_id": "workspace_123",
+    "converted_by": "agent_john_doe", "conversion_type": "sale", "conversion_value": 25000,
+    "custom_data": { "product": "solar_panel_system", "contract_id": "CTR-2024-001",
+                     "financing_type": "loan", "term_months": 240, "commission_rate": 0.05,
+                     "notes": "Customer opted for premium package" }
+}))]
 pub struct LogConversionBody {
     /// The converted contact.
     contact_id: IdText,
