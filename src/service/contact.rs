@@ -5,7 +5,7 @@ use super::id_allocator::{self, IdSpace};
 use super::sensitive::MASK;
 use super::shared::{self, SeenContact};
 use super::{Services, access, audit, now, rollup, tracking};
-use crate::auth::Caller;
+use crate::auth::{Caller, Principal};
 use crate::domain::{
     ContactId, ConversionStatus, CustomData, LeadId, Permission, TrackingAction, WorkspaceId,
     is_sensitive,
@@ -343,6 +343,23 @@ impl Services {
         if let Some(incoming) = update.custom_metadata {
             let (incoming, kept) =
                 masked_secrets_kept(incoming.into_map(), contact.custom_metadata.as_ref());
+            // The merged object must obey the same limits as any one request, measured on the
+            // data as written: sealing makes a value a third larger and more, so a contact
+            // created with a large secret would otherwise refuse every later change. (A value
+            // that no longer opens is measured sealed.)
+            let stored_plain = self
+                .revealed(&Principal::admin(), &contact)
+                .unwrap_or_else(|_| contact.custom_metadata.clone());
+            let plain = if update.replace_custom_metadata {
+                let stored = stored_plain.as_ref().and_then(Value::as_object);
+                let kept_plain = kept
+                    .keys()
+                    .filter_map(|k| Some((k.clone(), stored?.get(k)?.clone())));
+                incoming.clone().into_iter().chain(kept_plain).collect()
+            } else {
+                merge_metadata(stored_plain, incoming.clone())
+            };
+            CustomData::parse("custom_metadata", Value::Object(plain))?;
             // Sealed before merging: stored values are already sealed for this row. Each
             // names its writer, who (with the owner and the admin) may read it back.
             let incoming = self.seal_by::<contact::Model>(
@@ -355,9 +372,7 @@ impl Services {
             } else {
                 merge_metadata(contact.custom_metadata.clone(), incoming)
             };
-            // The merged object must obey the same limits as any one request.
-            let merged = CustomData::parse("custom_metadata", Value::Object(merged))?;
-            row.custom_metadata = Set(Some(merged.into_value()));
+            row.custom_metadata = Set(Some(Value::Object(merged)));
             changed.push("custom_metadata");
         }
         row.updated_at = Set(at);

@@ -421,7 +421,54 @@ async fn erasing_a_contact_destroys_its_sealed_values() {
     }
 }
 
+/// The size limit (16 KiB of JSON) holds for metadata as written, not for its sealed form,
+/// which is a third larger: a contact created with a large secret still takes changes, and a
+/// change that takes the plaintext over the limit is still refused.
+async fn the_metadata_limit_measures_what_was_written_not_its_sealed_form() {
+    // Arrange
+    let app = app_with_keys(&key("k1", 1)).await;
+    let owner = app.workspace("owner").await;
+    let large = "s".repeat(12_500);
+    let created = app
+        .post_json(
+            "/contacts",
+            &owner,
+            &json!({ "id": 5001, "custom_metadata": { "secret_notes": large } }),
+        )
+        .await;
+    expect_json(created, 201).await;
+
+    // Act
+    let small_change = app
+        .patch_json(
+            "/contacts/5001/conversion",
+            &owner,
+            &json!({ "custom_metadata": { "plan": "gold" } }),
+        )
+        .await;
+    let over_the_limit = app
+        .patch_json(
+            "/contacts/5001/conversion",
+            &owner,
+            &json!({ "custom_metadata": { "more": "m".repeat(4_000) } }),
+        )
+        .await;
+
+    // Assert
+    let contact = expect_json(small_change, 200).await;
+    assert_eq!(contact["custom_metadata"]["plan"], "gold");
+    assert_eq!(contact["custom_metadata"]["secret_notes"], large.as_str());
+    assert_problem(
+        over_the_limit,
+        422,
+        "BAD_USER_INPUT",
+        Some("custom_metadata"),
+    )
+    .await;
+}
+
 crate::backend::on_both_backends!(
+    the_metadata_limit_measures_what_was_written_not_its_sealed_form,
     the_database_holds_no_plaintext_of_sensitive_values,
     authorised_readers_get_plaintext_and_read_only_ones_a_mask,
     the_live_feed_masks_for_read_only_subscribers_too,
