@@ -122,9 +122,16 @@ pub struct Paging {
 impl Paging {
     /// The window of `list` these arguments ask for: `first` items (default 50) after `after`,
     /// or the `last` items before `before`, 0 to 200 either way. `parse` reads a position
-    /// from a cursor's text. Errors (`BAD_USER_INPUT` naming the argument): a size outside
-    /// 0..=200, both `first` and `last`, a cursor this server did not issue for `list`.
-    pub fn window<K>(self, list: &str, parse: impl Fn(&str) -> Option<K>) -> AppResult<Window<K>> {
+    /// from a cursor's text, and `position` writes one (as [`connection`] does): a cursor is
+    /// taken only in the form this server writes it. Errors (`BAD_USER_INPUT` naming the
+    /// argument): a size outside 0..=200, both `first` and `last`, a cursor this server did
+    /// not issue for `list`.
+    pub fn window<K>(
+        self,
+        list: &str,
+        parse: impl Fn(&str) -> Option<K>,
+        position: impl Fn(&K) -> String,
+    ) -> AppResult<Window<K>> {
         if self.first.is_some() && self.last.is_some() {
             return Err(AppError::invalid(
                 "last",
@@ -135,7 +142,7 @@ impl Paging {
         let cursor = |field: &str, raw: Option<String>| {
             raw.map(|raw| {
                 decode(list, &raw)
-                    .and_then(|position| parse(&position))
+                    .and_then(|text| parse(&text).filter(|k| position(k) == text))
                     .ok_or_else(|| {
                         AppError::invalid(field, "is not a cursor of this list from this server")
                     })
@@ -246,23 +253,25 @@ mod tests {
     #[test]
     fn sizes_run_from_zero_to_the_page_limit_one_direction_at_a_time() {
         let parse = |t: &str| t.parse::<i64>().ok();
-        assert_eq!(
-            paging(None, None, None).window("l", parse).unwrap().size,
-            50
-        );
-        assert_eq!(
-            paging(Some(0), None, None).window("l", parse).unwrap().size,
-            0
-        );
-        let back = paging(None, Some(200), None).window("l", parse).unwrap();
+        let window = |p: Paging| p.window("l", parse, i64::to_string);
+        assert_eq!(window(paging(None, None, None)).unwrap().size, 50);
+        assert_eq!(window(paging(Some(0), None, None)).unwrap().size, 0);
+        let back = window(paging(None, Some(200), None)).unwrap();
         assert!(back.from_end && back.size == 200);
-        assert!(paging(Some(201), None, None).window("l", parse).is_err());
-        assert!(paging(None, Some(-1), None).window("l", parse).is_err());
-        assert!(paging(Some(1), Some(1), None).window("l", parse).is_err());
+        assert!(window(paging(Some(201), None, None)).is_err());
+        assert!(window(paging(None, Some(-1), None)).is_err());
+        assert!(window(paging(Some(1), Some(1), None)).is_err());
         let foreign = Some(encode("other", "1"));
-        assert!(paging(Some(1), None, foreign).window("l", parse).is_err());
+        assert!(window(paging(Some(1), None, foreign)).is_err());
         let own = Some(encode("l", "7"));
-        let window = paging(Some(1), None, own).window("l", parse).unwrap();
-        assert_eq!(window.after, Some(7));
+        assert_eq!(window(paging(Some(1), None, own)).unwrap().after, Some(7));
+        // Only the form this server writes: not `+7` or `007`, though they parse.
+        for other_form in ["+7", "007", " 7"] {
+            let cursor = Some(encode("l", other_form));
+            assert!(
+                window(paging(Some(1), None, cursor)).is_err(),
+                "{other_form}"
+            );
+        }
     }
 }

@@ -247,7 +247,11 @@ impl QueryRoot {
             last,
             before,
         };
-        let window = paging.window(CONTACTS, |t| ContactId::parse("after", t).ok())?;
+        let window = paging.window(
+            CONTACTS,
+            |t| ContactId::parse("after", t).ok(),
+            |id| id.0.to_string(),
+        )?;
         let page = services(ctx)?
             .contacts(caller(ctx)?, &filter, &window)
             .await?;
@@ -413,7 +417,7 @@ impl QueryRoot {
             last,
             before,
         };
-        let window = paging.window(AUDIT_LOG, |t| t.parse::<i64>().ok())?;
+        let window = paging.window(AUDIT_LOG, |t| t.parse::<i64>().ok(), i64::to_string)?;
         let page = services(ctx)?
             .audit_entries(caller(ctx)?, filter.clone(), &window)
             .await?;

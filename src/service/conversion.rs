@@ -10,7 +10,7 @@ use crate::domain::{
     IdempotencyKey, LeadId, Permission, TrackingAction, WorkspaceId, happened_by,
 };
 use crate::error::{AppError, AppResult};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use entity::{conversion, lead, wide};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
@@ -124,14 +124,22 @@ impl Cursor {
         )
     }
 
+    /// Reads a cursor written by [`Cursor::encode`], and nothing else: its instant within
+    /// years 1 to 9999 (as every stored instant is), in the form `encode` writes.
     pub fn decode(field: &str, raw: &str) -> AppResult<Self> {
         let bad = || AppError::invalid(field, "is not a cursor this server issued");
         let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
         let micros: i64 = micros.parse().map_err(|_| bad())?;
-        Ok(Cursor {
-            converted_at: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
+        let cursor = Cursor {
+            converted_at: DateTime::from_timestamp_micros(micros)
+                .filter(|t| (1..=9999).contains(&t.year()))
+                .ok_or_else(bad)?,
             id: Uuid::parse_str(id).map_err(|_| bad())?,
-        })
+        };
+        if cursor.encode() != raw {
+            return Err(bad());
+        }
+        Ok(cursor)
     }
 }
 
@@ -542,5 +550,14 @@ mod tests {
         };
         assert_eq!(Cursor::decode("after", &c.encode()).unwrap(), c);
         assert!(Cursor::decode("after", "garbage").is_err());
+        // Only what `encode` writes: no other spelling, no instant past year 9999.
+        let id = c.id.simple();
+        for other in [
+            format!("+{}_{id}", c.converted_at.timestamp_micros()),
+            format!("0{}_{id}", c.converted_at.timestamp_micros()),
+            format!("253402300800000000_{id}"),
+        ] {
+            assert!(Cursor::decode("after", &other).is_err(), "{other}");
+        }
     }
 }

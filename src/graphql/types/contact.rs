@@ -174,7 +174,11 @@ impl Contact {
             last,
             before,
         };
-        let window = paging.window(LEADS, |t| LeadId::parse("after", t).ok())?;
+        let window = paging.window(
+            LEADS,
+            |t| LeadId::parse("after", t).ok(),
+            |id| id.0.to_string(),
+        )?;
         let page = services(ctx)?
             .leads_of(caller(ctx)?, contact, &window)
             .await?;

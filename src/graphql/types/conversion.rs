@@ -23,7 +23,11 @@ pub(crate) async fn conversion_page(
     filter: ConversionFilter,
     paging: Paging,
 ) -> Result<Counted<Conversion>> {
-    let window = paging.window(CONVERSIONS, |t| Cursor::decode("after", t).ok())?;
+    let window = paging.window(
+        CONVERSIONS,
+        |t| Cursor::decode("after", t).ok(),
+        Cursor::encode,
+    )?;
     let page = services(ctx)?
         .conversions(caller(ctx)?, filter.clone(), &window)
         .await?;
