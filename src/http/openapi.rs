@@ -172,10 +172,9 @@ impl Modify for Refusals {
                             });
                     }
                 }
+                // The operation's own responses (the shared ones are references).
                 for response in operation.responses.responses.values_mut() {
-                    if let RefOr::T(response) = response
-                        && response.description.starts_with(|c: char| c.is_uppercase())
-                    {
+                    if let RefOr::T(response) = response {
                         for (name, what) in [
                             (
                                 "X-RateLimit-Limit",
