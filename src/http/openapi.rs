@@ -18,18 +18,20 @@ use utoipa::{Modify, OpenApi};
         description = "Conversion tracking: workspaces log conversions against contacts and \
                        leads, update contacts, and read analytics. Errors are RFC 9457 \
                        `application/problem+json` bodies (`Problem`) whose `code` is stable and \
-                       whose `field` names the input at fault. Every authenticated response \
-                       carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and \
-                       `X-RateLimit-Reset`; a refusal over the limit is `429` with \
-                       `Retry-After`. GraphQL (`/graphql`) is described by its own schema.",
+                       whose `field` names the input at fault. Every response to a workspace's \
+                       credentials carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and \
+                       `X-RateLimit-Reset` (the admin is not limited); a refusal over the limit \
+                       is `429` with `Retry-After`. GraphQL (`/graphql`) is described by its own \
+                       schema; docs/api.md says which permission each operation needs.",
         license(name = "MIT", identifier = "MIT"),
     ),
+    servers((url = "/", description = "The server that serves this document")),
     modifiers(&Credentials),
     components(schemas(crate::error::Problem, TimeZone)),
     tags(
-        (name = "conversions", description = "Log conversions and read them back (plan §2.2)."),
-        (name = "contacts", description = "Contacts and leads, their status and metadata (plan §2.1)."),
-        (name = "workspaces", description = "Workspaces, their keys and activity (plan §2.3)."),
+        (name = "conversions", description = "Log conversions and read them back."),
+        (name = "contacts", description = "Contacts and leads, their status and metadata."),
+        (name = "workspaces", description = "Workspaces, their keys and activity."),
         (name = "audit", description = "The tamper-evident audit log (admin only)."),
     )
 )]
@@ -231,6 +233,11 @@ fn amount_schema(schema_type: SchemaType) -> RefOr<Schema> {
         .into()
 }
 
+/// A decimal amount as text: at most 10¹² units and two decimal places (the default
+/// currency's; trailing zeros aside). The query parameters `min_value` and `max_value` spell
+/// the same pattern out (an attribute takes only a literal).
+const AMOUNT_TEXT: &str = r"^([0-9]{1,12}(\.[0-9]{1,2}0*)?|1000000000000(\.0+)?)$";
+
 /// An amount as a client sends it: a JSON number or a decimal string, read from its literal
 /// text (`domain::Amount`): not negative, at most 10¹² units, at most the currency's decimal
 /// places (two for USD), no exponent.
@@ -238,14 +245,15 @@ pub fn amount_input() -> RefOr<Schema> {
     let number = ObjectBuilder::new()
         .schema_type(Type::Number)
         .minimum(Some(0))
-        .maximum(Some(999_999_999_999.99))
+        .maximum(Some(1_000_000_000_000_i64))
         .multiple_of(Some(0.01));
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(r"^[0-9]{1,12}(\.[0-9]{1,2}0*)?$"));
+        .pattern(Some(AMOUNT_TEXT));
     let any_of = utoipa::openapi::schema::AnyOfBuilder::new()
         .item(number)
         .item(text)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
         .description(Some(
             "An exact amount: a JSON number or a decimal string (\"18500.50\"), not negative, \
              at most the currency's decimal places, no exponent. Never rounded.",
@@ -255,32 +263,22 @@ pub fn amount_input() -> RefOr<Schema> {
     RefOr::T(Schema::AnyOf(any_of))
 }
 
-/// An amount as a query parameter (`min_value=100.00`).
-pub fn amount_text() -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(r"^[0-9]{1,12}(\.[0-9]{1,2}0*)?$"))
-        .description(Some(
-            "An exact amount (`100.00`), at most the currency's decimal places.",
-        ))
-        .build()
-        .into()
-}
-
 /// An IANA time zone name that convio knows (`Europe/Berlin`), for the query parameters
-/// that take one: the component `TimeZone`, an enumeration of every name.
+/// that take one: the component `TimeZone`.
 pub struct TimeZone;
 
 impl utoipa::PartialSchema for TimeZone {
     fn schema() -> RefOr<Schema> {
+        // Not an enumeration: several names differ only in characters generators drop
+        // (`GMT+0`, `GMT-0`, `GMT0`), which breaks the enum types they build.
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(
-                std::iter::once("").chain(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())),
-            ))
+            .pattern(Some(r"^$|^[A-Za-z][A-Za-z0-9_+/-]{0,63}$"))
             .description(Some(
-                "An IANA time zone name, e.g. `Europe/Berlin` (empty, like absent: UTC).",
+                "An IANA time zone name convio knows, e.g. `Europe/Berlin` (empty, like \
+                 absent: UTC); any other name is refused with 422.",
             ))
+            .examples([serde_json::json!("Europe/Berlin")])
             .build()
             .into()
     }
@@ -330,6 +328,9 @@ fn id_schema(max: i64, digits: usize, description: &str) -> RefOr<Schema> {
 pub fn custom_json() -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(true),
+        ))
         .description(Some(
             "A JSON object of your own (at most 16 KiB, nested at most 8 deep); numbers are kept \
              exactly or refused. \

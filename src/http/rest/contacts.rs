@@ -23,7 +23,7 @@ fn contact_id(raw: &str) -> AppResult<ContactId> {
     ContactId::parse("id", raw).map_err(|_| AppError::not_found("contact", raw))
 }
 
-/// The body of `PATCH /contacts/{id}/conversion` (plan §2.1); every field optional, at least
+/// The body of `PATCH /contacts/{id}/conversion`; every field optional, at least
 /// one given.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,7 +90,7 @@ fn workspace(field: &str, raw: Option<String>) -> AppResult<Option<WorkspaceId>>
     raw.map(|w| WorkspaceId::parse(field, &w)).transpose()
 }
 
-/// Updates a contact's conversion status, workspaces, converter and metadata (plan §2.1).
+/// Updates a contact's conversion status, workspaces, converter and metadata.
 #[utoipa::path(patch, path = "/contacts/{id}/conversion", operation_id = "updateContactConversion", tag = "contacts", security(("api_key" = []), ("bearer" = [])),
     params(("id" = String, Path, pattern = "^[1-9][0-9]{0,15}$", example = "123456", description = "The contact's id")), request_body = UpdateConversionBody,
     responses((status = 200, description = "The contact as the caller sees it", body = ContactView),

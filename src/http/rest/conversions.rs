@@ -26,8 +26,7 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-/// The body of `POST /conversions/log` (plan §2.2), and one item of `POST /conversions/batch`,
-/// which alone may carry `idempotency_key`.
+/// The body of `POST /conversions/log`, and one item of `POST /conversions/batch`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -102,7 +101,7 @@ impl TryFrom<LogConversionBody> for LogConversion {
     }
 }
 
-/// Logs a conversion (plan §2.2).
+/// Logs a conversion.
 ///
 /// Stores it and updates the contact, its lead, tracking, audit and analytics in one
 /// transaction, then publishes it on the live feed. With an
@@ -205,9 +204,10 @@ pub struct BatchView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
-    /// Each item is a `LogConversionBody` (with its own optional `idempotency_key`), checked
-    /// on its own: an item that breaks a rule is refused in `results`, the others are logged.
-    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 1000)]
+    /// Each item (with its own optional `idempotency_key`) is checked on its own: an object
+    /// that breaks a rule, this schema's included, is refused in `results` and the others are
+    /// logged; an item that is not an object refuses the whole request.
+    #[schema(value_type = Vec<LogConversionBody>, min_items = 1, max_items = 1000)]
     conversions: Vec<Box<RawValue>>,
 }
 
@@ -350,10 +350,10 @@ pub(crate) struct FilterParams {
     #[param(pattern = r"^$|^[a-z][a-z0-9_]{0,63}$")]
     conversion_type: Option<String>,
     /// At least this exact amount (`100.00`).
-    #[param(pattern = r"^$|^[0-9]{1,12}(\.[0-9]{1,2}0*)?$")]
+    #[param(pattern = r"^$|^([0-9]{1,12}(\.[0-9]{1,2}0*)?|1000000000000(\.0+)?)$")]
     min_value: Option<String>,
     /// At most this exact amount.
-    #[param(pattern = r"^$|^[0-9]{1,12}(\.[0-9]{1,2}0*)?$")]
+    #[param(pattern = r"^$|^([0-9]{1,12}(\.[0-9]{1,2}0*)?|1000000000000(\.0+)?)$")]
     max_value: Option<String>,
     /// The IANA zone whose days `from_date` and `to_date` name (default UTC).
     #[param(value_type = Option<crate::http::openapi::TimeZone>)]
@@ -463,7 +463,7 @@ pub(crate) const ANALYTICS_PARAMS: &[&str] = &[
     "week_start",
 ];
 
-/// Totals, rates, breakdowns, trends and the funnel (plan §2.2), over the caller's conversions.
+/// Totals, rates, breakdowns, trends and the funnel, over the caller's conversions.
 #[utoipa::path(get, path = "/conversions/analytics", operation_id = "conversionAnalytics", tag = "conversions", security(("api_key" = []), ("bearer" = [])),
     params(
         ("workspace_id" = Option<String>, Query, pattern = r"^$|^[A-Za-z0-9_.-]{1,64}$", description = "One workspace (the admin: any; a workspace: its own)"),

@@ -49,7 +49,7 @@ impl Format {
         ("format" = Option<String>, Query, pattern = "^$|^(csv|xlsx)$", description = "`csv` (default) or `xlsx`"),
         ("excel" = Option<bool>, Query, description = "CSV as Excel opens it best (UTF-8 BOM, `sep=` line); csv only")),
     responses((status = 200, description = "The file, as an attachment",
-        content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+        content((String = "text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
         headers(("Content-Disposition" = String, description = "attachment; filename=…")))))]
 pub async fn export(
     State(services): State<Services>,

@@ -34,7 +34,7 @@ pub struct RegisterBody {
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
     )]
     workspace_name: String,
-    /// A key of your choosing (the plan's `generated_api_key`): 16 to 256 visible ASCII
+    /// A key of your choosing (e.g. one your CRM already stores): 16 to 256 visible ASCII
     /// characters; default: a strong random key.
     #[schema(pattern = "^[!-~]{16,256}$")]
     api_key: Option<String>,
@@ -157,7 +157,7 @@ pub async fn register(
     ))
 }
 
-/// A workspace's activity (plan §2.3): totals, its rate and its recent tracking events.
+/// A workspace's activity: totals, its rate and its recent tracking events.
 #[utoipa::path(get, path = "/workspaces/{id}/activity", operation_id = "workspaceActivity", tag = "workspaces", security(("api_key" = []), ("bearer" = [])),
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,64}$", example = "workspace_123", description = "The workspace's id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Recent entries, 1 to 100 (default 20)")),
     responses((status = 200, description = "The activity", body = ActivityView),
@@ -256,8 +256,9 @@ pub async fn revoke_keys(
     }))
 }
 
-/// Exchanges the API key in the headers for a short-lived JWT (a token is refused: tokens are
-/// minted from keys only).
+/// Exchanges the API key in the headers for a short-lived JWT.
+///
+/// A token is refused: tokens are minted from keys only, and die with the key.
 #[utoipa::path(post, path = "/auth/token", operation_id = "issueToken", tag = "workspaces", security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, description = "A short-lived JWT for `Authorization: Bearer`", body = TokenView)))]
 pub async fn token(State(services): State<Services>, caller: Caller) -> AppResult<Json<TokenView>> {
