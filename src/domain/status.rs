@@ -154,6 +154,7 @@ pub enum Permission {
 
 impl Permission {
     pub const DEFAULT: [Permission; 3] = [Self::Read, Self::Update, Self::Convert];
+    pub const ALL: [Permission; 4] = [Self::Read, Self::Update, Self::Convert, Self::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -165,7 +166,7 @@ impl Permission {
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
-        [Self::Read, Self::Update, Self::Convert, Self::Admin]
+        Self::ALL
             .into_iter()
             .find(|p| p.as_str() == raw)
             .ok_or_else(|| AppError::invalid(field, "must be one of read, update, convert, admin"))

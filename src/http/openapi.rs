@@ -27,7 +27,7 @@ use utoipa::{Modify, OpenApi};
     ),
     servers((url = "/", description = "The server that serves this document")),
     modifiers(&Credentials),
-    components(schemas(crate::error::Problem, TimeZone)),
+    components(schemas(crate::error::Problem, TimeZone, PermissionName, ConversionStatusName)),
     tags(
         (name = "conversions", description = "Log conversions and read them back."),
         (name = "contacts", description = "Contacts and leads, their status and metadata."),
@@ -261,6 +261,45 @@ pub fn amount_input() -> RefOr<Schema> {
         .examples([serde_json::json!(25000), serde_json::json!("18500.50")])
         .build();
     RefOr::T(Schema::AnyOf(any_of))
+}
+
+/// A permission of a workspace's credentials: the component `PermissionName`, an enumeration
+/// of `domain::Permission`'s names.
+pub struct PermissionName;
+
+impl utoipa::PartialSchema for PermissionName {
+    fn schema() -> RefOr<Schema> {
+        names(
+            crate::domain::Permission::ALL.map(|p| p.as_str()),
+            "What a workspace's credentials allow.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for PermissionName {}
+
+/// Where a contact stands in the funnel: the component `ConversionStatusName`, an enumeration
+/// of `domain::ConversionStatus`'s names.
+pub struct ConversionStatusName;
+
+impl utoipa::PartialSchema for ConversionStatusName {
+    fn schema() -> RefOr<Schema> {
+        names(
+            crate::domain::ConversionStatus::ALL.map(|s| s.as_str()),
+            "Where a contact stands in the funnel.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for ConversionStatusName {}
+
+fn names<const N: usize>(names: [&str; N], description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .description(Some(description))
+        .build()
+        .into()
 }
 
 /// An IANA time zone name that convio knows (`Europe/Berlin`), for the query parameters

@@ -66,6 +66,7 @@ pub struct ContactView {
     phone: Option<String>,
     sent_from_workspace: Option<String>,
     converted_from_workspace: Option<String>,
+    #[schema(value_type = super::openapi::ConversionStatusName)]
     conversion_status: String,
     converted_timestamp: Option<DateTime<Utc>>,
     converted_by: Option<String>,
@@ -136,6 +137,7 @@ impl From<Revealed<lead::Model>> for LeadView {
 pub struct RegisteredView {
     workspace_id: String,
     workspace_name: String,
+    #[schema(value_type = Vec<super::openapi::PermissionName>)]
     permissions: Vec<&'static str>,
     api_key: String,
     created_at: DateTime<Utc>,

@@ -41,10 +41,7 @@ pub struct UpdateConversionBody {
     #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     converted_from_workspace: Option<String>,
     /// Where the contact stands in the funnel.
-    #[schema(
-        pattern = "^(pending|qualified|appointment|converted|lost)$",
-        example = "qualified"
-    )]
+    #[schema(value_type = Option<crate::http::openapi::ConversionStatusName>)]
     conversion_status: Option<String>,
     /// Who converted it: 1 to 255 characters.
     #[schema(

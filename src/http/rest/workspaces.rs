@@ -39,7 +39,7 @@ pub struct RegisterBody {
     #[schema(pattern = "^[!-~]{16,256}$")]
     api_key: Option<String>,
     /// `read`, `update`, `convert` (and `admin`); defaults to the first three.
-    #[schema(value_type = Option<Vec<PermissionName>>)]
+    #[schema(value_type = Option<Vec<crate::http::openapi::PermissionName>>)]
     permissions: Option<Vec<String>>,
     /// Its own hourly request limit (0: unlimited); default: the server's.
     #[schema(value_type = Option<u32>)]
@@ -78,7 +78,7 @@ pub struct PatchBody {
     )]
     workspace_name: Option<String>,
     /// Replaces the permissions: `read`, `update`, `convert`, `admin`.
-    #[schema(value_type = Option<Vec<PermissionName>>)]
+    #[schema(value_type = Option<Vec<crate::http::openapi::PermissionName>>)]
     permissions: Option<Vec<String>>,
     /// A number (0: unlimited), or `null` for the server's default; absent: unchanged.
     #[serde(default, deserialize_with = "present")]
@@ -119,6 +119,7 @@ impl TryFrom<PatchBody> for WorkspaceChange {
 pub struct WorkspaceView {
     workspace_id: String,
     workspace_name: String,
+    #[schema(value_type = Vec<crate::http::openapi::PermissionName>)]
     permissions: Vec<&'static str>,
     /// Its own hourly limit (0: unlimited); `null` when the server's default applies.
     rate_limit_per_hour: Option<i64>,
@@ -268,17 +269,6 @@ pub async fn token(State(services): State<Services>, caller: Caller) -> AppResul
         token_type: "Bearer",
         expires_in: services.tokens.ttl_seconds,
     }))
-}
-
-/// A permission of a workspace's credentials.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)] // The schema of what `Permission::parse` reads.
-pub enum PermissionName {
-    Read,
-    Update,
-    Convert,
-    Admin,
 }
 
 /// A new API key (`POST /workspaces/{id}/keys/rotate`).
