@@ -20,8 +20,8 @@ use crate::error::{AppError, AppResult};
 use chrono::SecondsFormat;
 use entity::audit_log;
 use sea_orm::{
-    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, IsolationLevel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IsolationLevel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
 };
 use serde::Serialize;
@@ -35,6 +35,7 @@ const CHAIN_LOCK: i64 = 0x636f_6e76_696f_3a61;
 /// Entries read per query while verifying, so a long log is not loaded at once.
 const VERIFY_BATCH: u64 = 1_000;
 
+/// Appends one entry for a write, inside the write's transaction.
 pub(crate) async fn record(
     conn: &impl ConnectionTrait,
     caller: &Caller,
@@ -43,36 +44,87 @@ pub(crate) async fn record(
     object_id: &str,
     details: Value,
 ) -> AppResult<()> {
-    if conn.get_database_backend() == DbBackend::Postgres {
-        // Held until commit: no other transaction can read the same previous hash, and ids
-        // (taken after the lock) follow chain order. SQLite writers are already serialized.
-        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
-            .await?;
+    let mut chain = Chain::open(conn).await?;
+    let entry = chain.link(
+        caller,
+        crate::request_id::current_client(),
+        Event {
+            action,
+            object_type,
+            object_id,
+            details,
+        },
+    )?;
+    insert(conn, vec![entry]).await
+}
+
+/// What one audit entry says happened: `action` (`conversion.logged`, …) to the object.
+pub(crate) struct Event<'a> {
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_id: &'a str,
+    pub details: Value,
+}
+
+/// The chain's head inside a write transaction: entries are linked to it in memory, one after
+/// another, and then inserted together ([`insert`]) in the same order.
+pub(crate) struct Chain {
+    head: Option<String>,
+}
+
+impl Chain {
+    /// Reads the head; on PostgreSQL first locks the chain until the transaction ends, so no
+    /// other transaction reads the same head and ids (taken after the lock) follow chain order.
+    /// SQLite writers are already serialized.
+    pub(crate) async fn open(conn: &impl ConnectionTrait) -> AppResult<Chain> {
+        if conn.get_database_backend() == DbBackend::Postgres {
+            conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
+                .await?;
+        }
+        let head: Option<String> = audit_log::Entity::find()
+            .select_only()
+            .column(audit_log::Column::Hash)
+            .order_by_desc(audit_log::Column::Id)
+            .limit(1)
+            .into_tuple::<Option<String>>()
+            .one(conn)
+            .await?
+            .flatten();
+        Ok(Chain { head })
     }
-    let prev_hash: Option<String> = audit_log::Entity::find()
-        .select_only()
-        .column(audit_log::Column::Hash)
-        .order_by_desc(audit_log::Column::Id)
-        .limit(1)
-        .into_tuple::<Option<String>>()
-        .one(conn)
-        .await?
-        .flatten();
-    let details = with_client_request_id(details, crate::request_id::current_client());
-    let mut entry = audit_log::Model {
-        id: 0,
-        at: super::now(),
-        actor: caller.principal.audit_name(),
-        action: action.to_owned(),
-        object_type: object_type.to_owned(),
-        object_id: object_id.to_owned(),
-        request_id: caller.request_id.clone().filter(|id| !id.is_empty()),
-        details: Some(details),
-        prev_hash,
-        hash: None,
-    };
-    entry.hash = Some(entry_hash(&entry)?);
-    audit_log::ActiveModel {
+
+    /// The next entry, by `caller` (with the client's correlation id, when it sent one),
+    /// linked to the head; it becomes the head.
+    pub(crate) fn link(
+        &mut self,
+        caller: &Caller,
+        client_request_id: Option<String>,
+        event: Event<'_>,
+    ) -> AppResult<audit_log::Model> {
+        let mut entry = audit_log::Model {
+            id: 0,
+            at: super::now(),
+            actor: caller.principal.audit_name(),
+            action: event.action.to_owned(),
+            object_type: event.object_type.to_owned(),
+            object_id: event.object_id.to_owned(),
+            request_id: caller.request_id.clone().filter(|id| !id.is_empty()),
+            details: Some(with_client_request_id(event.details, client_request_id)),
+            prev_hash: self.head.take(),
+            hash: None,
+        };
+        entry.hash = Some(entry_hash(&entry)?);
+        self.head = entry.hash.clone();
+        Ok(entry)
+    }
+}
+
+/// Inserts entries [`Chain::link`] made, in their order, in one statement.
+pub(crate) async fn insert(
+    conn: &impl ConnectionTrait,
+    entries: Vec<audit_log::Model>,
+) -> AppResult<()> {
+    let rows = entries.into_iter().map(|entry| audit_log::ActiveModel {
         at: Set(entry.at),
         actor: Set(entry.actor),
         action: Set(entry.action),
@@ -83,10 +135,8 @@ pub(crate) async fn record(
         prev_hash: Set(entry.prev_hash),
         hash: Set(entry.hash),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    });
+    super::insert_all(conn, rows).await
 }
 
 /// `details` with the client's correlation id (already checked short and well formed by

@@ -1,23 +1,21 @@
 //! Conversions: log one (the heart of convio), read one, and list them with filters.
 
-use super::access::{acting_workspace, ensure_workspace};
+use super::access::acting_workspace;
 use super::idempotency::{self, Claim};
 use super::page::{Page, Window};
-use super::{Services, access, audit, now, rollup, shared, tracking};
+use super::{Services, now};
 use crate::auth::Caller;
 use crate::domain::{
-    Amount, ContactId, ConversionStatus, ConversionType, Currency, CustomData, DateRange,
-    IdempotencyKey, LeadId, Permission, TrackingAction, WorkspaceId, happened_by,
+    Amount, ContactId, ConversionType, Currency, CustomData, DateRange, IdempotencyKey, LeadId,
+    Permission, WorkspaceId, happened_by,
 };
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, Utc};
-use entity::{conversion, lead, wide};
+use entity::conversion;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
 };
 use serde::Serialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// A conversion to log (plan `POST /conversions/log`): the one request both doors build, REST
@@ -212,7 +210,7 @@ impl Services {
     }
 
     /// The conversion's value in minor units of the server's currency.
-    fn value_minor(&self, input: &LogConversion) -> AppResult<Option<i64>> {
+    pub(super) fn value_minor(&self, input: &LogConversion) -> AppResult<Option<i64>> {
         input
             .value
             .as_ref()
@@ -226,186 +224,6 @@ impl Services {
             .await?
             .ok_or_else(|| AppError::Internal("an idempotency key points at nothing".into()))?;
         Ok(Logged::Replayed(conversion))
-    }
-
-    /// Writes one conversion and its side effects into `txn`, adding its rollup changes to
-    /// `rollups`. The caller commits (see `ingest`).
-    pub(super) async fn log_in(
-        &self,
-        txn: &impl ConnectionTrait,
-        caller: &Caller,
-        workspace_id: WorkspaceId,
-        input: LogConversion,
-        claim: Option<&Claim>,
-        rollups: &mut rollup::Delta,
-    ) -> AppResult<Logged> {
-        let principal = &caller.principal;
-        if let Some(claim) = claim
-            && let Some(id) = idempotency::prior(txn, claim).await?
-        {
-            return self.replayed(txn, id).await;
-        }
-        ensure_workspace(txn, "workspace_id", &workspace_id).await?;
-        let contact = access::visible_contact_for_update(txn, principal, input.contact_id)
-            .await?
-            .ok_or_else(|| AppError::invalid("contact_id", "no such contact"))?;
-        super::privacy::refuse_if_erased(&contact, "custom_data", input.custom_data.is_some())?;
-        let lead = match input.lead_id {
-            Some(lead_id) => {
-                let lead = lead::Entity::find_by_id(lead_id.0).one(txn).await?;
-                match lead {
-                    // A lead another workspace converted stays linked to that conversion.
-                    Some(lead)
-                        if lead.contact_id == contact.id
-                            && lead
-                                .workspace_id
-                                .as_deref()
-                                .is_some_and(|owner| owner != workspace_id.as_str()) =>
-                    {
-                        return Err(AppError::Conflict(
-                            "this lead was already converted by another workspace".into(),
-                        ));
-                    }
-                    Some(lead) if lead.contact_id == contact.id => Some(lead),
-                    _ => {
-                        return Err(AppError::invalid(
-                            "lead_id",
-                            "no such lead for this contact",
-                        ));
-                    }
-                }
-            }
-            None => None,
-        };
-        let value_minor = self.value_minor(&input)?;
-        let created_at = now();
-        let converted_at = input.converted_at.unwrap_or(created_at);
-        let id = Uuid::new_v4();
-        // Sealed for this row; the lead gets its own copy sealed for its row, so neither
-        // ciphertext opens anywhere else.
-        let custom_data = input.custom_data.map(CustomData::into_map);
-        let sealed = custom_data
-            .clone()
-            .map(|map| self.seal::<conversion::Model>(&id.to_string(), map))
-            .transpose()?
-            .map(Value::Object);
-        let stored = conversion::ActiveModel {
-            id: Set(id),
-            contact_id: Set(contact.id),
-            lead_id: Set(lead.as_ref().map(|l| l.id)),
-            workspace_id: Set(workspace_id.as_str().to_owned()),
-            converted_by: Set(input.converted_by.clone()),
-            converted_at: Set(converted_at),
-            conversion_type: Set(input.conversion_type.as_str().to_owned()),
-            value_minor: Set(value_minor),
-            currency: Set(self.currency.code().to_owned()),
-            custom_data: Set(sealed),
-            created_at: Set(created_at),
-        }
-        .insert(txn)
-        .await?;
-
-        // Wide and stored in two halves (`entity::wide`): a contact shared by several
-        // workspaces never fills up, so one workspace's sales cannot refuse another's.
-        let (lifetime_high, lifetime_low) =
-            wide::split(contact.lifetime_value_minor() + i128::from(value_minor.unwrap_or(0)))
-                .ok_or_else(|| AppError::Internal("a lifetime value beyond 95 bits".into()))?;
-        let status = ConversionStatus::from_stored(&contact.conversion_status)
-            .advanced_by(input.conversion_type.as_str());
-        rollups.conversion(
-            &self.rollup_zones,
-            &stored.workspace_id,
-            &stored.conversion_type,
-            stored.converted_at,
-            stored.value_minor,
-        );
-        // The converting workspace's own figures and status: what it sees of a contact it
-        // does not own, and what its funnel counts.
-        let (own_before, own_after) = shared::record_conversion(
-            txn,
-            input.contact_id,
-            &workspace_id,
-            shared::Converted {
-                kind: input.conversion_type.as_str(),
-                value_minor,
-                converted_by: &input.converted_by,
-                converted_at,
-                at: created_at,
-            },
-        )
-        .await?;
-        rollup::status_changed(
-            txn,
-            &self.rollup_zones,
-            rollups,
-            contact.id,
-            workspace_id.as_str(),
-            own_before,
-            ConversionStatus::from_stored(&own_after.conversion_status),
-        )
-        .await?;
-        // A backfilled older conversion must not move the "last converted" time back.
-        let converted_timestamp = contact
-            .converted_timestamp
-            .map_or(converted_at, |t| t.max(converted_at));
-        let mut row = contact.clone().into_active_model();
-        row.converted_from_workspace = Set(Some(workspace_id.as_str().to_owned()));
-        row.converted_by = Set(Some(input.converted_by));
-        row.converted_timestamp = Set(Some(converted_timestamp));
-        row.lifetime_value_low = Set(lifetime_low);
-        row.lifetime_value_high = Set(lifetime_high);
-        row.conversion_count = Set(contact.conversion_count.saturating_add(1));
-        row.conversion_status = Set(status.as_str().to_owned());
-        row.updated_at = Set(created_at);
-        let contact_after = row.update(txn).await?;
-
-        if let Some(lead) = lead {
-            let copy = custom_data
-                .map(|map| self.seal::<lead::Model>(&lead.id.to_string(), map))
-                .transpose()?
-                .map(Value::Object);
-            let mut row = lead.into_active_model();
-            row.conversion_id = Set(Some(stored.id));
-            row.workspace_id = Set(Some(workspace_id.as_str().to_owned()));
-            row.conversion_metadata = Set(copy);
-            row.update(txn).await?;
-        }
-        tracking::record(
-            txn,
-            tracking::Event {
-                contact_id: ContactId(stored.contact_id),
-                lead_id: stored.lead_id.map(LeadId),
-                workspace_id: &workspace_id,
-                action: TrackingAction::Converted,
-                at: created_at,
-                metadata: Some(json!({
-                    "conversion_id": stored.id,
-                    "conversion_type": stored.conversion_type,
-                })),
-            },
-        )
-        .await?;
-        audit::record(
-            txn,
-            caller,
-            "conversion.logged",
-            "conversion",
-            &stored.id.to_string(),
-            json!({
-                "contact_id": stored.contact_id,
-                "lead_id": stored.lead_id,
-                "workspace_id": stored.workspace_id,
-                "conversion_type": stored.conversion_type,
-                "value_minor": stored.value_minor,
-                "currency": stored.currency,
-            }),
-        )
-        .await?;
-        if let Some(claim) = claim {
-            idempotency::record(txn, claim, stored.id).await?;
-        }
-        super::feed::append(txn, stored.id, &contact_after, &own_after).await?;
-        Ok(Logged::Stored(stored))
     }
 
     /// One conversion, if it exists and the caller may see it.

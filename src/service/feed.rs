@@ -8,8 +8,7 @@ use crate::events::ConversionEvent;
 use chrono::{DateTime, Utc};
 use entity::{contact, contact_state, conversion, feed_event};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -120,16 +119,32 @@ impl ContactAfter {
     }
 }
 
-/// Appends the event for a stored conversion, inside the caller's write transaction, with
-/// `contact` and the converting workspace's own `state` as that conversion left them.
-pub(crate) async fn append(
-    conn: &impl ConnectionTrait,
+/// The event for a stored conversion, with `contact` and the converting workspace's own
+/// `state` as that conversion left them; [`append`] stores it.
+pub(crate) fn event(
     conversion_id: Uuid,
     contact: &contact::Model,
     state: &contact_state::Model,
-) -> AppResult<()> {
+) -> AppResult<feed_event::ActiveModel> {
     let contact_after = serde_json::to_value(ContactAfter::of(contact, state))
         .map_err(|e| AppError::Internal(format!("feed contact state: {e}")))?;
+    Ok(feed_event::ActiveModel {
+        conversion_id: Set(conversion_id),
+        created_at: Set(super::now()),
+        contact_after: Set(Some(contact_after)),
+        ..Default::default()
+    })
+}
+
+/// Appends events, in their order, inside the caller's write transaction: one insert, and on
+/// PostgreSQL one notification to the other nodes, sent at commit.
+pub(crate) async fn append(
+    conn: &impl ConnectionTrait,
+    events: Vec<feed_event::ActiveModel>,
+) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let postgres = conn.get_database_backend() == DbBackend::Postgres;
     if postgres {
         // Ids come from a sequence; without this lock a later id could commit before an
@@ -138,17 +153,13 @@ pub(crate) async fn append(
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await?;
     }
-    let row = feed_event::ActiveModel {
-        conversion_id: Set(conversion_id),
-        created_at: Set(super::now()),
-        contact_after: Set(Some(contact_after)),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
+    feed_event::Entity::insert_many(events)
+        .exec_without_returning(conn)
+        .await?;
     if postgres {
-        // Delivered at commit, and only if the transaction commits.
-        conn.execute_unprepared(&format!("SELECT pg_notify('{CHANNEL}', '{}')", row.id))
+        // Delivered at commit, and only if the transaction commits; listeners read every
+        // event after the last they saw, so the payload carries nothing.
+        conn.execute_unprepared(&format!("SELECT pg_notify('{CHANNEL}', '')"))
             .await?;
     }
     Ok(())

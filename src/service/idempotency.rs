@@ -6,8 +6,9 @@ use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
 use crate::error::{AppError, AppResult};
 use entity::idempotency_key;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A key as it applies to one caller and one request.
@@ -39,34 +40,77 @@ pub(crate) const ERASED: &str = "erased";
 /// The conversion an earlier request with this claim stored, if any; an error if the key was
 /// used for a different request, or belongs to a conversion whose contact was erased.
 pub(crate) async fn prior(conn: &impl ConnectionTrait, claim: &Claim) -> AppResult<Option<Uuid>> {
-    let found = idempotency_key::Entity::find_by_id((claim.scope.clone(), claim.key.clone()))
+    let found = idempotency_key::Entity::find_by_id(claim.id())
         .one(conn)
         .await?;
-    match found {
-        None => Ok(None),
-        Some(row) if row.fingerprint == ERASED => Err(AppError::Erased {
-            field: "idempotency_key".to_owned(),
-        }),
-        Some(row) if row.fingerprint == claim.fingerprint => Ok(Some(row.conversion_id)),
-        Some(_) => Err(AppError::IdempotencyConflict),
-    }
+    claim.judge(
+        found
+            .as_ref()
+            .map(|row| (row.fingerprint.as_str(), row.conversion_id)),
+    )
 }
 
-/// Records the claim for a stored conversion, in the conversion's transaction. A concurrent
-/// request that recorded the same key first makes this fail with `Conflict`.
-pub(crate) async fn record(
+/// What is stored under each of `claims`' keys: (scope, key) → (fingerprint, conversion id).
+/// One query.
+pub(crate) async fn stored(
     conn: &impl ConnectionTrait,
-    claim: &Claim,
-    conversion_id: Uuid,
-) -> AppResult<()> {
-    idempotency_key::ActiveModel {
-        scope: Set(claim.scope.clone()),
-        key: Set(claim.key.clone()),
-        fingerprint: Set(claim.fingerprint.clone()),
-        conversion_id: Set(conversion_id),
-        created_at: Set(super::now()),
+    claims: impl IntoIterator<Item = &Claim>,
+) -> AppResult<HashMap<(String, String), (String, Uuid)>> {
+    let mut any = Condition::any();
+    let mut empty = true;
+    for claim in claims {
+        empty = false;
+        any = any.add(
+            Condition::all()
+                .add(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
+                .add(idempotency_key::Column::Key.eq(claim.key.as_str())),
+        );
     }
-    .insert(conn)
-    .await?;
-    Ok(())
+    if empty {
+        return Ok(HashMap::new());
+    }
+    Ok(idempotency_key::Entity::find()
+        .filter(any)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| ((row.scope, row.key), (row.fingerprint, row.conversion_id)))
+        .collect())
+}
+
+impl Claim {
+    /// The key as stored: (scope, key).
+    pub(crate) fn id(&self) -> (String, String) {
+        (self.scope.clone(), self.key.clone())
+    }
+
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// What a row already stored under this key, (fingerprint, conversion id), means for this
+    /// request: nothing (`None`), the conversion to answer with, or a refusal.
+    pub(crate) fn judge(&self, stored: Option<(&str, Uuid)>) -> AppResult<Option<Uuid>> {
+        match stored {
+            None => Ok(None),
+            Some((ERASED, _)) => Err(AppError::Erased {
+                field: "idempotency_key".to_owned(),
+            }),
+            Some((fingerprint, id)) if fingerprint == self.fingerprint => Ok(Some(id)),
+            Some(_) => Err(AppError::IdempotencyConflict),
+        }
+    }
+
+    /// The row recording this claim for a stored conversion, written in the conversion's
+    /// transaction. A concurrent request that stored the same key first makes its insert fail
+    /// with `Conflict`.
+    pub(crate) fn row(&self, conversion_id: Uuid) -> idempotency_key::ActiveModel {
+        idempotency_key::ActiveModel {
+            scope: Set(self.scope.clone()),
+            key: Set(self.key.clone()),
+            fingerprint: Set(self.fingerprint.clone()),
+            conversion_id: Set(conversion_id),
+            created_at: Set(super::now()),
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod idempotency;
 mod ingest;
 pub mod lead;
 pub mod page;
+mod pairs;
 mod privacy;
 pub mod rate_limit;
 pub mod rollup;
@@ -178,4 +179,16 @@ impl Services {
 /// Now, at the microsecond precision both databases store.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
+}
+
+/// Inserts `rows` into their table in one statement; nothing when there are none.
+pub(crate) async fn insert_all<A: sea_orm::ActiveModelTrait>(
+    conn: &impl sea_orm::ConnectionTrait,
+    rows: impl IntoIterator<Item = A>,
+) -> AppResult<()> {
+    use sea_orm::EntityTrait;
+    A::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }

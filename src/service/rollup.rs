@@ -135,6 +135,26 @@ impl Delta {
         }
     }
 
+    /// The status `workspace` reached with a contact moved from `from` to `to`: its receipt of
+    /// the contact (on the day it was `first_received`, if it was) moves with it.
+    pub fn status_moved(
+        &mut self,
+        zones: &[Tz],
+        workspace: &str,
+        first_received: Option<DateTime<Utc>>,
+        from: ConversionStatus,
+        to: ConversionStatus,
+    ) {
+        if from == to {
+            return;
+        }
+        if let Some(at) = first_received {
+            self.contact(zones, workspace, at, from, -1);
+            self.contact(zones, workspace, at, to, 1);
+        }
+        self.touched.insert(workspace.to_owned());
+    }
+
     /// Folds another write's changes into this one.
     pub fn merge(&mut self, other: Delta) {
         for (key, tally) in other.conversions {
@@ -303,14 +323,10 @@ pub async fn status_changed(
     from: ConversionStatus,
     to: ConversionStatus,
 ) -> AppResult<()> {
-    if from == to {
-        return Ok(());
+    if from != to {
+        let first = first_receipt(conn, contact_id, workspace).await?;
+        delta.status_moved(zones, workspace, first, from, to);
     }
-    if let Some(at) = first_receipt(conn, contact_id, workspace).await? {
-        delta.contact(zones, workspace, at, from, -1);
-        delta.contact(zones, workspace, at, to, 1);
-    }
-    delta.touched.insert(workspace.to_owned());
     Ok(())
 }
 

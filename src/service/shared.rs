@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::sensitive::{self, MASK, Sealed};
 use chrono::{DateTime, Utc};
 use entity::{contact, contact_state, wide};
-use sea_orm::sea_query::{Expr, IntoCondition};
+use sea_orm::sea_query::{Expr, IntoCondition, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
     QuerySelect, RelationTrait, Select, Set,
@@ -317,18 +317,15 @@ pub(crate) struct Converted<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Adds a conversion to `workspace`'s own figures and status; returns its status before and
-/// its state after.
-pub(crate) async fn record_conversion(
-    conn: &impl ConnectionTrait,
+/// `workspace`'s own state (`stored`, or a fresh one) with a conversion it logged of the
+/// contact added to its figures and status; and its status before.
+pub(crate) fn with_conversion(
+    stored: Option<contact_state::Model>,
     contact: ContactId,
     workspace: &WorkspaceId,
     conversion: Converted<'_>,
 ) -> AppResult<(ConversionStatus, contact_state::Model)> {
-    let stored = state(conn, contact, workspace).await?;
-    let mut next = stored
-        .clone()
-        .unwrap_or_else(|| fresh(contact, workspace, conversion.at));
+    let mut next = stored.unwrap_or_else(|| fresh(contact, workspace, conversion.at));
     let before = ConversionStatus::from_stored(&next.conversion_status);
     let (high, low) =
         wide::split(next.lifetime_value_minor() + i128::from(conversion.value_minor.unwrap_or(0)))
@@ -345,7 +342,43 @@ pub(crate) async fn record_conversion(
             .map_or(conversion.converted_at, |t| t.max(conversion.converted_at)),
     );
     next.updated_at = conversion.at;
-    Ok((before, save(conn, stored, next).await?))
+    Ok((before, next))
+}
+
+/// Stores whole states, inserting those that are new and replacing those that exist: one
+/// statement. Inside a write transaction that locked their contacts.
+pub(crate) async fn save_all(
+    conn: &impl ConnectionTrait,
+    states: impl IntoIterator<Item = contact_state::Model>,
+) -> AppResult<()> {
+    use contact_state::Column as S;
+    let rows: Vec<contact_state::ActiveModel> = states
+        .into_iter()
+        .map(|state| contact_state::ActiveModel::from(state).reset_all())
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    contact_state::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([S::ContactId, S::WorkspaceId])
+                .update_columns([
+                    S::Owner,
+                    S::ConversionStatus,
+                    S::ConversionCount,
+                    S::LifetimeValueLow,
+                    S::LifetimeValueHigh,
+                    S::ConvertedBy,
+                    S::ConvertedFromWorkspace,
+                    S::ConvertedTimestamp,
+                    S::SentFromWorkspace,
+                    S::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }
 
 /// What a `PATCH` by (or, for the admin, naming) `workspace` changes of its own state.

@@ -5,7 +5,7 @@ use crate::domain::{ContactId, LeadId, TrackingAction, WorkspaceId};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use entity::workspace_tracking;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ConnectionTrait, Set};
 use serde_json::Value;
 
 pub(crate) struct Event<'a> {
@@ -18,6 +18,11 @@ pub(crate) struct Event<'a> {
 }
 
 pub(crate) async fn record(conn: &impl ConnectionTrait, event: Event<'_>) -> AppResult<()> {
+    super::insert_all(conn, [row(event)]).await
+}
+
+/// The row for `event`, to insert with others (`insert_all`).
+pub(crate) fn row(event: Event<'_>) -> workspace_tracking::ActiveModel {
     workspace_tracking::ActiveModel {
         contact_id: Set(event.contact_id.0),
         lead_id: Set(event.lead_id.map(|l| l.0)),
@@ -27,7 +32,4 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, event: Event<'_>) -> App
         metadata: Set(event.metadata),
         ..Default::default()
     }
-    .insert(conn)
-    .await?;
-    Ok(())
 }

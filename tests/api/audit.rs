@@ -33,7 +33,7 @@ async fn audit_log(app: &TestApp, variables: Value) -> Vec<Value> {
 }
 
 /// `convio audit verify` against the app's database, as an operator would run it.
-async fn audit_verify(app: &TestApp) -> Output {
+pub(crate) async fn audit_verify(app: &TestApp) -> Output {
     audit_verify_with(app, &[]).await
 }
 

@@ -19,6 +19,7 @@ mod export;
 mod feed_state;
 mod graphql;
 mod graphql_http;
+mod group_commit;
 mod hardening;
 mod helpers;
 mod hostile;

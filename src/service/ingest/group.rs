@@ -1,0 +1,510 @@
+//! One group of conversions, set at a time: read what the whole group needs (a query per
+//! table), decide every conversion in memory in queue order, each against the state the ones
+//! before it left, then write each table once (a multi-row statement per table, one
+//! `UPDATE … FROM (VALUES …)` for every contact). A conversion that fails a check is refused
+//! alone and changes nothing the others see.
+
+use super::Job;
+use crate::domain::{ConversionStatus, CustomData, LeadId, TrackingAction};
+use crate::error::{AppError, AppResult};
+use crate::service::conversion::Logged;
+use crate::service::pairs::{self, Pair};
+use crate::service::rollup::Delta;
+use crate::service::{
+    Services, audit, feed, idempotency, insert_all, now, privacy, shared, tracking,
+};
+use entity::{
+    contact, contact_state, conversion, feed_event, idempotency_key, lead, wide, workspace,
+    workspace_tracking,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Statement, Value as SqlValue,
+};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use uuid::Uuid;
+
+/// What the group's checks read: every row any of its conversions names, loaded once.
+struct Known {
+    /// (scope, key) → (fingerprint, conversion id): stored claims, then this group's.
+    claims: HashMap<(String, String), (String, Uuid)>,
+    /// Conversions a claim points at: stored ones, then this group's.
+    conversions: HashMap<Uuid, conversion::Model>,
+    workspaces: HashMap<String, workspace::Model>,
+    /// Locked for the transaction on PostgreSQL; as the group's conversions leave them.
+    contacts: BTreeMap<i64, contact::Model>,
+    /// (contact, workspace) pairs whose workspace may see the contact.
+    visible: HashSet<Pair>,
+    /// Each converting workspace's own state of the contact, as the group leaves it.
+    states: HashMap<Pair, contact_state::Model>,
+    leads: HashMap<i64, lead::Model>,
+}
+
+/// What the group writes, in queue order.
+#[derive(Default)]
+struct Writes {
+    conversions: Vec<conversion::Model>,
+    contacts: HashSet<i64>,
+    states: HashSet<Pair>,
+    leads: BTreeMap<i64, lead::Model>,
+    tracking: Vec<workspace_tracking::ActiveModel>,
+    /// The audit entry of each stored conversion: who, the client's id, what.
+    audit: Vec<(usize, Uuid, Value)>,
+    claims: Vec<idempotency_key::ActiveModel>,
+    feed: Vec<feed_event::ActiveModel>,
+    /// Converting workspaces whose own status with a contact moved: (pair, from, to).
+    moves: Vec<(Pair, ConversionStatus, ConversionStatus)>,
+    rollups: Delta,
+}
+
+impl Services {
+    /// Writes the group into `conn` (a savepoint of the group's transaction): each job's
+    /// outcome, in order, and the rollup changes of those stored. An `Err` means a statement
+    /// failed (a constraint another node raced, a deadlock): nothing of the group is written,
+    /// and the caller rolls `conn` back and retries the jobs one by one.
+    pub(super) async fn write_group(
+        &self,
+        conn: &impl ConnectionTrait,
+        jobs: &[Job],
+    ) -> AppResult<(Vec<AppResult<Logged>>, Delta)> {
+        let mut known = self.known(conn, jobs).await?;
+        let mut writes = Writes::default();
+        let outcomes: Vec<AppResult<Logged>> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| self.decide(i, job, &mut known, &mut writes))
+            .collect();
+        self.write(conn, jobs, known, writes)
+            .await
+            .map(|rollups| (outcomes, rollups))
+    }
+
+    /// Reads every row the group's checks need: a statement per table.
+    async fn known(&self, conn: &impl ConnectionTrait, jobs: &[Job]) -> AppResult<Known> {
+        let claims =
+            idempotency::stored(conn, jobs.iter().filter_map(|j| j.claim.as_ref())).await?;
+        let prior: Vec<Uuid> = claims.values().map(|(_, id)| *id).collect();
+        let conversions = if prior.is_empty() {
+            HashMap::new()
+        } else {
+            by_key(
+                conversion::Entity::find()
+                    .filter(conversion::Column::Id.is_in(prior))
+                    .all(conn)
+                    .await?,
+                |c| c.id,
+            )
+        };
+        let workspace_ids: HashSet<&str> = jobs.iter().map(|j| j.workspace_id.as_str()).collect();
+        let workspaces = by_key(
+            workspace::Entity::find()
+                .filter(workspace::Column::Id.is_in(workspace_ids))
+                .all(conn)
+                .await?,
+            |w| w.id.clone(),
+        );
+        let contact_ids: HashSet<i64> = jobs.iter().map(|j| j.input.contact_id.0).collect();
+        // In id order, so two nodes locking overlapping groups take the rows in the same order.
+        let contacts = contact::Entity::find()
+            .filter(contact::Column::Id.is_in(contact_ids))
+            .order_by_asc(contact::Column::Id)
+            .lock_exclusive()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let scoped: HashSet<Pair> = jobs
+            .iter()
+            .filter_map(|j| {
+                let scope = j.caller.principal.scope()?;
+                Some((j.input.contact_id.0, scope.as_str().to_owned()))
+            })
+            .collect();
+        let visible = pairs::tracked(conn, &scoped.into_iter().collect::<Vec<_>>()).await?;
+        let converting: HashSet<Pair> = jobs
+            .iter()
+            .map(|j| (j.input.contact_id.0, j.workspace_id.as_str().to_owned()))
+            .collect();
+        let states = by_key(
+            contact_state::Entity::find()
+                .filter(
+                    converting
+                        .iter()
+                        .fold(sea_orm::Condition::any(), |any, (c, w)| {
+                            any.add(
+                                sea_orm::Condition::all()
+                                    .add(contact_state::Column::ContactId.eq(*c))
+                                    .add(contact_state::Column::WorkspaceId.eq(w.as_str())),
+                            )
+                        }),
+                )
+                .all(conn)
+                .await?,
+            |s| (s.contact_id, s.workspace_id.clone()),
+        );
+        let lead_ids: HashSet<i64> = jobs
+            .iter()
+            .filter_map(|j| j.input.lead_id)
+            .map(|l| l.0)
+            .collect();
+        let leads = if lead_ids.is_empty() {
+            HashMap::new()
+        } else {
+            by_key(
+                lead::Entity::find()
+                    .filter(lead::Column::Id.is_in(lead_ids))
+                    .all(conn)
+                    .await?,
+                |l| l.id,
+            )
+        };
+        Ok(Known {
+            claims,
+            conversions,
+            workspaces,
+            contacts,
+            visible,
+            states,
+            leads,
+        })
+    }
+
+    /// Checks job `i` against what the group knows so far and, if it passes, records what it
+    /// writes. Every check and everything that can fail comes before the first change, so a
+    /// refused job leaves `known` and `writes` as they were.
+    fn decide(
+        &self,
+        i: usize,
+        job: &Job,
+        known: &mut Known,
+        writes: &mut Writes,
+    ) -> AppResult<Logged> {
+        let input = &job.input;
+        let workspace_id = &job.workspace_id;
+        if let Some(claim) = &job.claim {
+            let stored = known.claims.get(&claim.id());
+            if let Some(id) = claim.judge(stored.map(|(f, id)| (f.as_str(), *id)))? {
+                let earlier = known.conversions.get(&id).cloned().ok_or_else(|| {
+                    AppError::Internal("an idempotency key points at nothing".into())
+                })?;
+                return Ok(Logged::Replayed(earlier));
+            }
+        }
+        if !known
+            .workspaces
+            .get(workspace_id.as_str())
+            .is_some_and(|w| w.disabled_at.is_none())
+        {
+            return Err(AppError::invalid("workspace_id", "no such workspace"));
+        }
+        let contact_id = input.contact_id.0;
+        let may_see = |scope: &str| known.visible.contains(&(contact_id, scope.to_owned()));
+        let contact = known
+            .contacts
+            .get(&contact_id)
+            .filter(|_| {
+                job.caller
+                    .principal
+                    .scope()
+                    .is_none_or(|s| may_see(s.as_str()))
+            })
+            .ok_or_else(|| AppError::invalid("contact_id", "no such contact"))?;
+        privacy::refuse_if_erased(contact, "custom_data", input.custom_data.is_some())?;
+        let lead = match input.lead_id {
+            Some(lead_id) => match known.leads.get(&lead_id.0) {
+                // A lead another workspace converted stays linked to that conversion.
+                Some(lead)
+                    if lead.contact_id == contact_id
+                        && lead
+                            .workspace_id
+                            .as_deref()
+                            .is_some_and(|owner| owner != workspace_id.as_str()) =>
+                {
+                    return Err(AppError::Conflict(
+                        "this lead was already converted by another workspace".into(),
+                    ));
+                }
+                Some(lead) if lead.contact_id == contact_id => Some(lead),
+                _ => {
+                    return Err(AppError::invalid(
+                        "lead_id",
+                        "no such lead for this contact",
+                    ));
+                }
+            },
+            None => None,
+        };
+        let value_minor = self.value_minor(input)?;
+        let created_at = now();
+        let converted_at = input.converted_at.unwrap_or(created_at);
+        let id = Uuid::new_v4();
+        // Sealed for this row; the lead gets its own copy sealed for its row, so neither
+        // ciphertext opens anywhere else.
+        let custom_data = input.custom_data.clone().map(CustomData::into_map);
+        let sealed = |row: &str, as_lead: bool| -> AppResult<Option<Value>> {
+            custom_data
+                .clone()
+                .map(|map| match as_lead {
+                    false => self.seal::<conversion::Model>(row, map),
+                    true => self.seal::<lead::Model>(row, map),
+                })
+                .transpose()
+                .map(|m| m.map(Value::Object))
+        };
+        let stored = conversion::Model {
+            id,
+            contact_id,
+            lead_id: lead.map(|l| l.id),
+            workspace_id: workspace_id.as_str().to_owned(),
+            converted_by: input.converted_by.clone(),
+            converted_at,
+            conversion_type: input.conversion_type.as_str().to_owned(),
+            value_minor,
+            currency: self.currency.code().to_owned(),
+            custom_data: sealed(&id.to_string(), false)?,
+            created_at,
+        };
+        let lead_after = match lead {
+            Some(lead) => Some(lead::Model {
+                conversion_id: Some(id),
+                workspace_id: Some(workspace_id.as_str().to_owned()),
+                conversion_metadata: sealed(&lead.id.to_string(), true)?,
+                ..lead.clone()
+            }),
+            None => None,
+        };
+        // Wide and stored in two halves (`entity::wide`): a contact shared by several
+        // workspaces never fills up, so one workspace's sales cannot refuse another's.
+        let (lifetime_high, lifetime_low) =
+            wide::split(contact.lifetime_value_minor() + i128::from(value_minor.unwrap_or(0)))
+                .ok_or_else(|| AppError::Internal("a lifetime value beyond 95 bits".into()))?;
+        let contact_after = contact::Model {
+            converted_from_workspace: Some(workspace_id.as_str().to_owned()),
+            converted_by: Some(input.converted_by.clone()),
+            // A backfilled older conversion must not move the "last converted" time back.
+            converted_timestamp: Some(
+                contact
+                    .converted_timestamp
+                    .map_or(converted_at, |t| t.max(converted_at)),
+            ),
+            lifetime_value_low: lifetime_low,
+            lifetime_value_high: lifetime_high,
+            conversion_count: contact.conversion_count.saturating_add(1),
+            conversion_status: ConversionStatus::from_stored(&contact.conversion_status)
+                .advanced_by(input.conversion_type.as_str())
+                .as_str()
+                .to_owned(),
+            updated_at: created_at,
+            ..contact.clone()
+        };
+        // The converting workspace's own figures and status: what it sees of a contact it
+        // does not own, and what its funnel counts.
+        let pair = (contact_id, workspace_id.as_str().to_owned());
+        let (own_before, own_after) = shared::with_conversion(
+            known.states.get(&pair).cloned(),
+            input.contact_id,
+            workspace_id,
+            shared::Converted {
+                kind: input.conversion_type.as_str(),
+                value_minor,
+                converted_by: &input.converted_by,
+                converted_at,
+                at: created_at,
+            },
+        )?;
+        let event = feed::event(id, &contact_after, &own_after)?;
+
+        // Decided: from here on nothing fails.
+        writes.rollups.conversion(
+            &self.rollup_zones,
+            &stored.workspace_id,
+            &stored.conversion_type,
+            converted_at,
+            value_minor,
+        );
+        let own_status = ConversionStatus::from_stored(&own_after.conversion_status);
+        writes.moves.push((pair.clone(), own_before, own_status));
+        writes.tracking.push(tracking::row(tracking::Event {
+            contact_id: input.contact_id,
+            lead_id: stored.lead_id.map(LeadId),
+            workspace_id,
+            action: TrackingAction::Converted,
+            at: created_at,
+            metadata: Some(json!({
+                "conversion_id": id,
+                "conversion_type": stored.conversion_type,
+            })),
+        }));
+        writes.audit.push((
+            i,
+            id,
+            json!({
+                "contact_id": contact_id,
+                "lead_id": stored.lead_id,
+                "workspace_id": stored.workspace_id,
+                "conversion_type": stored.conversion_type,
+                "value_minor": value_minor,
+                "currency": stored.currency,
+            }),
+        ));
+        if let Some(claim) = &job.claim {
+            writes.claims.push(claim.row(id));
+            known
+                .claims
+                .insert(claim.id(), (claim.fingerprint().to_owned(), id));
+            known.conversions.insert(id, stored.clone());
+        }
+        writes.feed.push(event);
+        if let Some(lead) = lead_after {
+            known.leads.insert(lead.id, lead.clone());
+            writes.leads.insert(lead.id, lead);
+        }
+        known.contacts.insert(contact_id, contact_after);
+        writes.contacts.insert(contact_id);
+        known.states.insert(pair.clone(), own_after);
+        writes.states.insert(pair);
+        writes.conversions.push(stored.clone());
+        Ok(Logged::Stored(stored))
+    }
+
+    /// Writes what the group decided: a statement per table (one per converted lead).
+    async fn write(
+        &self,
+        conn: &impl ConnectionTrait,
+        jobs: &[Job],
+        known: Known,
+        writes: Writes,
+    ) -> AppResult<Delta> {
+        let Writes {
+            conversions,
+            contacts,
+            states,
+            leads,
+            tracking: tracked,
+            audit: audited,
+            claims,
+            feed: events,
+            moves,
+            mut rollups,
+        } = writes;
+        if conversions.is_empty() {
+            return Ok(rollups);
+        }
+        // A receipt moves in the funnel when the status its receiver reached moves.
+        let moved: Vec<&(Pair, ConversionStatus, ConversionStatus)> =
+            moves.iter().filter(|(_, from, to)| from != to).collect();
+        let receipts: Vec<Pair> = moved
+            .iter()
+            .map(|(pair, ..)| pair.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let first = pairs::first_receipts(conn, &receipts).await?;
+        for (pair, from, to) in moved {
+            rollups.status_moved(
+                &self.rollup_zones,
+                &pair.1,
+                first.get(pair).copied(),
+                *from,
+                *to,
+            );
+        }
+
+        insert_all(
+            conn,
+            conversions
+                .into_iter()
+                .map(|c| c.into_active_model().reset_all()),
+        )
+        .await?;
+        update_contacts(
+            conn,
+            contacts.iter().filter_map(|id| known.contacts.get(id)),
+        )
+        .await?;
+        shared::save_all(
+            conn,
+            states
+                .iter()
+                .filter_map(|pair| known.states.get(pair).cloned()),
+        )
+        .await?;
+        for lead in leads.into_values() {
+            let mut row = lead::ActiveModel::from(lead);
+            for col in [
+                lead::Column::ConversionId,
+                lead::Column::WorkspaceId,
+                lead::Column::ConversionMetadata,
+            ] {
+                row.reset(col);
+            }
+            row.update(conn).await?;
+        }
+        insert_all(conn, tracked).await?;
+        let mut chain = audit::Chain::open(conn).await?;
+        let entries = audited
+            .into_iter()
+            .map(|(i, id, details)| {
+                let job = &jobs[i];
+                chain.link(
+                    &job.caller,
+                    job.client_request_id.clone(),
+                    audit::Event {
+                        action: "conversion.logged",
+                        object_type: "conversion",
+                        object_id: &id.to_string(),
+                        details,
+                    },
+                )
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        audit::insert(conn, entries).await?;
+        insert_all(conn, claims).await?;
+        feed::append(conn, events).await?;
+        Ok(rollups)
+    }
+}
+
+/// Stores what conversions changed on each contact, all contacts in one statement.
+async fn update_contacts<'a>(
+    conn: &impl ConnectionTrait,
+    contacts: impl Iterator<Item = &'a contact::Model>,
+) -> AppResult<()> {
+    let mut values: Vec<SqlValue> = Vec::new();
+    let mut rows = 0;
+    for c in contacts {
+        rows += 1;
+        values.extend([
+            c.id.into(),
+            c.converted_from_workspace.clone().into(),
+            c.converted_by.clone().into(),
+            c.converted_timestamp.into(),
+            c.lifetime_value_low.into(),
+            c.lifetime_value_high.into(),
+            c.conversion_count.into(),
+            c.conversion_status.clone().into(),
+            c.updated_at.into(),
+        ]);
+    }
+    if rows == 0 {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let sql = format!(
+        "UPDATE contacts SET converted_from_workspace = v.column2, converted_by = v.column3, \
+         converted_timestamp = v.column4, lifetime_value_low = v.column5, \
+         lifetime_value_high = v.column6, conversion_count = v.column7, \
+         conversion_status = v.column8, updated_at = v.column9 \
+         FROM (VALUES {}) AS v WHERE contacts.id = v.column1",
+        pairs::values_list(backend, rows, 9)
+    );
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+fn by_key<K: std::hash::Hash + Eq, T>(rows: Vec<T>, key: impl Fn(&T) -> K) -> HashMap<K, T> {
+    rows.into_iter().map(|row| (key(&row), row)).collect()
+}
