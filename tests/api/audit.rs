@@ -135,6 +135,28 @@ async fn a_write_is_recorded_with_its_actor_object_and_request_id() {
     )
     .await;
     assert_eq!(by_request["entries"][0]["request_id"], request_id.as_str());
+
+    // A conversion is written by the group writer, outside the request, and keeps both ids.
+    let sales = app.workspace("salesforce_prod").await;
+    app.send_contact(&lead_gen, 123456, "salesforce_prod").await;
+    let response = sales
+        .apply(app.client.post(app.url("/conversions/log")))
+        .header("x-request-id", "hook-7")
+        .json(&json!({"contact_id": 123456, "converted_by": "a", "conversion_type": "sale"}))
+        .send()
+        .await
+        .expect("request sent");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("a request id")
+        .to_owned();
+    let conversion = expect_json(response, 201).await;
+    let id = conversion["id"].as_str().expect("an id");
+    let entries = audit_log(&app, json!({"objectType": "conversion", "objectId": id})).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["action"], "conversion.logged");
+    assert_eq!(entries[0]["requestId"], request_id.as_str());
+    assert_eq!(entries[0]["details"]["client_request_id"], "hook-7");
 }
 
 async fn entries_come_newest_first_in_pages() {
