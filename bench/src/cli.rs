@@ -102,6 +102,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
     pub export_format: ExportFormat,
 
+    /// `ingest-rest`: after the run, load two reference servers the same way (a bare axum
+    /// handler, and one that inserts a row per request durably with group commit) and report
+    /// convio's throughput as a ratio to each (see `reference`).
+    #[arg(long)]
+    pub ceilings: bool,
+
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

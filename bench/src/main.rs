@@ -8,6 +8,7 @@ mod client;
 mod delivery;
 mod export;
 mod ops;
+mod reference;
 mod report;
 mod scenarios;
 mod server;
@@ -25,9 +26,19 @@ use setup::SetupPlan;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run(Args::parse()).await {
+fn main() -> ExitCode {
+    if let Some(failure) = reference::serve_if_asked() {
+        eprintln!("convio-bench reference server: {failure}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("convio-bench: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(Args::parse())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("convio-bench: {e}");
@@ -78,7 +89,15 @@ async fn run(args: Args) -> Result<(), String> {
         args.warmup
     );
     let outcome = scenarios::run(&args, api, fixture.clone()).await;
-    let report = Report::new(&args, fixture.run_id.clone(), started_at, outcome);
+    let mut report = Report::new(&args, fixture.run_id.clone(), started_at, outcome);
+    if args.ceilings {
+        for kind in reference::KINDS {
+            eprintln!("ceiling: the {kind} reference under the same load …");
+            let server = reference::Reference::start(kind).await?;
+            let tally = scenarios::against_reference(&args, &server.url, fixture.clone()).await?;
+            report.add_ceiling(kind, &tally);
+        }
+    }
     print!("{}", report.table());
     if let Some(path) = &args.json {
         report.write_json(path)?;

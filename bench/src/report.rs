@@ -4,7 +4,7 @@ use crate::cli::Args;
 use crate::delivery::FeedReport;
 use crate::scenarios::Outcome;
 use crate::server::ServerReport;
-use crate::stats::{Latency, OpTally};
+use crate::stats::{Latency, OpTally, Tally};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -25,6 +25,19 @@ pub struct Report {
     pub total_errors: u64,
     pub feed: Option<FeedReport>,
     pub server: ServerReport,
+    /// Reference servers under the same load, after the run (`--ceilings`).
+    pub ceilings: Vec<Ceiling>,
+}
+
+/// A reference server's figures under the same load, and convio's throughput as a share of it.
+#[derive(Serialize)]
+pub struct Ceiling {
+    pub reference: String,
+    pub ok_per_s: f64,
+    pub latency: Option<Latency>,
+    pub errors: u64,
+    /// convio's successful requests per second ÷ the reference's.
+    pub convio_ratio: f64,
 }
 
 #[derive(Serialize)]
@@ -98,7 +111,33 @@ impl Report {
             total_errors,
             feed: outcome.feed,
             server: outcome.server,
+            ceilings: Vec::new(),
         }
+    }
+
+    /// Adds the reference `name`'s figures from its run under the same load.
+    pub fn add_ceiling(&mut self, name: &str, tally: &Tally) {
+        let seconds = self.settings.duration_s;
+        let mut ok = 0;
+        let mut errors = 0;
+        let mut latency = None;
+        for (_, op) in tally.ops() {
+            ok += op.ok;
+            errors += op.errors.values().sum::<u64>();
+            latency = Latency::of(&op.latency);
+        }
+        let ok_per_s = per_second(ok, seconds);
+        self.ceilings.push(Ceiling {
+            reference: name.to_owned(),
+            ok_per_s,
+            latency,
+            errors,
+            convio_ratio: if ok_per_s > 0.0 {
+                (self.total_ok_per_s / ok_per_s * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            },
+        });
     }
 
     pub fn write_json(&self, path: &Path) -> Result<(), String> {
@@ -153,6 +192,21 @@ impl Report {
             feed_lines(&mut out, feed);
         }
         server_lines(&mut out, &self.server, self.total_ok);
+        if !self.ceilings.is_empty() {
+            out.push_str("\nceilings: the same clients against reference servers, after the run\n");
+        }
+        for c in &self.ceilings {
+            let _ = writeln!(
+                out,
+                "  {:<36} {:>9} {:>9.1} {} {:>7}   convio = {:.3}×",
+                c.reference,
+                "",
+                c.ok_per_s,
+                latency_columns(c.latency.as_ref()),
+                c.errors,
+                c.convio_ratio
+            );
+        }
         out
     }
 }

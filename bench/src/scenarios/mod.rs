@@ -94,3 +94,25 @@ pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
         server,
     }
 }
+
+/// The `ingest-rest` load (same clients, same window) against a reference server at `url`.
+pub async fn against_reference(
+    args: &Args,
+    url: &str,
+    fixture: Arc<Fixture>,
+) -> Result<Tally, String> {
+    let api = Arc::new(
+        Api::new(url, args.concurrency + 16)
+            .map_err(|e| format!("building the HTTP client: {e}"))?,
+    );
+    let window = Window::open(args.warmup(), args.duration());
+    Ok(closed_loop::drive(
+        api,
+        fixture,
+        args.concurrency,
+        &[Op::LogRest],
+        args.reads(),
+        window,
+    )
+    .await)
+}
