@@ -6,8 +6,9 @@
 //! notification lost while the listener was disconnected costs nothing but latency: after
 //! reconnecting, the pump reads everything after the last id it published.
 //!
-//! The same listener hears other nodes announce withdrawn credentials (revoked keys, a
-//! disabled workspace) and makes this node's WebSocket connections re-check their caller.
+//! The same listener hears other nodes announce changed credentials (revoked keys, a
+//! disabled workspace, …): this node then forgets the keys it verified and its WebSocket
+//! connections re-check their caller. While it is not listening, verified keys are not cached.
 
 use crate::service::Services;
 use crate::service::feed::CHANNEL;
@@ -74,6 +75,8 @@ async fn listen(database_url: String, services: Services) {
             Err(err) => tracing::warn!(error = %err, "feed listener failed; reconnecting"),
         }
         services.metrics.feed_listener(false);
+        // Announcements are lost until the next LISTEN: verified keys are not trusted meanwhile.
+        services.credentials_listening(false);
         services.feed_signal.notify_one();
         services.recheck_credentials();
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -91,13 +94,19 @@ async fn listen_once(database_url: &str, services: &Services) -> Result<(), sea_
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen_all([CHANNEL, CREDENTIALS_CHANNEL]).await?;
     services.metrics.feed_listener(true);
+    // Hearing every change from here on, the cache of verified keys may be used again; and
+    // open connections re-check, in case a change was announced while nobody listened.
+    services.credentials_listening(true);
+    services.recheck_credentials();
     // Listening from here on; anything committed before is in the table.
     signal.notify_one();
     // `try_recv` yields `None` when the connection drops: return, and reconnect afresh so the
     // catch-up above runs after the new LISTEN is in place.
     while let Some(notification) = listener.try_recv().await? {
         if notification.channel() == CREDENTIALS_CHANNEL {
-            services.recheck_credentials();
+            if !services.is_own_announcement(notification.payload()) {
+                services.recheck_credentials();
+            }
         } else {
             signal.notify_one();
         }

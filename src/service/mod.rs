@@ -17,6 +17,7 @@ mod ingest;
 pub mod lead;
 pub mod page;
 mod pairs;
+mod principal_cache;
 mod privacy;
 pub mod rate_limit;
 pub mod rollup;
@@ -34,6 +35,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use crate::observability::Metrics;
 use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::DbBackend;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -63,6 +65,11 @@ pub struct Services {
     ingest: Arc<std::sync::OnceLock<ingest::Queue>>,
     /// Seals and opens sensitive custom values.
     keyring: Keyring,
+    /// The keys this node verified, so that an authenticated request reads no database.
+    principals: Arc<principal_cache::PrincipalCache>,
+    /// This process's name in its credential announcements (random at each start), so its
+    /// listener can skip the ones it sent: it acted on them before answering.
+    node: Arc<str>,
     /// Bumped after credentials are revoked here, so open WebSocket connections re-check
     /// their caller at once rather than at their next periodic check.
     credentials_revoked: Arc<tokio::sync::watch::Sender<u64>>,
@@ -79,7 +86,12 @@ impl Services {
         admin_key_hash: Option<String>,
     ) -> Self {
         let metrics = db.metrics().clone();
+        // A SQLite file is served by this process alone; on PostgreSQL the cache waits for the
+        // listener that hears other nodes' changes (`credentials_listening`).
+        let principals = principal_cache::PrincipalCache::new(db.backend() == DbBackend::Sqlite);
         Services {
+            principals: Arc::new(principals),
+            node: uuid::Uuid::new_v4().simple().to_string().into(),
             analytics_cache: Arc::new(cache::VersionedCache::new(
                 true,
                 metrics.cache_counters("analytics"),
@@ -157,6 +169,18 @@ impl Services {
     /// The row limit of .xlsx exports and the rows read per export query.
     pub fn export_limits(&self) -> export::ExportLimits {
         self.export_limits
+    }
+
+    /// Tells this node whether it hears other nodes announce credential changes (PostgreSQL's
+    /// feed listener, from its `LISTEN` on until its connection drops): its cache of verified
+    /// keys is used only while it does, and starts empty either way.
+    pub fn credentials_listening(&self, listening: bool) {
+        self.principals.set_trusted(listening);
+    }
+
+    /// Whether a credential announcement with `payload` came from this node itself.
+    pub fn is_own_announcement(&self, payload: &str) -> bool {
+        *self.node == *payload
     }
 
     /// Changes whenever credentials are revoked on this node.

@@ -2,6 +2,7 @@
 //! workspace may do, and its activity.
 
 use super::conversion::ConversionFilter;
+use super::principal_cache::Standing;
 use super::stats::StatsQuery;
 use super::{Services, audit, now};
 use crate::auth::{self, Actor, Caller, Credentials, Principal, Proof};
@@ -12,18 +13,20 @@ use entity::{api_key, workspace, workspace_tracking};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Keys a client picks itself must be at least this long; generated ones are far longer.
 const MIN_CHOSEN_KEY_LEN: usize = 16;
 pub const KEY_PREFIX: &str = "convio_";
 const ADMIN_KEY_PREFIX: &str = "convio_admin_";
 
-/// The PostgreSQL channel on which a node announces that credentials were withdrawn (keys
-/// revoked, a workspace disabled or its permissions changed), so every node's open WebSocket
-/// connections re-check their caller at once rather than at their next periodic check.
+/// The PostgreSQL channel on which a node announces that credentials changed (keys revoked or
+/// rotated, a workspace disabled or enabled, its permissions or limit changed), so every node
+/// forgets the keys it verified and its open WebSocket connections re-check their caller at
+/// once rather than at their next periodic check.
 pub const CREDENTIALS_CHANNEL: &str = "convio_credentials";
 
 #[derive(Debug)]
@@ -113,7 +116,7 @@ impl Services {
                 ));
             }
             return self
-                .standing_principal(&subject.actor, subject.key_id, Proof::Token)
+                .standing_principal(&subject.actor, subject.key_id, Proof::Token, true)
                 .await;
         }
         let key = creds
@@ -126,10 +129,33 @@ impl Services {
         {
             return Ok(Principal::admin());
         }
-        let bad = || AppError::Unauthenticated("unknown, expired or revoked credentials".into());
         let candidates = self.key_hasher.candidates(key);
+        let claimed = creds.workspace_id.as_deref();
+        // Found by digest, as the database finds it (neither compares in constant time: the
+        // digests are of 256-bit keys, or keyed with the pepper, so timing tells nothing).
+        let standing = match self.principals.by_digest(&candidates) {
+            Some(standing) => standing,
+            None => Arc::new(self.verify_key(&candidates, claimed).await?),
+        };
+        if let (Some(owner), Some(claimed)) = (&standing.owner, claimed)
+            && owner.as_str() != claimed
+        {
+            return Err(unknown_key());
+        }
+        Ok(standing.principal(Proof::ApiKey))
+    }
+
+    /// Looks up the key with one of the stored digests `candidates` (neither revoked nor
+    /// expired) and its workspace (not disabled), and caches what it stands for. A key of
+    /// another workspace than `claimed` is refused before its workspace is read.
+    async fn verify_key(
+        &self,
+        candidates: &[String],
+        claimed: Option<&str>,
+    ) -> AppResult<Standing> {
+        let ticket = self.principals.ticket();
         let row = api_key::Entity::find()
-            .filter(api_key::Column::KeyHash.is_in(candidates.clone()))
+            .filter(api_key::Column::KeyHash.is_in(candidates.to_vec()))
             .filter(api_key::Column::RevokedAt.is_null())
             .filter(
                 Condition::any()
@@ -143,24 +169,54 @@ impl Services {
                     .iter()
                     .any(|c| auth::digests_equal(c, &row.key_hash))
             })
-            .ok_or_else(bad)?;
-        let Some(owner) = row.workspace_id else {
-            return Ok(Principal {
-                key_id: Some(row.id),
-                ..Principal::admin()
+            .ok_or_else(unknown_key)?;
+        let ws = match row.workspace_id.as_deref() {
+            Some(owner) if claimed.is_some_and(|claimed| claimed != owner) => {
+                return Err(unknown_key());
+            }
+            Some(owner) => {
+                workspace::Entity::find_by_id(owner)
+                    .one(self.db.conn())
+                    .await?
+            }
+            None => None,
+        };
+        let digest = row.key_hash.clone();
+        let standing = self.standing_of(row, ws)?;
+        if let Some(ticket) = ticket {
+            self.principals
+                .insert(ticket, Some(digest), standing.clone());
+        }
+        Ok(standing)
+    }
+
+    /// What the key `key` of the workspace `ws` (`None` for an admin key row) stands for,
+    /// unless the workspace is gone or disabled. Revocation and expiry are the caller's to
+    /// check: the two lookups filter differently.
+    fn standing_of(
+        &self,
+        key: api_key::Model,
+        ws: Option<workspace::Model>,
+    ) -> AppResult<Standing> {
+        let Some(owner) = key.workspace_id else {
+            return Ok(Standing {
+                key_id: key.id,
+                owner: None,
+                permissions: Vec::new(),
+                expires_at: key.expires_at,
+                hourly_limit: 0,
             });
         };
-        if creds
-            .workspace_id
-            .as_deref()
-            .is_some_and(|claimed| claimed != owner)
-        {
-            return Err(bad());
-        }
-        let ws = workspace::Entity::find_by_id(owner.as_str())
-            .one(self.db.conn())
-            .await?;
-        workspace_principal(WorkspaceId::from_trusted(owner), ws, row.id, Proof::ApiKey)
+        let ws = ws
+            .filter(|w| w.disabled_at.is_none())
+            .ok_or_else(|| AppError::Unauthenticated("unknown or disabled workspace".into()))?;
+        Ok(Standing {
+            key_id: key.id,
+            owner: Some(WorkspaceId::from_trusted(owner)),
+            permissions: permissions_of(&ws),
+            expires_at: key.expires_at,
+            hourly_limit: self.rate_limiter.limit_or_default(ws.rate_limit_per_hour),
+        })
     }
 
     /// Re-checks what `principal` was authenticated from: its API key neither revoked nor
@@ -169,9 +225,13 @@ impl Services {
     /// credentials), so they end when their credentials do; a connection keeps the
     /// permissions it opened with, so after a change it ends too and the client reconnects
     /// with the new ones.
+    ///
+    /// Read from the database, not the cache of verified keys, and the cache is refreshed with
+    /// what it reads: the periodic check is the backstop for changes made behind the API's
+    /// back (in SQL), which no node announces.
     pub async fn revalidate(&self, principal: &Principal) -> AppResult<Principal> {
         let current = self
-            .standing_principal(&principal.actor, principal.key_id, principal.proof)
+            .standing_principal(&principal.actor, principal.key_id, principal.proof, false)
             .await?;
         if current.permissions != principal.permissions {
             return Err(AppError::Unauthenticated(
@@ -181,22 +241,26 @@ impl Services {
         Ok(current)
     }
 
-    /// Makes this node's open WebSocket connections re-check their callers now. Called after
-    /// credentials are withdrawn here, and when another node announces it on
-    /// `CREDENTIALS_CHANNEL`.
+    /// Forgets the keys this node verified and makes its open WebSocket connections re-check
+    /// their callers now. Called after credentials change here (before the change is
+    /// answered), when another node announces a change on `CREDENTIALS_CHANNEL`, and when the
+    /// listener for those announcements reconnects.
     pub fn recheck_credentials(&self) {
+        self.principals.clear();
         self.credentials_revoked
             .send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The principal for `actor`, authenticated earlier from the API key `key_id`, if that
-    /// still stands: one primary-key lookup joined to the workspace. This is what cancels a
-    /// JWT as soon as the key it was minted from is revoked or expires.
+    /// still stands: from the cache of verified keys when `cached` allows and it holds the key,
+    /// else one primary-key lookup joined to the workspace. This is what cancels a JWT as soon
+    /// as the key it was minted from is revoked or expires.
     async fn standing_principal(
         &self,
         actor: &Actor,
         key_id: Option<i64>,
         proof: Proof,
+        cached: bool,
     ) -> AppResult<Principal> {
         let revoked = || {
             AppError::Unauthenticated(
@@ -214,26 +278,38 @@ impl Services {
                 _ => Err(revoked()),
             };
         };
-        let (key, ws) = api_key::Entity::find_by_id(key_id)
+        let standing = match self.principals.by_key(key_id).filter(|_| cached) {
+            Some(standing) => standing,
+            None => Arc::new(self.verify_key_id(key_id).await?.ok_or_else(revoked)?),
+        };
+        match (actor, &standing.owner) {
+            (Actor::Admin, None) => Ok(standing.principal(proof)),
+            (Actor::Workspace(id), Some(owner)) if id == owner => Ok(standing.principal(proof)),
+            _ => Err(revoked()),
+        }
+    }
+
+    /// The key `key_id` if it is neither revoked nor expired (`None` otherwise), with what it
+    /// stands for, cached: one primary-key lookup joined to its workspace. What the cache held
+    /// of the key is dropped first, so a key found refused stays out of it.
+    async fn verify_key_id(&self, key_id: i64) -> AppResult<Option<Standing>> {
+        self.principals.forget(key_id);
+        let ticket = self.principals.ticket();
+        let Some((key, ws)) = api_key::Entity::find_by_id(key_id)
             .find_also_related(workspace::Entity)
             .one(self.db.conn())
             .await?
-            .ok_or_else(revoked)?;
-        let now = now();
-        if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
-            return Err(revoked());
+        else {
+            return Ok(None);
+        };
+        if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now()) {
+            return Ok(None);
         }
-        match (actor, key.workspace_id.as_deref()) {
-            (Actor::Admin, None) => Ok(Principal {
-                key_id: Some(key_id),
-                proof,
-                ..Principal::admin()
-            }),
-            (Actor::Workspace(id), Some(owner)) if id.as_str() == owner => {
-                workspace_principal(id.clone(), ws, key_id, proof)
-            }
-            _ => Err(revoked()),
+        let standing = self.standing_of(key, ws)?;
+        if let Some(ticket) = ticket {
+            self.principals.insert(ticket, None, standing.clone());
         }
+        Ok(Some(standing))
     }
 
     /// Creates the admin key on a fresh database when none is configured. Returns the new
@@ -425,7 +501,9 @@ impl Services {
             json!({ "previous_keys_expire_at": expires_at, "previous_keys": expiring }),
         )
         .await?;
-        txn.commit().await?;
+        // The previous keys now expire: every node must stop trusting what it cached of them.
+        announce_credentials_changed(&*txn, &self.node).await?;
+        self.commit_credentials_change(txn).await?;
         Ok((key, expires_at))
     }
 
@@ -451,10 +529,9 @@ impl Services {
             json!({ "revoked": revoked }),
         )
         .await?;
-        announce_withdrawal(&*txn).await?;
-        txn.commit().await?;
+        announce_credentials_changed(&*txn, &self.node).await?;
         // Open connections of this workspace re-check now, not at their next periodic check.
-        self.recheck_credentials();
+        self.commit_credentials_change(txn).await?;
         Ok(revoked)
     }
 
@@ -485,9 +562,8 @@ impl Services {
             json!({ "disabled_at": disabled.disabled_at }),
         )
         .await?;
-        announce_withdrawal(&*txn).await?;
-        txn.commit().await?;
-        self.recheck_credentials();
+        announce_credentials_changed(&*txn, &self.node).await?;
+        self.commit_credentials_change(txn).await?;
         Ok(disabled)
     }
 
@@ -520,7 +596,10 @@ impl Services {
             json!({ "was_disabled_at": was_disabled_at }),
         )
         .await?;
-        txn.commit().await?;
+        // Nothing is cached of a disabled workspace; announced anyway, so that no node keeps
+        // anything it read of this workspace before.
+        announce_credentials_changed(&*txn, &self.node).await?;
+        self.commit_credentials_change(txn).await?;
         Ok(enabled)
     }
 
@@ -559,9 +638,11 @@ impl Services {
             }
             _ => false,
         };
+        let mut limit_changed = false;
         if let Some(limit) = change.rate_limit_per_hour.map(|l| l.map(i64::from))
             && limit != current.rate_limit_per_hour
         {
+            limit_changed = true;
             before.insert(
                 "rate_limit_per_hour".into(),
                 json!(current.rate_limit_per_hour),
@@ -582,14 +663,26 @@ impl Services {
             json!({ "before": before, "after": after }),
         )
         .await?;
-        if permissions_changed {
-            announce_withdrawal(&*txn).await?;
+        // Both are part of what a verified key stands for (a name is not).
+        let principal_changed = permissions_changed || limit_changed;
+        if principal_changed {
+            announce_credentials_changed(&*txn, &self.node).await?;
         }
-        txn.commit().await?;
-        if permissions_changed {
-            self.recheck_credentials();
+        if principal_changed {
+            self.commit_credentials_change(txn).await?;
+        } else {
+            txn.commit().await?;
         }
         Ok(updated)
+    }
+
+    /// Commits a change of credentials (announced in `txn`) and acts on it here before it is
+    /// answered: this node's own listener skips the announcement. Acted on even when the
+    /// commit reports an error, since a commit can succeed though its answer is lost.
+    async fn commit_credentials_change(&self, txn: crate::db::WriteTxn) -> AppResult<()> {
+        let committed = txn.commit().await;
+        self.recheck_credentials();
+        committed
     }
 
     /// Mints a short-lived JWT for a caller that presented an API key (`FORBIDDEN` for a
@@ -658,22 +751,9 @@ impl Services {
     }
 }
 
-/// A workspace's principal, unless the workspace is gone or disabled.
-fn workspace_principal(
-    id: WorkspaceId,
-    ws: Option<workspace::Model>,
-    key_id: i64,
-    proof: Proof,
-) -> AppResult<Principal> {
-    let ws = ws
-        .filter(|w| w.disabled_at.is_none())
-        .ok_or_else(|| AppError::Unauthenticated("unknown or disabled workspace".into()))?;
-    Ok(Principal {
-        actor: Actor::Workspace(id),
-        permissions: permissions_of(&ws),
-        key_id: Some(key_id),
-        proof,
-    })
+/// The refusal of a key that is not found: unknown, expired, revoked, or another workspace's.
+fn unknown_key() -> AppError {
+    AppError::Unauthenticated("unknown, expired or revoked credentials".into())
 }
 
 /// Permissions in the order given, each once.
@@ -687,12 +767,19 @@ fn unique(permissions: Vec<Permission>) -> Vec<Permission> {
     seen
 }
 
-/// Tells every node, at commit, that credentials were withdrawn (PostgreSQL only: a SQLite
-/// file is served by one process, which re-checks its own connections directly).
-async fn announce_withdrawal(conn: &impl ConnectionTrait) -> AppResult<()> {
+/// Tells every node, at commit, that credentials changed (keys revoked or rotated, a workspace
+/// disabled or enabled, its permissions or limit changed), so each forgets the keys it verified
+/// and re-checks its WebSocket connections. PostgreSQL only: a SQLite file is served by one
+/// process, which does both itself (`recheck_credentials`).
+/// The payload names the announcing `node`, whose own listener skips it.
+async fn announce_credentials_changed(conn: &impl ConnectionTrait, node: &str) -> AppResult<()> {
     if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_unprepared(&format!("SELECT pg_notify('{CREDENTIALS_CHANNEL}', '')"))
-            .await?;
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CREDENTIALS_CHANNEL.into(), node.into()],
+        ))
+        .await?;
     }
     Ok(())
 }

@@ -338,12 +338,13 @@ async fn disabling_a_workspace_cancels_its_tokens() {
     let creds = app.workspace("workspace_123").await;
     let token = Creds::bearer(&issue_token(&app, &creds).await);
 
+    assert_eq!(status(&app, &token).await, 200);
+
     // Act
-    execute(
-        &app.database_url,
-        "UPDATE workspaces SET disabled_at = created_at WHERE id = 'workspace_123'",
-    )
-    .await;
+    let disabled = app
+        .post_json("/workspaces/workspace_123/disable", &app.admin, &json!({}))
+        .await;
+    assert_eq!(disabled.status().as_u16(), 200);
 
     // Assert
     let refused = app.get("/conversions", &token).await;

@@ -3,6 +3,7 @@
 mod amplification;
 mod analytics;
 mod audit;
+mod auth_cache;
 mod auth_failures;
 mod backend;
 mod bad_input;

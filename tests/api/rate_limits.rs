@@ -334,7 +334,30 @@ async fn each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes
     assert_eq!(app.all_conversions().await.len(), 8);
 }
 
+/// 130 requests at once against a limit of 100: one node knows all its own counts, so exactly
+/// 100 pass on either database, though PostgreSQL writes them in groups.
+async fn at_once_exactly_the_limit_passes() {
+    // Arrange
+    let app = spawn_app().await;
+    let creds = register_limited(&app, "busy_team", Some(100)).await;
+
+    // Act
+    let requests = (0..130).map(|_| app.get("/conversions?limit=1", &creds));
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+
+    // Assert
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((passed, refused), (100, 30), "{statuses:?}");
+    assert_refused(&app, &creds).await;
+}
+
 crate::backend::on_both_backends!(
+    at_once_exactly_the_limit_passes,
     each_item_of_a_batch_counts_as_a_request_and_an_over_limit_batch_writes_nothing,
     every_operation_over_a_websocket_counts_and_one_over_the_limit_does_not_run,
     a_batch_over_a_websocket_counts_each_item,
@@ -363,4 +386,27 @@ async fn nodes_share_one_count_on_postgres() {
     assert_allowed(&node_b, &creds, 0).await;
     assert_refused(&node_b, &creds).await;
     assert_refused(&node_a, &creds).await;
+}
+
+/// Two nodes taking turns against a limit of 64 pass it by at most the bound the rate-limit
+/// module documents: N × max(1, L / 32) = 2 × 2.
+#[tokio::test]
+async fn two_nodes_pass_a_limit_by_at_most_the_documented_bound() {
+    if crate::backend::postgres_or_skip().await.is_none() {
+        return;
+    }
+    // Arrange
+    let url = crate::backend::fresh_postgres_database().await;
+    let nodes = [spawn_app_on(&url, &[]).await, spawn_app_on(&url, &[]).await];
+    let creds = register_limited(&nodes[0], "shared", Some(64)).await;
+
+    // Act
+    let mut passed = 0;
+    for i in 0..100 {
+        let response = nodes[i % 2].get("/conversions?limit=1", &creds).await;
+        passed += usize::from(response.status().as_u16() == 200);
+    }
+
+    // Assert
+    assert!((64..=68).contains(&passed), "{passed} of 100 passed");
 }
