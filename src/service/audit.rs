@@ -136,7 +136,7 @@ pub(crate) async fn insert(
         hash: Set(entry.hash),
         ..Default::default()
     });
-    super::insert_all(conn, rows).await
+    super::sets::insert_all(conn, rows).await
 }
 
 /// `details` with the client's correlation id (already checked short and well formed by

@@ -153,9 +153,7 @@ pub(crate) async fn append(
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await?;
     }
-    feed_event::Entity::insert_many(events)
-        .exec_without_returning(conn)
-        .await?;
+    super::sets::insert_all(conn, events).await?;
     if postgres {
         // Delivered at commit, and only if the transaction commits; listeners read every
         // event after the last they saw, so the payload carries nothing.

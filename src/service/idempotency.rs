@@ -51,31 +51,31 @@ pub(crate) async fn prior(conn: &impl ConnectionTrait, claim: &Claim) -> AppResu
 }
 
 /// What is stored under each of `claims`' keys: (scope, key) → (fingerprint, conversion id).
-/// One query.
+/// A query per chunk of claims (`sets::chunks`).
 pub(crate) async fn stored(
     conn: &impl ConnectionTrait,
     claims: impl IntoIterator<Item = &Claim>,
 ) -> AppResult<HashMap<(String, String), (String, Uuid)>> {
-    let mut any = Condition::any();
-    let mut empty = true;
-    for claim in claims {
-        empty = false;
-        any = any.add(
-            Condition::all()
-                .add(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
-                .add(idempotency_key::Column::Key.eq(claim.key.as_str())),
+    let claims: Vec<&Claim> = claims.into_iter().collect();
+    let mut found = HashMap::new();
+    for chunk in super::sets::chunks(&claims) {
+        let any = chunk.iter().fold(Condition::any(), |any, claim| {
+            any.add(
+                Condition::all()
+                    .add(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
+                    .add(idempotency_key::Column::Key.eq(claim.key.as_str())),
+            )
+        });
+        let rows = idempotency_key::Entity::find()
+            .filter(any)
+            .all(conn)
+            .await?;
+        found.extend(
+            rows.into_iter()
+                .map(|row| ((row.scope, row.key), (row.fingerprint, row.conversion_id))),
         );
     }
-    if empty {
-        return Ok(HashMap::new());
-    }
-    Ok(idempotency_key::Entity::find()
-        .filter(any)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| ((row.scope, row.key), (row.fingerprint, row.conversion_id)))
-        .collect())
+    Ok(found)
 }
 
 impl Claim {

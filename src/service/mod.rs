@@ -16,12 +16,12 @@ mod idempotency;
 mod ingest;
 pub mod lead;
 pub mod page;
-mod pairs;
 mod principal_cache;
 mod privacy;
 pub mod rate_limit;
 pub mod rollup;
 pub mod sensitive;
+pub(crate) mod sets;
 pub mod shared;
 pub mod stats;
 mod tracking;
@@ -203,16 +203,4 @@ impl Services {
 /// Now, at the microsecond precision both databases store.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-/// Inserts `rows` into their table in one statement; nothing when there are none.
-pub(crate) async fn insert_all<A: sea_orm::ActiveModelTrait>(
-    conn: &impl sea_orm::ConnectionTrait,
-    rows: impl IntoIterator<Item = A>,
-) -> AppResult<()> {
-    use sea_orm::EntityTrait;
-    A::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
 }

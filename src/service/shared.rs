@@ -345,8 +345,8 @@ pub(crate) fn with_conversion(
     Ok((before, next))
 }
 
-/// Stores whole states, inserting those that are new and replacing those that exist: one
-/// statement. Inside a write transaction that locked their contacts.
+/// Stores whole states, inserting those that are new and replacing those that exist: a
+/// statement per chunk (`sets::chunks`). Inside a write transaction that locked their contacts.
 pub(crate) async fn save_all(
     conn: &impl ConnectionTrait,
     states: impl IntoIterator<Item = contact_state::Model>,
@@ -356,28 +356,27 @@ pub(crate) async fn save_all(
         .into_iter()
         .map(|state| contact_state::ActiveModel::from(state).reset_all())
         .collect();
-    if rows.is_empty() {
-        return Ok(());
+    for chunk in super::sets::chunks(&rows) {
+        contact_state::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([S::ContactId, S::WorkspaceId])
+                    .update_columns([
+                        S::Owner,
+                        S::ConversionStatus,
+                        S::ConversionCount,
+                        S::LifetimeValueLow,
+                        S::LifetimeValueHigh,
+                        S::ConvertedBy,
+                        S::ConvertedFromWorkspace,
+                        S::ConvertedTimestamp,
+                        S::SentFromWorkspace,
+                        S::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
     }
-    contact_state::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([S::ContactId, S::WorkspaceId])
-                .update_columns([
-                    S::Owner,
-                    S::ConversionStatus,
-                    S::ConversionCount,
-                    S::LifetimeValueLow,
-                    S::LifetimeValueHigh,
-                    S::ConvertedBy,
-                    S::ConvertedFromWorkspace,
-                    S::ConvertedTimestamp,
-                    S::SentFromWorkspace,
-                    S::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
     Ok(())
 }
 

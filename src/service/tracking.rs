@@ -18,7 +18,7 @@ pub(crate) struct Event<'a> {
 }
 
 pub(crate) async fn record(conn: &impl ConnectionTrait, event: Event<'_>) -> AppResult<()> {
-    super::insert_all(conn, [row(event)]).await
+    super::sets::insert_all(conn, [row(event)]).await
 }
 
 /// The row for `event`, to insert with others (`insert_all`).

@@ -8,21 +8,19 @@ use super::Job;
 use crate::domain::{ConversionStatus, CustomData, LeadId, TrackingAction};
 use crate::error::{AppError, AppResult};
 use crate::service::conversion::Logged;
-use crate::service::pairs::{self, Pair};
 use crate::service::rollup::Delta;
-use crate::service::{
-    Services, audit, feed, idempotency, insert_all, now, privacy, shared, tracking,
-};
+use crate::service::sets::{self, Pair};
+use crate::service::{Services, audit, feed, idempotency, now, privacy, shared, tracking};
 use entity::{
     contact, contact_state, conversion, feed_event, idempotency_key, lead, wide, workspace,
     workspace_tracking,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Statement, Value as SqlValue,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, Statement, Value as SqlValue,
 };
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 /// What the group's checks read: every row any of its conversions names, loaded once.
@@ -45,7 +43,7 @@ struct Known {
 #[derive(Default)]
 struct Writes {
     conversions: Vec<conversion::Model>,
-    contacts: HashSet<i64>,
+    contacts: BTreeSet<i64>,
     states: HashSet<Pair>,
     leads: BTreeMap<i64, lead::Model>,
     tracking: Vec<workspace_tracking::ActiveModel>,
@@ -80,94 +78,63 @@ impl Services {
             .map(|rollups| (outcomes, rollups))
     }
 
-    /// Reads every row the group's checks need: a statement per table.
+    /// Reads every row the group's checks need: a statement per table (per chunk of keys).
     async fn known(&self, conn: &impl ConnectionTrait, jobs: &[Job]) -> AppResult<Known> {
         let claims =
             idempotency::stored(conn, jobs.iter().filter_map(|j| j.claim.as_ref())).await?;
         let prior: Vec<Uuid> = claims.values().map(|(_, id)| *id).collect();
-        let conversions = if prior.is_empty() {
-            HashMap::new()
-        } else {
-            by_key(
-                conversion::Entity::find()
-                    .filter(conversion::Column::Id.is_in(prior))
-                    .all(conn)
-                    .await?,
-                |c| c.id,
-            )
-        };
-        let workspace_ids: HashSet<&str> = jobs.iter().map(|j| j.workspace_id.as_str()).collect();
-        let workspaces = by_key(
-            workspace::Entity::find()
-                .filter(workspace::Column::Id.is_in(workspace_ids))
-                .all(conn)
-                .await?,
-            |w| w.id.clone(),
+        let conversions =
+            sets::find_in::<conversion::Entity, _>(conn, conversion::Column::Id, &prior, false)
+                .await?;
+        let workspace_ids = distinct(jobs.iter().map(|j| j.workspace_id.as_str().to_owned()));
+        let workspaces = sets::find_in::<workspace::Entity, _>(
+            conn,
+            workspace::Column::Id,
+            &workspace_ids,
+            false,
+        )
+        .await?;
+        // Locked (PostgreSQL) in id order, so two nodes locking overlapping groups take the
+        // rows in the same order.
+        let contact_ids = distinct(jobs.iter().map(|j| j.input.contact_id.0));
+        let contacts =
+            sets::find_in::<contact::Entity, _>(conn, contact::Column::Id, &contact_ids, true)
+                .await?;
+        let scoped = distinct(jobs.iter().filter_map(|j| {
+            let scope = j.caller.principal.scope()?;
+            Some((j.input.contact_id.0, scope.as_str().to_owned()))
+        }));
+        let visible = sets::tracked(conn, &scoped).await?;
+        let converting = distinct(
+            jobs.iter()
+                .map(|j| (j.input.contact_id.0, j.workspace_id.as_str().to_owned())),
         );
-        let contact_ids: HashSet<i64> = jobs.iter().map(|j| j.input.contact_id.0).collect();
-        // In id order, so two nodes locking overlapping groups take the rows in the same order.
-        let contacts = contact::Entity::find()
-            .filter(contact::Column::Id.is_in(contact_ids))
-            .order_by_asc(contact::Column::Id)
-            .lock_exclusive()
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        let scoped: HashSet<Pair> = jobs
-            .iter()
-            .filter_map(|j| {
-                let scope = j.caller.principal.scope()?;
-                Some((j.input.contact_id.0, scope.as_str().to_owned()))
-            })
-            .collect();
-        let visible = pairs::tracked(conn, &scoped.into_iter().collect::<Vec<_>>()).await?;
-        let converting: HashSet<Pair> = jobs
-            .iter()
-            .map(|j| (j.input.contact_id.0, j.workspace_id.as_str().to_owned()))
-            .collect();
-        let states = by_key(
-            contact_state::Entity::find()
-                .filter(
-                    converting
-                        .iter()
-                        .fold(sea_orm::Condition::any(), |any, (c, w)| {
-                            any.add(
-                                sea_orm::Condition::all()
-                                    .add(contact_state::Column::ContactId.eq(*c))
-                                    .add(contact_state::Column::WorkspaceId.eq(w.as_str())),
-                            )
-                        }),
+        let mut states = HashMap::new();
+        for chunk in sets::chunks(&converting) {
+            let any = chunk.iter().fold(Condition::any(), |any, (c, w)| {
+                any.add(
+                    Condition::all()
+                        .add(contact_state::Column::ContactId.eq(*c))
+                        .add(contact_state::Column::WorkspaceId.eq(w.as_str())),
                 )
-                .all(conn)
-                .await?,
-            |s| (s.contact_id, s.workspace_id.clone()),
-        );
-        let lead_ids: HashSet<i64> = jobs
-            .iter()
-            .filter_map(|j| j.input.lead_id)
-            .map(|l| l.0)
-            .collect();
-        let leads = if lead_ids.is_empty() {
-            HashMap::new()
-        } else {
-            by_key(
-                lead::Entity::find()
-                    .filter(lead::Column::Id.is_in(lead_ids))
-                    .all(conn)
-                    .await?,
-                |l| l.id,
-            )
-        };
+            });
+            let rows = contact_state::Entity::find().filter(any).all(conn).await?;
+            states.extend(
+                rows.into_iter()
+                    .map(|s| ((s.contact_id, s.workspace_id.clone()), s)),
+            );
+        }
+        let lead_ids = distinct(jobs.iter().filter_map(|j| j.input.lead_id).map(|l| l.0));
+        let leads =
+            sets::find_in::<lead::Entity, _>(conn, lead::Column::Id, &lead_ids, false).await?;
         Ok(Known {
             claims,
-            conversions,
-            workspaces,
-            contacts,
+            conversions: by_key(conversions, |c| c.id),
+            workspaces: by_key(workspaces, |w| w.id.clone()),
+            contacts: contacts.into_iter().map(|c| (c.id, c)).collect(),
             visible,
             states,
-            leads,
+            leads: by_key(leads, |l| l.id),
         })
     }
 
@@ -401,7 +368,7 @@ impl Services {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let first = pairs::first_receipts(conn, &receipts).await?;
+        let first = sets::first_receipts(conn, &receipts).await?;
         for (pair, from, to) in moved {
             rollups.status_moved(
                 &self.rollup_zones,
@@ -412,18 +379,18 @@ impl Services {
             );
         }
 
-        insert_all(
+        sets::insert_all(
             conn,
             conversions
                 .into_iter()
                 .map(|c| c.into_active_model().reset_all()),
         )
         .await?;
-        update_contacts(
-            conn,
-            contacts.iter().filter_map(|id| known.contacts.get(id)),
-        )
-        .await?;
+        let changed: Vec<&contact::Model> = contacts
+            .iter()
+            .filter_map(|id| known.contacts.get(id))
+            .collect();
+        update_contacts(conn, &changed).await?;
         shared::save_all(
             conn,
             states
@@ -442,7 +409,7 @@ impl Services {
             }
             row.update(conn).await?;
         }
-        insert_all(conn, tracked).await?;
+        sets::insert_all(conn, tracked).await?;
         let mut chain = audit::Chain::open(conn).await?;
         let entries = audited
             .into_iter()
@@ -461,48 +428,53 @@ impl Services {
             })
             .collect::<AppResult<Vec<_>>>()?;
         audit::insert(conn, entries).await?;
-        insert_all(conn, claims).await?;
+        sets::insert_all(conn, claims).await?;
         feed::append(conn, events).await?;
         Ok(rollups)
     }
 }
 
-/// Stores what conversions changed on each contact, all contacts in one statement.
-async fn update_contacts<'a>(
+/// Stores what conversions changed on each contact: one `UPDATE … FROM (VALUES …)` per chunk
+/// of contacts.
+async fn update_contacts(
     conn: &impl ConnectionTrait,
-    contacts: impl Iterator<Item = &'a contact::Model>,
+    contacts: &[&contact::Model],
 ) -> AppResult<()> {
-    let mut values: Vec<SqlValue> = Vec::new();
-    let mut rows = 0;
-    for c in contacts {
-        rows += 1;
-        values.extend([
-            c.id.into(),
-            c.converted_from_workspace.clone().into(),
-            c.converted_by.clone().into(),
-            c.converted_timestamp.into(),
-            c.lifetime_value_low.into(),
-            c.lifetime_value_high.into(),
-            c.conversion_count.into(),
-            c.conversion_status.clone().into(),
-            c.updated_at.into(),
-        ]);
-    }
-    if rows == 0 {
-        return Ok(());
-    }
     let backend = conn.get_database_backend();
-    let sql = format!(
-        "UPDATE contacts SET converted_from_workspace = v.column2, converted_by = v.column3, \
-         converted_timestamp = v.column4, lifetime_value_low = v.column5, \
-         lifetime_value_high = v.column6, conversion_count = v.column7, \
-         conversion_status = v.column8, updated_at = v.column9 \
-         FROM (VALUES {}) AS v WHERE contacts.id = v.column1",
-        pairs::values_list(backend, rows, 9)
-    );
-    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
+    for chunk in sets::chunks(contacts) {
+        let values: Vec<SqlValue> = chunk
+            .iter()
+            .flat_map(|c| {
+                [
+                    c.id.into(),
+                    c.converted_from_workspace.clone().into(),
+                    c.converted_by.clone().into(),
+                    c.converted_timestamp.into(),
+                    c.lifetime_value_low.into(),
+                    c.lifetime_value_high.into(),
+                    c.conversion_count.into(),
+                    c.conversion_status.clone().into(),
+                    c.updated_at.into(),
+                ]
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE contacts SET converted_from_workspace = v.column2, converted_by = v.column3, \
+             converted_timestamp = v.column4, lifetime_value_low = v.column5, \
+             lifetime_value_high = v.column6, conversion_count = v.column7, \
+             conversion_status = v.column8, updated_at = v.column9 \
+             FROM (VALUES {}) AS v WHERE contacts.id = v.column1",
+            sets::values_list(backend, chunk.len(), 9)
+        );
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
     Ok(())
+}
+
+/// The distinct items, sorted.
+fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+    items.collect::<BTreeSet<T>>().into_iter().collect()
 }
 
 fn by_key<K: std::hash::Hash + Eq, T>(rows: Vec<T>, key: impl Fn(&T) -> K) -> HashMap<K, T> {

@@ -1,0 +1,178 @@
+//! Statements over many rows at once, as the conversion writer makes them for a whole group
+//! (`ingest`): rows read by key, rows inserted, and questions about (contact, workspace)
+//! pairs, each pair a row of a `VALUES` list probed against `workspace_tracking`'s
+//! (contact, workspace) index.
+//!
+//! Each takes its rows in [`chunks`], so that a statement has one of a few shapes whatever
+//! the group's size: every connection caches the statements it prepared, and one shape per
+//! group size would fill those caches with large ones.
+
+use crate::domain::TrackingAction;
+use crate::error::AppResult;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+    Value,
+};
+use std::collections::{HashMap, HashSet};
+
+/// Rows one statement takes at most.
+const CHUNK: usize = 64;
+
+/// How many of `remaining` rows the next statement takes: 64, or else the largest power of two
+/// that fits (300 rows go as 64, 64, 64, 64, 32, 8, 4): seven shapes per statement at most.
+fn chunk_len(remaining: usize) -> usize {
+    if remaining >= CHUNK {
+        CHUNK
+    } else {
+        1 << remaining.max(1).ilog2()
+    }
+}
+
+/// `items` in the slices [`chunk_len`] gives.
+pub(crate) fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (head, tail) = rest.split_at(chunk_len(rest.len()));
+        rest = tail;
+        Some(head)
+    })
+}
+
+/// Inserts `rows` into their table, in order, a chunk per statement.
+pub(crate) async fn insert_all<A: ActiveModelTrait>(
+    conn: &impl ConnectionTrait,
+    rows: impl IntoIterator<Item = A>,
+) -> AppResult<()> {
+    let mut rows: Vec<A> = rows.into_iter().collect();
+    while !rows.is_empty() {
+        let rest = rows.split_off(chunk_len(rows.len()));
+        A::Entity::insert_many(std::mem::replace(&mut rows, rest))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The rows of `E` whose `column` is one of `keys`, a chunk of keys per statement, in the
+/// order of `keys` chunk by chunk.
+pub(crate) async fn find_in<E, K>(
+    conn: &impl ConnectionTrait,
+    column: E::Column,
+    keys: &[K],
+    lock: bool,
+) -> AppResult<Vec<E::Model>>
+where
+    E: EntityTrait,
+    K: Into<Value> + Clone,
+{
+    let mut found = Vec::new();
+    for chunk in chunks(keys) {
+        let mut query = E::find().filter(column.is_in(chunk.iter().cloned()));
+        if lock {
+            use sea_orm::QuerySelect;
+            query = query.lock_exclusive();
+        }
+        found.extend(query.all(conn).await?);
+    }
+    Ok(found)
+}
+
+/// A (contact id, workspace id) pair.
+pub(crate) type Pair = (i64, String);
+
+/// The pairs whose workspace has any tracking row for the contact: those contacts it may see.
+pub(crate) async fn tracked(
+    conn: &impl ConnectionTrait,
+    pairs: &[Pair],
+) -> AppResult<HashSet<Pair>> {
+    let backend = conn.get_database_backend();
+    let mut found = HashSet::new();
+    for chunk in chunks(pairs) {
+        let sql = format!(
+            "SELECT v.column1, v.column2 FROM (VALUES {}) AS v WHERE EXISTS \
+             (SELECT 1 FROM workspace_tracking t \
+              WHERE t.contact_id = v.column1 AND t.workspace_id = v.column2)",
+            values_list(backend, chunk.len(), 2)
+        );
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, bind(chunk)))
+            .await?;
+        for row in rows {
+            found.insert((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
+        }
+    }
+    Ok(found)
+}
+
+/// When each pair's workspace first received the contact, for the pairs where it did: the day
+/// the contact rollups count that receipt on (see `rollup::first_receipt`).
+pub(crate) async fn first_receipts(
+    conn: &impl ConnectionTrait,
+    pairs: &[Pair],
+) -> AppResult<HashMap<Pair, DateTime<Utc>>> {
+    let backend = conn.get_database_backend();
+    let mut found = HashMap::new();
+    for chunk in chunks(pairs) {
+        let sql = format!(
+            "SELECT v.column1, v.column2, (SELECT MIN(t.\"timestamp\") \
+              FROM workspace_tracking t WHERE t.contact_id = v.column1 \
+              AND t.workspace_id = v.column2 AND t.action = '{}') \
+             FROM (VALUES {}) AS v",
+            TrackingAction::Received.as_str(),
+            values_list(backend, chunk.len(), 2)
+        );
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, bind(chunk)))
+            .await?;
+        for row in rows {
+            let first: Option<DateTime<Utc>> = row.try_get_by_index(2)?;
+            if let Some(first) = first {
+                found.insert((row.try_get_by_index(0)?, row.try_get_by_index(1)?), first);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn bind(pairs: &[Pair]) -> Vec<Value> {
+    pairs
+        .iter()
+        .flat_map(|(contact, workspace)| [(*contact).into(), workspace.as_str().into()])
+        .collect()
+}
+
+/// The rows of a `VALUES` list: `rows` rows of `width` placeholders, as the backend numbers
+/// them: `(?, ?), (?, ?)` on SQLite, `($1, $2), ($3, $4)` on PostgreSQL. Its columns are
+/// `column1`, `column2`, … on both.
+pub(crate) fn values_list(backend: DbBackend, rows: usize, width: usize) -> String {
+    let row = |i: usize| {
+        let cells: Vec<String> = (1..=width)
+            .map(|j| match backend {
+                DbBackend::Postgres => format!("${}", i * width + j),
+                _ => "?".to_owned(),
+            })
+            .collect();
+        format!("({})", cells.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn chunks_take_64_then_powers_of_two() {
+        let items: Vec<u32> = (0..300).collect();
+        let sizes: Vec<usize> = chunks(&items).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [64, 64, 64, 64, 32, 8, 4]);
+        let back: Vec<u32> = chunks(&items).flatten().copied().collect();
+        assert_eq!(back, items);
+        assert_eq!(chunks(&[] as &[u32]).count(), 0);
+        assert_eq!(chunks(&[1]).map(<[u32]>::len).collect::<Vec<_>>(), [1]);
+    }
+}
