@@ -177,8 +177,12 @@ async fn a_member_that_falls_behind_is_told_and_the_others_are_not() {
     // reading, so its socket fills and its connection stops taking the shared results.
     let app = spawn_app_with(&["--feed-buffer", "16"]).await;
     let (receiver_a, _) = two_receivers(&app).await;
-    let mut reading = subscribe(&app, &receiver_a, LARGE_EVENTS).await;
-    let mut stalled = subscribe(&app, &receiver_a, LARGE_EVENTS).await;
+    let mut reading = app
+        .subscribe_feed_with(&receiver_a, LARGE_EVENTS, json!({}))
+        .await;
+    let mut stalled = app
+        .subscribe_feed_with(&receiver_a, LARGE_EVENTS, json!({}))
+        .await;
 
     // Act: enough ~64 KB events to fill the stalled socket's buffers and 16 more.
     let notes = "n".repeat(16 * 1024 - 64);
@@ -226,19 +230,6 @@ async fn a_member_that_falls_behind_is_told_and_the_others_are_not() {
             .expect("the feed goes on after the notice");
         last = feed_event(&payload)["conversion"]["id"].clone();
     }
-}
-
-/// A socket acknowledged with `creds` and subscribed (id "1") to `query`.
-async fn subscribe(app: &TestApp, creds: &Creds, query: &str) -> FeedSocket {
-    let before = app.metric("convio_feed_subscribers").await;
-    let mut socket = app.feed_socket().await;
-    socket
-        .init(creds.connection_init_payload())
-        .await
-        .expect("connection acknowledged");
-    socket.subscribe("1", query, json!({})).await;
-    app.wait_for_subscribers(before + 1).await;
-    socket
 }
 
 crate::backend::on_both_backends!(
