@@ -20,7 +20,7 @@ const ISSUER: &str = "convio";
 const AUDIENCE: &str = "convio";
 
 /// Who performs an action, as written to the audit log.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     /// The holder of the admin key.
     Admin,
@@ -28,7 +28,7 @@ pub enum Actor {
 }
 
 /// How a caller proved who it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Proof {
     /// An API key (`X-API-Key` or `Authorization: Bearer <key>`), or an internal job.
     ApiKey,
@@ -37,8 +37,9 @@ pub enum Proof {
     Token,
 }
 
-/// An authenticated caller and what it may do.
-#[derive(Clone, Debug)]
+/// An authenticated caller and what it may do. Equal principals see the same data (the
+/// WebSocket's shared feed relies on it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Principal {
     pub actor: Actor,
     pub permissions: Vec<Permission>,

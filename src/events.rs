@@ -1,10 +1,17 @@
 //! The in-process fan-out of the conversion feed. Only the feed pump (`crate::feed`) publishes
 //! here, from the `feed_events` table, so every event describes something durably stored and
-//! arrives in commit order on every node; subscribers filter what their principal may see.
+//! arrives in commit order on every node.
+//!
+//! Events fan out per workspace: a subscriber confined to one workspace listens on that
+//! workspace's channel and is never woken for another's events; the admin's unfiltered feed
+//! listens on the channel of every event.
 
+use crate::domain::WorkspaceId;
 use crate::service::shared::SeenContact;
 use entity::conversion;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::broadcast;
 
 /// A stored conversion and its contact.
@@ -20,28 +27,89 @@ pub struct ConversionEvent {
     pub contact_for_workspace: SeenContact,
 }
 
+type Sender = broadcast::Sender<Arc<ConversionEvent>>;
+
 #[derive(Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<Arc<ConversionEvent>>,
+    capacity: usize,
+    /// Every event.
+    all: Sender,
+    /// Each workspace's events, for the workspaces someone listens to.
+    by_workspace: Arc<Mutex<HashMap<String, Sender>>>,
+    /// Subscribers served by an execution shared with others, beyond the one receiver that
+    /// execution holds (`http::ws::shared`): counted in [`EventBus::subscriber_count`].
+    sharing: Arc<AtomicIsize>,
 }
 
 impl EventBus {
     /// `capacity` events may queue per subscriber before the slowest one is told it lagged.
     pub fn new(capacity: usize) -> Self {
-        let (sender, _) = broadcast::channel(capacity);
-        EventBus { sender }
+        let (all, _) = broadcast::channel(capacity);
+        EventBus {
+            capacity,
+            all,
+            by_workspace: Arc::default(),
+            sharing: Arc::default(),
+        }
+    }
+
+    /// Events a subscriber may fall behind before it is told it lagged.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     pub fn publish(&self, event: ConversionEvent) {
+        let event = Arc::new(event);
+        let mut channels = self.channels();
+        if let Some(channel) = channels.get(&event.conversion.workspace_id) {
+            if channel.send(event.clone()).is_err() {
+                // Nobody listens to this workspace any more.
+                channels.remove(&event.conversion.workspace_id);
+            }
+        }
+        drop(channels);
         // No subscribers is not an error: the event is already stored.
-        let _ = self.sender.send(Arc::new(event));
+        let _ = self.all.send(event);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ConversionEvent>> {
-        self.sender.subscribe()
+    /// Listens to `workspace`'s events, or to every event with `None`. A receiver that falls
+    /// more than [`EventBus::capacity`] of its events behind is told how many it missed.
+    pub fn subscribe(
+        &self,
+        workspace: Option<&WorkspaceId>,
+    ) -> broadcast::Receiver<Arc<ConversionEvent>> {
+        let Some(workspace) = workspace else {
+            return self.all.subscribe();
+        };
+        let mut channels = self.channels();
+        channels.retain(|_, channel| channel.receiver_count() > 0);
+        channels
+            .entry(workspace.as_str().to_owned())
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe()
     }
 
+    /// Live subscribers: every receiver, plus the further subscribers each shared execution
+    /// serves.
     pub fn subscriber_count(&self) -> usize {
-        self.sender.receiver_count()
+        let receivers = self.all.receiver_count()
+            + self
+                .channels()
+                .values()
+                .map(broadcast::Sender::receiver_count)
+                .sum::<usize>();
+        let sharing = self.sharing.load(Ordering::Relaxed);
+        receivers.saturating_add_signed(sharing)
+    }
+
+    /// `delta` more (or fewer) subscribers share a receiver someone already holds.
+    pub fn shared_subscribers(&self, delta: isize) {
+        self.sharing.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, Sender>> {
+        self.by_workspace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -152,9 +152,15 @@ pub async fn build(config: Config) -> AppResult<Server> {
         ));
     }
     let schema = graphql::build(services.clone(), &config.hardening);
+    let feed_groups = http::FeedGroups::new(
+        schema.clone(),
+        services.bus.clone(),
+        services.metrics.clone(),
+    );
     let router = http::router(http::AppState {
         services: services.clone(),
         schema,
+        feed_groups,
         hardening: std::sync::Arc::new(config.hardening.clone()),
     });
     let listener = TcpListener::bind(config.bind)

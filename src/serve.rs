@@ -110,6 +110,11 @@ pub async fn serve(
             () = &mut shutdown => break,
             accepted = accept(&listener, &slots, &registry) => accepted,
         };
+        // Answers and feed events are small writes that should leave at once: with Nagle's
+        // algorithm a feed event waits for the client's (delayed) ACK of the one before.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "TCP_NODELAY could not be set");
+        }
         let connection = Connection {
             http: http.clone(),
             router: router.clone(),

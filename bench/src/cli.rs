@@ -78,6 +78,11 @@ pub struct Args {
     #[arg(long, default_value_t = 50)]
     pub rate: u32,
 
+    /// `feed` and `mixed`: after the feed, measure its floor with the same subscribers and
+    /// rate (see `feed-floor`) and report the feed's latency as a ratio to it.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub floor: bool,
+
     /// Whose view the reads take. `admin`: dashboard queries cover every workspace (all the
     /// data of a seeded database) and every feed subscriber receives every event. `workspace`:
     /// each client reads as its own workspace and each subscriber receives that workspace's
@@ -121,6 +126,9 @@ pub enum Scenario {
     IngestGraphql,
     /// Subscribers on `conversionFeed` while a writer logs conversions at `--rate`.
     Feed,
+    /// The feed's floor alone: `--subscribers` sockets and `--rate` events/s against a server in
+    /// this process that writes one prebuilt frame to every subscriber (no convio needed).
+    FeedFloor,
     /// Dashboard reads in turn: analytics (GraphQL and REST) and workspace activity.
     Analytics,
     /// Ingest over both doors and dashboard reads at once, plus the feed when

@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod delivery;
 mod export;
+mod floor;
 mod ops;
 mod reference;
 mod report;
@@ -61,6 +62,13 @@ async fn run(args: Args) -> Result<(), String> {
     }
     if let cli::Scenario::SlowClients = args.scenario {
         return slow::run(&args).await;
+    }
+    if let cli::Scenario::FeedFloor = args.scenario {
+        let floor = scenarios::measure_floor(&args)
+            .await
+            .ok_or("the floor could not be measured")?;
+        print!("{}", report::floor_table(&args, &floor));
+        return Ok(());
     }
     // Every closed-loop client and every in-flight feed write holds one connection; the
     // headroom covers setup and the /metrics probes.

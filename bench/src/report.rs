@@ -24,6 +24,11 @@ pub struct Report {
     pub total_ok_per_s: f64,
     pub total_errors: u64,
     pub feed: Option<FeedReport>,
+    /// The feed's floor measured in the same run, and the feed's createdAt → receipt over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<FeedReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_ratio: Option<FloorRatio>,
     pub server: ServerReport,
     /// Reference servers under the same load, after the run (`--ceilings`).
     pub ceilings: Vec<Ceiling>,
@@ -109,7 +114,9 @@ impl Report {
             total_ok,
             total_ok_per_s: per_second(total_ok, seconds),
             total_errors,
+            floor_ratio: FloorRatio::of(outcome.feed.as_ref(), outcome.floor.as_ref()),
             feed: outcome.feed,
+            floor: outcome.floor,
             server: outcome.server,
             ceilings: Vec::new(),
         }
@@ -190,6 +197,17 @@ impl Report {
         );
         if let Some(feed) = &self.feed {
             feed_lines(&mut out, feed);
+        }
+        if let Some(floor) = &self.floor {
+            out.push_str("\nfloor (no database, one prebuilt frame written to every subscriber):");
+            feed_lines(&mut out, floor);
+        }
+        if let Some(ratio) = &self.floor_ratio {
+            let _ = writeln!(
+                out,
+                "\nfeed createdAt → receipt over the floor: p50 {:.2}×, p95 {:.2}×, p99 {:.2}×",
+                ratio.p50, ratio.p95, ratio.p99
+            );
         }
         server_lines(&mut out, &self.server, self.total_ok);
         if !self.ceilings.is_empty() {
@@ -273,4 +291,35 @@ fn server_lines(out: &mut String, server: &ServerReport, total_ok: u64) {
             "        {statements} SQL statements in the window ({per_ok:.1} per ok request)"
         );
     }
+}
+
+/// The feed's createdAt → receipt percentiles divided by the floor's.
+#[derive(Debug, Serialize)]
+pub struct FloorRatio {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+impl FloorRatio {
+    fn of(feed: Option<&FeedReport>, floor: Option<&FeedReport>) -> Option<FloorRatio> {
+        let feed = feed?.created_to_receipt.as_ref()?;
+        let floor = floor?.created_to_receipt.as_ref()?;
+        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        Some(FloorRatio {
+            p50: ratio(feed.p50_us, floor.p50_us),
+            p95: ratio(feed.p95_us, floor.p95_us),
+            p99: ratio(feed.p99_us, floor.p99_us),
+        })
+    }
+}
+
+/// `feed-floor` alone: its settings and its delivery figures.
+pub fn floor_table(args: &Args, floor: &FeedReport) -> String {
+    let mut out = format!(
+        "convio-bench feed-floor · {} subscribers, {} events/s · {} s measured after {} s warm-up\n",
+        args.subscribers, args.rate, args.duration, args.warmup
+    );
+    feed_lines(&mut out, floor);
+    out
 }

@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::service::Services;
 use async_graphql::{Context, Schema, SchemaBuilder};
 pub use loaders::Loaders;
+pub use subscription::{Delivery, FeedTap, fell_behind};
 
 pub type ConvioSchema =
     Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;

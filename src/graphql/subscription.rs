@@ -4,9 +4,12 @@ use super::types::ConversionEvent;
 use super::{caller, services};
 use crate::domain::{ConversionType, Permission, WorkspaceId};
 use crate::error::AppError;
+use crate::observability::Metrics;
 use crate::service::conversion::scoped_workspace;
 use async_graphql::{Context, ID, Result, Subscription};
+use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
@@ -45,15 +48,27 @@ impl SubscriptionRoot {
         // it sees the contact as the converting workspace does: whole if it owns the contact,
         // else only its own figures (never another receiver's).
         let whole = caller.principal.scope().is_none();
-        let metrics = services(ctx)?.metrics.clone();
-        let receiver = services(ctx)?.bus.subscribe();
+        let meter = match ctx.data_opt::<FeedTap>() {
+            Some(tap) => Meter::Shared(tap.clone()),
+            None => Meter::Own(services(ctx)?.metrics.clone()),
+        };
+        // Only the named workspace's events wake this stream; the filter below stays as a
+        // guard.
+        let receiver = services(ctx)?.bus.subscribe(workspace.as_ref());
+        meter.listening();
         Ok(BroadcastStream::new(receiver).filter_map(move |item| {
             let out = match item {
                 Ok(event) => {
-                    let wanted = workspace.as_ref().is_none_or(|w| w.as_str() == event.conversion.workspace_id)
-                        && types.as_ref().is_none_or(|ts| ts.contains(&event.conversion.conversion_type));
+                    let wanted = workspace
+                        .as_ref()
+                        .is_none_or(|w| w.as_str() == event.conversion.workspace_id)
+                        && types
+                            .as_ref()
+                            .is_none_or(|ts| ts.contains(&event.conversion.conversion_type));
                     wanted.then(|| {
-                        metrics.feed_delivered(event.conversion.created_at);
+                        meter.record(Delivery::Event {
+                            written_at: event.conversion.created_at,
+                        });
                         Ok(ConversionEvent {
                             conversion: event.conversion.clone(),
                             contact: if whole {
@@ -65,14 +80,83 @@ impl SubscriptionRoot {
                     })
                 }
                 Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                    metrics.feed_lagged(missed);
-                    Some(Err(AppError::Conflict(format!(
-                        "the subscriber fell behind and missed {missed} events; re-read them with the conversions query"
-                    ))
-                    .into()))
+                    meter.record(Delivery::Lagged { missed });
+                    Some(Err(fell_behind(missed).into()))
                 }
             };
             async move { out }
         }))
+    }
+}
+
+/// The error a subscriber that fell behind gets, in a `next` message, before the events it
+/// can still receive: `CONFLICT`, saying how many it missed.
+pub fn fell_behind(missed: u64) -> AppError {
+    AppError::Conflict(format!(
+        "the subscriber fell behind and missed {missed} events; re-read them with the conversions query"
+    ))
+}
+
+/// What one result of `conversionFeed` was: an event, written at `written_at`, or the notice
+/// that `missed` events were lost to lag.
+#[derive(Clone, Copy, Debug)]
+pub enum Delivery {
+    Event { written_at: DateTime<Utc> },
+    Lagged { missed: u64 },
+}
+
+/// In a request's data when one execution of `conversionFeed` serves several subscribers
+/// (the WebSocket's shared feed, `http::ws::shared`): the resolver then counts nothing itself.
+/// It says when it listens to the bus, and what each result it yields is, which the execution
+/// takes ([`FeedTap::take`]) once the result is executed and counts once per subscriber.
+#[derive(Clone)]
+pub struct FeedTap {
+    listening: Arc<dyn Fn() + Send + Sync>,
+    last: Arc<Mutex<Option<Delivery>>>,
+}
+
+impl FeedTap {
+    /// `listening` runs once, when the resolver has subscribed to the bus: from then on no
+    /// event is missed.
+    pub fn new(listening: impl Fn() + Send + Sync + 'static) -> Self {
+        FeedTap {
+            listening: Arc::new(listening),
+            last: Arc::default(),
+        }
+    }
+
+    /// What the result just executed was; `None` for a result that is neither (an error
+    /// refusing the subscription).
+    pub fn take(&self) -> Option<Delivery> {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Who counts this execution's deliveries: itself (one subscriber), or its shared execution.
+enum Meter {
+    Own(Metrics),
+    Shared(FeedTap),
+}
+
+impl Meter {
+    fn listening(&self) {
+        if let Meter::Shared(tap) = self {
+            (tap.listening)();
+        }
+    }
+
+    fn record(&self, delivery: Delivery) {
+        match (self, delivery) {
+            (Meter::Own(metrics), Delivery::Event { written_at }) => {
+                metrics.feed_delivered(written_at)
+            }
+            (Meter::Own(metrics), Delivery::Lagged { missed }) => metrics.feed_lagged(missed),
+            (Meter::Shared(tap), delivery) => {
+                *tap.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(delivery);
+            }
+        }
     }
 }

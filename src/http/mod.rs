@@ -13,6 +13,8 @@ mod rest;
 mod views;
 mod ws;
 
+pub use ws::FeedGroups;
+
 use crate::config::Hardening;
 use crate::graphql::ConvioSchema;
 use crate::request_id::RequestIds;
@@ -29,6 +31,8 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub services: Services,
     pub schema: ConvioSchema,
+    /// The shared executions of `conversionFeed` on `/graphql/ws`.
+    pub feed_groups: FeedGroups,
     /// Limits the handlers enforce themselves (origins, WebSocket timeouts and caps).
     pub hardening: Arc<Hardening>,
 }

@@ -12,6 +12,7 @@
 
 mod operations;
 mod protocol;
+mod shared;
 
 use super::AppState;
 use super::limits::MessageGuard;
@@ -32,6 +33,7 @@ use futures_util::{SinkExt, StreamExt};
 use operations::{Operations, Reply};
 use protocol::{ClientMessage, Close, DEPRECATED_SUBPROTOCOL, SUBPROTOCOL, ServerMessage};
 use serde_json::{Map, Value};
+pub use shared::FeedGroups;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
@@ -189,7 +191,7 @@ async fn serve_socket(socket: WebSocket, state: AppState, client: Option<ClientA
         guard,
         phase: Phase::AwaitingInit,
         authenticating: None,
-        operations: Operations::new(state.schema.clone()),
+        operations: Operations::new(state.schema.clone(), state.feed_groups.clone()),
     };
     let init_deadline = tokio::time::sleep(Duration::from_secs(limits.ws_init_timeout_seconds));
     tokio::pin!(init_deadline);
@@ -306,23 +308,24 @@ impl Connection {
         if let Err(refused) = self.services.check_rate_limit(&caller.principal).await {
             return self.refuse(&id, refused).await;
         }
+        let principal = caller.principal.clone();
         let request = request
             .data(loaders::loaders(self.services.clone(), caller.clone()))
             .data(RequestAuth(Ok(caller)));
-        self.operations.start(id, request);
+        self.operations.start(id, request, &principal);
         Ok(())
     }
 
     /// An `error` message for operation `id`, which does not run.
     async fn refuse(&mut self, id: &str, refusal: AppError) -> Step {
-        let errors = [refusal_error(refusal)];
+        let errors = protocol::errors_payload(&[refusal_error(refusal)]);
         self.send(ServerMessage::Error(id, &errors)).await
     }
 
     async fn reply(&mut self, id: &str, reply: Reply) -> Step {
         match &reply {
-            Reply::Next(response) => self.send(ServerMessage::Next(id, response)).await,
-            Reply::Error(errors) => self.send(ServerMessage::Error(id, errors)).await,
+            Reply::Next(payload) => self.send(ServerMessage::Next(id, payload)).await,
+            Reply::Error(payload) => self.send(ServerMessage::Error(id, payload)).await,
             Reply::Complete => self.send(ServerMessage::Complete(id)).await,
         }
     }

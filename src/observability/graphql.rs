@@ -188,7 +188,7 @@ fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<Operati
 /// subscription refused before its first event has errors and no data. The library's own
 /// parse and validation errors carry no code here: the HTTP and WebSocket doors label them
 /// `BAD_USER_INPUT` on their way out (`http::graphql::label_library_errors`), and so does this.
-fn code_of(response: &Response) -> String {
+pub fn code_of(response: &Response) -> String {
     let Some(first) = response.errors.first() else {
         return labels::NO_ERROR.to_owned();
     };

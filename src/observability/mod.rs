@@ -12,7 +12,7 @@ pub mod labels;
 mod registry;
 mod series;
 
-pub use graphql::OperationMetrics;
+pub use graphql::{OperationMetrics, code_of};
 pub use http::track_requests;
 pub use labels::ConversionTypeLabels;
 pub use registry::{

@@ -389,13 +389,24 @@ impl TestApp {
 
     /// A socket already acknowledged with `creds` and subscribed (id "1") to `conversionFeed`.
     pub async fn subscribe_feed(&self, creds: &Creds, variables: Value) -> FeedSocket {
+        self.subscribe_feed_with(creds, FEED_SUBSCRIPTION, variables)
+            .await
+    }
+
+    /// The same with another document (`query`) on `conversionFeed`.
+    pub async fn subscribe_feed_with(
+        &self,
+        creds: &Creds,
+        query: &str,
+        variables: Value,
+    ) -> FeedSocket {
         let before = self.metric("convio_feed_subscribers").await;
         let mut socket = self.feed_socket().await;
         socket
             .init(creds.connection_init_payload())
             .await
             .expect("connection acknowledged");
-        socket.subscribe("1", FEED_SUBSCRIPTION, variables).await;
+        socket.subscribe("1", query, variables).await;
         self.wait_for_subscribers(before + 1).await;
         socket
     }

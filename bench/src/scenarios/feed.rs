@@ -23,7 +23,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 /// Only what the measurement needs, so the payload costs the server little to build.
-const SUBSCRIPTION: &str =
+pub const SUBSCRIPTION: &str =
     "subscription { conversionFeed { conversion { id workspaceId createdAt } } }";
 /// Sockets opened at once: a burst of a thousand handshakes would measure the accept queue.
 const CONNECT_PARALLELISM: usize = 32;
@@ -110,7 +110,7 @@ async fn subscriber_gauge(api: &Api) -> Option<u64> {
     metric(&api.metrics().await.ok()?, FEED_SUBSCRIBERS)
 }
 
-async fn listen(
+pub async fn listen(
     mut socket: FeedSocket,
     scope: Option<usize>,
     mut stopped: watch::Receiver<bool>,

@@ -2,7 +2,7 @@
 //! measured alongside. The measured window opens only once every subscriber is listening.
 
 mod closed_loop;
-mod feed;
+pub mod feed;
 
 use crate::cli::{Args, Scenario};
 use crate::client::Api;
@@ -36,6 +36,8 @@ pub struct Outcome {
     pub window: Window,
     pub tally: Tally,
     pub feed: Option<FeedReport>,
+    /// The feed's floor (`floor`), measured after it with the same subscribers and rate.
+    pub floor: Option<FeedReport>,
     pub server: ServerReport,
 }
 
@@ -47,8 +49,8 @@ pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
         Scenario::Analytics => (Some(DASHBOARD), false),
         Scenario::Feed => (None, true),
         Scenario::Mixed => (Some(MIXED), args.subscribers > 0),
-        // Run on their own (see `export`, `slow`), never through here.
-        Scenario::Export | Scenario::SlowClients => (None, false),
+        // Run on their own (see `export`, `slow`, `floor`), never through here.
+        Scenario::Export | Scenario::SlowClients | Scenario::FeedFloor => (None, false),
     };
     let subscribers = if with_feed {
         Some(feed::connect(&api, &fixture, args).await)
@@ -87,10 +89,15 @@ pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
         report
     });
     let server = probe.finish().await;
+    let floor = match (&feed, args.floor) {
+        (Some(_), true) => measure_floor(args).await,
+        _ => None,
+    };
     Outcome {
         window,
         tally,
         feed,
+        floor,
         server,
     }
 }
@@ -115,4 +122,20 @@ pub async fn against_reference(
         window,
     )
     .await)
+}
+
+/// The floor with the feed's subscribers and rate; a failure to run it is reported, not
+/// fatal (the feed's own figures stand).
+pub async fn measure_floor(args: &Args) -> Option<FeedReport> {
+    eprintln!(
+        "measuring the floor: {} subscribers, {} events/s …",
+        args.subscribers, args.rate
+    );
+    match crate::floor::measure(args.subscribers, args.rate, args.warmup(), args.duration()).await {
+        Ok(report) => Some(report),
+        Err(e) => {
+            eprintln!("warning: {e}");
+            None
+        }
+    }
 }

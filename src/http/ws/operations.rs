@@ -3,29 +3,35 @@
 //! operation fails as a whole. Ids are unique among the running operations, and free again
 //! once an operation is over.
 
+use super::protocol::{Payload, errors_payload, response_payload};
+use super::shared::FeedGroups;
+use crate::auth::Principal;
 use crate::graphql::ConvioSchema;
 use crate::http::graphql::{is_request_error, label_library_errors};
+use crate::observability::code_of;
+use crate::observability::labels::NO_ERROR;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Request, Response, ServerError, Value};
+use async_graphql::{Request, Response, Value};
 use futures_util::stream::{BoxStream, Peekable};
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::pin::Pin;
 use tokio_stream::StreamMap;
 
-/// What an operation has to say to the client.
-#[derive(Debug)]
+/// What an operation has to say to the client, its payload encoded already (once, however
+/// many subscribers share it).
+#[derive(Clone, Debug)]
 pub enum Reply {
     /// A result (`next`).
-    Next(Response),
+    Next(Payload),
     /// The operation failed as a whole (`error`); it is over.
-    Error(Vec<ServerError>),
+    Error(Payload),
     /// The operation is over (`complete`).
     Complete,
 }
 
 impl Reply {
-    fn ends(&self) -> bool {
+    pub(super) fn ends(&self) -> bool {
         matches!(self, Reply::Error(_) | Reply::Complete)
     }
 }
@@ -40,6 +46,7 @@ struct Running {
 
 pub struct Operations {
     schema: ConvioSchema,
+    groups: FeedGroups,
     /// Replies of every running operation, by serial number.
     replies: StreamMap<u64, BoxStream<'static, Reply>>,
     running: HashMap<u64, Running>,
@@ -49,9 +56,10 @@ pub struct Operations {
 }
 
 impl Operations {
-    pub fn new(schema: ConvioSchema) -> Self {
+    pub fn new(schema: ConvioSchema, groups: FeedGroups) -> Self {
         Operations {
             schema,
+            groups,
             replies: StreamMap::new(),
             running: HashMap::new(),
             ids: HashMap::new(),
@@ -70,14 +78,24 @@ impl Operations {
         self.ids.contains_key(id)
     }
 
-    /// Starts `request` (which carries its data: the caller, the loaders) under `id`, which
-    /// must not be running.
-    pub fn start(&mut self, id: String, mut request: Request) {
+    /// Starts `request` (which carries its data: `principal`, the loaders) under `id`, which
+    /// must not be running. A `conversionFeed` subscription shares its execution with every
+    /// other one like it (`shared`).
+    pub fn start(&mut self, id: String, mut request: Request, principal: &Principal) {
         let subscription = is_subscription(&mut request);
-        let results = self.schema.execute_stream(request);
+        let shared = if subscription {
+            self.groups.join(principal, request)
+        } else {
+            Err(request)
+        };
+        let replies = shared.unwrap_or_else(|request| {
+            let results = self.schema.execute_stream(request);
+            replies(results, subscription)
+                .map(|(reply, _)| reply)
+                .boxed()
+        });
         self.serial += 1;
-        self.replies
-            .insert(self.serial, replies(results, subscription));
+        self.replies.insert(self.serial, replies);
         self.ids.insert(id.clone(), self.serial);
         self.running.insert(
             self.serial,
@@ -160,8 +178,12 @@ enum Step {
 /// `next` when the operation failed as a whole: a request error (the document does not parse
 /// or validate, the variables do not fit it), or a subscription that ended with errors and
 /// no data before its first event (a refused argument, a missing permission). Every error
-/// carries `extensions.code`.
-fn replies(results: BoxStream<'static, Response>, subscription: bool) -> BoxStream<'static, Reply> {
+/// carries `extensions.code`; each reply comes with the code of its first error (`OK`), by
+/// which `convio_graphql_operations_total` counts operations.
+pub(super) fn replies(
+    results: BoxStream<'static, Response>,
+    subscription: bool,
+) -> BoxStream<'static, (Reply, String)> {
     futures_util::stream::unfold(Step::First(results.peekable()), move |step| async move {
         let (mut results, first) = match step {
             Step::First(results) => (results, true),
@@ -169,16 +191,19 @@ fn replies(results: BoxStream<'static, Response>, subscription: bool) -> BoxStre
             Step::Over => return None,
         };
         let Some(mut response) = results.next().await else {
-            return Some((Reply::Complete, Step::Over));
+            return Some(((Reply::Complete, NO_ERROR.to_owned()), Step::Over));
         };
         label_library_errors(&mut response);
         let failed = first
             && (is_request_error(&response)
                 || (subscription && no_data(&response) && ended(&mut results)));
+        let code = code_of(&response);
         if failed {
-            return Some((Reply::Error(response.errors), Step::Over));
+            let reply = Reply::Error(errors_payload(&response.errors));
+            return Some(((reply, code), Step::Over));
         }
-        Some((Reply::Next(response), Step::Later(results)))
+        let reply = Reply::Next(response_payload(&response));
+        Some(((reply, code), Step::Later(results)))
     })
     .boxed()
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The subprotocol spoken here.
 pub const SUBPROTOCOL: &str = "graphql-transport-ws";
@@ -213,14 +214,40 @@ fn truncated(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// A `next` or `error` payload encoded once, to be sent to every subscriber that shares it
+/// (each message differs only in its `id`): a GraphQL response, or a JSON array of errors.
+pub type Payload = Arc<RawValue>;
+
+/// `response` as a `next` payload.
+pub fn response_payload(response: &Response) -> Payload {
+    payload(response)
+}
+
+/// `errors` as an `error` payload.
+pub fn errors_payload(errors: &[ServerError]) -> Payload {
+    payload(errors)
+}
+
+fn payload<P: Serialize + ?Sized>(payload: &P) -> Payload {
+    serde_json::value::to_raw_value(payload)
+        .unwrap_or_else(|err| {
+            // Not expected (every payload is plain JSON); the client still learns the outcome.
+            tracing::error!(error = %err, "a graphql-transport-ws payload could not be encoded");
+            let internal = [ServerError::new("internal error", None)];
+            serde_json::value::to_raw_value(&internal).unwrap_or_default()
+        })
+        .into()
+}
+
 /// A message from the server.
 pub enum ServerMessage<'a> {
     ConnectionAck,
     Pong(Option<Map<String, Value>>),
-    /// One result of operation `id`.
-    Next(&'a str, &'a Response),
-    /// Operation `id` failed as a whole and is over (no `complete` follows).
-    Error(&'a str, &'a [ServerError]),
+    /// One result of operation `id`: a [`response_payload`].
+    Next(&'a str, &'a RawValue),
+    /// Operation `id` failed as a whole and is over (no `complete` follows): an
+    /// [`errors_payload`].
+    Error(&'a str, &'a RawValue),
     /// Operation `id` is over.
     Complete(&'a str),
 }
@@ -241,22 +268,12 @@ impl ServerMessage<'_> {
         let encoded = match self {
             ServerMessage::ConnectionAck => encode::<()>(None, "connection_ack", None),
             ServerMessage::Pong(payload) => encode(None, "pong", payload.as_ref()),
-            ServerMessage::Next(id, response) => encode(Some(id), "next", Some(response)),
-            ServerMessage::Error(id, errors) => encode(Some(id), "error", Some(errors)),
+            ServerMessage::Next(id, payload) => encode(Some(id), "next", Some(payload)),
+            ServerMessage::Error(id, payload) => encode(Some(id), "error", Some(payload)),
             ServerMessage::Complete(id) => encode::<()>(Some(id), "complete", None),
         };
-        encoded.unwrap_or_else(|err| {
-            // Not expected (every payload is plain JSON); the client still learns the outcome.
-            tracing::error!(error = %err, "a graphql-transport-ws message could not be encoded");
-            let id = match self {
-                ServerMessage::Next(id, _)
-                | ServerMessage::Error(id, _)
-                | ServerMessage::Complete(id) => Some(*id),
-                _ => None,
-            };
-            let internal = ServerError::new("internal error", None);
-            encode(id, "error", Some(&[internal])).unwrap_or_default()
-        })
+        // Serializing a string id beside payloads that are JSON already cannot fail.
+        encoded.unwrap_or_default()
     }
 }
 
@@ -376,8 +393,18 @@ mod tests {
         );
         let error = ServerError::new("boom", None);
         assert_eq!(
-            ServerMessage::Error("a", &[error]).encode(),
+            ServerMessage::Error("a", &errors_payload(&[error])).encode(),
             r#"{"id":"a","type":"error","payload":[{"message":"boom"}]}"#
         );
+        let response = Response::new(async_graphql::value!({ "feed": { "id": "1" } }));
+        let once = response_payload(&response);
+        for id in ["1", "a\"quoted\" id"] {
+            let wire: Value =
+                serde_json::from_str(&ServerMessage::Next(id, &once).encode()).unwrap();
+            assert_eq!(
+                wire,
+                serde_json::json!({ "id": id, "type": "next", "payload": { "data": { "feed": { "id": "1" } } } })
+            );
+        }
     }
 }
