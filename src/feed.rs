@@ -87,8 +87,17 @@ async fn listen_once(database_url: &str, services: &Services) -> Result<(), sea_
     let signal = &services.feed_signal;
     let name = format!("{LISTENER_APPLICATION_NAME}-{}", std::process::id());
     let options = PgConnectOptions::from_str(database_url)?.application_name(&name);
+    let port = crate::db::postgres_port(database_url);
     let pool = PgPoolOptions::new()
         .max_connections(1)
+        .after_connect(move |_, _| {
+            Box::pin(async move {
+                if let Some(port) = port {
+                    crate::db::no_delay_towards(port);
+                }
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await?;
     let mut listener = PgListener::connect_with(&pool).await?;

@@ -11,6 +11,9 @@
 //! [`Db::checkpoint`] (after an erasure, and at shutdown) empties the `-wal` file, so erased
 //! values are left in no file: see docs/security.md.
 
+#[cfg(target_os = "linux")]
+mod nodelay;
+
 use crate::error::{AppError, AppResult};
 use crate::observability::{Metrics, PoolUse};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -107,6 +110,16 @@ impl Db {
             .map_sqlx_postgres_opts(move |o| {
                 o.options([("lock_timeout", format!("{}ms", lock_timeout.as_millis()))])
             });
+        if let Some(port) = postgres_port(url) {
+            options.map_sqlx_postgres_pool_opts(move |o| {
+                o.after_connect(move |_, _| {
+                    Box::pin(async move {
+                        no_delay_towards(port);
+                        Ok(())
+                    })
+                })
+            });
+        }
         let mut conn = Database::connect(options).await.map_err(|e| {
             AppError::Internal(format!(
                 "cannot connect to the database {}: {e}",
@@ -283,6 +296,25 @@ pub fn describe_url(url: &str) -> String {
         };
     }
     "(a database URL of unknown scheme)".to_owned()
+}
+
+/// The PostgreSQL server's TCP port named by `url`, if it names one.
+pub(crate) fn postgres_port(url: &str) -> Option<u16> {
+    if !url.starts_with("postgres") {
+        return None;
+    }
+    let options = PgConnectOptions::from_str(url).ok()?;
+    // A host starting with `/` is a Unix socket's directory: no TCP, no Nagle.
+    (!options.get_host().starts_with('/')).then(|| options.get_port())
+}
+
+/// `TCP_NODELAY` on this process's connections to the database server's `port` (see
+/// `nodelay`); run after each new PostgreSQL connection.
+pub(crate) fn no_delay_towards(port: u16) {
+    #[cfg(target_os = "linux")]
+    nodelay::set_towards(port);
+    #[cfg(not(target_os = "linux"))]
+    let _ = port;
 }
 
 /// Advisory lock key for start-up work ("convio:s" in ASCII).
