@@ -141,6 +141,31 @@ impl Cursor {
     }
 }
 
+/// A conversion waiting in the writer's queue.
+struct Queued {
+    answer: tokio::sync::oneshot::Receiver<AppResult<Logged>>,
+    claim: Option<Claim>,
+}
+
+impl Queued {
+    /// The writer's answer. A key another node stored first is answered with its conversion.
+    async fn outcome(self, services: &Services) -> AppResult<Logged> {
+        let result = self
+            .answer
+            .await
+            .map_err(|_| AppError::Internal("the conversion writer dropped a request".into()))?;
+        match (result, self.claim) {
+            (Err(err @ AppError::Conflict(_)), Some(claim)) => {
+                match idempotency::prior(services.db.conn(), &claim).await? {
+                    Some(id) => services.replayed(services.db.conn(), id).await,
+                    None => Err(err),
+                }
+            }
+            (result, _) => result,
+        }
+    }
+}
+
 /// Characters in `converted_by` and other short labels.
 pub const MAX_LABEL: usize = 255;
 /// Conversions in one batch request.
@@ -156,35 +181,13 @@ impl Services {
         input: LogConversion,
         key: Option<&IdempotencyKey>,
     ) -> AppResult<Logged> {
-        caller.principal.require(Permission::Convert)?;
-        if let Some(at) = input.converted_at {
-            happened_by("converted_at", at, now())?;
-        }
-        self.check_currency("currency", input.currency)?;
-        self.value_minor(&input)?;
-        let workspace_id =
-            acting_workspace(caller, input.workspace_id.clone(), "workspace_id", true)?
-                .ok_or_else(|| {
-                    AppError::invalid("workspace_id", "is required for the admin key")
-                })?;
-        let claim = key.map(|k| Claim::new(caller, k, &input));
-        let result = self
-            .ingest(caller.clone(), workspace_id, input, claim.clone())
-            .await;
-        match (result, claim) {
-            // Another node committed the same key first: answer with its result.
-            (Err(err @ AppError::Conflict(_)), Some(claim)) => {
-                match idempotency::prior(self.db.conn(), &claim).await? {
-                    Some(id) => self.replayed(self.db.conn(), id).await,
-                    None => Err(err),
-                }
-            }
-            (result, _) => result,
-        }
+        self.submit(caller, input, key).await?.outcome(self).await
     }
 
-    /// Logs each item on its own (each in its own savepoint), so one bad item refuses only
-    /// itself. Items that failed to parse are passed through as their error.
+    /// Logs each item on its own, so one bad item refuses only itself. Items that failed to
+    /// parse are passed through as their error. The items are queued in their order and so
+    /// written in it (a later item's `converted_by` is the one the contact keeps), sharing
+    /// groups instead of waiting on each other.
     pub async fn log_conversions(
         &self,
         caller: &Caller,
@@ -199,14 +202,45 @@ impl Services {
         }
         self.count_batch_items(&caller.principal, items.len())
             .await?;
-        // Submitted together, the items share group commits instead of waiting on each other.
-        let outcomes = items.into_iter().map(|item| async move {
-            match item {
-                Ok((input, key)) => self.log_conversion(caller, input, key.as_ref()).await,
+        let mut queued = Vec::with_capacity(items.len());
+        for item in items {
+            queued.push(match item {
+                Ok((input, key)) => self.submit(caller, input, key.as_ref()).await,
+                Err(err) => Err(err),
+            });
+        }
+        let outcomes = queued.into_iter().map(|queued| async move {
+            match queued {
+                Ok(queued) => queued.outcome(self).await,
                 Err(err) => Err(err),
             }
         });
         Ok(futures_util::future::join_all(outcomes).await)
+    }
+
+    /// Checks what can be checked without the database and queues the conversion.
+    async fn submit(
+        &self,
+        caller: &Caller,
+        input: LogConversion,
+        key: Option<&IdempotencyKey>,
+    ) -> AppResult<Queued> {
+        caller.principal.require(Permission::Convert)?;
+        if let Some(at) = input.converted_at {
+            happened_by("converted_at", at, now())?;
+        }
+        self.check_currency("currency", input.currency)?;
+        self.value_minor(&input)?;
+        let workspace_id =
+            acting_workspace(caller, input.workspace_id.clone(), "workspace_id", true)?
+                .ok_or_else(|| {
+                    AppError::invalid("workspace_id", "is required for the admin key")
+                })?;
+        let claim = key.map(|k| Claim::new(caller, k, &input));
+        let answer = self
+            .enqueue(caller.clone(), workspace_id, input, claim.clone())
+            .await?;
+        Ok(Queued { answer, claim })
     }
 
     /// The conversion's value in minor units of the server's currency.

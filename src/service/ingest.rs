@@ -14,7 +14,6 @@ mod group;
 use super::Services;
 use super::conversion::{LogConversion, Logged};
 use super::idempotency::Claim;
-use super::rollup::Delta;
 use crate::auth::Caller;
 use crate::domain::WorkspaceId;
 use crate::error::{AppError, AppResult};
@@ -41,14 +40,15 @@ pub(super) struct Job {
 pub(super) type Queue = mpsc::Sender<Job>;
 
 impl Services {
-    /// Queues one conversion for the writer and waits until its group is committed.
-    pub(super) async fn ingest(
+    /// Queues one conversion for the writer; the answer comes once its group is committed.
+    /// Conversions queued one after another are written in that order.
+    pub(super) async fn enqueue(
         &self,
         caller: Caller,
         workspace_id: WorkspaceId,
         input: LogConversion,
         claim: Option<Claim>,
-    ) -> AppResult<Logged> {
+    ) -> AppResult<oneshot::Receiver<AppResult<Logged>>> {
         // Started on first use, from a clone that carries the finished configuration.
         let queue = self.ingest.get_or_init(|| {
             let (queue, jobs) = mpsc::channel(QUEUE);
@@ -68,9 +68,7 @@ impl Services {
             .send(job)
             .await
             .map_err(|_| AppError::Internal("the conversion writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| AppError::Internal("the conversion writer dropped a request".into()))?
+        Ok(answer)
     }
 
     async fn write_groups(self, mut jobs: mpsc::Receiver<Job>) {
@@ -95,28 +93,29 @@ impl Services {
     async fn commit_group(&self, group: Vec<Job>) {
         let size = group.len();
         self.metrics.ingest_group(size);
-        let (outcomes, committed) = match self.db.begin_write().await {
+        let committed = match self.db.begin_write().await {
             Ok(txn) => {
-                let (outcomes, rollups) = self.write_each(&txn, &group).await;
-                // The rollups of the whole group in one upsert per row.
-                let committed = async {
-                    rollups.apply(&*txn).await?;
-                    txn.commit().await
-                }
-                .await;
-                (outcomes, committed)
+                let outcomes = self.write_each(&txn, &group).await;
+                txn.commit().await.map(|()| outcomes)
             }
-            Err(err) => (Vec::new(), Err(err)),
+            Err(err) => Err(err),
         };
-        if let Err(err) = committed {
-            tracing::error!(error = %err, size, "a group commit failed; its requests get an error");
-            for job in group {
-                let _ = job.reply.send(Err(AppError::Internal(
-                    "the transaction could not be committed".into(),
-                )));
+        let outcomes = match committed {
+            Ok(outcomes) => outcomes,
+            Err(err) => {
+                tracing::error!(error = %err, size, "a group commit failed; its requests get an error");
+                // A busy or deadlocked database is worth retrying, and says so; anything else
+                // is ours.
+                let answer = match err {
+                    busy @ AppError::DatabaseBusy { .. } => busy,
+                    _ => AppError::Internal("the transaction could not be committed".into()),
+                };
+                for job in group {
+                    let _ = job.reply.send(Err(answer.clone()));
+                }
+                return;
             }
-            return;
-        }
+        };
         // Publish after commit: the feed pump reads new events from `feed_events`.
         self.feed_signal.notify_one();
         for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -131,40 +130,32 @@ impl Services {
     /// Writes the group set at a time in a savepoint. Should a statement fail (a claim
     /// another node stored first, a deadlock), that savepoint is rolled back and each job is
     /// written alone in its own, so the failure is answered to the job that caused it.
-    async fn write_each(
-        &self,
-        txn: &DatabaseTransaction,
-        group: &[Job],
-    ) -> (Vec<AppResult<Logged>>, Delta) {
+    async fn write_each(&self, txn: &DatabaseTransaction, group: &[Job]) -> Vec<AppResult<Logged>> {
         let err = match self.write_in_savepoint(txn, group).await {
-            Ok(written) => return written,
+            Ok(outcomes) => return outcomes,
             Err(err) => err,
         };
         tracing::debug!(error = %err, size = group.len(), "a group failed as a set; writing it one by one");
         let mut outcomes = Vec::with_capacity(group.len());
-        let mut rollups = Delta::default();
         for job in group.chunks(1) {
             match self.write_in_savepoint(txn, job).await {
-                Ok((mut outcome, delta)) => {
-                    rollups.merge(delta);
-                    outcomes.append(&mut outcome);
-                }
+                Ok(mut outcome) => outcomes.append(&mut outcome),
                 Err(err) => outcomes.push(Err(err)),
             }
         }
-        (outcomes, rollups)
+        outcomes
     }
 
     async fn write_in_savepoint(
         &self,
         txn: &DatabaseTransaction,
         jobs: &[Job],
-    ) -> AppResult<(Vec<AppResult<Logged>>, Delta)> {
+    ) -> AppResult<Vec<AppResult<Logged>>> {
         let savepoint = txn.begin().await?;
         match self.write_group(&savepoint, jobs).await {
-            Ok(written) => {
+            Ok(outcomes) => {
                 savepoint.commit().await?;
-                Ok(written)
+                Ok(outcomes)
             }
             Err(err) => {
                 savepoint.rollback().await?;

@@ -57,8 +57,9 @@ pub(crate) async fn insert_all<A: ActiveModelTrait>(
     Ok(())
 }
 
-/// The rows of `E` whose `column` is one of `keys`, a chunk of keys per statement, in the
-/// order of `keys` chunk by chunk.
+/// The rows of `E` whose `column` is one of `keys` (sorted, for `lock`), a chunk of keys per
+/// statement. With `lock`, rows are locked for the transaction (`FOR UPDATE` on PostgreSQL),
+/// in key order.
 pub(crate) async fn find_in<E, K>(
     conn: &impl ConnectionTrait,
     column: E::Column,
@@ -73,8 +74,9 @@ where
     for chunk in chunks(keys) {
         let mut query = E::find().filter(column.is_in(chunk.iter().cloned()));
         if lock {
-            use sea_orm::QuerySelect;
-            query = query.lock_exclusive();
+            // In key order, so two writers locking overlapping rows take them in one order.
+            use sea_orm::{QueryOrder, QuerySelect};
+            query = query.order_by_asc(column).lock_exclusive();
         }
         found.extend(query.all(conn).await?);
     }

@@ -57,15 +57,15 @@ struct Writes {
 }
 
 impl Services {
-    /// Writes the group into `conn` (a savepoint of the group's transaction): each job's
-    /// outcome, in order, and the rollup changes of those stored. An `Err` means a statement
-    /// failed (a constraint another node raced, a deadlock): nothing of the group is written,
-    /// and the caller rolls `conn` back and retries the jobs one by one.
+    /// Writes the group into `conn` (a savepoint of the group's transaction), rollups
+    /// included: each job's outcome, in order. An `Err` means a statement failed (a
+    /// constraint another node raced, a deadlock): nothing of the group is written, and the
+    /// caller rolls `conn` back and retries the jobs one by one.
     pub(super) async fn write_group(
         &self,
         conn: &impl ConnectionTrait,
         jobs: &[Job],
-    ) -> AppResult<(Vec<AppResult<Logged>>, Delta)> {
+    ) -> AppResult<Vec<AppResult<Logged>>> {
         let mut known = self.known(conn, jobs).await?;
         let mut writes = Writes::default();
         let outcomes: Vec<AppResult<Logged>> = jobs
@@ -73,9 +73,8 @@ impl Services {
             .enumerate()
             .map(|(i, job)| self.decide(i, job, &mut known, &mut writes))
             .collect();
-        self.write(conn, jobs, known, writes)
-            .await
-            .map(|rollups| (outcomes, rollups))
+        self.write(conn, jobs, known, writes).await?;
+        Ok(outcomes)
     }
 
     /// Reads every row the group's checks need: a statement per table (per chunk of keys).
@@ -336,14 +335,17 @@ impl Services {
         Ok(Logged::Stored(stored))
     }
 
-    /// Writes what the group decided: a statement per table (one per converted lead).
+    /// Writes what the group decided: a statement per table and chunk (one per converted
+    /// lead). Locks are taken in the order every other write takes them: contact rows (read
+    /// `FOR UPDATE` in `known`), then the workspaces' and rollups' rows, then the audit chain,
+    /// then the feed; two writers taking two of them in opposite orders would deadlock.
     async fn write(
         &self,
         conn: &impl ConnectionTrait,
         jobs: &[Job],
         known: Known,
         writes: Writes,
-    ) -> AppResult<Delta> {
+    ) -> AppResult<()> {
         let Writes {
             conversions,
             contacts,
@@ -357,7 +359,7 @@ impl Services {
             mut rollups,
         } = writes;
         if conversions.is_empty() {
-            return Ok(rollups);
+            return Ok(());
         }
         // A receipt moves in the funnel when the status its receiver reached moves.
         let moved: Vec<&(Pair, ConversionStatus, ConversionStatus)> =
@@ -378,6 +380,7 @@ impl Services {
                 *to,
             );
         }
+        rollups.apply(conn).await?;
 
         sets::insert_all(
             conn,
@@ -429,8 +432,7 @@ impl Services {
             .collect::<AppResult<Vec<_>>>()?;
         audit::insert(conn, entries).await?;
         sets::insert_all(conn, claims).await?;
-        feed::append(conn, events).await?;
-        Ok(rollups)
+        feed::append(conn, events).await
     }
 }
 
