@@ -45,6 +45,9 @@ if feeds:
         xs = [f[key] for f in feeds if f.get(key)]
         print(f"  feed {key}: p50 {med([x['p50_us'] / 1000 for x in xs]):.2f}  p99 {med([x['p99_us'] / 1000 for x in xs]):.2f} ms"
               f"  lost {sum(f['lost'] for f in feeds)}  duplicates {sum(f['duplicates'] for f in feeds)}")
+floors = [r["floor_ratio"] for r in reports if r.get("floor_ratio")]
+if floors:
+    print(f"  feed over its floor: p50 {med([f['p50'] for f in floors]):.2f}×  p99 {med([f['p99'] for f in floors]):.2f}×")
 rss = [r["server"]["peak_rss_kb"] / 1024 for r in reports if r["server"].get("peak_rss_kb")]
 stmts = [r["server"]["db_statements"] / max(r["total_ok"], 1) for r in reports if r["server"].get("db_statements") is not None]
 print(f"  server peak RSS {med(rss):.1f} MB (max {max(rss, default=0):.1f}) · {med(stmts):.2f} SQL statements per ok request")

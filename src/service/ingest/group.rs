@@ -1,8 +1,8 @@
 //! One group of conversions, set at a time: read what the whole group needs (a query per
-//! table), decide every conversion in memory in queue order, each against the state the ones
-//! before it left, then write each table once (a multi-row statement per table, one
-//! `UPDATE … FROM (VALUES …)` for every contact). A conversion that fails a check is refused
-//! alone and changes nothing the others see.
+//! table and chunk of keys), decide every conversion in memory in queue order, each against
+//! the state the ones before it left, then write each table once (multi-row statements, and
+//! `UPDATE … FROM (VALUES …)` for the contacts; rows in chunks, `sets`). A conversion that
+//! fails a check is refused alone and changes nothing the others see.
 
 use super::Job;
 use crate::domain::{ConversionStatus, CustomData, LeadId, TrackingAction};
