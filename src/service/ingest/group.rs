@@ -47,7 +47,8 @@ struct Writes {
     states: HashSet<Pair>,
     leads: BTreeMap<i64, lead::Model>,
     tracking: Vec<workspace_tracking::ActiveModel>,
-    /// The audit entry of each stored conversion: who, the client's id, what.
+    /// The audit entry of each stored conversion: its job's index (who, and the client's
+    /// request id), its id, and the details.
     audit: Vec<(usize, Uuid, Value)>,
     claims: Vec<idempotency_key::ActiveModel>,
     feed: Vec<feed_event::ActiveModel>,
