@@ -103,6 +103,11 @@ pub(crate) async fn ensure_workspace(
     id: &WorkspaceId,
 ) -> AppResult<()> {
     let found = workspace::Entity::find_by_id(id.as_str()).one(conn).await?;
+    usable_workspace(field, found.as_ref())
+}
+
+/// Fails with a field error unless `found` is a workspace (it exists) that is enabled.
+pub(crate) fn usable_workspace(field: &str, found: Option<&workspace::Model>) -> AppResult<()> {
     match found {
         Some(ws) if ws.disabled_at.is_none() => Ok(()),
         _ => Err(AppError::invalid(field, "no such workspace")),

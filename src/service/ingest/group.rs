@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::conversion::Logged;
 use crate::service::rollup::Delta;
 use crate::service::sets::{self, Pair};
-use crate::service::{Services, audit, feed, idempotency, now, privacy, shared, tracking};
+use crate::service::{Services, access, audit, feed, idempotency, now, privacy, shared, tracking};
 use entity::{
     contact, contact_state, conversion, feed_event, idempotency_key, lead, wide, workspace,
     workspace_tracking,
@@ -44,7 +44,7 @@ struct Known {
 struct Writes {
     conversions: Vec<conversion::Model>,
     contacts: BTreeSet<i64>,
-    states: HashSet<Pair>,
+    states: BTreeSet<Pair>,
     leads: BTreeMap<i64, lead::Model>,
     tracking: Vec<workspace_tracking::ActiveModel>,
     /// The audit entry of each stored conversion: its job's index (who, and the client's
@@ -104,6 +104,7 @@ impl Services {
             let scope = j.caller.principal.scope()?;
             Some((j.input.contact_id.0, scope.as_str().to_owned()))
         }));
+        // The tenancy rule of `access::one_visible_contact`, asked for every pair at once.
         let visible = sets::tracked(conn, &scoped).await?;
         let converting = distinct(
             jobs.iter()
@@ -159,13 +160,7 @@ impl Services {
                 return Ok(Logged::Replayed(earlier));
             }
         }
-        if !known
-            .workspaces
-            .get(workspace_id.as_str())
-            .is_some_and(|w| w.disabled_at.is_none())
-        {
-            return Err(AppError::invalid("workspace_id", "no such workspace"));
-        }
+        access::usable_workspace("workspace_id", known.workspaces.get(workspace_id.as_str()))?;
         let contact_id = input.contact_id.0;
         let may_see = |scope: &str| known.visible.contains(&(contact_id, scope.to_owned()));
         let contact = known
