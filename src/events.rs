@@ -8,18 +8,54 @@
 
 use crate::domain::WorkspaceId;
 use crate::service::shared::SeenContact;
-use entity::conversion;
+use entity::{conversion, conversion_adjustment};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::broadcast;
 
-/// A stored conversion and its contact.
+/// What happened to the event's conversion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "ConversionEventKind")]
+pub enum EventKind {
+    /// It was logged.
+    Logged,
+    /// It was restated: a new value and/or type.
+    Adjusted,
+    /// It was retracted: it counts nowhere from now on.
+    Retracted,
+}
+
+impl EventKind {
+    /// As stored in `feed_events.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logged => "logged",
+            Self::Adjusted => "adjusted",
+            Self::Retracted => "retracted",
+        }
+    }
+
+    /// Reads a stored value; anything unknown is a logged event.
+    pub fn from_stored(raw: &str) -> Self {
+        match raw {
+            "adjusted" => Self::Adjusted,
+            "retracted" => Self::Retracted,
+            _ => Self::Logged,
+        }
+    }
+}
+
+/// A stored conversion, or an adjustment of one, and its contact.
 #[derive(Clone, Debug)]
 pub struct ConversionEvent {
     /// The event's durable position in the feed (`feed_events.id`).
     pub sequence: i64,
+    pub kind: EventKind,
+    /// A logged event's conversion as stored now; an adjustment's as that adjustment left it.
     pub conversion: conversion::Model,
+    /// The adjustment an `Adjusted` or `Retracted` event reports.
+    pub adjustment: Option<conversion_adjustment::Model>,
     /// The contact as the conversion left it, whole: what the admin sees.
     pub contact: SeenContact,
     /// The same contact as the converting workspace sees it: whole if it owns the contact,

@@ -326,6 +326,7 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
                         "campaign": format!("cmp_{}", g.campaign),
                     }))),
                     created_at: Set(g.at),
+                    status: Set(crate::domain::ConversionState::Active.as_str().to_owned()),
                 }
             })
             .collect();

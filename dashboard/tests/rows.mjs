@@ -33,7 +33,7 @@ export async function allConversions(api, filter) {
 export function assertSameRows(table, rows) {
   assert.deepEqual(table[0], [
     "id", "converted_at", "workspace_id", "contact_id", "lead_id", "conversion_type",
-    "conversion_value", "currency", "converted_by", "custom_data",
+    "conversion_value", "currency", "converted_by", "custom_data", "status",
   ]);
   const body = table.slice(1).filter((r) => r.length > 1);
   assert.equal(body.length, rows.length, "one row per conversion");
@@ -48,6 +48,7 @@ export function assertSameRows(table, rows) {
     assert.equal(row[6], api.conversionValue === null ? "" : String(api.conversionValue));
     assert.equal(row[7], api.currency);
     assert.equal(row[8], api.convertedBy);
+    assert.equal(row[10], "active");
     byId.delete(row[0]);
   }
   assert.equal(byId.size, 0, "every API row exported once");
@@ -177,7 +178,7 @@ function offsetAt(instant, zone) {
 export function assertSameXlsxRows(sheet, rows, zone) {
   assert.deepEqual(sheet[0], [
     "id", `converted_at (${zone})`, "workspace_id", "contact_id", "lead_id", "conversion_type",
-    "conversion_value", "currency", "converted_by", "custom_data", "utc_offset",
+    "conversion_value", "currency", "converted_by", "custom_data", "status", "utc_offset",
   ]);
   const body = sheet.slice(1);
   assert.equal(body.length, rows.length, "one row per conversion");
@@ -192,7 +193,8 @@ export function assertSameXlsxRows(sheet, rows, zone) {
     if (api.conversionValue === null) assert.equal(row[6], "");
     else assert.equal(Number(row[6]), Number(api.conversionValue), `value of ${row[0]}`);
     assert.equal(row[7], api.currency);
-    assert.equal(row[10], offsetAt(api.convertedAt, zone), `utc_offset of ${row[0]}`);
+    assert.equal(row[10], "active");
+    assert.equal(row[11], offsetAt(api.convertedAt, zone), `utc_offset of ${row[0]}`);
     byId.delete(row[0]);
   }
   assert.equal(byId.size, 0, "every API row exported once");

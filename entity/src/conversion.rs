@@ -24,6 +24,10 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub custom_data: Option<Json>,
     pub created_at: DateTimeUtc,
+    /// `active`, or `retracted` by an adjustment. `conversion_type` and `value_minor` are the
+    /// current ones; `conversion_adjustments` keeps what they were.
+    #[sea_orm(column_type = "Text")]
+    pub status: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,11 @@ pub struct Model {
     /// `None` on events written before it was kept.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub contact_after: Option<Json>,
+    /// `logged`, `adjusted` or `retracted`.
+    #[sea_orm(column_type = "Text")]
+    pub kind: String,
+    /// The adjustment an `adjusted` or `retracted` event reports.
+    pub adjustment_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

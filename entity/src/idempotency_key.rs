@@ -15,6 +15,8 @@ pub struct Model {
     pub fingerprint: String,
     pub conversion_id: Uuid,
     pub created_at: DateTimeUtc,
+    /// The adjustment of `conversion_id` the key stored; `None` for a key that logged it.
+    pub adjustment_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ pub mod contact;
 pub mod contact_rollup;
 pub mod contact_state;
 pub mod conversion;
+pub mod conversion_adjustment;
 pub mod conversion_rollup;
 pub mod feed_event;
 pub mod id_allocator;
@@ -30,6 +31,7 @@ pub mod prelude {
     pub use crate::contact_rollup::Entity as ContactRollup;
     pub use crate::contact_state::Entity as ContactState;
     pub use crate::conversion::Entity as Conversion;
+    pub use crate::conversion_adjustment::Entity as ConversionAdjustment;
     pub use crate::conversion_rollup::Entity as ConversionRollup;
     pub use crate::feed_event::Entity as FeedEvent;
     pub use crate::id_allocator::Entity as IdAllocator;

@@ -20,6 +20,15 @@ pub fn split(total: i128) -> Option<(i64, i64)> {
     Some((high, low))
 }
 
+/// `(high, low)` of a change to a total, which may be negative: `high` carries the sign
+/// (`-1` is `(-1, 2³² − 1)`), and adding both halves to a stored pair, the carry of the low
+/// halves moved up, leaves the pair of the changed total. `None` beyond 96 bits.
+pub fn split_signed(change: i128) -> Option<(i64, i64)> {
+    let high = i64::try_from(change >> LOW_BITS).ok()?;
+    let low = (change & i128::from(LOW_MASK)) as i64;
+    Some((high, low))
+}
+
 /// The total a `(high, low)` pair stands for. Also exact for sums of pairs, whose low part
 /// may exceed `LOW_MASK`.
 pub fn join(high: i64, low: i64) -> i128 {
@@ -46,6 +55,21 @@ mod tests {
         }
         assert_eq!(split(-1), None);
         assert_eq!(split(1 << 100), None);
+    }
+
+    #[test]
+    fn a_negative_change_added_by_halves_leaves_the_difference() {
+        let stored = split(5_000_000_000).unwrap();
+        let change = split_signed(-4_999_999_999).unwrap();
+        assert_eq!(change, (-2, (1 << 33) - 4_999_999_999));
+        // As SQL adds them: the low halves' sum masked, its carry moved into the high half.
+        let low = stored.1 + change.1;
+        let pair = (stored.0 + change.0 + (low >> LOW_BITS), low & LOW_MASK);
+        assert_eq!(pair, (0, 1));
+        assert_eq!(
+            join(split_signed(-1).unwrap().0, split_signed(-1).unwrap().1),
+            -1
+        );
     }
 
     #[test]

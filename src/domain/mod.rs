@@ -25,4 +25,6 @@ pub use money::{Currency, Money};
 pub use numbers::{inexact_number_in_graphql, inexact_number_in_json};
 pub use paging::page_size;
 pub use period::{DateRange, happened_by, instant, parse_instant};
-pub use status::{ConversionStatus, FunnelStage, Permission, TrackingAction};
+pub use status::{
+    AdjustmentAction, ConversionState, ConversionStatus, FunnelStage, Permission, TrackingAction,
+};

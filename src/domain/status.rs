@@ -77,6 +77,20 @@ impl ConversionStatus {
         }
     }
 
+    /// The status after the conversion of `removed_type` stopped counting (retracted, or
+    /// restated as another type), given the types of the conversions that still count. The
+    /// documented rule (docs/api.md, "Retract and restate"): a status that conversion proves
+    /// (`converted` for a `sale`, …) falls back to the furthest stage the others still prove,
+    /// `pending` if none; any other status, `lost` included, stays.
+    pub fn without(self, removed_type: &str, remaining: &[&str]) -> Self {
+        if Self::implied_by(removed_type) != Some(self) {
+            return self;
+        }
+        remaining
+            .iter()
+            .fold(Self::Pending, |status, t| status.advanced_by(t))
+    }
+
     /// The status after a conversion of `conversion_type`: forward only, never backwards.
     pub fn advanced_by(self, conversion_type: &str) -> Self {
         match Self::implied_by(conversion_type) {
@@ -181,6 +195,8 @@ pub enum TrackingAction {
     Received,
     Converted,
     Updated,
+    /// A conversion was retracted or restated.
+    Adjusted,
 }
 
 impl TrackingAction {
@@ -191,6 +207,62 @@ impl TrackingAction {
             Self::Received => "received",
             Self::Converted => "converted",
             Self::Updated => "updated",
+            Self::Adjusted => "adjusted",
+        }
+    }
+}
+
+/// Whether a conversion still counts (`conversions.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversionState {
+    /// It counts in every figure, with its current type and value.
+    Active,
+    /// Retracted: kept, with its history, but counted nowhere.
+    Retracted,
+}
+
+impl ConversionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retracted => "retracted",
+        }
+    }
+
+    /// Reads a value the database holds.
+    pub fn from_stored(raw: &str) -> Self {
+        if raw == Self::Retracted.as_str() {
+            Self::Retracted
+        } else {
+            Self::Active
+        }
+    }
+}
+
+/// What an adjustment does to a conversion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentAction {
+    /// It stops counting, for good.
+    Retract,
+    /// Its value and/or type change.
+    Restate,
+}
+
+impl AdjustmentAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retract => "retract",
+            Self::Restate => "restate",
+        }
+    }
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        match raw {
+            "retract" => Ok(Self::Retract),
+            "restate" => Ok(Self::Restate),
+            _ => Err(AppError::invalid(field, "must be retract or restate")),
         }
     }
 }
@@ -198,6 +270,17 @@ impl TrackingAction {
 #[cfg(test)]
 mod tests {
     use super::ConversionStatus::*;
+
+    #[test]
+    fn a_status_falls_back_only_when_the_removed_conversion_proved_it() {
+        assert_eq!(Converted.without("sale", &["qualified", "demo"]), Qualified);
+        assert_eq!(Converted.without("sale", &[]), Pending);
+        assert_eq!(Converted.without("sale", &["sale"]), Converted);
+        // Another stage, or one set by hand, stays.
+        assert_eq!(Converted.without("qualified", &[]), Converted);
+        assert_eq!(Lost.without("sale", &[]), Lost);
+        assert_eq!(Appointment.without("demo", &[]), Appointment);
+    }
 
     #[test]
     fn status_moves_forward_only() {

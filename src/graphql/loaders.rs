@@ -8,9 +8,13 @@ use crate::error::AppError;
 use crate::service::Services;
 use crate::service::shared::SeenContact;
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{conversion, lead, workspace};
+use entity::{conversion, conversion_adjustment, lead, workspace};
 use std::collections::HashMap;
 use uuid::Uuid;
+
+/// Key: the adjustments of a conversion the caller was shown, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AdjustmentsOf(pub Uuid);
 
 /// Key: a workspace by id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -75,5 +79,23 @@ impl Loader<Uuid> for Batcher {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, AppError> {
         let rows = self.services.conversions_by_ids(&self.caller, keys).await?;
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+/// One query per batch; a conversion without adjustments gets an empty list.
+impl Loader<AdjustmentsOf> for Batcher {
+    type Value = Vec<conversion_adjustment::Model>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[AdjustmentsOf],
+    ) -> Result<HashMap<AdjustmentsOf, Self::Value>, AppError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut found = self.services.adjustments_of(&ids).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))
+            .collect())
     }
 }

@@ -1,19 +1,24 @@
 //! Mutation root: thin wrappers that convert inputs and call the service layer.
 
 use super::scalars::Decimal;
-use super::types::{Contact, Conversion, Lead, RegisteredWorkspace, Workspace};
+use super::types::{
+    AdjustConversionPayload, Contact, Conversion, ConversionAdjustment, Lead, RegisteredWorkspace,
+    Workspace,
+};
 use super::{caller, services};
 use crate::domain::IdempotencyKey;
 use crate::domain::{
-    ContactId, ConversionStatus, ConversionType, Currency, CustomData, LeadId, Permission,
-    WorkspaceId, contact_details, instant, required_text,
+    AdjustmentAction, ContactId, ConversionStatus, ConversionType, Currency, CustomData, LeadId,
+    Permission, WorkspaceId, contact_details, instant, required_text,
 };
 use crate::error::AppError;
+use crate::service::adjustment::{self, AdjustConversion, Adjusted};
 use crate::service::contact::{ContactConversionUpdate, NewContact};
 use crate::service::conversion::{LogConversion, LogStatus, Logged, MAX_LABEL};
 use crate::service::workspace::{MAX_WORKSPACE_NAME, NewWorkspace, WorkspaceChange};
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 /// A workspace's new API key, from `rotateApiKey`.
 #[derive(SimpleObject)]
@@ -81,6 +86,41 @@ impl TryFrom<LogConversionInput> for LogConversion {
                 .transpose()?,
             custom_data: CustomData::parse_optional("custom_data", input.custom_data.map(|j| j.0))?,
         })
+    }
+}
+
+/// A retraction or restatement (`adjustConversion`; REST `POST /conversions/{id}/adjustments`).
+#[derive(InputObject)]
+pub struct AdjustConversionInput {
+    /// The conversion to adjust: one your workspace logged (any, for the admin).
+    conversion_id: ID,
+    /// `RETRACT`: it stops counting, for good. `RESTATE`: a new value and/or type.
+    action: AdjustmentAction,
+    /// Why: 1 to 1,000 characters, kept with the adjustment and in the audit log.
+    reason: String,
+    /// A restatement's new exact amount, in the conversion's currency.
+    conversion_value: Option<Decimal>,
+    /// A restatement's new type.
+    conversion_type: Option<String>,
+}
+
+impl TryFrom<AdjustConversionInput> for (Uuid, AdjustConversion) {
+    type Error = AppError;
+
+    fn try_from(input: AdjustConversionInput) -> Result<Self, AppError> {
+        let id = Uuid::parse_str(&input.conversion_id)
+            .map_err(|_| AppError::invalid("conversion_id", "must be a conversion id (a UUID)"))?;
+        let value = input
+            .conversion_value
+            .map(|d| d.amount("conversion_value"))
+            .transpose()?;
+        let conversion_type = input
+            .conversion_type
+            .map(|t| ConversionType::parse("conversion_type", &t))
+            .transpose()?;
+        let change = adjustment::change(input.action, value, conversion_type)?;
+        let reason = required_text("reason", &input.reason, adjustment::MAX_REASON)?;
+        Ok((id, AdjustConversion { change, reason }))
     }
 }
 
@@ -321,6 +361,38 @@ impl MutationRoot {
             ctx.insert_http_header("Idempotency-Replayed", "true");
         }
         Ok(Conversion(logged.into_conversion()))
+    }
+
+    /// Retracts or restates a conversion your workspace logged (any, for the admin), and
+    /// moves every figure it counted in (analytics, the contact's lifetime value, count and
+    /// status) in the same transaction. Errors: `NOT_FOUND`, `CONFLICT` (already retracted),
+    /// `BAD_USER_INPUT` naming the field.
+    async fn adjust_conversion(
+        &self,
+        ctx: &Context<'_>,
+        input: AdjustConversionInput,
+        #[graphql(desc = "Makes the mutation safe to retry; scoped to your workspace.")]
+        idempotency_key: Option<String>,
+    ) -> Result<AdjustConversionPayload> {
+        let key = idempotency_key
+            .map(|k| IdempotencyKey::parse("idempotency_key", &k))
+            .transpose()?;
+        let (id, request): (Uuid, AdjustConversion) = input.try_into()?;
+        let adjusted = services(ctx)?
+            .adjust_conversion(caller(ctx)?, id, request, key.as_ref())
+            .await?;
+        let (replayed, done) = match adjusted {
+            Adjusted::Stored(done) => (false, done),
+            Adjusted::Replayed(done) => {
+                ctx.insert_http_header("Idempotency-Replayed", "true");
+                (true, done)
+            }
+        };
+        Ok(AdjustConversionPayload {
+            adjustment: ConversionAdjustment::new(done.adjustment, &done.conversion.currency),
+            conversion: Conversion(done.conversion),
+            replayed,
+        })
     }
 
     /// Logs up to 1,000 conversions, each on its own: one result per item, in order, saying

@@ -70,6 +70,8 @@ impl SubscriptionRoot {
                             written_at: event.conversion.created_at,
                         });
                         Ok(ConversionEvent {
+                            kind: event.kind,
+                            adjustment: event.adjustment.clone(),
                             conversion: event.conversion.clone(),
                             contact: if whole {
                                 event.contact.clone()

@@ -1,13 +1,13 @@
 //! REST response bodies, in the plan's snake_case shapes. Money is written as an exact JSON
 //! number (`25000.00`), never through a float.
 
-use crate::domain::Currency;
+use crate::domain::{ConversionState, Currency};
 use crate::service::analytics::{Analytics, TrendPoint};
 use crate::service::sensitive::Revealed;
 use crate::service::shared::SeenContact;
 use crate::service::workspace::{Activity, permissions_of};
 use chrono::{DateTime, Utc};
-use entity::{conversion, lead, workspace};
+use entity::{conversion, conversion_adjustment, lead, workspace};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -36,6 +36,67 @@ pub struct ConversionView {
     #[schema(schema_with = super::openapi::custom_json)]
     custom_data: Option<Value>,
     created_at: DateTime<Utc>,
+    /// `active`, or `retracted`: kept, but counted in no figure. `conversion_type` and
+    /// `conversion_value` are the current ones.
+    #[schema(value_type = String, example = "active")]
+    status: ConversionState,
+    /// Its retractions and restatements, oldest first (in the answers about one conversion).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjustments: Option<Vec<AdjustmentView>>,
+}
+
+impl ConversionView {
+    /// With its history: `adjustments` are the conversion's, oldest first.
+    pub fn with_adjustments(mut self, adjustments: Vec<conversion_adjustment::Model>) -> Self {
+        self.adjustments = Some(
+            adjustments
+                .into_iter()
+                .map(|a| AdjustmentView::new(a, &self.currency))
+                .collect(),
+        );
+        self
+    }
+}
+
+/// One retraction or restatement of a conversion.
+#[derive(Serialize, ToSchema)]
+pub struct AdjustmentView {
+    id: Uuid,
+    conversion_id: Uuid,
+    /// 1 for the conversion's first adjustment, then 2, …
+    sequence: i32,
+    /// `retract` or `restate`.
+    #[schema(example = "restate")]
+    action: String,
+    reason: String,
+    conversion_type_before: String,
+    conversion_type_after: String,
+    #[schema(schema_with = super::openapi::money_or_null)]
+    conversion_value_before: Option<Box<RawValue>>,
+    #[schema(schema_with = super::openapi::money_or_null)]
+    conversion_value_after: Option<Box<RawValue>>,
+    /// `admin` or `workspace:<id>`.
+    adjusted_by: String,
+    created_at: DateTime<Utc>,
+}
+
+impl AdjustmentView {
+    /// `a`, whose values are in `currency` (its conversion's).
+    pub fn new(a: conversion_adjustment::Model, currency: &str) -> Self {
+        AdjustmentView {
+            conversion_value_before: a.value_minor_before.map(|v| amount(v, currency)),
+            conversion_value_after: a.value_minor_after.map(|v| amount(v, currency)),
+            id: a.id,
+            conversion_id: a.conversion_id,
+            sequence: a.sequence,
+            action: a.action,
+            reason: a.reason,
+            conversion_type_before: a.conversion_type_before,
+            conversion_type_after: a.conversion_type_after,
+            adjusted_by: a.adjusted_by,
+            created_at: a.created_at,
+        }
+    }
 }
 
 /// Only from a revealed row: sensitive values are opened or masked for the reader.
@@ -43,6 +104,8 @@ impl From<Revealed<conversion::Model>> for ConversionView {
     fn from(c: Revealed<conversion::Model>) -> Self {
         let c = c.into_inner();
         ConversionView {
+            status: ConversionState::from_stored(&c.status),
+            adjustments: None,
             conversion_value: c.value_minor.map(|v| amount(v, &c.currency)),
             id: c.id,
             contact_id: c.contact_id,

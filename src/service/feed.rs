@@ -3,10 +3,11 @@
 
 use super::Services;
 use super::shared::SeenContact;
+use crate::domain::{AdjustmentAction, ConversionState};
 use crate::error::{AppError, AppResult};
-use crate::events::ConversionEvent;
+use crate::events::{ConversionEvent, EventKind};
 use chrono::{DateTime, Utc};
-use entity::{contact, contact_state, conversion, feed_event};
+use entity::{contact, contact_state, conversion, conversion_adjustment, feed_event};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -119,19 +120,27 @@ impl ContactAfter {
     }
 }
 
-/// The event for a stored conversion, with `contact` and the converting workspace's own
-/// `state` as that conversion left them; [`append`] stores it.
+/// The event for a stored conversion, or for its `adjustment`, with `contact` and the
+/// converting workspace's own `state` as it left them; [`append`] stores it.
 pub(crate) fn event(
     conversion_id: Uuid,
     contact: &contact::Model,
     state: &contact_state::Model,
+    adjustment: Option<&conversion_adjustment::Model>,
 ) -> AppResult<feed_event::ActiveModel> {
     let contact_after = serde_json::to_value(ContactAfter::of(contact, state))
         .map_err(|e| AppError::Internal(format!("feed contact state: {e}")))?;
+    let kind = match adjustment {
+        None => EventKind::Logged,
+        Some(a) if a.action == AdjustmentAction::Retract.as_str() => EventKind::Retracted,
+        Some(_) => EventKind::Adjusted,
+    };
     Ok(feed_event::ActiveModel {
         conversion_id: Set(conversion_id),
         created_at: Set(super::now()),
         contact_after: Set(Some(contact_after)),
+        kind: Set(kind.as_str().to_owned()),
+        adjustment_id: Set(adjustment.map(|a| a.id)),
         ..Default::default()
     })
 }
@@ -211,6 +220,19 @@ impl Services {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
+        let adjustment_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.adjustment_id).collect();
+        let adjustments: HashMap<Uuid, conversion_adjustment::Model> = if adjustment_ids.is_empty()
+        {
+            HashMap::new()
+        } else {
+            conversion_adjustment::Entity::find()
+                .filter(conversion_adjustment::Column::Id.is_in(adjustment_ids))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a))
+                .collect()
+        };
         let captured: Vec<Option<ContactAfter>> = rows
             .iter()
             .map(|row| {
@@ -238,7 +260,11 @@ impl Services {
             .into_iter()
             .zip(captured)
             .filter_map(|(row, captured)| {
-                let conversion = conversions.get(&row.conversion_id)?.clone();
+                let adjustment = row
+                    .adjustment_id
+                    .and_then(|id| adjustments.get(&id))
+                    .cloned();
+                let conversion = as_left(conversions.get(&row.conversion_id)?, adjustment.as_ref());
                 let now = contacts.get(&conversion.contact_id)?;
                 let (contact, converter) = match captured {
                     Some(mut state) => {
@@ -257,6 +283,8 @@ impl Services {
                 });
                 Some(ConversionEvent {
                     sequence: row.id,
+                    kind: EventKind::from_stored(&row.kind),
+                    adjustment,
                     contact_for_workspace: SeenContact::by_holder(
                         contact.clone(),
                         converter.as_ref(),
@@ -266,5 +294,28 @@ impl Services {
                 })
             })
             .collect())
+    }
+}
+
+/// The conversion as `adjustment` left it (as stored now for a logged event).
+fn as_left(
+    now: &conversion::Model,
+    adjustment: Option<&conversion_adjustment::Model>,
+) -> conversion::Model {
+    let Some(a) = adjustment else {
+        return now.clone();
+    };
+    let retracted = a.action == AdjustmentAction::Retract.as_str();
+    conversion::Model {
+        conversion_type: a.conversion_type_after.clone(),
+        value_minor: a.value_minor_after,
+        status: if retracted {
+            ConversionState::Retracted
+        } else {
+            ConversionState::Active
+        }
+        .as_str()
+        .to_owned(),
+        ..now.clone()
     }
 }

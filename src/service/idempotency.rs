@@ -50,6 +50,24 @@ pub(crate) async fn prior(conn: &impl ConnectionTrait, claim: &Claim) -> AppResu
     )
 }
 
+/// The adjustment an earlier request with this claim stored, if any; an error if the key was
+/// used for a different request (logging a conversion, say), or belongs to an erased contact.
+pub(crate) async fn prior_adjustment(
+    conn: &impl ConnectionTrait,
+    claim: &Claim,
+) -> AppResult<Option<Uuid>> {
+    let Some(row) = idempotency_key::Entity::find_by_id(claim.id())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    claim.judge(Some((row.fingerprint.as_str(), row.conversion_id)))?;
+    row.adjustment_id
+        .map(Some)
+        .ok_or(AppError::IdempotencyConflict)
+}
+
 /// What is stored under each of `claims`' keys: (scope, key) → (fingerprint, conversion id).
 /// A query per chunk of claims (`sets::chunks`).
 pub(crate) async fn stored(
@@ -111,6 +129,20 @@ impl Claim {
             fingerprint: Set(self.fingerprint.clone()),
             conversion_id: Set(conversion_id),
             created_at: Set(super::now()),
+            adjustment_id: Set(None),
+        }
+    }
+
+    /// The row recording this claim for an adjustment of a conversion, written in the
+    /// adjustment's transaction.
+    pub(crate) fn adjustment_row(
+        &self,
+        conversion_id: Uuid,
+        adjustment_id: Uuid,
+    ) -> idempotency_key::ActiveModel {
+        idempotency_key::ActiveModel {
+            adjustment_id: Set(Some(adjustment_id)),
+            ..self.row(conversion_id)
         }
     }
 }

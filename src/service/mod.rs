@@ -3,6 +3,7 @@
 //! events are published only after commit.
 
 mod access;
+pub mod adjustment;
 pub mod analytics;
 pub mod audit;
 mod cache;

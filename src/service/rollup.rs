@@ -13,8 +13,7 @@
 //! rollups only if it is configured (`--analytics-time-zones`); any other zone is computed
 //! from the rows, exactly but slower.
 
-use super::analytics::Tally;
-use crate::domain::{ConversionStatus, TrackingAction, local_day};
+use crate::domain::{ConversionState, ConversionStatus, TrackingAction, local_day};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -39,6 +38,38 @@ const CHUNK: usize = 500;
 
 type ConversionKey = (Tz, Grain, String, NaiveDate, String);
 type ContactKey = (Tz, Grain, String, NaiveDate, &'static str);
+
+/// What a write adds to one conversion rollup row: negative when conversions leave it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Change {
+    conversions: i64,
+    total_minor: i128,
+    valued: i64,
+}
+
+impl Change {
+    fn of(value_minor: Option<i64>) -> Change {
+        Change {
+            conversions: 1,
+            total_minor: value_minor.map_or(0, i128::from),
+            valued: i64::from(value_minor.is_some()),
+        }
+    }
+
+    fn negated(self) -> Change {
+        Change {
+            conversions: -self.conversions,
+            total_minor: -self.total_minor,
+            valued: -self.valued,
+        }
+    }
+
+    fn add(&mut self, other: Change) {
+        self.conversions += other.conversions;
+        self.total_minor += other.total_minor;
+        self.valued += other.valued;
+    }
+}
 
 /// The span a rollup row covers. Days answer any range and every trend; months let a long
 /// range read a dozen rows per series instead of hundreds.
@@ -70,14 +101,14 @@ impl Grain {
 /// What one write (or a rebuild) changes in the rollups, summed per row.
 #[derive(Debug, Default)]
 pub struct Delta {
-    conversions: HashMap<ConversionKey, Tally>,
+    conversions: HashMap<ConversionKey, Change>,
     contacts: HashMap<ContactKey, i64>,
     /// Workspaces whose figures change, whatever the zones: their cached analytics go stale.
     touched: BTreeSet<String>,
 }
 
 impl Delta {
-    /// A conversion was logged.
+    /// A conversion was logged (or restated into this type and value).
     pub fn conversion(
         &mut self,
         zones: &[Tz],
@@ -85,6 +116,36 @@ impl Delta {
         kind: &str,
         at: DateTime<Utc>,
         value_minor: Option<i64>,
+    ) {
+        self.count(zones, workspace, kind, at, Change::of(value_minor));
+    }
+
+    /// A conversion no longer counts as this type and value: retracted, or restated (the
+    /// new figures are then added with [`Delta::conversion`]).
+    pub fn conversion_removed(
+        &mut self,
+        zones: &[Tz],
+        workspace: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+        value_minor: Option<i64>,
+    ) {
+        self.count(
+            zones,
+            workspace,
+            kind,
+            at,
+            Change::of(value_minor).negated(),
+        );
+    }
+
+    fn count(
+        &mut self,
+        zones: &[Tz],
+        workspace: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+        change: Change,
     ) {
         self.touched.insert(workspace.to_owned());
         for &zone in zones {
@@ -100,10 +161,7 @@ impl Delta {
                         grain.bucket(day),
                         kind.to_owned(),
                     );
-                    self.conversions
-                        .entry(key)
-                        .or_default()
-                        .add(Tally::of(value_minor));
+                    self.conversions.entry(key).or_default().add(change);
                 }
             }
         }
@@ -157,8 +215,8 @@ impl Delta {
 
     /// Folds another write's changes into this one.
     pub fn merge(&mut self, other: Delta) {
-        for (key, tally) in other.conversions {
-            self.conversions.entry(key).or_default().add(tally);
+        for (key, change) in other.conversions {
+            self.conversions.entry(key).or_default().add(change);
         }
         for (key, n) in other.contacts {
             *self.contacts.entry(key).or_default() += n;
@@ -185,8 +243,8 @@ impl Delta {
             .conversions
             .into_iter()
             .map(|((zone, grain, ws, day, kind), t)| {
-                let (high, low) = wide::split(t.total_minor).ok_or_else(|| {
-                    AppError::Internal("a rollup total does not fit in 95 bits".into())
+                let (high, low) = wide::split_signed(t.total_minor).ok_or_else(|| {
+                    AppError::Internal("a rollup change does not fit in 96 bits".into())
                 })?;
                 Ok(vec![
                     zone.name().into(),
@@ -387,6 +445,7 @@ where
             .column(conversion::Column::ConversionType)
             .column(conversion::Column::ConvertedAt)
             .column(conversion::Column::ValueMinor)
+            .filter(conversion::Column::Status.eq(ConversionState::Active.as_str()))
             .into_tuple::<(String, String, DateTime<Utc>, Option<i64>)>()
             .stream(conn)
             .await?;

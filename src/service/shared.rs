@@ -219,7 +219,11 @@ pub(crate) async fn state(
 }
 
 /// A state for a workspace that did nothing with the contact yet.
-fn fresh(contact: ContactId, workspace: &WorkspaceId, at: DateTime<Utc>) -> contact_state::Model {
+pub(crate) fn fresh(
+    contact: ContactId,
+    workspace: &WorkspaceId,
+    at: DateTime<Utc>,
+) -> contact_state::Model {
     contact_state::Model {
         contact_id: contact.0,
         workspace_id: workspace.as_str().to_owned(),

@@ -12,8 +12,8 @@ use super::conversion::{ConversionFilter, scoped_workspace};
 use super::rollup::{ALL_WORKSPACES, Grain};
 use crate::auth::Caller;
 use crate::domain::{
-    ConversionStatus, DateRange, Granularity, Permission, TrackingAction, WeekStart, WorkspaceId,
-    as_day_boundary, local_day,
+    ConversionState, ConversionStatus, DateRange, Granularity, Permission, TrackingAction,
+    WeekStart, WorkspaceId, as_day_boundary, local_day,
 };
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Months, NaiveDate, Utc};
@@ -278,7 +278,12 @@ impl Plan {
                     .add(tally);
             }
         }
-        Ok(groups.into_iter().collect())
+        // A row whose conversions were all retracted or restated away stays, at zero; the
+        // rows' path would not show its group.
+        Ok(groups
+            .into_iter()
+            .filter(|(_, t)| t.conversions > 0)
+            .collect())
     }
 
     async fn read_rows(
@@ -288,6 +293,9 @@ impl Plan {
     ) -> AppResult<Vec<(GroupKey, Tally)>> {
         use conversion::Column as C;
         let mut select = Query::select();
+        // A retracted conversion counts in no figure.
+        let cond = cond
+            .add(Expr::col((conversion::Entity, C::Status)).eq(ConversionState::Active.as_str()));
         select.from(conversion::Entity).cond_where(cond);
         // A conversion's contact status is the one its own workspace reached with the contact
         // (`contact_states`), so grouping a workspace's conversions by status shows nothing of

@@ -97,7 +97,8 @@ fn assert_same_rows(records: &[Vec<String>], listed: &[(Value, Value)]) {
             "conversion_value",
             "currency",
             "converted_by",
-            "custom_data"
+            "custom_data",
+            "status"
         ]
     );
     assert_eq!(records.len() - 1, listed.len(), "one record per conversion");
@@ -527,7 +528,8 @@ async fn xlsx_is_a_workbook_whose_sheet_holds_the_rows_typed() {
     let header: Vec<&str> = rows[0].iter().map(|c| c.2.as_str()).collect();
     assert_eq!(header[1], "converted_at (America/New_York)");
     assert_eq!(header[9], "custom_data");
-    assert_eq!(header[10], "utc_offset");
+    assert_eq!(header[10], "status");
+    assert_eq!(header[11], "utc_offset");
     for (row, (plain, exact)) in rows[1..].iter().zip(&listed) {
         // Text cells are inline strings; numbers and date-times are numeric cells.
         assert_eq!(
@@ -556,7 +558,7 @@ async fn xlsx_is_a_workbook_whose_sheet_holds_the_rows_typed() {
         sheet.contains("<pane ySplit=\"1\""),
         "the header row is frozen"
     );
-    assert!(sheet.contains(&format!("<autoFilter ref=\"A1:K{}\"", 1 + listed.len())));
+    assert!(sheet.contains(&format!("<autoFilter ref=\"A1:L{}\"", 1 + listed.len())));
     assert!(styles.contains("formatCode=\"yyyy-mm-dd hh:mm:ss\""));
 }
 

@@ -1,5 +1,6 @@
 //! Black-box tests of convio through its real HTTP and WebSocket doors.
 
+mod adjustments;
 mod amplification;
 mod analytics;
 mod audit;

@@ -1,15 +1,16 @@
-use super::{Contact, Lead, Workspace, decimal};
-use crate::domain::{ContactId, LeadId};
+use super::{Contact, ConversionAdjustment, Lead, Workspace, decimal};
+use crate::domain::{ContactId, ConversionState, LeadId};
 use crate::error::AppError;
+use crate::events::EventKind;
 use crate::graphql::connection::{CONVERSIONS, CountOf, Counted, Paging, connection};
-use crate::graphql::loaders::{Loaders, WorkspaceKey};
+use crate::graphql::loaders::{AdjustmentsOf, Loaders, WorkspaceKey};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
 use crate::service::conversion::{ConversionFilter, Cursor};
 use crate::service::shared::SeenContact;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::conversion;
+use entity::{conversion, conversion_adjustment};
 
 /// A conversion a workspace reported for a contact: a sale, an appointment, a qualification…
 pub struct Conversion(pub conversion::Model);
@@ -101,6 +102,26 @@ impl Conversion {
         self.0.created_at
     }
 
+    /// `ACTIVE`, or `RETRACTED`: kept, but counted in no figure. `conversionType` and
+    /// `conversionValue` are the current ones.
+    async fn status(&self) -> ConversionState {
+        ConversionState::from_stored(&self.0.status)
+    }
+
+    /// Its retractions and restatements, oldest first; each says what it was before.
+    async fn adjustments(&self, ctx: &Context<'_>) -> Result<Vec<ConversionAdjustment>> {
+        let found = ctx
+            .data::<Loaders>()?
+            .load_one(AdjustmentsOf(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let currency = &self.0.currency;
+        Ok(found
+            .into_iter()
+            .map(|a| ConversionAdjustment::new(a, currency))
+            .collect())
+    }
+
     /// The converted contact.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Contact> {
         let loader = ctx.data::<Loaders>()?;
@@ -130,18 +151,34 @@ impl Conversion {
     }
 }
 
-/// One event on the live feed: a stored conversion and its contact right after the commit.
+/// One event on the live feed: a conversion logged, restated or retracted, and its contact
+/// right after the commit.
 pub struct ConversionEvent {
+    pub kind: EventKind,
     pub conversion: conversion::Model,
+    pub adjustment: Option<conversion_adjustment::Model>,
     pub contact: SeenContact,
 }
 
-/// One event on the live feed: a stored conversion and its contact right after the commit.
+/// One event on the live feed: a conversion logged, restated or retracted, and its contact
+/// right after the commit.
 #[Object]
 impl ConversionEvent {
-    /// The conversion just logged.
+    /// What happened: `LOGGED`, `ADJUSTED` (restated) or `RETRACTED`.
+    async fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// The conversion: as logged, or as the adjustment left it.
     async fn conversion(&self) -> Conversion {
         Conversion(self.conversion.clone())
+    }
+
+    /// The restatement or retraction an `ADJUSTED` or `RETRACTED` event reports.
+    async fn adjustment(&self) -> Option<ConversionAdjustment> {
+        self.adjustment
+            .clone()
+            .map(|a| ConversionAdjustment::new(a, &self.conversion.currency))
     }
 
     /// The contact as it stood after the conversion (status, lifetime value, count), as you

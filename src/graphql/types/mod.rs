@@ -2,6 +2,7 @@
 //! field, so `schema.graphql` documents the API.
 
 mod activity;
+mod adjustment;
 mod analytics;
 mod audit;
 mod contact;
@@ -12,6 +13,7 @@ mod stats;
 mod workspace;
 
 pub use activity::WorkspaceActivity;
+pub use adjustment::{AdjustConversionPayload, ConversionAdjustment};
 pub use analytics::ConversionAnalytics;
 pub use audit::AuditEntry;
 pub use contact::Contact;

@@ -144,7 +144,7 @@ pub async fn log(
 }
 
 /// `Idempotency-Key: <key>` (the IETF draft's header), if sent.
-fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<IdempotencyKey>> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<IdempotencyKey>> {
     headers
         .get("idempotency-key")
         .map(|v| {
@@ -162,18 +162,24 @@ fn created(services: &Services, caller: &Caller, logged: Logged) -> AppResult<Re
     let conversion = logged.into_conversion();
     let location = format!("/conversions/{}", conversion.id);
     let shown = services.reveal(&caller.principal, conversion)?;
-    let mut response = (
+    let response = (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         Json(ConversionView::from(shown)),
     )
         .into_response();
+    Ok(replay_marked(response, replayed))
+}
+
+/// `response`, with `Idempotency-Replayed: true` when it answers a retry with an earlier
+/// request's result.
+pub(super) fn replay_marked(mut response: Response, replayed: bool) -> Response {
     if replayed {
         response
             .headers_mut()
             .insert("idempotency-replayed", HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
 }
 
 #[derive(Serialize, ToSchema)]
@@ -300,7 +306,14 @@ pub async fn show(
         .conversion(&caller, uuid)
         .await?
         .ok_or_else(missing)?;
-    Ok(Json(services.reveal(&caller.principal, found)?.into()))
+    let history = services
+        .adjustments_of(&[uuid])
+        .await?
+        .remove(&uuid)
+        .unwrap_or_default();
+    Ok(Json(
+        ConversionView::from(services.reveal(&caller.principal, found)?).with_adjustments(history),
+    ))
 }
 
 /// Where a page of a REST list lies: whether another follows, and the cursor to read it.

@@ -1,6 +1,7 @@
 //! The REST shims of the plan (§2, §6), for integrators' webhooks, and their router, built
 //! from the handlers' OpenAPI annotations so that the document and the routes are one list.
 
+pub mod adjustments;
 pub mod audit;
 pub mod contacts;
 pub mod conversions;
@@ -20,6 +21,7 @@ pub fn routes(document: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(conversions::analytics))
         .routes(routes!(export::export))
         .routes(routes!(conversions::show))
+        .routes(routes!(adjustments::adjust))
         .routes(routes!(contacts::create))
         .routes(routes!(contacts::show))
         .routes(routes!(contacts::update_conversion))

@@ -5,7 +5,7 @@
 //! fails a check is refused alone and changes nothing the others see.
 
 use super::Job;
-use crate::domain::{ConversionStatus, CustomData, LeadId, TrackingAction};
+use crate::domain::{ConversionState, ConversionStatus, CustomData, LeadId, TrackingAction};
 use crate::error::{AppError, AppResult};
 use crate::service::conversion::Logged;
 use crate::service::rollup::Delta;
@@ -227,6 +227,7 @@ impl Services {
             currency: self.currency.code().to_owned(),
             custom_data: sealed(&id.to_string(), false)?,
             created_at,
+            status: ConversionState::Active.as_str().to_owned(),
         };
         let lead_after = match lead {
             Some(lead) => Some(lead::Model {
@@ -276,7 +277,7 @@ impl Services {
                 at: created_at,
             },
         )?;
-        let event = feed::event(id, &contact_after, &own_after)?;
+        let event = feed::event(id, &contact_after, &own_after, None)?;
 
         // Decided: from here on nothing fails.
         writes.rollups.conversion(

@@ -9,7 +9,7 @@ use entity::conversion;
 use std::borrow::Cow;
 
 /// The column names, in order, as the header row writes them.
-pub const COLUMNS: [&str; 10] = [
+pub const COLUMNS: [&str; 11] = [
     "id",
     "converted_at",
     "workspace_id",
@@ -20,6 +20,7 @@ pub const COLUMNS: [&str; 10] = [
     "currency",
     "converted_by",
     "custom_data",
+    "status",
 ];
 
 /// A conversion ready to be written: its time in the export's zone, its value as exact
@@ -36,6 +37,8 @@ pub struct Cells {
     pub currency: String,
     pub converted_by: String,
     pub custom_data: Option<String>,
+    /// `active`, or `retracted` (counted in no figure).
+    pub status: String,
 }
 
 impl Cells {
@@ -60,6 +63,7 @@ impl Cells {
             currency: c.currency,
             converted_by: c.converted_by,
             custom_data,
+            status: c.status,
         })
     }
 

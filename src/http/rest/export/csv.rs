@@ -48,7 +48,7 @@ impl CsvEncoder {
             let c = Cells::new(row, self.zone, self.currency)?;
             let contact_id = c.contact_id.to_string();
             let lead_id = c.lead_id.map(|l| l.to_string()).unwrap_or_default();
-            let record: [&str; 10] = [
+            let record: [&str; 11] = [
                 &c.id,
                 &c.converted_at_text(),
                 &guarded(&c.workspace_id),
@@ -59,6 +59,7 @@ impl CsvEncoder {
                 &guarded(&c.currency),
                 &guarded(&c.converted_by),
                 &guarded(c.custom_data.as_deref().unwrap_or_default()),
+                &c.status,
             ];
             writer.write_record(record).map_err(failed)?;
         }

@@ -105,7 +105,7 @@ fn write_workbook(
             None => return Err(AppError::Internal("the export was abandoned".into())),
         }
     }
-    let last_col = COLUMNS.len() as u16; // the offset column follows the ten shared ones
+    let last_col = COLUMNS.len() as u16; // the offset column follows the eleven shared ones
     sheet
         .autofilter(0, 0, written as u32, last_col)
         .map_err(xlsx)?;
@@ -152,7 +152,7 @@ fn write_header(sheet: &mut Worksheet, formats: &Formats, zone: Tz) -> Result<()
     sheet.set_name("conversions")?;
     sheet.set_freeze_panes(1, 0)?;
     for (col, width) in [
-        38.0, 22.0, 18.0, 12.0, 12.0, 16.0, 16.0, 9.0, 20.0, 50.0, 10.0,
+        38.0, 22.0, 18.0, 12.0, 12.0, 16.0, 16.0, 9.0, 20.0, 50.0, 10.0, 10.0,
     ]
     .into_iter()
     .enumerate()
@@ -200,7 +200,8 @@ fn write_row(
     if let Some(custom) = &c.custom_data {
         sheet.write_string(row, 9, custom)?;
     }
-    sheet.write_string(row, 10, c.converted_at.format("%:z").to_string())?;
+    sheet.write_string(row, 10, &c.status)?;
+    sheet.write_string(row, 11, c.converted_at.format("%:z").to_string())?;
     Ok(())
 }
 
