@@ -6,6 +6,7 @@ use crate::graphql::loaders::{Loaders, WorkspaceKey};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
 use crate::service::conversion::{ConversionFilter, Cursor};
+use crate::service::feed_cursor::FeedCursor;
 use crate::service::shared::SeenContact;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
@@ -132,6 +133,8 @@ impl Conversion {
 
 /// One event on the live feed: a stored conversion and its contact right after the commit.
 pub struct ConversionEvent {
+    /// The event's position in the feed (`feed_events.id`).
+    pub sequence: i64,
     pub conversion: conversion::Model,
     pub contact: SeenContact,
 }
@@ -139,6 +142,16 @@ pub struct ConversionEvent {
 /// One event on the live feed: a stored conversion and its contact right after the commit.
 #[Object]
 impl ConversionEvent {
+    /// This event's place in the feed, opaque: `conversionFeed(after: cursor)` resumes right
+    /// after it, on any node, while the event is within the server's feed retention (7 days
+    /// by default).
+    async fn cursor(&self) -> String {
+        FeedCursor {
+            sequence: self.sequence,
+        }
+        .encode()
+    }
+
     /// The conversion just logged.
     async fn conversion(&self) -> Conversion {
         Conversion(self.conversion.clone())
