@@ -151,6 +151,8 @@ impl Services {
             .add(filter.condition());
         let mut rows = feed_event::Entity::find()
             .join(JoinType::InnerJoin, feed_event::Relation::Conversion.def())
+            // The range alone lets the database start its scan of ids at `after`.
+            .filter(feed_event::Column::Id.gte(after))
             .filter(
                 Condition::any()
                     .add(feed_event::Column::Id.eq(after))

@@ -50,7 +50,7 @@ impl fmt::Display for FeedRetention {
         let seconds = self.0.as_secs();
         let (count, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute")]
             .into_iter()
-            .find(|(size, _)| seconds % size == 0)
+            .find(|(size, _)| seconds.is_multiple_of(*size))
             .map_or((seconds, "second"), |(size, unit)| (seconds / size, unit));
         let plural = if count == 1 { "" } else { "s" };
         write!(f, "{count} {unit}{plural}")
