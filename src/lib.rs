@@ -253,10 +253,13 @@ async fn retention_sweeps(services: Services, days: u32) {
     }
 }
 
-/// Deletes feed events past `--feed-retention-seconds`, now and then every tenth of it (at
-/// most hourly). Every node may run it: a row deleted twice is deleted once.
+/// Deletes feed events past `--feed-retention-seconds` every tenth of it (at most hourly),
+/// the first time one such period after start: a node at rest runs no statement but the
+/// pump's, and a sweep put off only keeps rows longer (their cursors are refused by age
+/// anyway). Every node may run it: a row deleted twice is deleted once.
 async fn feed_sweeps(services: Services) {
-    let mut every = tokio::time::interval(services.feed_retention().sweep_every());
+    let period = services.feed_retention().sweep_every();
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
