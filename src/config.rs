@@ -123,6 +123,18 @@ pub struct Config {
     )]
     pub feed_buffer: usize,
 
+    /// How long feed events stay replayable by `conversionFeed(after:)`, in seconds (default
+    /// 7 days). Older events are deleted from `feed_events` (swept every tenth of this, at
+    /// most hourly, by every node), and a cursor at one is refused with `CURSOR_EXPIRED`.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVIO_FEED_RETENTION_SECONDS",
+        default_value_t = 604_800,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub feed_retention_seconds: u64,
+
     /// Requests each workspace may make per clock hour (plan §5.1), unless its own
     /// `rate_limit_per_hour` says otherwise. 0 disables rate limiting. The admin key is never
     /// limited.
@@ -443,6 +455,8 @@ impl std::fmt::Debug for Config {
             )
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("currency", &self.currency)
+            .field("feed_buffer", &self.feed_buffer)
+            .field("feed_retention_seconds", &self.feed_retention_seconds)
             .field("rate_limit_per_hour", &self.rate_limit_per_hour)
             .field(
                 "personal_data_retention_days",

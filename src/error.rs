@@ -45,6 +45,15 @@ pub enum AppError {
     /// `field` is the input that carried some. Nothing was written.
     #[error("the contact's personal data was erased; it takes no new free-form data")]
     Erased { field: String },
+    /// A feed cursor (`field`) whose event is past the feed's retention, so the events after
+    /// it can no longer all be replayed; `retention` says how long events are kept. Distinct
+    /// from `BAD_USER_INPUT`: the cursor was a good one, and the client's way on differs
+    /// (re-read with the conversions query, then subscribe afresh).
+    #[error(
+        "the cursor's event is older than the feed keeps events ({retention}); re-read what you \
+         missed with the conversions query, then subscribe without it"
+    )]
+    CursorExpired { field: String, retention: String },
     /// An idempotency key reused with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyConflict,
@@ -122,6 +131,7 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::Erased { .. } => "ERASED",
+            Self::CursorExpired { .. } => "CURSOR_EXPIRED",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::RateLimited { .. } | Self::AuthThrottled { .. } => "RATE_LIMITED",
             Self::Undecryptable(_) => "UNDECRYPTABLE",
@@ -142,6 +152,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Erased { .. } => StatusCode::CONFLICT,
+            Self::CursorExpired { .. } => StatusCode::GONE,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -152,7 +163,7 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Malformed { field, .. } | Self::Invalid { field, .. } => field.as_deref(),
-            Self::Erased { field } => Some(field),
+            Self::Erased { field } | Self::CursorExpired { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -399,6 +410,14 @@ mod tests {
                 },
                 "ERASED",
                 409,
+            ),
+            (
+                AppError::CursorExpired {
+                    field: "after".into(),
+                    retention: "7 days".into(),
+                },
+                "CURSOR_EXPIRED",
+                410,
             ),
             (AppError::IdempotencyConflict, "IDEMPOTENCY_CONFLICT", 422),
             (

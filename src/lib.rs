@@ -27,6 +27,7 @@ use crate::domain::Currency;
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use crate::service::Services;
+use crate::service::feed_retention::FeedRetention;
 use migration::{DbErr, Migrator, MigratorTrait};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -145,6 +146,7 @@ pub async fn build(config: Config) -> AppResult<Server> {
     }
     let (services, generated_admin_key) = prepared?;
     feed::start(services.clone(), &config.database_url).await?;
+    tokio::spawn(feed_sweeps(services.clone()));
     if config.personal_data_retention_days > 0 {
         tokio::spawn(retention_sweeps(
             services.clone(),
@@ -230,6 +232,7 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         xlsx_max_rows: config.export_xlsx_max_rows,
         page_size: config.export_page_size,
     })
+    .with_feed_retention(FeedRetention::from_seconds(config.feed_retention_seconds))
     .with_audit_anchor(&config.audit_anchor)?;
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
@@ -246,6 +249,24 @@ async fn retention_sweeps(services: Services, days: u32) {
             Ok(0) => {}
             Ok(n) => tracing::info!(contacts = n, "retention: personal data erased"),
             Err(err) => tracing::warn!(error = %err, "retention sweep failed; retrying next hour"),
+        }
+    }
+}
+
+/// Deletes feed events past `--feed-retention-seconds` every tenth of it (at most hourly),
+/// the first time one such period after start: a node at rest runs no statement but the
+/// pump's, and a sweep put off only keeps rows longer (their cursors are refused by age
+/// anyway). Every node may run it: a row deleted twice is deleted once.
+async fn feed_sweeps(services: Services) {
+    let period = services.feed_retention().sweep_every();
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match services.sweep_feed_events().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(events = n, "feed retention: old events deleted"),
+            Err(err) => tracing::warn!(error = %err, "feed retention sweep failed; retrying"),
         }
     }
 }

@@ -194,13 +194,22 @@ impl Services {
         after: i64,
         limit: u64,
     ) -> AppResult<Vec<ConversionEvent>> {
-        let conn = self.db.conn();
         let rows = feed_event::Entity::find()
             .filter(feed_event::Column::Id.gt(after))
             .order_by_asc(feed_event::Column::Id)
             .limit(limit)
-            .all(conn)
+            .all(self.db.conn())
             .await?;
+        self.events_of(rows).await
+    }
+
+    /// The events of these `feed_events` rows, in their order, assembled as
+    /// [`Services::feed_events_after`] describes. Three queries at most, however many rows.
+    pub(super) async fn events_of(
+        &self,
+        rows: Vec<feed_event::Model>,
+    ) -> AppResult<Vec<ConversionEvent>> {
+        let conn = self.db.conn();
         if rows.is_empty() {
             return Ok(Vec::new());
         }

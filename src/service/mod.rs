@@ -12,6 +12,9 @@ pub mod contact_list;
 pub mod conversion;
 pub mod export;
 pub mod feed;
+pub mod feed_cursor;
+pub mod feed_replay;
+pub mod feed_retention;
 pub(crate) mod id_allocator;
 mod idempotency;
 mod ingest;
@@ -39,6 +42,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::DbBackend;
 use std::sync::Arc;
 use tokio::sync::Notify;
+
+/// Replay pages read at once on a node, whatever the number of resumed subscribers.
+const REPLAY_READERS: usize = 2;
 
 /// Everything a request needs, injected once at start.
 #[derive(Clone)]
@@ -76,6 +82,11 @@ pub struct Services {
     credentials_revoked: Arc<tokio::sync::watch::Sender<u64>>,
     /// Row limit of .xlsx exports and rows read per export query.
     export_limits: export::ExportLimits,
+    /// How long feed events stay replayable (`feed_retention`).
+    feed_retention: feed_retention::FeedRetention,
+    /// Turns at reading replay pages: resumed subscribers share a few pooled connections, so
+    /// a crowd of them replaying never starves writers and live reads.
+    replay_turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Services {
@@ -118,7 +129,15 @@ impl Services {
             keyring: Keyring::default(),
             credentials_revoked: Arc::new(tokio::sync::watch::Sender::new(0)),
             export_limits: export::ExportLimits::default(),
+            feed_retention: feed_retention::FeedRetention::DEFAULT,
+            replay_turns: Arc::new(tokio::sync::Semaphore::new(REPLAY_READERS)),
         }
+    }
+
+    /// A turn at reading a replay page, held while it reads.
+    pub(crate) async fn replay_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed; without a turn the read would still be correct.
+        self.replay_turns.acquire().await.ok()
     }
 
     /// Maintains daily rollups in these zones (already built: see `rollup::sync_zones`).

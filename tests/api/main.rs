@@ -18,6 +18,7 @@ mod dos;
 mod encryption;
 mod exact_input;
 mod export;
+mod feed_resume;
 mod feed_sharing;
 mod feed_state;
 mod graphql;

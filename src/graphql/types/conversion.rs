@@ -7,6 +7,7 @@ use crate::graphql::loaders::{AdjustmentsOf, Loaders, WorkspaceKey};
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{caller, services};
 use crate::service::conversion::{ConversionFilter, Cursor};
+use crate::service::feed_cursor::FeedCursor;
 use crate::service::shared::SeenContact;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
@@ -155,6 +156,8 @@ impl Conversion {
 /// right after the commit.
 pub struct ConversionEvent {
     pub kind: EventKind,
+    /// The event's position in the feed (`feed_events.id`).
+    pub sequence: i64,
     pub conversion: conversion::Model,
     pub adjustment: Option<conversion_adjustment::Model>,
     pub contact: SeenContact,
@@ -167,6 +170,16 @@ impl ConversionEvent {
     /// What happened: `LOGGED`, `ADJUSTED` (restated) or `RETRACTED`.
     async fn kind(&self) -> EventKind {
         self.kind
+    }
+
+    /// This event's place in the feed, opaque: `conversionFeed(after: cursor)` resumes right
+    /// after it, on any node, while the event is within the server's feed retention (7 days
+    /// by default).
+    async fn cursor(&self) -> String {
+        FeedCursor {
+            sequence: self.sequence,
+        }
+        .encode()
     }
 
     /// The conversion: as logged, or as the adjustment left it.

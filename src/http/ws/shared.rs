@@ -16,7 +16,8 @@
 //! receives counts as one delivery, and a member whose connection falls more than the feed
 //! buffer behind gets the same lag notice an execution of its own would have sent, then the
 //! events it can still receive. Operations the sharing does not cover (documents with
-//! fragments or directives at the root, queries, mutations) run on their own as before.
+//! fragments or directives at the root, queries, mutations, and feeds resumed after a cursor,
+//! whose replay starts at each subscriber's own point) run on their own as before.
 
 use super::operations::{Reply, replies};
 use super::protocol::response_payload;
@@ -24,8 +25,8 @@ use crate::auth::Principal;
 use crate::events::EventBus;
 use crate::graphql::{ConvioSchema, Delivery, FeedTap, fell_behind};
 use crate::observability::Metrics;
-use async_graphql::parser::types::Selection;
-use async_graphql::{PathSegment, Pos, Request, Response};
+use async_graphql::parser::{self, types::Selection};
+use async_graphql::{PathSegment, Pos, Request, Response, Value, Variables};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +37,8 @@ use tokio::task::AbortHandle;
 
 /// The subscription field served by shared executions.
 const FIELD: &str = "conversionFeed";
+/// Its argument that resumes after a cursor: subscriptions giving one run on their own.
+const AFTER: &str = "after";
 
 /// The shared executions of this node, by what their subscribers have in common.
 #[derive(Clone)]
@@ -253,6 +256,7 @@ impl ShareKey {
 /// names (or its only one); `None` for anything else, which runs unshared.
 fn shared_field(request: &mut Request) -> Option<Field> {
     let wanted = request.operation_name.clone();
+    let variables = request.variables.clone();
     let document = request.parsed_query().ok()?;
     let mut operations = document.operations.iter().filter(|(name, _)| {
         wanted
@@ -269,10 +273,24 @@ fn shared_field(request: &mut Request) -> Option<Field> {
     let Selection::Field(field) = &selection.node else {
         return None;
     };
-    let plain = field.node.name.node == FIELD && field.node.directives.is_empty();
+    let plain = field.node.name.node == FIELD
+        && field.node.directives.is_empty()
+        && !resumes(&field.node, &variables);
     plain.then(|| Field {
         pos: field.pos,
         key: field.node.response_key().node.to_string(),
+    })
+}
+
+/// Whether the feed `field` resumes after a cursor (an `after` that is not null): each such
+/// subscriber replays from its own point, which a shared execution already past it could not
+/// give one that joins later.
+fn resumes(field: &parser::types::Field, variables: &Variables) -> bool {
+    field.get_argument(AFTER).is_some_and(|after| {
+        let value = after.node.clone().into_const_with(|name| {
+            Ok::<_, ()>(variables.get(&name).cloned().unwrap_or(Value::Null))
+        });
+        value.is_ok_and(|v| v != Value::Null)
     })
 }
 
