@@ -11,6 +11,7 @@ mod numbers;
 mod paging;
 mod period;
 mod status;
+mod webhook;
 
 pub use amount::Amount;
 pub use calendar::{
@@ -26,3 +27,4 @@ pub use numbers::{inexact_number_in_graphql, inexact_number_in_json};
 pub use paging::page_size;
 pub use period::{DateRange, happened_by, instant, parse_instant};
 pub use status::{ConversionStatus, FunnelStage, Permission, TrackingAction};
+pub use webhook::{EndpointUrl, EventType, MAX_URL_LEN};

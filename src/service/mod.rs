@@ -25,6 +25,7 @@ pub(crate) mod sets;
 pub mod shared;
 pub mod stats;
 mod tracking;
+pub mod webhooks;
 pub mod workspace;
 
 use crate::auth::{KeyHasher, TokenKeys};
@@ -75,6 +76,8 @@ pub struct Services {
     credentials_revoked: Arc<tokio::sync::watch::Sender<u64>>,
     /// Row limit of .xlsx exports and rows read per export query.
     export_limits: export::ExportLimits,
+    /// Outgoing webhooks: settings, client, and the delivery worker's bell.
+    webhooks: Arc<webhooks::Webhooks>,
 }
 
 impl Services {
@@ -117,6 +120,7 @@ impl Services {
             keyring: Keyring::default(),
             credentials_revoked: Arc::new(tokio::sync::watch::Sender::new(0)),
             export_limits: export::ExportLimits::default(),
+            webhooks: webhooks::Webhooks::new(webhooks::Settings::default()),
         }
     }
 
