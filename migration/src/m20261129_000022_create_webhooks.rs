@@ -24,7 +24,9 @@ impl MigrationTrait for Migration {
                     // Sealed with the encryption keys when configured, else `whsec_…`.
                     .col(text(WebhookEndpoints::Secret))
                     .col(timestamp_with_time_zone(WebhookEndpoints::CreatedAt))
-                    .col(timestamp_with_time_zone_null(WebhookEndpoints::FailingSince))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookEndpoints::FailingSince,
+                    ))
                     .col(timestamp_with_time_zone_null(WebhookEndpoints::DisabledAt))
                     .col(text_null(WebhookEndpoints::Notice))
                     .to_owned(),
@@ -55,8 +57,12 @@ impl MigrationTrait for Migration {
                     .col(integer(WebhookDeliveries::Attempts))
                     .col(timestamp_with_time_zone(WebhookDeliveries::NextAttemptAt))
                     // A node's claim on the delivery while it attempts it.
-                    .col(timestamp_with_time_zone_null(WebhookDeliveries::LockedUntil))
-                    .col(timestamp_with_time_zone_null(WebhookDeliveries::LastAttemptAt))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookDeliveries::LockedUntil,
+                    ))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookDeliveries::LastAttemptAt,
+                    ))
                     .col(integer_null(WebhookDeliveries::LastStatusCode))
                     .col(text_null(WebhookDeliveries::LastError))
                     .col(text_null(WebhookDeliveries::LastResponse))

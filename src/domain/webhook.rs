@@ -57,7 +57,10 @@ impl EventType {
     /// A non-empty list of wire names, duplicates dropped, in the canonical order.
     pub fn parse_list(field: &str, raw: &[String]) -> Result<Vec<Self>, AppError> {
         if raw.is_empty() {
-            return Err(AppError::invalid(field, "must name at least one event type"));
+            return Err(AppError::invalid(
+                field,
+                "must name at least one event type",
+            ));
         }
         let mut types = raw
             .iter()
@@ -143,10 +146,17 @@ mod tests {
     fn event_types_round_trip_through_their_mask() {
         let types = EventType::parse_list(
             "event_types",
-            &["contact.updated".into(), "conversion.logged".into(), "contact.updated".into()],
+            &[
+                "contact.updated".into(),
+                "conversion.logged".into(),
+                "contact.updated".into(),
+            ],
         )
         .unwrap();
-        assert_eq!(types, [EventType::ConversionLogged, EventType::ContactUpdated]);
+        assert_eq!(
+            types,
+            [EventType::ConversionLogged, EventType::ContactUpdated]
+        );
         assert_eq!(EventType::from_mask(EventType::mask(&types)), types);
         assert!(EventType::parse_list("event_types", &[]).is_err());
         let err = EventType::parse_list("event_types", &["conversion.deleted".into()]).unwrap_err();

@@ -24,12 +24,12 @@ pub type ConvioSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
 
 /// Read conversions, contacts, leads, workspaces, analytics and webhook endpoints.
 #[derive(async_graphql::MergedObject, Default)]
-#[graphql(name = "QueryRoot")]
+#[graphql(name = "Query")]
 pub struct Query(query::QueryRoot, webhooks::WebhookQuery);
 
 /// Log conversions, update contacts, register workspaces and webhook endpoints.
 #[derive(async_graphql::MergedObject, Default)]
-#[graphql(name = "MutationRoot")]
+#[graphql(name = "Mutation")]
 pub struct Mutation(mutation::MutationRoot, webhooks::WebhookMutation);
 
 /// The schema without data: for SDL export and as the base of `build`.

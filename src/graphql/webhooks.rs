@@ -26,6 +26,7 @@ pub struct WebhookEndpoint(webhook_endpoint::Model);
 /// A URL that receives signed events (Standard Webhooks) of the types it subscribed to.
 #[Object]
 impl WebhookEndpoint {
+    /// The endpoint's id (a UUID).
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -35,6 +36,7 @@ impl WebhookEndpoint {
         self.0.workspace_id.clone().map(ID)
     }
 
+    /// Where deliveries are POSTed: an `http` or `https` URL.
     async fn url(&self) -> &str {
         &self.0.url
     }
@@ -47,6 +49,7 @@ impl WebhookEndpoint {
             .collect()
     }
 
+    /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -70,6 +73,7 @@ impl WebhookEndpoint {
 /// A new endpoint and its signing secret, shown this once.
 #[derive(SimpleObject)]
 pub struct CreatedWebhookEndpoint {
+    /// The endpoint registered.
     endpoint: WebhookEndpoint,
     /// `whsec_` + base64: verify each delivery's `webhook-signature` with it. Shown once.
     secret: String,
@@ -81,10 +85,12 @@ pub struct WebhookDelivery(webhook_delivery::Model);
 /// One delivery of one event to one endpoint, with its latest attempt.
 #[Object]
 impl WebhookDelivery {
+    /// The delivery's id, increasing in the order deliveries were written.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
+    /// The endpoint it goes to.
     async fn endpoint_id(&self) -> ID {
         ID(self.0.endpoint_id.to_string())
     }
@@ -94,6 +100,7 @@ impl WebhookDelivery {
         &self.0.message_id
     }
 
+    /// The event's type, e.g. `conversion.logged`.
     async fn event_type(&self) -> &str {
         &self.0.event_type
     }
@@ -103,6 +110,7 @@ impl WebhookDelivery {
         &self.0.status
     }
 
+    /// Attempts made so far.
     async fn attempts(&self) -> i32 {
         self.0.attempts
     }
@@ -112,6 +120,7 @@ impl WebhookDelivery {
         (self.0.status == PENDING).then_some(self.0.next_attempt_at)
     }
 
+    /// When it was last attempted; null before the first attempt.
     async fn last_attempt_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_attempt_at
     }
@@ -138,6 +147,7 @@ impl WebhookDelivery {
             .map_err(|_| AppError::Internal("a stored webhook body is not JSON".into()).into())
     }
 
+    /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -183,11 +193,14 @@ impl WebhookQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The endpoint's id.")] endpoint_id: ID,
-        #[graphql(desc = "Page forwards: this many items (0 to 200). Without `first` and \
-                          `last`: 50.")]
+        #[graphql(
+            desc = "Page forwards: this many items (0 to 200). Without `first` and \
+                          `last`: 50."
+        )]
         first: Option<i32>,
-        #[graphql(desc = "Page forwards from this cursor (`pageInfo.endCursor`).")]
-        after: Option<String>,
+        #[graphql(desc = "Page forwards from this cursor (`pageInfo.endCursor`).")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Page backwards: this many items (0 to 200). Not with `first`.")]
         last: Option<i32>,
         #[graphql(desc = "Page backwards from this cursor (`pageInfo.startCursor`).")]
@@ -200,8 +213,11 @@ impl WebhookQuery {
             last,
             before,
         };
-        let window =
-            paging.window(WEBHOOK_DELIVERIES, |t| t.parse::<i64>().ok(), i64::to_string)?;
+        let window = paging.window(
+            WEBHOOK_DELIVERIES,
+            |t| t.parse::<i64>().ok(),
+            i64::to_string,
+        )?;
         let page = services(ctx)?
             .webhook_deliveries(caller(ctx)?, endpoint, &window)
             .await?;

@@ -19,12 +19,18 @@ use std::time::Duration;
 
 /// Millisecond schedules, and 127.0.0.1 allowed (the receiver lives there).
 const FAST: [&str; 12] = [
-    "--webhook-allow-private-targets", "true",
-    "--webhook-retry-base-ms", "20",
-    "--webhook-retry-max-delay-ms", "100",
-    "--webhook-poll-ms", "50",
-    "--webhook-timeout-ms", "2000",
-    "--webhook-connect-timeout-ms", "500",
+    "--webhook-allow-private-targets",
+    "true",
+    "--webhook-retry-base-ms",
+    "20",
+    "--webhook-retry-max-delay-ms",
+    "100",
+    "--webhook-poll-ms",
+    "50",
+    "--webhook-timeout-ms",
+    "2000",
+    "--webhook-connect-timeout-ms",
+    "500",
 ];
 
 /// One request the receiver got.
@@ -85,8 +91,8 @@ async fn receiver_on(port: u16) -> Receiver {
                 signature: header("webhook-signature"),
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
-            let code = axum::http::StatusCode::from_u16(answer.load(Ordering::SeqCst))
-                .expect("a status");
+            let code =
+                axum::http::StatusCode::from_u16(answer.load(Ordering::SeqCst)).expect("a status");
             (code, "ok")
         }
     });
@@ -157,8 +163,10 @@ async fn fixture_with(flags: &[&str]) -> Fixture {
     let crm = app.workspace("crm").await;
     let other = app.workspace("other").await;
     let leads = app.workspace("lead_gen").await;
-    app.contact_received_by(&leads, 1001, "Jane Roe", "crm").await;
-    app.contact_received_by(&leads, 2001, "John Doe", "other").await;
+    app.contact_received_by(&leads, 1001, "Jane Roe", "crm")
+        .await;
+    app.contact_received_by(&leads, 2001, "John Doe", "other")
+        .await;
     Fixture { app, crm, other }
 }
 
@@ -168,7 +176,11 @@ async fn fixture() -> Fixture {
 
 async fn register(app: &TestApp, creds: &Creds, url: &str, types: &[&str]) -> Value {
     let response = app
-        .post_json("/webhooks/endpoints", creds, &json!({ "url": url, "event_types": types }))
+        .post_json(
+            "/webhooks/endpoints",
+            creds,
+            &json!({ "url": url, "event_types": types }),
+        )
         .await;
     expect_json(response, 201).await
 }
@@ -183,7 +195,10 @@ async fn sale(app: &TestApp, creds: &Creds, contact_id: i64, value: &str) -> Val
 }
 
 async fn deliveries(app: &TestApp, creds: &Creds, endpoint: &Value) -> Vec<Value> {
-    let path = format!("/webhooks/endpoints/{}/deliveries", endpoint["id"].as_str().expect("id"));
+    let path = format!(
+        "/webhooks/endpoints/{}/deliveries",
+        endpoint["id"].as_str().expect("id")
+    );
     let page = expect_json(app.get(&path, creds).await, 200).await;
     page["deliveries"].as_array().expect("a list").clone()
 }
@@ -201,7 +216,10 @@ async fn wait_delivery(
         if let Some(d) = log.first().filter(|d| done(d)) {
             return d.clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "delivery log: {log:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivery log: {log:?}"
+        );
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
 }
@@ -218,19 +236,31 @@ async fn a_logged_conversion_arrives_signed_and_shaped_as_the_rest_view() {
     let logged = sale(&app, &crm, 1001, "12500.00").await;
     let got = hook.wait_for(1).await;
     let delivery = &got[0];
-    assert!(verify(&secret, delivery), "signature must verify: {delivery:?}");
+    assert!(
+        verify(&secret, delivery),
+        "signature must verify: {delivery:?}"
+    );
     assert!(delivery.id.starts_with("msg_"));
     let body = delivery.json();
     assert_eq!(body["type"], "conversion.logged");
     assert!(body["timestamp"].is_string());
     // `data` is the conversion as `GET /conversions/{id}` shows it.
     let id = logged["id"].as_str().expect("an id");
-    let shown = crate::helpers::expect_exact(app.get(&format!("/conversions/{id}"), &crm).await, 200).await;
+    let shown =
+        crate::helpers::expect_exact(app.get(&format!("/conversions/{id}"), &crm).await, 200).await;
     let data = crate::helpers::exact(&delivery.body)["data"].clone();
     for (key, value) in data.as_object().expect("an object") {
         assert_eq!(&shown[key], value, "data.{key}");
     }
-    for key in ["id", "contact_id", "workspace_id", "conversion_type", "conversion_value", "converted_at", "custom_data"] {
+    for key in [
+        "id",
+        "contact_id",
+        "workspace_id",
+        "conversion_type",
+        "conversion_value",
+        "converted_at",
+        "custom_data",
+    ] {
         assert!(data.get(key).is_some(), "data.{key} missing");
     }
     assert_eq!(data["custom_data"]["deal"], "9001");
@@ -255,7 +285,11 @@ async fn a_contact_update_is_delivered_to_the_workspace_that_made_it() {
     let secret = endpoint["secret"].as_str().expect("a secret").to_owned();
     sale(&app, &crm, 1001, "10").await; // not subscribed: nothing sent
     let response = app
-        .patch_json("/contacts/1001/conversion", &crm, &json!({ "conversion_status": "qualified" }))
+        .patch_json(
+            "/contacts/1001/conversion",
+            &crm,
+            &json!({ "conversion_status": "qualified" }),
+        )
         .await;
     expect_json(response, 200).await;
     let got = hook.wait_for(1).await;
@@ -292,7 +326,9 @@ async fn deliveries_are_retried_until_the_receiver_comes_back() {
 async fn a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_redelivered() {
     let mut flags = FAST.to_vec();
     flags.extend(["--webhook-retry-for-ms", "300"]);
-    let Fixture { app, crm, other, .. } = fixture_with(&flags).await;
+    let Fixture {
+        app, crm, other, ..
+    } = fixture_with(&flags).await;
     let hook = receiver().await;
     hook.status.store(500, Ordering::SeqCst);
     let endpoint = register(&app, &crm, &hook.url, &["conversion.logged"]).await;
@@ -303,7 +339,11 @@ async fn a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_redelivered()
     assert_eq!(dead["last_response"], "ok");
     let attempts = hook.received().len();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(hook.received().len(), attempts, "a dead delivery is not retried");
+    assert_eq!(
+        hook.received().len(),
+        attempts,
+        "a dead delivery is not retried"
+    );
 
     // Another workspace cannot redeliver it.
     let path = format!("/webhooks/deliveries/{}/redeliver", dead["id"]);
@@ -315,8 +355,14 @@ async fn a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_redelivered()
     assert_eq!(queued["status"], "pending");
     let done = wait_delivery(&app, &crm, &endpoint, |d| d["status"] == "delivered").await;
     let got = hook.received();
-    assert_eq!(got.last().expect("one").id, done["message_id"].as_str().expect("id"));
-    assert!(got.iter().all(|r| r.id == got[0].id), "the same webhook-id on every attempt");
+    assert_eq!(
+        got.last().expect("one").id,
+        done["message_id"].as_str().expect("id")
+    );
+    assert!(
+        got.iter().all(|r| r.id == got[0].id),
+        "the same webhook-id on every attempt"
+    );
 }
 
 async fn each_workspace_receives_only_its_own_events_and_the_admin_all() {
@@ -333,7 +379,9 @@ async fn each_workspace_receives_only_its_own_events_and_the_admin_all() {
     let crm_got = crm_hook.wait_for(1).await;
     let other_got = other_hook.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let ids = |got: &[Received]| -> Vec<Value> { got.iter().map(|r| r.json()["data"]["id"].clone()).collect() };
+    let ids = |got: &[Received]| -> Vec<Value> {
+        got.iter().map(|r| r.json()["data"]["id"].clone()).collect()
+    };
     assert_eq!(ids(&crm_hook.received()), vec![a["id"].clone()]);
     assert_eq!(ids(&other_hook.received()), vec![b["id"].clone()]);
     assert_eq!(admin_hook.received().len(), 2);
@@ -343,10 +391,16 @@ async fn each_workspace_receives_only_its_own_events_and_the_admin_all() {
     let listed = expect_json(app.get("/webhooks/endpoints", &other).await, 200).await;
     assert_eq!(listed["endpoints"].as_array().expect("list").len(), 1);
     let crm_id = crm_endpoint["id"].as_str().expect("id");
-    let log = app.get(&format!("/webhooks/endpoints/{crm_id}/deliveries"), &other).await;
+    let log = app
+        .get(&format!("/webhooks/endpoints/{crm_id}/deliveries"), &other)
+        .await;
     assert_problem(log, 404, "NOT_FOUND", None).await;
     let delete = app
-        .rest(reqwest::Method::DELETE, &format!("/webhooks/endpoints/{crm_id}"), &other)
+        .rest(
+            reqwest::Method::DELETE,
+            &format!("/webhooks/endpoints/{crm_id}"),
+            &other,
+        )
         .send()
         .await
         .expect("DELETE sent");
@@ -355,19 +409,34 @@ async fn each_workspace_receives_only_its_own_events_and_the_admin_all() {
     let all = expect_json(app.get("/webhooks/endpoints", &app.admin).await, 200).await;
     assert_eq!(all["endpoints"].as_array().expect("list").len(), 3);
     let delete = app
-        .rest(reqwest::Method::DELETE, &format!("/webhooks/endpoints/{crm_id}"), &crm)
+        .rest(
+            reqwest::Method::DELETE,
+            &format!("/webhooks/endpoints/{crm_id}"),
+            &crm,
+        )
         .send()
         .await
         .expect("DELETE sent");
     assert_eq!(delete.status().as_u16(), 204);
-    let audit = expect_json(app.get("/audit?object_type=webhook_endpoint", &app.admin).await, 200).await;
+    let audit = expect_json(
+        app.get("/audit?object_type=webhook_endpoint", &app.admin)
+            .await,
+        200,
+    )
+    .await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .expect("entries")
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    assert_eq!(actions.iter().filter(|a| **a == "webhook_endpoint.created").count(), 3);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "webhook_endpoint.created")
+            .count(),
+        3
+    );
     assert!(actions.contains(&"webhook_endpoint.deleted"));
     assert!(!audit.to_string().contains("whsec_"));
 }
@@ -385,7 +454,11 @@ async fn internal_addresses_are_refused_without_the_operator_flag() {
         "http://100.64.0.1/hook",
     ] {
         let response = app
-            .post_json("/webhooks/endpoints", &crm, &json!({ "url": url, "event_types": ["conversion.logged"] }))
+            .post_json(
+                "/webhooks/endpoints",
+                &crm,
+                &json!({ "url": url, "event_types": ["conversion.logged"] }),
+            )
             .await;
         assert_problem(response, 422, "BAD_USER_INPUT", Some("url")).await;
     }
@@ -396,32 +469,138 @@ async fn internal_addresses_are_refused_without_the_operator_flag() {
 async fn bad_input_is_refused_and_writes_nothing() {
     let Fixture { app, crm, .. } = fixture().await;
     let cases = [
-        (json!({ "url": "http://127.0.0.1:9/x", "event_types": ["conversion.deleted"] }), "event_types"),
-        (json!({ "url": "http://127.0.0.1:9/x", "event_types": [] }), "event_types"),
-        (json!({ "url": "not a url", "event_types": ["conversion.logged"] }), "url"),
-        (json!({ "url": "ftp://127.0.0.1/x", "event_types": ["conversion.logged"] }), "url"),
-        (json!({ "url": "http://u:p@127.0.0.1/x", "event_types": ["conversion.logged"] }), "url"),
+        (
+            json!({ "url": "http://127.0.0.1:9/x", "event_types": ["conversion.deleted"] }),
+            "event_types",
+        ),
+        (
+            json!({ "url": "http://127.0.0.1:9/x", "event_types": [] }),
+            "event_types",
+        ),
+        (
+            json!({ "url": "not a url", "event_types": ["conversion.logged"] }),
+            "url",
+        ),
+        (
+            json!({ "url": "ftp://127.0.0.1/x", "event_types": ["conversion.logged"] }),
+            "url",
+        ),
+        (
+            json!({ "url": "http://u:p@127.0.0.1/x", "event_types": ["conversion.logged"] }),
+            "url",
+        ),
     ];
     for (body, field) in cases {
         let response = app.post_json("/webhooks/endpoints", &crm, &body).await;
         assert_problem(response, 422, "BAD_USER_INPUT", Some(field)).await;
     }
-    let missing = app.post_json("/webhooks/endpoints", &crm, &json!({ "url": "http://127.0.0.1:9/x" })).await;
+    let missing = app
+        .post_json(
+            "/webhooks/endpoints",
+            &crm,
+            &json!({ "url": "http://127.0.0.1:9/x" }),
+        )
+        .await;
     assert_eq!(missing.status().as_u16(), 422);
     let listed = expect_json(app.get("/webhooks/endpoints", &crm).await, 200).await;
     assert_eq!(listed["endpoints"], json!([]));
-    let audit = expect_json(app.get("/audit?object_type=webhook_endpoint", &app.admin).await, 200).await;
+    let audit = expect_json(
+        app.get("/audit?object_type=webhook_endpoint", &app.admin)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(audit["entries"], json!([]));
     // A read-only key may look but not register.
     let key = app.register_workspace("dashboard", &["read"]).await;
     let reader = Creds::headers("dashboard", &key);
     let response = app
-        .post_json("/webhooks/endpoints", &reader, &json!({ "url": "http://127.0.0.1:9/x", "event_types": ["conversion.logged"] }))
+        .post_json(
+            "/webhooks/endpoints",
+            &reader,
+            &json!({ "url": "http://127.0.0.1:9/x", "event_types": ["conversion.logged"] }),
+        )
         .await;
     assert_problem(response, 403, "FORBIDDEN", None).await;
 }
 
+async fn graphql_mirrors_the_rest_operations() {
+    let Fixture { app, crm, .. } = fixture().await;
+    let hook = receiver().await;
+    let create = "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id workspaceId url eventTypes } } }";
+    let bad = app
+        .graphql(
+            &crm,
+            create,
+            json!({ "input": { "url": hook.url, "eventTypes": ["conversion.deleted"] } }),
+        )
+        .await;
+    crate::helpers::assert_graphql_error(&bad, "BAD_USER_INPUT", Some("eventTypes"));
+    let created = app
+        .graphql_data(
+            &crm,
+            create,
+            json!({ "input": { "url": hook.url, "eventTypes": ["conversion.logged"] } }),
+        )
+        .await;
+    let created = &created["createWebhookEndpoint"];
+    let secret = created["secret"].as_str().expect("a secret").to_owned();
+    let id = created["endpoint"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    assert_eq!(created["endpoint"]["workspaceId"], "crm");
+    sale(&app, &crm, 1001, "10").await;
+    let got = hook.wait_for(1).await;
+    assert!(verify(&secret, &got[0]));
+    let log = "query($id: ID!) { webhookDeliveries(endpointId: $id, first: 10) { totalCount edges { node { id status attempts messageId lastStatusCode payload } } } }";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let node = loop {
+        let data = app.graphql_data(&crm, log, json!({ "id": id })).await;
+        let node = data["webhookDeliveries"]["edges"][0]["node"].clone();
+        if node["status"] == "delivered" {
+            assert_eq!(data["webhookDeliveries"]["totalCount"], 1);
+            break node;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{data}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert_eq!(node["messageId"], got[0].id.as_str());
+    assert_eq!(node["payload"]["type"], "conversion.logged");
+    let redelivered = app
+        .graphql_data(
+            &crm,
+            "mutation($id: ID!) { redeliverWebhook(id: $id) { status } }",
+            json!({ "id": node["id"] }),
+        )
+        .await;
+    assert_eq!(redelivered["redeliverWebhook"]["status"], "pending");
+    hook.wait_for(2).await;
+    let listed = app
+        .graphql_data(&crm, "{ webhookEndpoints { id } }", json!({}))
+        .await;
+    assert_eq!(
+        listed["webhookEndpoints"].as_array().expect("list").len(),
+        1
+    );
+    let deleted = app
+        .graphql_data(
+            &crm,
+            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(deleted["deleteWebhookEndpoint"], id.as_str());
+    let app_without_flag = spawn_app().await;
+    let ws = app_without_flag.workspace("crm").await;
+    let refused = app_without_flag
+        .graphql(&ws, create, json!({ "input": { "url": "http://169.254.169.254/", "eventTypes": ["conversion.logged"] } }))
+        .await;
+    crate::helpers::assert_graphql_error(&refused, "BAD_USER_INPUT", Some("url"));
+}
+
 crate::backend::on_both_backends!(
+    graphql_mirrors_the_rest_operations,
     a_logged_conversion_arrives_signed_and_shaped_as_the_rest_view,
     a_contact_update_is_delivered_to_the_workspace_that_made_it,
     deliveries_are_retried_until_the_receiver_comes_back,
@@ -436,13 +615,18 @@ crate::backend::on_both_backends!(
 #[tokio::test]
 async fn nothing_is_lost_across_a_sigkill() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("convio.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("convio.db").display()
+    );
     let mut command = convio(&url);
     command.args(FAST);
     let mut node = start(command).await;
     let crm = node.app.workspace("crm").await;
     let leads = node.app.workspace("lead_gen").await;
-    node.app.contact_received_by(&leads, 1001, "Jane Roe", "crm").await;
+    node.app
+        .contact_received_by(&leads, 1001, "Jane Roe", "crm")
+        .await;
     let port = receiver().await.port;
     let endpoint_url = format!("http://127.0.0.1:{port}/hook");
     register(&node.app, &crm, &endpoint_url, &["conversion.logged"]).await;
@@ -468,7 +652,12 @@ async fn nothing_is_lost_across_a_sigkill() {
         if got == logged {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "delivered {} of {}", got.len(), logged.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivered {} of {}",
+            got.len(),
+            logged.len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // At least once, and each event under one webhook-id whatever its attempts.

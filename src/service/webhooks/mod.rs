@@ -25,8 +25,7 @@ use crate::domain::{EndpointUrl, Permission};
 use crate::error::{AppError, AppResult};
 use entity::{webhook_delivery, webhook_endpoint};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use signature::Secret;
@@ -168,13 +167,20 @@ impl Services {
     ) -> AppResult<(webhook_endpoint::Model, String)> {
         caller.principal.require(Permission::Update)?;
         let settings = &self.webhooks.settings;
-        target::resolve(&new.url, settings.allow_private_targets, settings.connect_timeout)
-            .await
-            .map_err(|refused| AppError::invalid("url", refused.to_string()))?;
+        target::resolve(
+            &new.url,
+            settings.allow_private_targets,
+            settings.connect_timeout,
+        )
+        .await
+        .map_err(|refused| AppError::invalid("url", refused.to_string()))?;
         let workspace_id = owner(&caller.principal);
         let id = Uuid::new_v4();
         let secret = Secret::generate()?;
-        let stored_secret = match self.keyring.seal(&secret_binding(id), secret.to_text().as_bytes()) {
+        let stored_secret = match self
+            .keyring
+            .seal(&secret_binding(id), secret.to_text().as_bytes())
+        {
             Some(sealed) => sealed.map_err(|e| AppError::Internal(e.to_string()))?,
             None => secret.to_text(),
         };
@@ -258,7 +264,9 @@ impl Services {
             .filter(webhook_delivery::Column::EndpointId.eq(id))
             .exec(&*txn)
             .await?;
-        webhook_endpoint::Entity::delete_by_id(id).exec(&*txn).await?;
+        webhook_endpoint::Entity::delete_by_id(id)
+            .exec(&*txn)
+            .await?;
         txn.commit().await?;
         Ok(())
     }

@@ -35,7 +35,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(connect_timeout: Duration) -> Self {
-        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         // The ring provider supports the default protocol versions: this cannot fail.
         let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -71,7 +72,10 @@ impl Client {
         let mut request = Request::post(path)
             .header(header::HOST, host_header)
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::USER_AGENT, concat!("convio-webhooks/", env!("CARGO_PKG_VERSION")))
+            .header(
+                header::USER_AGENT,
+                concat!("convio-webhooks/", env!("CARGO_PKG_VERSION")),
+            )
             .header(header::CONNECTION, "close");
         for (name, value) in headers {
             request = request.header(*name, value);

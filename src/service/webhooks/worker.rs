@@ -20,9 +20,7 @@ use chrono::{DateTime, Utc};
 use entity::{webhook_delivery, webhook_endpoint};
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -133,9 +131,13 @@ impl Services {
         let secret = self.endpoint_secret(endpoint)?;
         let url = EndpointUrl::from_stored(&endpoint.url).map_err(|_| "the URL is malformed")?;
         let attempt = async {
-            let addrs = target::resolve(&url, settings.allow_private_targets, settings.connect_timeout)
-                .await
-                .map_err(|refused| format!("refused: the URL {refused}"))?;
+            let addrs = target::resolve(
+                &url,
+                settings.allow_private_targets,
+                settings.connect_timeout,
+            )
+            .await
+            .map_err(|refused| format!("refused: the URL {refused}"))?;
             let timestamp = Utc::now().timestamp();
             let headers = [
                 ("webhook-id", delivery.message_id.clone()),
@@ -152,7 +154,12 @@ impl Services {
         };
         tokio::time::timeout(settings.timeout, attempt)
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {} ms", settings.timeout.as_millis())))
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} ms",
+                    settings.timeout.as_millis()
+                ))
+            })
     }
 
     /// Stores the attempt's outcome on the delivery (and the endpoint's failure streak).
@@ -200,7 +207,10 @@ impl Services {
         if succeeded {
             if endpoint.failing_since.is_some() {
                 webhook_endpoint::Entity::update_many()
-                    .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(None::<DateTime<Utc>>))
+                    .col_expr(
+                        webhook_endpoint::Column::FailingSince,
+                        Expr::value(None::<DateTime<Utc>>),
+                    )
                     .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
                     .exec(&*txn)
                     .await?;
@@ -223,7 +233,10 @@ impl Services {
     ) -> AppResult<()> {
         let Some(since) = endpoint.failing_since else {
             webhook_endpoint::Entity::update_many()
-                .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(Some(at)))
+                .col_expr(
+                    webhook_endpoint::Column::FailingSince,
+                    Expr::value(Some(at)),
+                )
                 .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
                 .filter(webhook_endpoint::Column::FailingSince.is_null())
                 .exec(conn)
@@ -260,7 +273,9 @@ impl Services {
 /// the max delay, less a random jitter of up to half of it (so receivers that come back are
 /// not hit by every sender at once).
 fn backoff(settings: &super::Settings, attempts: i32) -> Duration {
-    let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(40);
+    let exponent = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(40);
     let full = settings
         .retry_base
         .saturating_mul(1 << exponent.min(31))
