@@ -20,7 +20,9 @@ use chrono::{DateTime, Utc};
 use entity::{webhook_delivery, webhook_endpoint};
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -29,8 +31,21 @@ const ROUND: usize = 32;
 /// What a lease adds to the attempt's own time limit, for recording its outcome.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
+/// How many poll intervals an idle worker waits when nothing is pending at all: deliveries
+/// this node writes wake it at once, so the wait only bounds how late it takes over what
+/// another node left behind, while an idle server runs almost no statements.
+const IDLE_POLLS: u32 = 60;
+
 /// Runs the worker until the process ends. Every node runs one.
 pub async fn run(services: Services) {
+    // At start, what is pending was left by a node that stopped: take it over at the idle
+    // backstop (or at once when this node writes deliveries), so that a node starting
+    // idle runs no statements for a while.
+    let backstop = services.webhooks.settings.poll.saturating_mul(IDLE_POLLS);
+    tokio::select! {
+        () = services.webhooks.wake.notified() => {}
+        () = tokio::time::sleep(backstop) => {}
+    }
     loop {
         let worked = match services.deliver_due().await {
             Ok(n) => n,
@@ -40,10 +55,10 @@ pub async fn run(services: Services) {
             }
         };
         if worked == 0 {
-            let poll = services.webhooks.settings.poll;
+            let wait = services.idle_wait().await;
             tokio::select! {
                 () = services.webhooks.wake.notified() => {}
-                () = tokio::time::sleep(poll) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }
@@ -72,6 +87,26 @@ impl Services {
         }))
         .await;
         Ok(count)
+    }
+
+    /// How long to wait for the next round: until the next pending delivery is due (at most
+    /// a poll interval), or [`IDLE_POLLS`] intervals when none is pending.
+    async fn idle_wait(&self) -> Duration {
+        let poll = self.webhooks.settings.poll;
+        let next: Option<DateTime<Utc>> = webhook_delivery::Entity::find()
+            .select_only()
+            .column_as(webhook_delivery::Column::NextAttemptAt.min(), "next")
+            .filter(webhook_delivery::Column::Status.eq(PENDING))
+            .into_tuple::<Option<DateTime<Utc>>>()
+            .one(self.db.conn())
+            .await
+            .ok()
+            .flatten()
+            .flatten();
+        match next {
+            None => poll.saturating_mul(IDLE_POLLS),
+            Some(at) => (at - Utc::now()).to_std().unwrap_or_default().min(poll),
+        }
     }
 
     /// Leases the oldest due delivery of each enabled endpoint.
