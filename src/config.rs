@@ -224,6 +224,98 @@ pub struct Config {
     /// Where the audit chain's head is anchored, out of the database's reach.
     #[command(flatten)]
     pub audit_anchor: AuditAnchor,
+
+    /// Outgoing webhooks: where they may go, and how failed deliveries are retried.
+    #[command(flatten)]
+    pub webhooks: Webhooks,
+}
+
+/// Outgoing webhooks (`service::webhooks`): the delivery worker's schedule and limits, and
+/// which addresses endpoints may point at.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Webhooks {
+    /// Allow endpoints on loopback, private (RFC 1918, unique-local), link-local, CGNAT and
+    /// other non-public addresses. Off: such endpoints are refused at registration and at
+    /// every delivery (cloud metadata addresses included), so a workspace cannot make convio
+    /// call into its own network. Turn on only where every workspace is trusted (tests, a
+    /// private installation).
+    #[arg(long = "webhook-allow-private-targets", global = true, env = "CONVIO_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_targets: bool,
+
+    /// First retry delay of a failed delivery, in milliseconds; each further retry waits
+    /// twice as long (up to --webhook-retry-max-delay-ms), with random jitter of up to half.
+    #[arg(
+        long = "webhook-retry-base-ms",
+        global = true,
+        env = "CONVIO_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub retry_base_ms: u64,
+
+    /// Longest wait between two attempts of a delivery, in milliseconds (default 10 hours).
+    #[arg(
+        long = "webhook-retry-max-delay-ms",
+        global = true,
+        env = "CONVIO_WEBHOOK_RETRY_MAX_DELAY_MS",
+        default_value_t = 36_000_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub retry_max_delay_ms: u64,
+
+    /// How long a delivery is retried, in milliseconds from its event (default 24 hours): an
+    /// attempt that fails after this makes it `dead` (the dead-letter state, redelivered only
+    /// by hand).
+    #[arg(
+        long = "webhook-retry-for-ms",
+        global = true,
+        env = "CONVIO_WEBHOOK_RETRY_FOR_MS",
+        default_value_t = 86_400_000
+    )]
+    pub retry_for_ms: u64,
+
+    /// An endpoint whose every attempt failed for this long, in milliseconds (default 5
+    /// days), is disabled with a notice; its pending deliveries become `dead`. Redelivering
+    /// one of them enables it again.
+    #[arg(
+        long = "webhook-disable-after-ms",
+        global = true,
+        env = "CONVIO_WEBHOOK_DISABLE_AFTER_MS",
+        default_value_t = 432_000_000
+    )]
+    pub disable_after_ms: u64,
+
+    /// Time one attempt may take in all (resolving, connecting, sending, reading the
+    /// answer), in milliseconds.
+    #[arg(
+        long = "webhook-timeout-ms",
+        global = true,
+        env = "CONVIO_WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub timeout_ms: u64,
+
+    /// Time to resolve an endpoint's host and connect to it, in milliseconds.
+    #[arg(
+        long = "webhook-connect-timeout-ms",
+        global = true,
+        env = "CONVIO_WEBHOOK_CONNECT_TIMEOUT_MS",
+        default_value_t = 3_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub connect_timeout_ms: u64,
+
+    /// How often the delivery worker looks for due deliveries, in milliseconds; events
+    /// written on this node wake it at once.
+    #[arg(
+        long = "webhook-poll-ms",
+        global = true,
+        env = "CONVIO_WEBHOOK_POLL_MS",
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub poll_ms: u64,
 }
 
 /// The audit anchor (`service::audit`): the audit chain's head, signed with a key the

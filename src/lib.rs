@@ -147,6 +147,7 @@ pub async fn build(config: Config) -> AppResult<Server> {
     let (services, generated_admin_key) = prepared?;
     feed::start(services.clone(), &config.database_url).await?;
     tokio::spawn(feed_sweeps(services.clone()));
+    tokio::spawn(service::webhooks::run(services.clone()));
     if config.personal_data_retention_days > 0 {
         tokio::spawn(retention_sweeps(
             services.clone(),
@@ -233,7 +234,8 @@ async fn prepare(config: &Config, db: Db) -> AppResult<(Services, Option<String>
         page_size: config.export_page_size,
     })
     .with_feed_retention(FeedRetention::from_seconds(config.feed_retention_seconds))
-    .with_audit_anchor(&config.audit_anchor)?;
+    .with_audit_anchor(&config.audit_anchor)?
+    .with_webhooks(service::webhooks::Settings::from(&config.webhooks));
     let generated_admin_key = services.bootstrap_admin_key().await?;
     Ok((services, generated_admin_key))
 }

@@ -17,6 +17,8 @@ pub mod id_allocator;
 pub mod idempotency_key;
 pub mod lead;
 pub mod rollup_zone;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 pub mod wide;
 pub mod workspace;
 pub mod workspace_tracking;
@@ -38,6 +40,8 @@ pub mod prelude {
     pub use crate::idempotency_key::Entity as IdempotencyKey;
     pub use crate::lead::Entity as Lead;
     pub use crate::rollup_zone::Entity as RollupZone;
+    pub use crate::webhook_delivery::Entity as WebhookDelivery;
+    pub use crate::webhook_endpoint::Entity as WebhookEndpoint;
     pub use crate::workspace::Entity as Workspace;
     pub use crate::workspace_tracking::Entity as WorkspaceTracking;
 }

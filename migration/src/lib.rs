@@ -22,6 +22,7 @@ mod m20261125_000017_add_feed_contact_state;
 mod m20261125_000018_create_contact_states;
 mod m20261125_000019_create_audit_anchors;
 mod m20261129_000020_create_conversion_adjustments;
+mod m20261129_000022_create_webhooks;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000018_create_contact_states::Migration),
             Box::new(m20261125_000019_create_audit_anchors::Migration),
             Box::new(m20261129_000020_create_conversion_adjustments::Migration),
+            Box::new(m20261129_000022_create_webhooks::Migration),
         ]
     }
 }

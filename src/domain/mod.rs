@@ -11,6 +11,7 @@ mod numbers;
 mod paging;
 mod period;
 mod status;
+mod webhook;
 
 pub use amount::Amount;
 pub use calendar::{
@@ -28,3 +29,4 @@ pub use period::{DateRange, happened_by, instant, parse_instant};
 pub use status::{
     AdjustmentAction, ConversionState, ConversionStatus, FunnelStage, Permission, TrackingAction,
 };
+pub use webhook::{EndpointUrl, EventType, MAX_URL_LEN};

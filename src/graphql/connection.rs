@@ -25,6 +25,7 @@ pub const CONVERSIONS: &str = "conversions";
 pub const CONTACTS: &str = "contacts";
 pub const LEADS: &str = "leads";
 pub const AUDIT_LOG: &str = "audit";
+pub const WEBHOOK_DELIVERIES: &str = "webhook_deliveries";
 
 /// What `totalCount` counts: the filter of the list it belongs to.
 pub enum CountOf {
@@ -33,6 +34,8 @@ pub enum CountOf {
     AuditEntries(AuditFilter),
     /// The leads of one contact.
     LeadsOf(ContactId),
+    /// The delivery log of one webhook endpoint.
+    WebhookDeliveries(uuid::Uuid),
 }
 
 /// A Relay connection of `N`: one page of a list, and how many items the whole list holds.
@@ -73,6 +76,9 @@ impl<N: OutputType> Counted<N> {
             CountOf::Contacts(f) => services.count_contacts(caller, f).await?,
             CountOf::AuditEntries(f) => services.count_audit_entries(caller, f).await?,
             CountOf::LeadsOf(contact) => services.count_leads_of(caller, *contact).await?,
+            CountOf::WebhookDeliveries(endpoint) => {
+                services.count_webhook_deliveries(caller, *endpoint).await?
+            }
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }

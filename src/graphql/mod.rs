@@ -10,6 +10,7 @@ mod query;
 mod scalars;
 mod subscription;
 mod types;
+mod webhooks;
 
 use crate::auth::Caller;
 use crate::config::Hardening;
@@ -19,14 +20,23 @@ use async_graphql::{Context, Schema, SchemaBuilder};
 pub use loaders::Loaders;
 pub use subscription::{Delivery, FeedTap, fell_behind};
 
-pub type ConvioSchema =
-    Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
+pub type ConvioSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
+
+/// Read conversions, contacts, leads, workspaces, analytics and webhook endpoints.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(query::QueryRoot, webhooks::WebhookQuery);
+
+/// Log conversions, update contacts, register workspaces and webhook endpoints.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(mutation::MutationRoot, webhooks::WebhookMutation);
 
 /// The schema without data: for SDL export and as the base of `build`.
 pub fn schema() -> Builder {
     Schema::build(
-        query::QueryRoot,
-        mutation::MutationRoot,
+        Query::default(),
+        Mutation::default(),
         subscription::SubscriptionRoot,
     )
 }
@@ -43,8 +53,7 @@ pub fn build(services: Services, limits: &Hardening) -> ConvioSchema {
         .finish()
 }
 
-type Builder =
-    SchemaBuilder<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
+type Builder = SchemaBuilder<Query, Mutation, subscription::SubscriptionRoot>;
 
 /// `builder` with the depth, complexity and alias limits, and production's switches.
 fn limited(builder: Builder, limits: &Hardening) -> Builder {

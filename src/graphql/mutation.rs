@@ -336,7 +336,7 @@ impl TryFrom<UpdateWorkspaceInput> for WorkspaceChange {
 }
 
 /// Log conversions, update contacts, register workspaces.
-#[Object(name = "Mutation")]
+#[Object(name = "BaseMutation")]
 impl MutationRoot {
     /// Logs a conversion: stores it, updates the contact and lead, records tracking and audit,
     /// all in one transaction, then publishes it on `conversionFeed`. With an

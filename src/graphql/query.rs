@@ -146,7 +146,7 @@ pub struct AnalyticsFilter {
 }
 
 /// Read conversions, contacts, leads, workspaces and analytics.
-#[Object(name = "Query")]
+#[Object(name = "BaseQuery")]
 impl QueryRoot {
     /// One conversion; null when it does not exist or is not yours.
     async fn conversion(

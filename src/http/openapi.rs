@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         (name = "contacts", description = "Contacts and leads, their status and metadata."),
         (name = "workspaces", description = "Workspaces, their keys and activity."),
         (name = "audit", description = "The tamper-evident audit log (admin only)."),
+        (name = "webhooks", description = "Outgoing webhooks: endpoints, signed deliveries (Standard Webhooks) and their log."),
     )
 )]
 struct Document;

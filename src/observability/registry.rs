@@ -119,6 +119,8 @@ struct Inner {
     ingest_group_size: Histogram,
     contacts_received: Counter,
     rate_limited: Counter,
+    /// By outcome: `delivered`, `pending` (failed, to be retried), `dead`.
+    webhook_attempts: HashMap<&'static str, Counter>,
     pub(super) health: super::health::HealthState,
 }
 
@@ -202,7 +204,15 @@ impl Metrics {
             // Registered now so that both reasons are on /metrics (at 0) before any failure.
             let _ = recorder.register_counter(&key, &METADATA);
         }
+        let webhook_attempts = ["delivered", "pending", "dead"]
+            .into_iter()
+            .map(|outcome| {
+                let key = labelled("convio_webhook_deliveries_total", &[("outcome", outcome)]);
+                (outcome, recorder.register_counter(&key, &METADATA))
+            })
+            .collect();
         let inner = Inner {
+            webhook_attempts,
             http_in_flight: gauge("convio_http_requests_in_flight"),
             db_statements: counter("convio_db_statements_total"),
             db_statement_errors: counter("convio_db_statement_errors_total"),
@@ -415,6 +425,14 @@ impl Metrics {
     /// A request or operation refused by its workspace's hourly limit.
     pub fn rate_limited(&self) {
         self.inner.rate_limited.increment(1);
+    }
+
+    /// A webhook delivery attempt, by what became of the delivery: `delivered`, `pending`
+    /// (failed, to be retried) or `dead`.
+    pub fn webhook_attempt(&self, outcome: &str) {
+        if let Some(counter) = self.inner.webhook_attempts.get(outcome) {
+            counter.increment(1);
+        }
     }
 
     // --- Feed ---------------------------------------------------------------------------------

@@ -98,6 +98,8 @@ pub const SERIES: &[Series] = &[
         "Contacts received by a workspace for the first time (the denominator of conversion rates)."),
     series("convio_rate_limited_total", Counter, &[],
         "Requests and WebSocket operations refused because their workspace used up its hourly limit."),
+    series("convio_webhook_deliveries_total", Counter, &["outcome"],
+        "Webhook delivery attempts, by outcome (delivered; pending: failed, to be retried; dead: failed and given up)."),
     series("convio_auth_failures_total", Counter, &["credential", "transport"],
         "Failed authentication attempts (unknown, revoked or expired credentials), by credential kind and transport."),
     series("convio_auth_throttled_total", Counter, &[],

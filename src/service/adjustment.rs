@@ -13,11 +13,11 @@
 //! conversion, then the workspaces' and rollups' rows, then the audit chain, then the feed.
 
 use super::idempotency::{self, Claim};
-use super::{Services, audit, feed, now, rollup, shared, tracking};
+use super::{Services, audit, feed, now, rollup, shared, tracking, webhooks};
 use crate::auth::Caller;
 use crate::domain::{
     AdjustmentAction, Amount, ContactId, ConversionState, ConversionStatus, ConversionType,
-    IdempotencyKey, Permission, TrackingAction, WorkspaceId,
+    EventType, IdempotencyKey, Permission, TrackingAction, WorkspaceId,
 };
 use crate::error::{AppError, AppResult};
 use entity::{contact, contact_state, conversion, conversion_adjustment, wide};
@@ -362,8 +362,26 @@ impl Services {
             )?],
         )
         .await?;
+        // Last, as every write takes the outbox. The history holds this adjustment already.
+        let history = self.adjustments_in(&*txn, id).await?;
+        let hooked = webhooks::record(
+            &*txn,
+            &[webhooks::Outgoing {
+                workspace_id: Some(workspace.clone()),
+                event_type: match input.change {
+                    Change::Retract => EventType::ConversionRetracted,
+                    Change::Restate { .. } => EventType::ConversionAdjusted,
+                },
+                data: webhooks::payload::conversion(&conversion, &history)?,
+                occurred_at: at,
+            }],
+        )
+        .await?;
         txn.commit().await?;
         self.feed_signal.notify_one();
+        if hooked > 0 {
+            self.wake_webhooks();
+        }
         Ok(Adjusted::Stored(Adjustment {
             adjustment,
             conversion,
@@ -384,6 +402,19 @@ impl Services {
             adjustment,
             conversion,
         })
+    }
+
+    /// The adjustments of one conversion stored so far, oldest first.
+    async fn adjustments_in(
+        &self,
+        conn: &impl ConnectionTrait,
+        conversion: Uuid,
+    ) -> AppResult<Vec<conversion_adjustment::Model>> {
+        Ok(conversion_adjustment::Entity::find()
+            .filter(conversion_adjustment::Column::ConversionId.eq(conversion))
+            .order_by_asc(conversion_adjustment::Column::Sequence)
+            .all(conn)
+            .await?)
     }
 
     /// The adjustments of these conversions, each list oldest first: one query. The caller

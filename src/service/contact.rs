@@ -4,7 +4,7 @@ use super::access::{acting_workspace, ensure_workspace};
 use super::id_allocator::{self, IdSpace};
 use super::sensitive::MASK;
 use super::shared::{self, SeenContact};
-use super::{Services, access, audit, now, rollup, tracking};
+use super::{Services, access, audit, now, rollup, tracking, webhooks};
 use crate::auth::{Caller, Principal};
 use crate::domain::{
     ContactId, ConversionStatus, CustomData, LeadId, Permission, TrackingAction, WorkspaceId,
@@ -426,7 +426,23 @@ impl Services {
             json!({ "fields": changed, "conversion_status": contact.conversion_status }),
         )
         .await?;
+        // The event is the acting workspace's, showing the contact as that workspace sees it;
+        // an admin's change for no workspace goes to the admin's endpoints only.
+        let seen_by_actor = match &actor_workspace {
+            Some(_) => SeenContact::by_holder(contact.clone(), own.as_ref()),
+            None => SeenContact::whole(contact.clone()),
+        };
+        let hook = webhooks::Outgoing {
+            workspace_id: actor_workspace,
+            event_type: webhooks::EventType::ContactUpdated,
+            data: webhooks::payload::contact(&seen_by_actor)?,
+            occurred_at: at,
+        };
+        let recorded = webhooks::record(&*txn, &[hook]).await?;
         txn.commit().await?;
+        if recorded > 0 {
+            self.wake_webhooks();
+        }
         Ok(SeenContact::new(principal, contact, own.as_ref()))
     }
 }

@@ -116,8 +116,10 @@ impl Services {
                 return;
             }
         };
-        // Publish after commit: the feed pump reads new events from `feed_events`.
+        // Publish after commit: the feed pump reads new events from `feed_events`, the
+        // webhook worker new deliveries from `webhook_deliveries`.
         self.feed_signal.notify_one();
+        self.wake_webhooks_if_recorded();
         for (job, outcome) in group.into_iter().zip(outcomes) {
             if let Ok(Logged::Stored(c)) = &outcome {
                 self.metrics

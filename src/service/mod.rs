@@ -29,6 +29,7 @@ pub(crate) mod sets;
 pub mod shared;
 pub mod stats;
 mod tracking;
+pub mod webhooks;
 pub mod workspace;
 
 use crate::auth::{KeyHasher, TokenKeys};
@@ -87,6 +88,8 @@ pub struct Services {
     /// Turns at reading replay pages: resumed subscribers share a few pooled connections, so
     /// a crowd of them replaying never starves writers and live reads.
     replay_turns: Arc<tokio::sync::Semaphore>,
+    /// Outgoing webhooks: settings, client, and the delivery worker's bell.
+    webhooks: Arc<webhooks::Webhooks>,
 }
 
 impl Services {
@@ -131,6 +134,7 @@ impl Services {
             export_limits: export::ExportLimits::default(),
             feed_retention: feed_retention::FeedRetention::DEFAULT,
             replay_turns: Arc::new(tokio::sync::Semaphore::new(REPLAY_READERS)),
+            webhooks: webhooks::Webhooks::new(webhooks::Settings::default()),
         }
     }
 

@@ -48,6 +48,7 @@ mod shared_counters;
 mod static_assets;
 mod subscription;
 mod tenancy;
+mod webhooks;
 mod workspace_admin;
 mod writer_equivalence;
 mod ws_protocol;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod contacts;
 pub mod conversions;
 pub mod export;
+pub mod webhooks;
 pub mod workspaces;
 
 use super::AppState;
@@ -37,6 +38,11 @@ pub fn routes(document: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::revoke_keys))
         .routes(no_store(routes!(workspaces::token)))
         .routes(routes!(audit::list))
+        // One path, two methods: one `routes!`. The secret is in `create`'s answer.
+        .routes(no_store(routes!(webhooks::create, webhooks::list)))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
 }
 
 /// A route whose responses carry keys or tokens: `Cache-Control: no-store`.

@@ -10,6 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::conversion::Logged;
 use crate::service::rollup::Delta;
 use crate::service::sets::{self, Pair};
+use crate::service::webhooks::{self, EventType, Outgoing};
 use crate::service::{Services, access, audit, feed, idempotency, now, privacy, shared, tracking};
 use entity::{
     contact, contact_state, conversion, feed_event, idempotency_key, lead, wide, workspace,
@@ -52,6 +53,8 @@ struct Writes {
     audit: Vec<(usize, Uuid, Value)>,
     claims: Vec<idempotency_key::ActiveModel>,
     feed: Vec<feed_event::ActiveModel>,
+    /// `conversion.logged` for the webhook outbox, one per stored conversion.
+    webhooks: Vec<Outgoing>,
     /// Converting workspaces whose own status with a contact moved: (pair, from, to).
     moves: Vec<(Pair, ConversionStatus, ConversionStatus)>,
     rollups: Delta,
@@ -278,6 +281,12 @@ impl Services {
             },
         )?;
         let event = feed::event(id, &contact_after, &own_after, None)?;
+        let hook = Outgoing {
+            workspace_id: Some(workspace_id.clone()),
+            event_type: EventType::ConversionLogged,
+            data: webhooks::payload::conversion(&stored, &[])?,
+            occurred_at: created_at,
+        };
 
         // Decided: from here on nothing fails.
         writes.rollups.conversion(
@@ -320,6 +329,7 @@ impl Services {
             known.conversions.insert(id, stored.clone());
         }
         writes.feed.push(event);
+        writes.webhooks.push(hook);
         if let Some(lead) = lead_after {
             known.leads.insert(lead.id, lead.clone());
             writes.leads.insert(lead.id, lead);
@@ -335,7 +345,7 @@ impl Services {
     /// Writes what the group decided: a statement per table and chunk (one per converted
     /// lead). Locks are taken in the order every other write takes them: contact rows (read
     /// `FOR UPDATE` in `known`), then the workspaces' and rollups' rows, then the audit chain,
-    /// then the feed; two writers taking two of them in opposite orders would deadlock.
+    /// then the feed, then the webhook outbox; two writers taking two of them in opposite orders would deadlock.
     async fn write(
         &self,
         conn: &impl ConnectionTrait,
@@ -352,6 +362,7 @@ impl Services {
             audit: audited,
             claims,
             feed: events,
+            webhooks: hooks,
             moves,
             mut rollups,
         } = writes;
@@ -429,7 +440,13 @@ impl Services {
             .collect::<AppResult<Vec<_>>>()?;
         audit::insert(conn, entries).await?;
         sets::insert_all(conn, claims).await?;
-        feed::append(conn, events).await
+        feed::append(conn, events).await?;
+        // Last: the outbox reads `webhook_endpoints`, which no other write of the group
+        // touches (see `webhooks::outbox` for its cost when nobody subscribed).
+        if webhooks::record(conn, &hooks).await? > 0 {
+            self.webhooks_recorded();
+        }
+        Ok(())
     }
 }
 
