@@ -52,7 +52,7 @@ pub struct ConversionEvent {
     /// The event's durable position in the feed (`feed_events.id`).
     pub sequence: i64,
     pub kind: EventKind,
-    /// A logged event's conversion as stored now; an adjustment's as that adjustment left it.
+    /// The conversion as the event left it: as logged, or as the adjustment left it.
     pub conversion: conversion::Model,
     /// The adjustment an `Adjusted` or `Retracted` event reports.
     pub adjustment: Option<conversion_adjustment::Model>,

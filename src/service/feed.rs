@@ -9,7 +9,8 @@ use crate::events::{ConversionEvent, EventKind};
 use chrono::{DateTime, Utc};
 use entity::{contact, contact_state, conversion, conversion_adjustment, feed_event};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -229,19 +230,34 @@ impl Services {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
+        // In one query: the adjustment each adjustment event reports, and the first adjustment
+        // of each logged event's conversion, if any (it says what the conversion was logged as).
         let adjustment_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.adjustment_id).collect();
-        let adjustments: HashMap<Uuid, conversion_adjustment::Model> = if adjustment_ids.is_empty()
+        let logged: Vec<Uuid> = rows
+            .iter()
+            .filter(|r| r.adjustment_id.is_none())
+            .map(|r| r.conversion_id)
+            .collect();
+        let mut adjustments: HashMap<Uuid, conversion_adjustment::Model> = HashMap::new();
+        let mut first: HashMap<Uuid, conversion_adjustment::Model> = HashMap::new();
+        for a in conversion_adjustment::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(conversion_adjustment::Column::Id.is_in(adjustment_ids))
+                    .add(
+                        Condition::all()
+                            .add(conversion_adjustment::Column::ConversionId.is_in(logged))
+                            .add(conversion_adjustment::Column::Sequence.eq(1)),
+                    ),
+            )
+            .all(conn)
+            .await?
         {
-            HashMap::new()
-        } else {
-            conversion_adjustment::Entity::find()
-                .filter(conversion_adjustment::Column::Id.is_in(adjustment_ids))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|a| (a.id, a))
-                .collect()
-        };
+            if a.sequence == 1 {
+                first.insert(a.conversion_id, a.clone());
+            }
+            adjustments.insert(a.id, a);
+        }
         let captured: Vec<Option<ContactAfter>> = rows
             .iter()
             .map(|row| {
@@ -273,7 +289,11 @@ impl Services {
                     .adjustment_id
                     .and_then(|id| adjustments.get(&id))
                     .cloned();
-                let conversion = as_left(conversions.get(&row.conversion_id)?, adjustment.as_ref());
+                let stored = conversions.get(&row.conversion_id)?;
+                let conversion = match &adjustment {
+                    Some(a) => as_left(stored, a),
+                    None => as_logged(stored, first.get(&stored.id)),
+                };
                 let now = contacts.get(&conversion.contact_id)?;
                 let (contact, converter) = match captured {
                     Some(mut state) => {
@@ -306,25 +326,33 @@ impl Services {
     }
 }
 
-/// The conversion as `adjustment` left it (as stored now for a logged event).
-fn as_left(
-    now: &conversion::Model,
-    adjustment: Option<&conversion_adjustment::Model>,
-) -> conversion::Model {
-    let Some(a) = adjustment else {
-        return now.clone();
+/// The conversion as `adjustment` left it.
+fn as_left(now: &conversion::Model, a: &conversion_adjustment::Model) -> conversion::Model {
+    let state = if a.action == AdjustmentAction::Retract.as_str() {
+        ConversionState::Retracted
+    } else {
+        ConversionState::Active
     };
-    let retracted = a.action == AdjustmentAction::Retract.as_str();
     conversion::Model {
         conversion_type: a.conversion_type_after.clone(),
         value_minor: a.value_minor_after,
-        status: if retracted {
-            ConversionState::Retracted
-        } else {
-            ConversionState::Active
-        }
-        .as_str()
-        .to_owned(),
+        status: state.as_str().to_owned(),
+        ..now.clone()
+    }
+}
+
+/// The conversion as it was logged: before its `first` adjustment, if it has one.
+fn as_logged(
+    now: &conversion::Model,
+    first: Option<&conversion_adjustment::Model>,
+) -> conversion::Model {
+    let Some(a) = first else {
+        return now.clone();
+    };
+    conversion::Model {
+        conversion_type: a.conversion_type_before.clone(),
+        value_minor: a.value_minor_before,
+        status: ConversionState::Active.as_str().to_owned(),
         ..now.clone()
     }
 }

@@ -56,14 +56,13 @@ impl FeedFilter {
                 .is_none_or(|ts| ts.contains(&conversion.conversion_type))
     }
 
-    /// [`FeedFilter::admits`] as SQL over `conversions`.
+    /// The part of [`FeedFilter::admits`] SQL can ask of `conversions` as stored now: the
+    /// workspace, which never changes. The type is the event's (a restatement may have
+    /// changed the row's since), so it is checked on each event read.
     fn condition(&self) -> Condition {
         let mut cond = Condition::all();
         if let Some(workspace) = &self.workspace {
             cond = cond.add(conversion::Column::WorkspaceId.eq(workspace.as_str()));
-        }
-        if let Some(types) = &self.conversion_types {
-            cond = cond.add(conversion::Column::ConversionType.is_in(types.clone()));
         }
         cond
     }
@@ -137,7 +136,8 @@ impl Services {
     }
 
     /// The page after `after`: in one statement, the row `after` itself (proof that nothing
-    /// after it was deleted yet) and up to `limit` rows after it that `filter` admits.
+    /// after it was deleted yet) and up to `limit` rows after it of `filter`'s workspace; of
+    /// their events, those `filter` admits.
     async fn feed_replay_page(
         &self,
         field: &str,
@@ -168,8 +168,10 @@ impl Services {
         rows.remove(0);
         let at_head = (rows.len() as u64) < limit;
         let last = rows.last().map(|row| row.id);
+        let mut events = self.events_of(rows).await?;
+        events.retain(|event| filter.admits(&event.conversion));
         Ok(ReplayPage {
-            events: self.events_of(rows).await?,
+            events,
             last,
             at_head,
         })

@@ -205,6 +205,73 @@ async fn replay_shows_exactly_what_the_live_feed_showed_each_caller() {
     assert_eq!(code, "FORBIDDEN");
 }
 
+async fn replay_shows_adjusted_conversions_as_each_event_left_them() {
+    // Arrange: live subscribers, all types and sales only; a sale restated into another
+    // type, another retracted.
+    let app = spawn_app().await;
+    let (receiver_a, _) = two_receivers(&app).await;
+    let document = "subscription($conversionTypes: [String!], $after: String) {
+        conversionFeed(conversionTypes: $conversionTypes, after: $after) {
+          kind cursor conversion { id conversionType conversionValue status } } }";
+    let views = [json!({}), json!({ "conversionTypes": ["sale"] })];
+    let mut live = Vec::new();
+    for variables in &views {
+        live.push(
+            app.subscribe_feed_with(&receiver_a, document, variables.clone())
+                .await,
+        );
+    }
+    log(&app, &receiver_a, "qualified", 0).await;
+    let cursor = events(&mut live[0], 1).await[0]["cursor"].clone();
+    let restated = log(&app, &receiver_a, "sale", 100).await;
+    let retracted = log(&app, &receiver_a, "sale", 300).await;
+    for (id, body) in [
+        (
+            &restated,
+            json!({"action": "restate", "reason": "a deposit", "conversion_type": "deposit", "conversion_value": 90}),
+        ),
+        (
+            &retracted,
+            json!({"action": "retract", "reason": "cancelled"}),
+        ),
+    ] {
+        let response = app
+            .post_json(
+                &format!("/conversions/{id}/adjustments"),
+                &receiver_a,
+                &body,
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+
+    // Act + Assert: each replays exactly what it saw live, a logged sale as a sale.
+    for ((variables, socket), n) in views.iter().zip(&mut live).zip([4, 3]) {
+        let live_events = events(socket, n).await;
+        let mut resume = variables.clone();
+        resume["after"] = cursor.clone();
+        let mut resumed = app.subscribe_feed_with(&receiver_a, document, resume).await;
+        let replayed = events(&mut resumed, n).await;
+        assert_eq!(replayed, live_events, "{variables}");
+        nothing_more(&mut resumed).await;
+    }
+    let all = replayed_all(&app, &receiver_a, document, &cursor).await;
+    let kinds: Vec<&str> = events_kinds(&all);
+    assert_eq!(kinds, ["LOGGED", "LOGGED", "ADJUSTED", "RETRACTED"]);
+}
+
+/// Everything receiver_a may see after `cursor`, replayed.
+async fn replayed_all(app: &TestApp, creds: &Creds, document: &str, cursor: &Value) -> Vec<Value> {
+    let mut socket = app
+        .subscribe_feed_with(creds, document, json!({ "after": cursor }))
+        .await;
+    events(&mut socket, 4).await
+}
+
+fn events_kinds(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["kind"].as_str().unwrap()).collect()
+}
+
 async fn subscribers_resuming_from_one_cursor_each_get_the_whole_replay() {
     // Arrange: a cursor, two events after it.
     let app = spawn_app().await;
@@ -339,6 +406,7 @@ async fn a_malformed_cursor_is_bad_user_input_naming_after() {
 }
 
 crate::backend::on_both_backends!(
+    replay_shows_adjusted_conversions_as_each_event_left_them,
     replay_then_live_has_no_gap_and_no_duplicate_while_conversions_keep_coming,
     replay_shows_exactly_what_the_live_feed_showed_each_caller,
     subscribers_resuming_from_one_cursor_each_get_the_whole_replay,
