@@ -464,7 +464,10 @@ async fn a_cursor_from_one_node_resumes_on_another_with_no_gap_and_no_duplicate(
 async fn without_after_the_feed_starts_live() {
     let app = spawn_app().await;
     let (receiver_a, _) = two_receivers(&app).await;
+    // Published before the subscription starts: a probe has received it.
+    let mut probe = subscribe(&app, &receiver_a, json!({})).await;
     log(&app, &receiver_a, "sale", 1).await;
+    events(&mut probe, 1).await;
     let mut feed = subscribe(&app, &receiver_a, json!({ "after": null })).await;
     nothing_more(&mut feed).await;
     let next = log(&app, &receiver_a, "sale", 2).await;
