@@ -160,3 +160,21 @@ test("Pause holds new conversions back and Resume shows them once", async () => 
     await finish(guard);
   }
 });
+
+test("a restated conversion changes in place and a retracted one is struck through, never listed twice", async () => {
+  const { guard, page, items } = await feedPage();
+  try {
+    const api = fixture.ws.beta.api;
+    const logged = await logConversion(api, 2012, "sale", "50.00", null);
+    await items(logged.id).waitFor({ timeout: 5_000 });
+    await api.rest("POST", `/conversions/${logged.id}/adjustments`, { action: "restate", reason: "discount", conversion_value: "40.00" }, 201);
+    await items(logged.id).locator('[data-value="40.00"]').waitFor({ timeout: 5_000 });
+    await api.rest("POST", `/conversions/${logged.id}/adjustments`, { action: "retract", reason: "cancelled" }, 201);
+    await page.locator(`li[data-conversion-id="${logged.id}"][data-status="RETRACTED"]`).waitFor({ timeout: 5_000 });
+    assert.equal(await items(logged.id).count(), 1);
+    assert.match(await items(logged.id).innerText(), /retracted/);
+    await screenshot(page, "feed-retracted");
+  } finally {
+    await finish(guard);
+  }
+});

@@ -486,16 +486,25 @@ fn refigured(
     after: Option<&Figures>,
     remaining: &[&str],
 ) -> AppResult<(i64, i64)> {
-    let mut next =
-        ConversionStatus::from_stored(status).without(&before.conversion_type, remaining);
     let mut lifetime = lifetime - i128::from(before.value_minor.unwrap_or(0));
-    match after {
-        Some(after) => {
-            next = next.advanced_by(&after.conversion_type);
+    let current = ConversionStatus::from_stored(status);
+    let next = match after {
+        // A new amount is no evidence about the stage: the status stays, whoever set it.
+        Some(after) if after.conversion_type == before.conversion_type => {
             lifetime += i128::from(after.value_minor.unwrap_or(0));
+            current
         }
-        None => *count = count.saturating_sub(1).max(0),
-    }
+        Some(after) => {
+            lifetime += i128::from(after.value_minor.unwrap_or(0));
+            current
+                .without(&before.conversion_type, remaining)
+                .advanced_by(&after.conversion_type)
+        }
+        None => {
+            *count = count.saturating_sub(1).max(0);
+            current.without(&before.conversion_type, remaining)
+        }
+    };
     *status = next.as_str().to_owned();
     // Never below zero: a total that held the value before holds it net.
     wide::split(lifetime.max(0))

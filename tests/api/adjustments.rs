@@ -208,6 +208,35 @@ async fn a_restatement_keeps_the_original_and_moves_the_figures() {
     );
 }
 
+async fn a_new_amount_moves_no_status_even_one_set_by_hand() {
+    // Arrange: the sale's contact marked lost by hand.
+    let Fixture {
+        app, sales, sale, ..
+    } = fixture().await;
+    let lost = json!({"conversion_status": "lost"});
+    let response = app
+        .patch_json("/contacts/1/conversion", &sales, &lost)
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // Act
+    let response = adjust(
+        &app,
+        &sales,
+        &sale,
+        &json!({"action": "restate", "reason": "typo in the amount", "conversion_value": 90}),
+    )
+    .await;
+
+    // Assert
+    expect_json(response, 201).await;
+    let contact = app.contact_exact(1).await;
+    assert_eq!(contact["conversion_status"], "lost");
+    assert_eq!(contact["lifetime_value"], "90.00");
+    let own = expect_json(app.get("/contacts/1", &sales).await, 200).await;
+    assert_eq!(own["conversion_status"], "lost");
+}
+
 async fn only_the_logging_workspace_or_the_admin_may_adjust() {
     // Arrange
     let Fixture {
@@ -462,6 +491,7 @@ async fn graphql_adjusts_and_the_feed_tells() {
 crate::backend::on_both_backends!(
     a_retraction_takes_the_sale_out_of_every_figure,
     a_restatement_keeps_the_original_and_moves_the_figures,
+    a_new_amount_moves_no_status_even_one_set_by_hand,
     only_the_logging_workspace_or_the_admin_may_adjust,
     bad_adjustments_are_refused_by_field_and_write_nothing,
     a_retried_adjustment_is_answered_once,

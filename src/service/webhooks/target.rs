@@ -98,6 +98,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     !(ip.is_unspecified()
         || ip.is_loopback()
         || s[0..6] == [0, 0, 0, 0, 0, 0]       // IPv4-compatible (deprecated)
+        || s[0..6] == [0, 0, 0, 0, 0xffff, 0]  // IPv4-translated (::ffff:0:0/96, SIIT)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 (RFC 8215)
         || (s[0] & 0xfe00) == 0xfc00           // unique local, fd00:ec2::254 among them
         || (s[0] & 0xffc0) == 0xfe80           // link-local
         || (s[0] & 0xffc0) == 0xfec0           // site-local (deprecated)
@@ -113,6 +115,13 @@ mod tests {
 
     fn public(ip: &str) -> bool {
         is_public(ip.parse().unwrap())
+    }
+
+    #[test]
+    fn translated_and_local_nat64_addresses_are_not_public() {
+        assert!(!public("::ffff:0:7f00:1"));
+        assert!(!public("64:ff9b:1::7f00:1"));
+        assert!(!public("64:ff9b:1::808:808"));
     }
 
     #[test]

@@ -13,6 +13,8 @@ export interface FeedOptions {
   workspaceId?: string;
   conversionType?: string;
   onItems: (items: FeedConversion[]) => void;
+  /** A conversion already logged was restated or retracted: as it stands now. */
+  onAdjusted?: (conversion: FeedConversion) => void;
   onStatus: (s: FeedStatus) => void;
   /** Catch-up stopped at its bound: `n` missed conversions were not fetched. */
   onMissedMore?: (n: number) => void;
@@ -141,9 +143,11 @@ export function startFeed(opts: FeedOptions): () => void {
       {
         next: (r) => {
           const event = (r.data as unknown as FeedEvent | undefined)?.conversionFeed;
-          if (event) {
+          if (event?.kind === "LOGGED") {
             if (!lastLive || event.conversion.createdAt > lastLive) lastLive = event.conversion.createdAt;
             deliver([event.conversion]);
+          } else if (event) {
+            opts.onAdjusted?.(event.conversion);
           }
         },
         error: down,

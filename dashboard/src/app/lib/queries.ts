@@ -66,8 +66,10 @@ export interface ConversionRow {
 export interface FeedConversion extends ConversionRow {
   createdAt: string;
   contactId: string;
+  /** `RETRACTED` conversions are listed but count in no figure. */
+  status: "ACTIVE" | "RETRACTED";
 }
-const FEED_FIELDS = "id createdAt convertedAt conversionType conversionValue currency contactId workspaceId";
+const FEED_FIELDS = "id createdAt convertedAt conversionType conversionValue currency contactId workspaceId status";
 
 const ANALYTICS = `summary { totalConversions conversionRate averageValue totalValue contactsReceived }
     byWorkspace { workspaceId contactsReceived conversions conversionRate totalValue averageValue }
@@ -109,10 +111,10 @@ export interface DashboardData {
 }
 
 export const FEED = `subscription Feed($ws: ID, $types: [String!]) {
-  conversionFeed(workspaceId: $ws, conversionTypes: $types) { conversion { ${FEED_FIELDS} } }
+  conversionFeed(workspaceId: $ws, conversionTypes: $types) { kind conversion { ${FEED_FIELDS} } }
 }`;
 export interface FeedEvent {
-  conversionFeed: { conversion: FeedConversion };
+  conversionFeed: { kind: "LOGGED" | "ADJUSTED" | "RETRACTED"; conversion: FeedConversion };
 }
 
 /** What the feed missed while its socket was down. */

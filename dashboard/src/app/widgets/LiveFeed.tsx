@@ -48,6 +48,11 @@ export function LiveFeed(props: Props) {
       workspaceId: props.workspaceId,
       conversionType: props.conversionType,
       onStatus: setStatus,
+      onAdjusted: (c) => {
+        const update = (list: FeedConversion[]) => list.map((item) => (item.id === c.id ? { ...item, ...c } : item));
+        setItems(update);
+        setHeld(update);
+      },
       onItems: (more) => {
         // An id already shown or held is dropped here, synchronously, so it shows (and counts) once.
         const fresh = more.filter((c) => !seen.current.has(c.id) && (seen.current.add(c.id), true));
@@ -95,11 +100,14 @@ export function LiveFeed(props: Props) {
       )}
       <ol class="feed" aria-label="Live feed">
         {items.map((c) => (
-          <li data-conversion-id={c.id}>
+          <li data-conversion-id={c.id} data-status={c.status} class={c.status === "RETRACTED" ? "retracted" : undefined}>
             <time dateTime={c.createdAt} title={c.createdAt}>
               {relativeTime(c.createdAt)}
             </time>
-            <span class="type">{c.conversionType}</span>
+            <span class="type">
+              {c.conversionType}
+              {c.status === "RETRACTED" && <span class="badge"> retracted</span>}
+            </span>
             <span class="money" data-value={c.conversionValue ?? ""}>
               {c.conversionValue == null ? "no value" : formatMoney(c.conversionValue, c.currency)}
             </span>
