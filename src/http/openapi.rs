@@ -151,7 +151,13 @@ impl Modify for Refusals {
                 .insert(format!("Problem{status}"), response.build().into());
         }
         for item in openapi.paths.paths.values_mut() {
-            let operations = [item.get.as_mut(), item.post.as_mut(), item.patch.as_mut()];
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
             for operation in operations.into_iter().flatten() {
                 let reads_body = operation.request_body.is_some();
                 let names_object = operation
