@@ -344,6 +344,41 @@ async fn restatements_and_retractions_arrive_with_the_history() {
     );
 }
 
+async fn a_hanging_receiver_holds_up_no_other_endpoint() {
+    // Arrange: `other`'s receiver accepts connections and never answers (the attempts' time
+    // limit is 2 s); `crm`'s answers at once.
+    let Fixture {
+        app, crm, other, ..
+    } = fixture().await;
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}/hook", hanging.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            open.push(socket);
+        }
+    });
+    register(&app, &other, &hanging_url, &["conversion.logged"]).await;
+    let hook = receiver().await;
+    register(&app, &crm, &hook.url, &["conversion.logged"]).await;
+
+    // Act: the hanging endpoint gets a backlog; then crm logs, one after another.
+    for _ in 0..3 {
+        sale(&app, &other, 2001, "1").await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = tokio::time::Instant::now();
+    for n in 1..=3 {
+        sale(&app, &crm, 1001, "2").await;
+        hook.wait_for(n).await;
+    }
+
+    // Assert: well inside one attempt's time limit, however long the other one hangs.
+    let took = started.elapsed();
+    held.abort();
+    assert!(took < Duration::from_millis(1_500), "crm waited {took:?}");
+}
+
 async fn deliveries_are_retried_until_the_receiver_comes_back() {
     let Fixture { app, crm, .. } = fixture().await;
     // A port nobody listens on yet.
@@ -646,6 +681,7 @@ crate::backend::on_both_backends!(
     a_logged_conversion_arrives_signed_and_shaped_as_the_rest_view,
     a_contact_update_is_delivered_to_the_workspace_that_made_it,
     restatements_and_retractions_arrive_with_the_history,
+    a_hanging_receiver_holds_up_no_other_endpoint,
     deliveries_are_retried_until_the_receiver_comes_back,
     a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_redelivered,
     each_workspace_receives_only_its_own_events_and_the_admin_all,

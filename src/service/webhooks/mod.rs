@@ -104,6 +104,8 @@ pub(crate) struct Webhooks {
     wake: Notify,
     /// Set by the group writer when its group recorded deliveries.
     recorded: AtomicBool,
+    /// Attempts this node may have in flight at once (`worker::IN_FLIGHT`), one per endpoint.
+    attempts: Arc<tokio::sync::Semaphore>,
 }
 
 impl Webhooks {
@@ -113,6 +115,7 @@ impl Webhooks {
             settings,
             wake: Notify::new(),
             recorded: AtomicBool::new(false),
+            attempts: Arc::new(tokio::sync::Semaphore::new(worker::IN_FLIGHT)),
         })
     }
 }

@@ -1,10 +1,13 @@
 //! The delivery worker: at-least-once delivery of the outbox, on every node.
 //!
-//! Each round claims the oldest due delivery of each endpoint (up to [`ROUND`] endpoints) by
-//! setting a lease (`locked_until`) on it, in one statement (on PostgreSQL `FOR UPDATE SKIP
-//! LOCKED`, so two nodes never claim the same row), then attempts them concurrently and
-//! records each outcome. A node that dies mid-attempt leaves a lease that runs out, and the
-//! delivery is attempted again: a receiver may see a `webhook-id` twice, never zero times.
+//! Each round claims the oldest due delivery of each endpoint that has none in flight (up to
+//! the free slots of [`IN_FLIGHT`]) by setting a lease (`locked_until`) on it, in one
+//! statement (on PostgreSQL `FOR UPDATE SKIP LOCKED`, so two nodes never claim the same row),
+//! and attempts each in a task of its own, which records the outcome and rings for the next
+//! round. So an endpoint has one attempt in flight at a time, and a slow or hanging receiver
+//! holds only its own slot (for at most the attempt's time limit), never the others'
+//! deliveries. A node that dies mid-attempt leaves a lease that runs out, and the delivery
+//! is attempted again: a receiver may see a `webhook-id` twice, never zero times.
 //!
 //! A failed attempt is retried after `base · 2^(attempts−1)` (at most the max delay), less a
 //! random jitter of up to half, until the delivery is older than `retry_for`; the next
@@ -18,7 +21,6 @@ use crate::error::AppResult;
 use crate::service::now;
 use chrono::{DateTime, Utc};
 use entity::{webhook_delivery, webhook_endpoint};
-use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
@@ -26,8 +28,8 @@ use sea_orm::{
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Endpoints served per round at most (one delivery each).
-const ROUND: usize = 32;
+/// Attempts in flight on one node at most (one per endpoint).
+pub(super) const IN_FLIGHT: usize = 32;
 /// What a lease adds to the attempt's own time limit, for recording its outcome.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
@@ -47,15 +49,23 @@ pub async fn run(services: Services) {
         () = tokio::time::sleep(backstop) => {}
     }
     loop {
-        let worked = match services.deliver_due().await {
-            Ok(n) => n,
-            Err(err) => {
-                tracing::warn!(error = %err, "webhook round failed; trying again");
-                0
-            }
+        let free = services.webhooks.attempts.available_permits();
+        let worked = match free {
+            0 => 0,
+            _ => match services.deliver_due(free).await {
+                Ok(n) => n,
+                Err(err) => {
+                    tracing::warn!(error = %err, "webhook round failed; trying again");
+                    0
+                }
+            },
         };
         if worked == 0 {
-            let wait = services.idle_wait().await;
+            // Every slot busy: a finished attempt rings. Otherwise until the next is due.
+            let wait = match free {
+                0 => backstop,
+                _ => services.idle_wait().await,
+            };
             tokio::select! {
                 () = services.webhooks.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
@@ -65,9 +75,10 @@ pub async fn run(services: Services) {
 }
 
 impl Services {
-    /// One round: claims due deliveries and attempts them. Returns how many it claimed.
-    async fn deliver_due(&self) -> AppResult<usize> {
-        let claimed = self.claim().await?;
+    /// One round: claims up to `free` due deliveries and starts an attempt of each, in a task
+    /// of its own. Returns how many it claimed.
+    async fn deliver_due(&self, free: usize) -> AppResult<usize> {
+        let claimed = self.claim(free).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -81,22 +92,42 @@ impl Services {
                 .map(|e| (e.id, e))
                 .collect();
         let count = claimed.len();
-        join_all(claimed.into_iter().filter_map(|d| {
-            let endpoint = endpoints.get(&d.endpoint_id)?;
-            Some(self.deliver(endpoint, d))
-        }))
-        .await;
+        for delivery in claimed {
+            let Some(endpoint) = endpoints.get(&delivery.endpoint_id).cloned() else {
+                continue;
+            };
+            // Free slots were counted before the claim, and only this task takes them.
+            let Ok(slot) = self.webhooks.attempts.clone().try_acquire_owned() else {
+                break;
+            };
+            let services = self.clone();
+            tokio::spawn(async move {
+                services.deliver(&endpoint, delivery).await;
+                drop(slot);
+                services.webhooks.wake.notify_one();
+            });
+        }
         Ok(count)
     }
 
-    /// How long to wait for the next round: until the next pending delivery is due (at most
-    /// a poll interval), or [`IDLE_POLLS`] intervals when none is pending.
+    /// How long to wait for the next round: until the next pending delivery that could be
+    /// claimed is due (at most a poll interval), or [`IDLE_POLLS`] intervals when none is
+    /// (what waits behind an attempt in flight is rung for when that attempt ends).
     async fn idle_wait(&self) -> Duration {
         let poll = self.webhooks.settings.poll;
         let next: Option<DateTime<Utc>> = webhook_delivery::Entity::find()
             .select_only()
             .column_as(webhook_delivery::Column::NextAttemptAt.min(), "next")
             .filter(webhook_delivery::Column::Status.eq(PENDING))
+            // The claim's rule: no attempt of the same endpoint in flight.
+            .filter(Expr::cust_with_values(
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM webhook_deliveries d3 \
+                     WHERE d3.endpoint_id = webhook_deliveries.endpoint_id \
+                     AND d3.status = '{PENDING}' AND d3.locked_until > ?)"
+                ),
+                [now()],
+            ))
             .into_tuple::<Option<DateTime<Utc>>>()
             .one(self.db.conn())
             .await
@@ -109,8 +140,9 @@ impl Services {
         }
     }
 
-    /// Leases the oldest due delivery of each enabled endpoint.
-    async fn claim(&self) -> AppResult<Vec<webhook_delivery::Model>> {
+    /// Leases the oldest due delivery of each enabled endpoint without one in flight: `limit`
+    /// at most.
+    async fn claim(&self, limit: usize) -> AppResult<Vec<webhook_delivery::Model>> {
         let settings = &self.webhooks.settings;
         let at = now();
         let until = at + chrono_duration(settings.timeout + LEASE_MARGIN);
@@ -122,7 +154,10 @@ impl Services {
         };
         let due = format!(
             "d2.status = '{PENDING}' AND d2.next_attempt_at <= {now} \
-             AND (d2.locked_until IS NULL OR d2.locked_until <= {now})",
+             AND (d2.locked_until IS NULL OR d2.locked_until <= {now}) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d3 \
+               WHERE d3.endpoint_id = d2.endpoint_id AND d3.status = '{PENDING}' \
+               AND d3.locked_until > {now})",
             now = p[1]
         );
         let sql = format!(
@@ -131,7 +166,7 @@ impl Services {
                  SELECT MIN(d2.id) FROM webhook_deliveries d2 \
                  JOIN webhook_endpoints e ON e.id = d2.endpoint_id \
                  WHERE {due} AND e.disabled_at IS NULL GROUP BY d2.endpoint_id) \
-               ORDER BY d.id LIMIT {ROUND}{lock}) \
+               ORDER BY d.id LIMIT {limit}{lock}) \
              RETURNING *",
             until = p[0],
         );
