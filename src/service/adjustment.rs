@@ -169,30 +169,7 @@ impl Services {
             conversion_type: stored.conversion_type.clone(),
             value_minor: stored.value_minor,
         };
-        let after = match &input.change {
-            Change::Retract => None,
-            Change::Restate {
-                value,
-                conversion_type,
-            } => {
-                let after = Figures {
-                    conversion_type: conversion_type
-                        .as_ref()
-                        .map_or(before.conversion_type.clone(), |t| t.as_str().to_owned()),
-                    value_minor: match value {
-                        Some(v) => Some(v.minor_units("conversion_value", self.currency)?),
-                        None => before.value_minor,
-                    },
-                };
-                if after == before {
-                    return Err(AppError::invalid(
-                        "",
-                        "the restatement changes nothing: give another value or type",
-                    ));
-                }
-                Some(after)
-            }
-        };
+        let after = self.figures_after(&input.change, &before)?;
         let at = now();
         let workspace = WorkspaceId::from_trusted(stored.workspace_id.clone());
         let remaining = remaining_types(&*txn, &stored).await?;
@@ -254,24 +231,8 @@ impl Services {
         };
 
         // Workspaces' and rollups' rows, after the contact and the conversion.
-        let mut delta = rollup::Delta::default();
         let zones = &self.rollup_zones;
-        delta.conversion_removed(
-            zones,
-            &stored.workspace_id,
-            &before.conversion_type,
-            stored.converted_at,
-            before.value_minor,
-        );
-        if let Some(after) = &after {
-            delta.conversion(
-                zones,
-                &stored.workspace_id,
-                &after.conversion_type,
-                stored.converted_at,
-                after.value_minor,
-            );
-        }
+        let mut delta = moved(zones, &stored, &before, after.as_ref());
         if let (Some(state), Some(next)) = (&state, &state_after) {
             rollup::status_changed(
                 &*txn,
@@ -332,8 +293,9 @@ impl Services {
             "conversion",
             &id.to_string(),
             json!({
+                // The reason stays with the adjustment, where an erasure of the contact
+                // reaches it (free text may quote personal data); the chain keeps the rest.
                 "adjustment_id": adjustment.id,
-                "reason": adjustment.reason,
                 "conversion_type_before": adjustment.conversion_type_before,
                 "conversion_type_after": adjustment.conversion_type_after,
                 "value_minor_before": adjustment.value_minor_before,
@@ -386,6 +348,33 @@ impl Services {
             adjustment,
             conversion,
         }))
+    }
+
+    /// The figures `change` leaves (`None`: retracted); a restatement must change something.
+    fn figures_after(&self, change: &Change, before: &Figures) -> AppResult<Option<Figures>> {
+        let Change::Restate {
+            value,
+            conversion_type,
+        } = change
+        else {
+            return Ok(None);
+        };
+        let after = Figures {
+            conversion_type: conversion_type
+                .as_ref()
+                .map_or(before.conversion_type.clone(), |t| t.as_str().to_owned()),
+            value_minor: match value {
+                Some(v) => Some(v.minor_units("conversion_value", self.currency)?),
+                None => before.value_minor,
+            },
+        };
+        if after == *before {
+            return Err(AppError::invalid(
+                "",
+                "the restatement changes nothing: give another value or type",
+            ));
+        }
+        Ok(Some(after))
     }
 
     /// An adjustment and its conversion as it stands now.
@@ -459,6 +448,24 @@ async fn remaining_types(
         .into_tuple()
         .all(conn)
         .await?)
+}
+
+/// The rollups' change: the conversion's figures leave their rows, and a restatement's join
+/// theirs (on the same `converted_at`).
+fn moved(
+    zones: &[chrono_tz::Tz],
+    conversion: &conversion::Model,
+    before: &Figures,
+    after: Option<&Figures>,
+) -> rollup::Delta {
+    let mut delta = rollup::Delta::default();
+    let ws = &conversion.workspace_id;
+    let at = conversion.converted_at;
+    delta.conversion_removed(zones, ws, &before.conversion_type, at, before.value_minor);
+    if let Some(after) = after {
+        delta.conversion(zones, ws, &after.conversion_type, at, after.value_minor);
+    }
+    delta
 }
 
 /// The number of the conversion's next adjustment. The conversion's row is locked.

@@ -16,7 +16,7 @@ use crate::auth::{Caller, Principal};
 use crate::domain::ContactId;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
-use entity::{contact, conversion, idempotency_key, lead};
+use entity::{contact, conversion, conversion_adjustment, idempotency_key, lead};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -26,6 +26,9 @@ use serde_json::json;
 
 /// Contacts erased per transaction by the retention sweep: small, so writers are not held up.
 const SWEEP_BATCH: u64 = 100;
+
+/// What an erased contact's adjustments say for a reason: the text may have quoted it.
+pub(crate) const ERASED_REASON: &str = "(erased)";
 
 /// Checkpoints retried, a second apart, when a reader kept the WAL busy after an erasure.
 const CHECKPOINT_RETRIES: u32 = 60;
@@ -168,6 +171,22 @@ async fn erase(conn: &impl ConnectionTrait, contact: contact::Model) -> AppResul
             Expr::value(Value::Json(None)),
         )
         .filter(conversion::Column::ContactId.eq(id))
+        .exec(conn)
+        .await?;
+    conversion_adjustment::Entity::update_many()
+        .col_expr(
+            conversion_adjustment::Column::Reason,
+            Expr::value(ERASED_REASON),
+        )
+        .filter(
+            conversion_adjustment::Column::ConversionId.in_subquery(
+                Query::select()
+                    .column(conversion::Column::Id)
+                    .from(conversion::Entity)
+                    .and_where(conversion::Column::ContactId.eq(id))
+                    .to_owned(),
+            ),
+        )
         .exec(conn)
         .await?;
     lead::Entity::update_many()

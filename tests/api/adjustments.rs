@@ -237,6 +237,32 @@ async fn a_new_amount_moves_no_status_even_one_set_by_hand() {
     assert_eq!(own["conversion_status"], "lost");
 }
 
+async fn erasing_the_contact_erases_the_reasons() {
+    // Arrange: a reason that quotes the customer.
+    let Fixture {
+        app, sales, sale, ..
+    } = fixture().await;
+    let body = json!({"action": "retract", "reason": "Jane Roe called: jane@example.com"});
+    expect_json(adjust(&app, &sales, &sale, &body).await, 201).await;
+
+    // Act
+    let response = app
+        .post_json("/contacts/1/erase", &app.admin, &json!({}))
+        .await;
+
+    // Assert
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let shown = conversion(&app, &sales, &sale).await;
+    assert_eq!(shown["adjustments"][0]["reason"], "(erased)");
+    let audit = app
+        .get(&format!("/audit?object_id={sale}"), &app.admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!audit.contains("jane@example.com"), "{audit}");
+}
+
 async fn only_the_logging_workspace_or_the_admin_may_adjust() {
     // Arrange
     let Fixture {
@@ -492,6 +518,7 @@ crate::backend::on_both_backends!(
     a_retraction_takes_the_sale_out_of_every_figure,
     a_restatement_keeps_the_original_and_moves_the_figures,
     a_new_amount_moves_no_status_even_one_set_by_hand,
+    erasing_the_contact_erases_the_reasons,
     only_the_logging_workspace_or_the_admin_may_adjust,
     bad_adjustments_are_refused_by_field_and_write_nothing,
     a_retried_adjustment_is_answered_once,
