@@ -1,4 +1,4 @@
-//! `conversion_rollups`: per zone, workspace, local day and type, the count and exact total
+//! `conversion_rollups`: per zone, workspace, local day, type and currency, the count and exact total
 //! of conversions. Kept in the same transaction as the conversions.
 
 use sea_orm::entity::prelude::*;
@@ -18,6 +18,9 @@ pub struct Model {
     pub day: Date,
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub conversion_type: String,
+    /// ISO 4217 code of the conversions this row sums: totals are never mixed.
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub currency: String,
     pub conversions: i64,
     /// Exact sum of `value_minor`: `high × 2³² + low` (see [`crate::wide`]).
     pub total_minor_low: i64,

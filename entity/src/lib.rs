@@ -12,6 +12,7 @@ pub mod contact_state;
 pub mod conversion;
 pub mod conversion_adjustment;
 pub mod conversion_rollup;
+pub mod exchange_rate;
 pub mod feed_event;
 pub mod id_allocator;
 pub mod idempotency_key;
@@ -35,6 +36,7 @@ pub mod prelude {
     pub use crate::conversion::Entity as Conversion;
     pub use crate::conversion_adjustment::Entity as ConversionAdjustment;
     pub use crate::conversion_rollup::Entity as ConversionRollup;
+    pub use crate::exchange_rate::Entity as ExchangeRate;
     pub use crate::feed_event::Entity as FeedEvent;
     pub use crate::id_allocator::Entity as IdAllocator;
     pub use crate::idempotency_key::Entity as IdempotencyKey;

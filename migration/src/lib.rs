@@ -23,6 +23,7 @@ mod m20261125_000018_create_contact_states;
 mod m20261125_000019_create_audit_anchors;
 mod m20261129_000020_create_conversion_adjustments;
 mod m20261129_000022_create_webhooks;
+mod m20261129_000023_add_currencies;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000019_create_audit_anchors::Migration),
             Box::new(m20261129_000020_create_conversion_adjustments::Migration),
             Box::new(m20261129_000022_create_webhooks::Migration),
+            Box::new(m20261129_000023_add_currencies::Migration),
         ]
     }
 }

@@ -91,6 +91,15 @@ impl Granularity {
     }
 }
 
+/// A calendar date written `2026-01-01` (exactly that form); errors name `field`.
+pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, crate::error::AppError> {
+    let bad = || crate::error::AppError::invalid(field, "must be a date such as 2026-01-01");
+    if text.len() != 10 {
+        return Err(bad());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

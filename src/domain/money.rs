@@ -9,6 +9,34 @@ use std::fmt;
 /// minor units, so sums of many amounts cannot overflow.
 pub(super) const MAX_MAJOR_UNITS: i64 = 1_000_000_000_000;
 
+/// The ISO 4217 currencies accepted, by the decimal places of their minor unit (list one of
+/// the standard, as published in 2025, plus codes withdrawn since 2020 — ANG, CUC, HRK, SLL,
+/// ZWL — so that older sales can be backfilled).
+///
+/// A table in our code rather than a crate: we need only the codes and their exponents, the
+/// list changes a few times a decade, and a one-line change here is easier to review than a
+/// dependency bump. Left out on purpose: precious metals, SDR and testing codes (XAU, XDR,
+/// XTS, XXX …), which have no minor unit, and the two four-place units of account (CLF, UYW),
+/// which no one sells in and which would break the bound every total relies on: an amount is
+/// at most 10¹² major units, below 2⁵⁰ minor units with three places or fewer.
+pub const ISO_4217: [(u32, &str); 3] = [
+    (
+        0,
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF",
+    ),
+    (
+        2,
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN \
+         BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN \
+         ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IRR JMD \
+         KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR \
+         MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB \
+         SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY \
+         TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL",
+    ),
+    (3, "BHD IQD JOD KWD LYD OMR TND"),
+];
+
 /// An ISO 4217 currency and the number of decimal places its minor unit has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Currency {
@@ -22,7 +50,8 @@ impl Currency {
         exponent: 2,
     };
 
-    /// Parses a three-letter code. Unknown but well-formed codes get the common exponent 2.
+    /// Parses an ISO 4217 code (`USD`, `JPY`, `BHD`). Errors name `field`: not three
+    /// uppercase letters, or not a currency of [`ISO_4217`].
     pub fn parse(field: &str, code: &str) -> Result<Self, AppError> {
         let bytes = code.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
@@ -31,12 +60,13 @@ impl Currency {
                 "must be a three-letter ISO 4217 code such as USD",
             ));
         }
-        let exponent = match code {
-            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
-            | "UGX" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-            _ => 2,
-        };
+        let exponent = ISO_4217
+            .iter()
+            .find(|(_, codes)| codes.split_whitespace().any(|c| c == code))
+            .map(|(exponent, _)| *exponent)
+            .ok_or_else(|| {
+                AppError::invalid(field, format!("{code} is not an ISO 4217 currency code"))
+            })?;
         Ok(Currency {
             code: [bytes[0], bytes[1], bytes[2]],
             exponent,
@@ -179,6 +209,20 @@ mod tests {
     fn rejects_malformed_currency() {
         assert!(Currency::parse("c", "usd").is_err());
         assert!(Currency::parse("c", "US").is_err());
+        assert!(Currency::parse("c", "ZZZ").is_err());
+        assert!(Currency::parse("c", "XAU").is_err());
+        let exponent = |c| Currency::parse("c", c).unwrap().exponent();
+        assert_eq!(
+            (exponent("JPY"), exponent("USD"), exponent("BHD")),
+            (0, 2, 3)
+        );
+        let codes: Vec<&str> = ISO_4217
+            .iter()
+            .flat_map(|(_, c)| c.split_whitespace())
+            .collect();
+        assert!(codes.iter().all(|c| c.len() == 3), "{codes:?}");
+        let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
+        assert_eq!(distinct.len(), codes.len(), "a code is listed twice");
         assert_eq!(Currency::parse("c", "EUR").unwrap().code(), "EUR");
     }
 }

@@ -3,6 +3,7 @@
 
 mod connection;
 mod depth;
+mod exchange_rates;
 mod limits;
 pub(crate) mod loaders;
 mod mutation;
@@ -22,15 +23,25 @@ pub use subscription::{Delivery, FeedTap, fell_behind};
 
 pub type ConvioSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
 
-/// Read conversions, contacts, leads, workspaces, analytics and webhook endpoints.
+/// Read conversions, contacts, leads, workspaces, analytics, webhook endpoints and
+/// exchange rates.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(query::QueryRoot, webhooks::WebhookQuery);
+pub struct Query(
+    query::QueryRoot,
+    webhooks::WebhookQuery,
+    exchange_rates::ExchangeRateQuery,
+);
 
-/// Log conversions, update contacts, register workspaces and webhook endpoints.
+/// Log conversions, update contacts, register workspaces and webhook endpoints, set
+/// exchange rates.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(mutation::MutationRoot, webhooks::WebhookMutation);
+pub struct Mutation(
+    mutation::MutationRoot,
+    webhooks::WebhookMutation,
+    exchange_rates::ExchangeRateMutation,
+);
 
 /// The schema without data: for SDL export and as the base of `build`.
 pub fn schema() -> Builder {

@@ -9,8 +9,8 @@ use super::types::{
 use super::{caller, services};
 use crate::config::Hardening;
 use crate::domain::{
-    ContactId, ConversionStatus, ConversionType, DateRange, FunnelStage, LeadId, WorkspaceId,
-    instant, optional_text, page_size, zone_or_utc,
+    ContactId, ConversionStatus, ConversionType, Currency, DateRange, FunnelStage, LeadId,
+    WorkspaceId, instant, optional_text, page_size, zone_or_utc,
 };
 use crate::error::AppError;
 use crate::service::analytics as service_analytics;
@@ -143,6 +143,9 @@ pub struct AnalyticsFilter {
     time_zone: Option<String>,
     /// First day of a week in the weekly trend (default Monday).
     week_start: Option<WeekStartDay>,
+    /// ISO 4217 currency of every total (default: the server's); other currencies are
+    /// converted at the rate in force on each conversion's UTC date.
+    reporting_currency: Option<String>,
 }
 
 /// Read conversions, contacts, leads, workspaces and analytics.
@@ -331,12 +334,10 @@ impl QueryRoot {
             conversion_type: conversion_type(f.conversion_type)?,
             zone,
             week_start: f.week_start.map(Into::into).unwrap_or_default(),
+            reporting_currency: reporting("reporting_currency", f.reporting_currency)?,
         };
         let analytics = services.analytics(caller(ctx)?, filter).await?;
-        Ok(ConversionAnalytics {
-            analytics,
-            currency: services.currency.code().to_owned(),
-        })
+        Ok(ConversionAnalytics { analytics })
     }
 
     /// Conversion figures grouped by any of workspace, type, contact status and one time
@@ -353,6 +354,10 @@ impl QueryRoot {
         #[graphql(desc = "First day of a week for `WEEK` (default Monday).")] week_start: Option<
             WeekStartDay,
         >,
+        #[graphql(
+            desc = "ISO 4217 currency of every total (default: the server's); other currencies are converted at the rate in force on each conversion's UTC date."
+        )]
+        reporting_currency: Option<String>,
     ) -> Result<ConversionStats> {
         let services = services(ctx)?;
         let filter = filter.unwrap_or_default();
@@ -362,14 +367,11 @@ impl QueryRoot {
             zone,
             week_start: week_start.map(Into::into).unwrap_or_default(),
             group_by: group_by.into_iter().map(Into::into).collect(),
+            reporting_currency: reporting("reporting_currency", reporting_currency)?,
         };
         let time_zone = query.zone.name().to_owned();
         let stats = services.conversion_stats(caller(ctx)?, query).await?;
-        Ok(ConversionStats {
-            stats,
-            currency: services.currency.code().to_owned(),
-            time_zone,
-        })
+        Ok(ConversionStats { stats, time_zone })
     }
 
     /// The audit log, newest first (Relay connection). Admin only.
@@ -442,4 +444,9 @@ impl QueryRoot {
             principal,
         })
     }
+}
+
+/// A reporting currency argument, parsed; errors name `field`.
+fn reporting(field: &str, code: Option<String>) -> Result<Option<Currency>, AppError> {
+    code.map(|c| Currency::parse(field, &c)).transpose()
 }

@@ -34,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         (name = "workspaces", description = "Workspaces, their keys and activity."),
         (name = "audit", description = "The tamper-evident audit log (admin only)."),
         (name = "webhooks", description = "Outgoing webhooks: endpoints, signed deliveries (Standard Webhooks) and their log."),
+        (name = "currencies", description = "Exchange rates for reporting in one currency."),
     )
 )]
 struct Document;

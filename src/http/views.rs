@@ -266,8 +266,9 @@ impl From<Activity> for ActivityView {
 #[derive(Serialize, ToSchema)]
 pub struct SummaryView {
     total_conversions: u64,
-    #[schema(schema_with = super::openapi::money)]
-    total_value: Box<RawValue>,
+    /// Converted into `currency`; null while a valued conversion lacks a rate (`missing_rates`).
+    #[schema(schema_with = super::openapi::money_or_null)]
+    total_value: Option<Box<RawValue>>,
     #[schema(schema_with = super::openapi::money_or_null)]
     average_value: Option<Box<RawValue>>,
     conversion_rate: Option<f64>,
@@ -278,8 +279,8 @@ pub struct SummaryView {
 pub struct WorkspaceFiguresView {
     workspace_id: String,
     conversions: u64,
-    #[schema(schema_with = super::openapi::money)]
-    total_value: Box<RawValue>,
+    #[schema(schema_with = super::openapi::money_or_null)]
+    total_value: Option<Box<RawValue>>,
     conversion_rate: Option<f64>,
     contacts_received: u64,
 }
@@ -288,8 +289,8 @@ pub struct WorkspaceFiguresView {
 pub struct TrendPointView {
     period: String,
     conversions: u64,
-    #[schema(schema_with = super::openapi::money)]
-    total_value: Box<RawValue>,
+    #[schema(schema_with = super::openapi::money_or_null)]
+    total_value: Option<Box<RawValue>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -306,10 +307,30 @@ pub struct FunnelStageView {
     percent: Option<f64>,
 }
 
-/// The plan's §2.1 analytics response, plus `currency` and the §4.2 `funnel`.
+/// One logged currency's own figures, in its own minor units: never converted.
+#[derive(Serialize, ToSchema)]
+pub struct CurrencyFiguresView {
+    /// ISO 4217 code.
+    currency: String,
+    conversions: u64,
+    /// Exact, in this currency.
+    #[schema(schema_with = super::openapi::money)]
+    total_value: Box<RawValue>,
+    /// Whether a rate into the reporting currency was missing for some of them.
+    missing_rate: bool,
+}
+
+/// The plan's §2.1 analytics response, plus `currency`, the §4.2 `funnel` and the §14.3
+/// per-currency figures.
 #[derive(Serialize, ToSchema)]
 pub struct AnalyticsView {
+    /// The reporting currency: every converted total is in it.
     currency: String,
+    /// Each logged currency's own figures over the whole selection.
+    by_currency: Vec<CurrencyFiguresView>,
+    /// Currencies with valued conversions and no rate into `currency` on their dates; the
+    /// totals they are part of are null, never counted as 0.
+    missing_rates: Vec<String>,
     /// The IANA zone of the days, weeks and months.
     time_zone: &'static str,
     summary: SummaryView,
@@ -322,23 +343,36 @@ pub struct AnalyticsView {
 }
 
 impl AnalyticsView {
-    pub fn new(a: Analytics, currency: &str) -> Self {
+    pub fn new(a: Analytics) -> Self {
+        let currency = a.currency.code();
         let money = |minor: i128| amount(minor, currency);
         let points = |ps: Vec<TrendPoint>| {
             ps.into_iter()
                 .map(|p| TrendPointView {
                     period: p.period,
                     conversions: p.tally.conversions,
-                    total_value: money(p.tally.total_minor),
+                    total_value: p.tally.total_minor().map(money),
                 })
                 .collect()
         };
         AnalyticsView {
             currency: currency.to_owned(),
+            by_currency: a
+                .summary
+                .by_currency
+                .iter()
+                .map(|(code, tally)| CurrencyFiguresView {
+                    currency: code.clone(),
+                    conversions: tally.conversions,
+                    total_value: amount(tally.total_minor, code),
+                    missing_rate: a.missing_rates.contains(code),
+                })
+                .collect(),
+            missing_rates: a.missing_rates.clone(),
             time_zone: a.zone.name(),
             summary: SummaryView {
                 total_conversions: a.summary.conversions,
-                total_value: money(a.summary.total_minor),
+                total_value: a.summary.total_minor().map(money),
                 average_value: a.average_minor.map(money),
                 conversion_rate: a.conversion_rate,
                 contacts_received: a.contacts_received,
@@ -347,7 +381,7 @@ impl AnalyticsView {
                 .by_workspace
                 .into_iter()
                 .map(|w| WorkspaceFiguresView {
-                    total_value: money(w.tally.total_minor),
+                    total_value: w.tally.total_minor().map(money),
                     workspace_id: w.workspace_id,
                     conversions: w.tally.conversions,
                     conversion_rate: w.conversion_rate,

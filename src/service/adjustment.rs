@@ -17,7 +17,7 @@ use super::{Services, audit, feed, now, rollup, shared, tracking, webhooks};
 use crate::auth::Caller;
 use crate::domain::{
     AdjustmentAction, Amount, ContactId, ConversionState, ConversionStatus, ConversionType,
-    EventType, IdempotencyKey, Permission, TrackingAction, WorkspaceId,
+    Currency, EventType, IdempotencyKey, Permission, TrackingAction, WorkspaceId,
 };
 use crate::error::{AppError, AppResult};
 use entity::{contact, contact_state, conversion, conversion_adjustment, wide};
@@ -165,11 +165,14 @@ impl Services {
                 "the conversion was retracted; a retraction is final".into(),
             ));
         }
+        // A restated value is in the conversion's own currency.
+        let currency = Currency::parse("currency", &stored.currency)
+            .map_err(|_| AppError::Internal(format!("a stored currency: {}", stored.currency)))?;
         let before = Figures {
             conversion_type: stored.conversion_type.clone(),
             value_minor: stored.value_minor,
         };
-        let after = self.figures_after(&input.change, &before)?;
+        let after = self.figures_after(&input.change, &before, currency)?;
         let at = now();
         let workspace = WorkspaceId::from_trusted(stored.workspace_id.clone());
         let remaining = remaining_types(&*txn, &stored).await?;
@@ -181,13 +184,19 @@ impl Services {
             .collect();
 
         // The contact, whole, and the converting workspace's own state of it.
+        // Lifetime values hold the server's currency only (see `lifetime_part`).
+        let lifetime = |f: &Figures| Figures {
+            conversion_type: f.conversion_type.clone(),
+            value_minor: self.lifetime_part(&stored.currency, f.value_minor),
+        };
+        let (held_before, held_after) = (lifetime(&before), after.as_ref().map(lifetime));
         let mut contact_after = contact.clone();
         let (high, low) = refigured(
             contact.lifetime_value_minor(),
             &mut contact_after.conversion_count,
             &mut contact_after.conversion_status,
-            &before,
-            after.as_ref(),
+            &held_before,
+            held_after.as_ref(),
             &everyone,
         )?;
         contact_after.lifetime_value_high = high;
@@ -202,8 +211,8 @@ impl Services {
                     wide::join(state.lifetime_value_high, state.lifetime_value_low),
                     &mut next.conversion_count,
                     &mut next.conversion_status,
-                    &before,
-                    after.as_ref(),
+                    &held_before,
+                    held_after.as_ref(),
                     &its_own,
                 )?;
                 next.lifetime_value_high = high;
@@ -351,7 +360,12 @@ impl Services {
     }
 
     /// The figures `change` leaves (`None`: retracted); a restatement must change something.
-    fn figures_after(&self, change: &Change, before: &Figures) -> AppResult<Option<Figures>> {
+    fn figures_after(
+        &self,
+        change: &Change,
+        before: &Figures,
+        currency: Currency,
+    ) -> AppResult<Option<Figures>> {
         let Change::Restate {
             value,
             conversion_type,
@@ -364,7 +378,7 @@ impl Services {
                 .as_ref()
                 .map_or(before.conversion_type.clone(), |t| t.as_str().to_owned()),
             value_minor: match value {
-                Some(v) => Some(v.minor_units("conversion_value", self.currency)?),
+                Some(v) => Some(v.minor_units("conversion_value", currency)?),
                 None => before.value_minor,
             },
         };
@@ -461,9 +475,25 @@ fn moved(
     let mut delta = rollup::Delta::default();
     let ws = &conversion.workspace_id;
     let at = conversion.converted_at;
-    delta.conversion_removed(zones, ws, &before.conversion_type, at, before.value_minor);
+    // The conversion's own currency: a restated value is in it.
+    let currency = &conversion.currency;
+    delta.conversion_removed(
+        zones,
+        ws,
+        &before.conversion_type,
+        currency,
+        at,
+        before.value_minor,
+    );
     if let Some(after) = after {
-        delta.conversion(zones, ws, &after.conversion_type, at, after.value_minor);
+        delta.conversion(
+            zones,
+            ws,
+            &after.conversion_type,
+            currency,
+            at,
+            after.value_minor,
+        );
     }
     delta
 }

@@ -4,12 +4,13 @@
 
 use super::Services;
 use super::conversion::{ConversionFilter, scoped_workspace};
+use super::reporting::Figures;
 use super::stats::{Dimension, Received, StatsQuery};
 use super::workspace::conversion_rate;
 use crate::auth::Caller;
 use crate::domain::{
-    ConversionStatus, ConversionType, DateRange, FunnelStage as Stage, Granularity, Money,
-    Permission, WeekStart, WorkspaceId,
+    ConversionStatus, ConversionType, Currency, DateRange, FunnelStage as Stage, Granularity,
+    Money, Permission, WeekStart, WorkspaceId,
 };
 use crate::error::AppResult;
 use chrono::NaiveDate;
@@ -25,9 +26,11 @@ pub struct AnalyticsFilter {
     /// Days, weeks and months are those of this zone; date bounds are its local days.
     pub zone: Tz,
     pub week_start: WeekStart,
+    /// The currency of every converted total; the server's when `None`.
+    pub reporting_currency: Option<Currency>,
 }
 
-/// Count and exact total (minor units) of a group of conversions.
+/// Count and exact total (minor units of one currency) of a group of conversions.
 ///
 /// The total is 128 bits wide: each amount is below 2^50 minor units, so no number of
 /// conversions that could ever be stored overflows it (a 64-bit total overflowed after some
@@ -78,7 +81,7 @@ impl Tally {
 #[derive(Clone, Debug)]
 pub struct WorkspaceFigures {
     pub workspace_id: String,
-    pub tally: Tally,
+    pub tally: Figures,
     pub contacts_received: u64,
     pub conversion_rate: Option<f64>,
 }
@@ -86,7 +89,7 @@ pub struct WorkspaceFigures {
 #[derive(Clone, Debug)]
 pub struct TrendPoint {
     pub period: String,
-    pub tally: Tally,
+    pub tally: Figures,
 }
 
 #[derive(Clone, Debug)]
@@ -98,18 +101,23 @@ pub struct FunnelStage {
 
 #[derive(Clone, Debug)]
 pub struct Analytics {
-    pub summary: Tally,
+    /// Totals in `currency`, with each logged currency's own figures (`by_currency`).
+    pub summary: Figures,
     pub average_minor: Option<i128>,
     pub contacts_received: u64,
     pub conversion_rate: Option<f64>,
     pub by_workspace: Vec<WorkspaceFigures>,
-    pub by_type: Vec<(String, Tally)>,
+    pub by_type: Vec<(String, Figures)>,
     pub daily: Vec<TrendPoint>,
     pub weekly: Vec<TrendPoint>,
     pub monthly: Vec<TrendPoint>,
     pub funnel: Vec<FunnelStage>,
     /// The time zone the days are in.
     pub zone: Tz,
+    /// The reporting currency.
+    pub currency: Currency,
+    /// Currencies with valued conversions here but no rate into `currency` on their dates.
+    pub missing_rates: Vec<String>,
 }
 
 impl Services {
@@ -147,6 +155,7 @@ impl Services {
             zone: filter.zone,
             week_start: filter.week_start,
             group_by,
+            reporting_currency: filter.reporting_currency,
         };
         let by_workspace = self
             .compute_stats(caller, query(vec![Dimension::Workspace]))
@@ -170,10 +179,16 @@ impl Services {
         for (ws, _, n) in &received {
             *received_by_ws.entry(ws.clone()).or_default() += n;
         }
-        let mut summary = Tally::default();
-        let mut figures: BTreeMap<String, Tally> = BTreeMap::new();
+        let currency = by_workspace.currency;
+        let mut missing_rates = by_workspace.missing_rates.clone();
+        missing_rates.extend(by_type.missing_rates.iter().cloned());
+        missing_rates.extend(daily.missing_rates.iter().cloned());
+        missing_rates.sort();
+        missing_rates.dedup();
+        let mut summary = Figures::default();
+        let mut figures: BTreeMap<String, Figures> = BTreeMap::new();
         for (key, tally) in by_workspace.groups {
-            summary.add(tally);
+            summary.add(&tally);
             figures.insert(key.workspace_id.unwrap_or_default(), tally);
         }
         for ws in received_by_ws.keys() {
@@ -191,14 +206,14 @@ impl Services {
                 }
             })
             .collect();
-        let mut by_type: Vec<(String, Tally)> = by_type
+        let mut by_type: Vec<(String, Figures)> = by_type
             .groups
             .into_iter()
             .map(|(key, tally)| (key.conversion_type.unwrap_or_default(), tally))
             .collect();
         by_type.sort_by(|a, b| b.1.conversions.cmp(&a.1.conversions).then(a.0.cmp(&b.0)));
 
-        let days: Vec<(NaiveDate, Tally)> = daily
+        let days: Vec<(NaiveDate, Figures)> = daily
             .groups
             .into_iter()
             .filter_map(|(key, tally)| Some((key.period?.parse().ok()?, tally)))
@@ -216,6 +231,8 @@ impl Services {
             monthly: trend(&days, Granularity::Month, filter.week_start),
             funnel: funnel(&received),
             zone: filter.zone,
+            currency,
+            missing_rates,
         })
     }
 }
@@ -223,16 +240,16 @@ impl Services {
 /// Daily figures summed into coarser buckets, oldest first. Weeks and months are whole local
 /// days, so this is exact.
 fn trend(
-    days: &[(NaiveDate, Tally)],
+    days: &[(NaiveDate, Figures)],
     granularity: Granularity,
     week_start: WeekStart,
 ) -> Vec<TrendPoint> {
-    let mut buckets: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut buckets: BTreeMap<String, Figures> = BTreeMap::new();
     for (day, tally) in days {
         buckets
             .entry(granularity.label(*day, week_start))
             .or_default()
-            .add(*tally);
+            .add(tally);
     }
     buckets
         .into_iter()
@@ -267,10 +284,15 @@ mod tests {
     #[test]
     fn weeks_and_months_are_sums_of_days() {
         let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let usd = |value| {
+            let mut f = Figures::default();
+            f.record("USD", Tally::of(value), true);
+            f
+        };
         let days = vec![
-            (day("2024-01-28"), Tally::of(Some(100))), // Sunday: week of Jan 22
-            (day("2024-01-29"), Tally::of(Some(200))), // Monday: week of Jan 29
-            (day("2024-02-01"), Tally::of(None)),      // same week, next month
+            (day("2024-01-28"), usd(Some(100))), // Sunday: week of Jan 22
+            (day("2024-01-29"), usd(Some(200))), // Monday: week of Jan 29
+            (day("2024-02-01"), usd(None)),      // same week, next month
         ];
         let weeks: Vec<_> = trend(&days, Granularity::Week, WeekStart::Monday)
             .iter()
@@ -285,9 +307,12 @@ mod tests {
         assert_eq!(sunday_weeks[0].tally.conversions, 3);
         let months: Vec<_> = trend(&days, Granularity::Month, WeekStart::Monday)
             .iter()
-            .map(|p| (p.period.clone(), p.tally.total_minor))
+            .map(|p| (p.period.clone(), p.tally.total_minor()))
             .collect();
-        assert_eq!(months, vec![("2024-01".into(), 300), ("2024-02".into(), 0)]);
+        assert_eq!(
+            months,
+            vec![("2024-01".into(), Some(300)), ("2024-02".into(), Some(0))]
+        );
     }
 
     #[test]

@@ -30,9 +30,11 @@ pub struct LogConversion {
     /// Who converted the contact: 1 to 255 characters.
     pub converted_by: String,
     pub conversion_type: ConversionType,
-    /// The exact amount; in the server's currency, with at most its decimal places.
+    /// The exact amount in `currency`, with at most its decimal places (none for JPY, three
+    /// for BHD).
     pub value: Option<Amount>,
-    /// Must be the server's currency when given.
+    /// Any ISO 4217 currency ([`crate::domain::ISO_4217`]); the server's (`--currency`)
+    /// when omitted.
     pub currency: Option<Currency>,
     /// Defaults to now; set it to backfill. At most five minutes ahead of the server's clock.
     pub converted_at: Option<DateTime<Utc>>,
@@ -91,7 +93,8 @@ pub struct ConversionFilter {
     pub range: DateRange,
     pub contact_id: Option<ContactId>,
     pub conversion_type: Option<ConversionType>,
-    /// Inclusive bounds on the value, in the server's currency.
+    /// Inclusive bounds on the value, in the server's currency: with either bound, only
+    /// conversions in that currency match (a bound in dollars says nothing of a sale in yen).
     pub min_value: Option<Amount>,
     pub max_value: Option<Amount>,
     /// Only conversions stored (`created_at`) strictly after this instant: what a client that
@@ -229,7 +232,6 @@ impl Services {
         if let Some(at) = input.converted_at {
             happened_by("converted_at", at, now())?;
         }
-        self.check_currency("currency", input.currency)?;
         self.value_minor(&input)?;
         let workspace_id =
             acting_workspace(caller, input.workspace_id.clone(), "workspace_id", true)?
@@ -243,13 +245,26 @@ impl Services {
         Ok(Queued { answer, claim })
     }
 
-    /// The conversion's value in minor units of the server's currency.
+    /// The currency the conversion is in: the one given, else the server's.
+    pub(super) fn currency_of(&self, input: &LogConversion) -> Currency {
+        input.currency.unwrap_or(self.currency)
+    }
+
+    /// The conversion's value in minor units of its currency.
     pub(super) fn value_minor(&self, input: &LogConversion) -> AppResult<Option<i64>> {
         input
             .value
             .as_ref()
-            .map(|v| v.minor_units("conversion_value", self.currency))
+            .map(|v| v.minor_units("conversion_value", self.currency_of(input)))
             .transpose()
+    }
+
+    /// What a conversion adds to a lifetime value: its value if it is in the server's
+    /// currency, nothing otherwise. Lifetime values stay in one currency (the server's), as
+    /// they always were; a sale in another currency still counts in the conversion count
+    /// and status, and in analytics at the reporting currency's rate.
+    pub(crate) fn lifetime_part(&self, currency: &str, value_minor: Option<i64>) -> Option<i64> {
+        value_minor.filter(|_| currency == self.currency.code())
     }
 
     async fn replayed(&self, conn: &impl ConnectionTrait, id: Uuid) -> AppResult<Logged> {
@@ -353,6 +368,9 @@ impl Services {
         }
         if let Some(max) = max_value {
             cond = cond.add(conversion::Column::ValueMinor.lte(max));
+        }
+        if min_value.is_some() || max_value.is_some() {
+            cond = cond.add(conversion::Column::Currency.eq(self.currency.code()));
         }
         if let Some(after) = filter.created_after {
             cond = cond.add(conversion::Column::CreatedAt.gt(after));

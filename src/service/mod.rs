@@ -15,6 +15,7 @@ pub mod feed;
 pub mod feed_cursor;
 pub mod feed_replay;
 pub mod feed_retention;
+pub mod fx;
 pub(crate) mod id_allocator;
 mod idempotency;
 mod ingest;
@@ -23,6 +24,7 @@ pub mod page;
 mod principal_cache;
 mod privacy;
 pub mod rate_limit;
+pub mod reporting;
 pub mod rollup;
 pub mod sensitive;
 pub(crate) mod sets;
@@ -36,7 +38,6 @@ use crate::auth::{KeyHasher, TokenKeys};
 use crate::db::Db;
 use crate::domain::Currency;
 use crate::encryption::Keyring;
-use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use crate::observability::Metrics;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -210,17 +211,6 @@ impl Services {
     /// Changes whenever credentials are revoked on this node.
     pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
         self.credentials_revoked.subscribe()
-    }
-
-    /// Until multi-currency lands, any currency other than the configured one is refused.
-    pub fn check_currency(&self, field: &str, currency: Option<Currency>) -> AppResult<()> {
-        match currency {
-            Some(given) if given != self.currency => Err(AppError::invalid(
-                field,
-                format!("only {} is supported on this server", self.currency),
-            )),
-            _ => Ok(()),
-        }
     }
 }
 

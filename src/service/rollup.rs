@@ -1,5 +1,6 @@
 //! Analytics rollups: for each configured time zone, per local day and per local month, the
-//! count and exact total of conversions (by workspace, and for all workspaces, by type) and
+//! count and exact total of conversions (by workspace, and for all workspaces, by type, each
+//! currency apart) and
 //! the contacts each workspace received (by the status that workspace itself reached with
 //! them, so a shared contact's funnel shows each receiver only its own progress). Every write that changes
 //! a figure adds a [`Delta`] and applies it in its own transaction, so the rollups always
@@ -36,7 +37,8 @@ pub const ALL_WORKSPACES: &str = "*";
 /// Rows per upsert statement: well under both databases' bind-parameter limits.
 const CHUNK: usize = 500;
 
-type ConversionKey = (Tz, Grain, String, NaiveDate, String);
+/// Zone, grain, workspace, day, type and currency.
+type ConversionKey = (Tz, Grain, String, NaiveDate, String, String);
 type ContactKey = (Tz, Grain, String, NaiveDate, &'static str);
 
 /// What a write adds to one conversion rollup row: negative when conversions leave it.
@@ -108,16 +110,23 @@ pub struct Delta {
 }
 
 impl Delta {
-    /// A conversion was logged (or restated into this type and value).
+    /// A conversion was logged (or restated into this type and value), its value in minor
+    /// units of `currency`.
     pub fn conversion(
         &mut self,
         zones: &[Tz],
         workspace: &str,
         kind: &str,
+        currency: &str,
         at: DateTime<Utc>,
         value_minor: Option<i64>,
     ) {
-        self.count(zones, workspace, kind, at, Change::of(value_minor));
+        self.count(
+            zones,
+            (workspace, kind, currency),
+            at,
+            Change::of(value_minor),
+        );
     }
 
     /// A conversion no longer counts as this type and value: retracted, or restated (the
@@ -127,13 +136,13 @@ impl Delta {
         zones: &[Tz],
         workspace: &str,
         kind: &str,
+        currency: &str,
         at: DateTime<Utc>,
         value_minor: Option<i64>,
     ) {
         self.count(
             zones,
-            workspace,
-            kind,
+            (workspace, kind, currency),
             at,
             Change::of(value_minor).negated(),
         );
@@ -142,8 +151,7 @@ impl Delta {
     fn count(
         &mut self,
         zones: &[Tz],
-        workspace: &str,
-        kind: &str,
+        (workspace, kind, currency): (&str, &str, &str),
         at: DateTime<Utc>,
         change: Change,
     ) {
@@ -160,6 +168,7 @@ impl Delta {
                         ws.to_owned(),
                         grain.bucket(day),
                         kind.to_owned(),
+                        currency.to_owned(),
                     );
                     self.conversions.entry(key).or_default().add(change);
                 }
@@ -242,7 +251,7 @@ impl Delta {
         let rows = self
             .conversions
             .into_iter()
-            .map(|((zone, grain, ws, day, kind), t)| {
+            .map(|((zone, grain, ws, day, kind, currency), t)| {
                 let (high, low) = wide::split_signed(t.total_minor).ok_or_else(|| {
                     AppError::Internal("a rollup change does not fit in 96 bits".into())
                 })?;
@@ -252,6 +261,7 @@ impl Delta {
                     ws.into(),
                     day.into(),
                     kind.into(),
+                    currency.into(),
                     t.conversions.into(),
                     low.into(),
                     high.into(),
@@ -264,7 +274,14 @@ impl Delta {
         upsert_adding(
             conn,
             table,
-            &[C::Zone, C::Grain, C::WorkspaceId, C::Day, C::ConversionType],
+            &[
+                C::Zone,
+                C::Grain,
+                C::WorkspaceId,
+                C::Day,
+                C::ConversionType,
+                C::Currency,
+            ],
             &[
                 C::Conversions,
                 C::TotalMinorLow,
@@ -443,14 +460,15 @@ where
             .select_only()
             .column(conversion::Column::WorkspaceId)
             .column(conversion::Column::ConversionType)
+            .column(conversion::Column::Currency)
             .column(conversion::Column::ConvertedAt)
             .column(conversion::Column::ValueMinor)
             .filter(conversion::Column::Status.eq(ConversionState::Active.as_str()))
-            .into_tuple::<(String, String, DateTime<Utc>, Option<i64>)>()
+            .into_tuple::<(String, String, String, DateTime<Utc>, Option<i64>)>()
             .stream(conn)
             .await?;
-        while let Some((ws, kind, at, value)) = rows.try_next().await? {
-            delta.conversion(&zones, &ws, &kind, at, value);
+        while let Some((ws, kind, currency, at, value)) = rows.try_next().await? {
+            delta.conversion(&zones, &ws, &kind, &currency, at, value);
         }
     }
     // Each (workspace, contact) receipt on its first day, under the status that workspace

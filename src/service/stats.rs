@@ -9,11 +9,13 @@
 use super::Services;
 use super::analytics::Tally;
 use super::conversion::{ConversionFilter, scoped_workspace};
+use super::fx::RateBook;
+use super::reporting::Figures;
 use super::rollup::{ALL_WORKSPACES, Grain};
 use crate::auth::Caller;
 use crate::domain::{
-    ConversionState, ConversionStatus, DateRange, Granularity, Permission, TrackingAction,
-    WeekStart, WorkspaceId, as_day_boundary, local_day,
+    ConversionState, ConversionStatus, Currency, DateRange, Granularity, Permission,
+    TrackingAction, WeekStart, WorkspaceId, as_day_boundary, local_day,
 };
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Months, NaiveDate, Utc};
@@ -43,6 +45,8 @@ pub struct StatsQuery {
     pub zone: Tz,
     pub week_start: WeekStart,
     pub group_by: Vec<Dimension>,
+    /// The currency totals are converted into; the server's (`--currency`) when `None`.
+    pub reporting_currency: Option<Currency>,
 }
 
 /// One group's coordinates; a dimension not grouped by is `None`.
@@ -57,10 +61,26 @@ pub struct GroupKey {
 #[derive(Clone, Debug)]
 pub struct Stats {
     /// Groups in key order (periods oldest first); groups without conversions are absent.
-    pub groups: Vec<(GroupKey, Tally)>,
+    /// Totals are in `currency` (see `service::reporting` for the rule), with each logged
+    /// currency's own figures beside them.
+    pub groups: Vec<(GroupKey, Figures)>,
+    /// The reporting currency.
+    pub currency: Currency,
+    /// Currencies of valued conversions that have no rate into `currency` on their date,
+    /// sorted: the totals those conversions are part of are unknown, never counted as 0.
+    pub missing_rates: Vec<String>,
     /// Whether the answer came from the rollups (for metrics and the benchmark).
     pub from_rollups: bool,
 }
+
+/// Conversions by group and currency, as read: not yet converted.
+type ByCurrency = BTreeMap<(GroupKey, String), Tally>;
+
+/// Groups in key order and the currencies that lacked a rate.
+type Reported = (Vec<(GroupKey, Figures)>, Vec<String>);
+
+/// Σ values and count of valued conversions by group, foreign currency and UTC date.
+type Foreign = BTreeMap<(GroupKey, String, NaiveDate), (i128, u64)>;
 
 /// Contacts received per workspace and current status: the denominators of conversion rates
 /// and the funnel. A contact counts on the day its workspace first received it.
@@ -105,23 +125,34 @@ impl Services {
             week_start: query.week_start,
             group_by: query.group_by,
         };
-        match self.rollup_days(&plan, &filter) {
-            Some(days) => {
-                let groups = plan.read_rollups(self.db.conn(), &filter, days).await?;
-                Ok(Stats {
-                    groups,
-                    from_rollups: true,
-                })
-            }
+        let reporting = query.reporting_currency.unwrap_or(self.currency);
+        let conn = self.db.conn();
+        let (read, from_rollups) = match self.rollup_days(&plan, &filter) {
+            Some(days) => (plan.read_rollups(conn, &filter, days).await?, true),
             None => {
                 let cond = self.conversion_condition(caller, &filter)?;
-                let groups = plan.read_rows(self.db.conn(), cond).await?;
-                Ok(Stats {
-                    groups,
-                    from_rollups: false,
-                })
+                (plan.read_rows(conn, cond).await?, false)
             }
-        }
+        };
+        // Values in other currencies are converted at each conversion's own date, so they
+        // are read again by date: from the rows, whichever path gave the counts.
+        let foreign = read
+            .iter()
+            .any(|((_, currency), t)| currency != reporting.code() && t.valued > 0);
+        let (foreign, book) = if foreign {
+            let cond = self.conversion_condition(caller, &filter)?;
+            let values = plan.read_foreign(conn, cond, reporting).await?;
+            (values, RateBook::load(conn).await?)
+        } else {
+            Default::default()
+        };
+        let (groups, missing_rates) = report(read, foreign, &book, reporting)?;
+        Ok(Stats {
+            groups,
+            currency: reporting,
+            missing_rates,
+            from_rollups,
+        })
     }
 
     /// Contacts received in the range, by workspace and current status.
@@ -232,7 +263,7 @@ impl Plan {
         conn: &impl ConnectionTrait,
         filter: &ConversionFilter,
         (from, until): (Option<NaiveDate>, Option<NaiveDate>),
-    ) -> AppResult<Vec<(GroupKey, Tally)>> {
+    ) -> AppResult<ByCurrency> {
         use conversion_rollup::Column as C;
         let days_only = matches!(self.period(), Some(Granularity::Day | Granularity::Week));
         let mut groups = BTreeMap::new();
@@ -266,66 +297,38 @@ impl Plan {
             if self.period().is_some() {
                 select.column(C::Day).group_by_col(C::Day);
             }
+            select.column(C::Currency).group_by_col(C::Currency);
             for row in conn.query_all(&select).await? {
                 let day = match self.period() {
                     Some(_) => Some(row.try_get::<NaiveDate>("", "day")?),
                     None => None,
                 };
                 let tally = Tally::from_sums(&row, wide::LOW_BITS)?;
+                let currency: String = row.try_get("", "currency")?;
                 groups
-                    .entry(self.key(&row, day)?)
+                    .entry((self.key(&row, day)?, currency))
                     .or_insert_with(Tally::default)
                     .add(tally);
             }
         }
         // A row whose conversions were all retracted or restated away stays, at zero; the
         // rows' path would not show its group.
-        Ok(groups
-            .into_iter()
-            .filter(|(_, t)| t.conversions > 0)
-            .collect())
+        groups.retain(|_, t: &mut Tally| t.conversions > 0);
+        Ok(groups)
     }
 
     async fn read_rows(
         &self,
         conn: &(impl ConnectionTrait + StreamTrait),
         cond: sea_orm::Condition,
-    ) -> AppResult<Vec<(GroupKey, Tally)>> {
+    ) -> AppResult<ByCurrency> {
         use conversion::Column as C;
-        let mut select = Query::select();
-        // A retracted conversion counts in no figure.
-        let cond = cond
-            .add(Expr::col((conversion::Entity, C::Status)).eq(ConversionState::Active.as_str()));
-        select.from(conversion::Entity).cond_where(cond);
-        // A conversion's contact status is the one its own workspace reached with the contact
-        // (`contact_states`), so grouping a workspace's conversions by status shows nothing of
-        // what another workspace did with a contact they share.
-        let status = self.has(Dimension::ContactStatus).then(|| {
-            use contact_state::Column as S;
-            let s = contact_state::Entity;
-            select.left_join(
-                s,
-                Expr::col((s, S::ContactId))
-                    .equals((conversion::Entity, C::ContactId))
-                    .and(
-                        Expr::col((s, S::WorkspaceId)).equals((conversion::Entity, C::WorkspaceId)),
-                    ),
-            );
-            own_status(Expr::col((s, S::ConversionStatus)))
-        });
         let per_row = self.period().is_some();
-        self.group(
-            &mut select,
-            per_row,
-            (conversion::Entity, C::WorkspaceId),
-            (conversion::Entity, C::ConversionType),
-            None::<C>,
-        );
-        if let Some(status) = status {
-            select.expr_as(status.clone(), Alias::new("conversion_status"));
-            if !per_row {
-                select.add_group_by([status]);
-            }
+        let mut select = self.rows_select(cond, per_row);
+        let currency = Expr::col((conversion::Entity, C::Currency));
+        select.expr_as(currency.clone(), Alias::new("currency"));
+        if !per_row {
+            select.add_group_by([currency]);
         }
         let mut groups = BTreeMap::new();
         if per_row {
@@ -339,9 +342,10 @@ impl Plan {
             while let Some(row) = rows.try_next().await? {
                 let at: DateTime<Utc> = row.try_get("", "converted_at")?;
                 let value: Option<i64> = row.try_get("", "value_minor")?;
+                let currency: String = row.try_get("", "currency")?;
                 let key = self.key(&row, Some(local_day(self.zone, at)))?;
                 groups
-                    .entry(key)
+                    .entry((key, currency))
                     .or_insert_with(Tally::default)
                     .add(Tally::of(value));
             }
@@ -366,10 +370,86 @@ impl Plan {
                 );
             for row in conn.query_all(&select).await? {
                 let key = self.key(&row, None)?;
-                groups.insert(key, Tally::from_sums(&row, VALUE_LOW_BITS)?);
+                let currency: String = row.try_get("", "currency")?;
+                groups.insert((key, currency), Tally::from_sums(&row, VALUE_LOW_BITS)?);
             }
         }
-        Ok(groups.into_iter().collect())
+        Ok(groups)
+    }
+
+    /// Σ values of the valued conversions not in `reporting`, by group, currency and the
+    /// UTC date their rate is chosen by. Streamed, one row at a time.
+    async fn read_foreign(
+        &self,
+        conn: &(impl ConnectionTrait + StreamTrait),
+        cond: sea_orm::Condition,
+        reporting: Currency,
+    ) -> AppResult<Foreign> {
+        use conversion::Column as C;
+        let cond = cond
+            .add(Expr::col((conversion::Entity, C::Currency)).ne(reporting.code()))
+            .add(Expr::col((conversion::Entity, C::ValueMinor)).is_not_null());
+        let mut select = self.rows_select(cond, true);
+        select
+            .column((conversion::Entity, C::Currency))
+            .column((conversion::Entity, C::ConvertedAt))
+            .column((conversion::Entity, C::ValueMinor));
+        let statement = ConnectionTrait::get_database_backend(conn).build(&select);
+        let mut rows = std::pin::pin!(conn.stream_raw(statement).await?);
+        let mut sums = Foreign::new();
+        while let Some(row) = rows.try_next().await? {
+            let at: DateTime<Utc> = row.try_get("", "converted_at")?;
+            let value: Option<i64> = row.try_get("", "value_minor")?;
+            let currency: String = row.try_get("", "currency")?;
+            let day = self.period().map(|_| local_day(self.zone, at));
+            let entry = sums
+                .entry((self.key(&row, day)?, currency, at.date_naive()))
+                .or_default();
+            entry.0 += i128::from(value.unwrap_or(0));
+            entry.1 += 1;
+        }
+        Ok(sums)
+    }
+
+    /// The conversions matching `cond` (active ones only), with the requested non-time
+    /// dimensions selected, grouped by them unless `per_row`.
+    fn rows_select(&self, cond: sea_orm::Condition, per_row: bool) -> SelectStatement {
+        use conversion::Column as C;
+        let mut select = Query::select();
+        // A retracted conversion counts in no figure.
+        let cond = cond
+            .add(Expr::col((conversion::Entity, C::Status)).eq(ConversionState::Active.as_str()));
+        select.from(conversion::Entity).cond_where(cond);
+        // A conversion's contact status is the one its own workspace reached with the contact
+        // (`contact_states`), so grouping a workspace's conversions by status shows nothing of
+        // what another workspace did with a contact they share.
+        let status = self.has(Dimension::ContactStatus).then(|| {
+            use contact_state::Column as S;
+            let s = contact_state::Entity;
+            select.left_join(
+                s,
+                Expr::col((s, S::ContactId))
+                    .equals((conversion::Entity, C::ContactId))
+                    .and(
+                        Expr::col((s, S::WorkspaceId)).equals((conversion::Entity, C::WorkspaceId)),
+                    ),
+            );
+            own_status(Expr::col((s, S::ConversionStatus)))
+        });
+        self.group(
+            &mut select,
+            per_row,
+            (conversion::Entity, C::WorkspaceId),
+            (conversion::Entity, C::ConversionType),
+            None::<C>,
+        );
+        if let Some(status) = status {
+            select.expr_as(status.clone(), Alias::new("conversion_status"));
+            if !per_row {
+                select.add_group_by([status]);
+            }
+        }
+        select
     }
 
     /// Selects the requested non-time dimensions, and groups by them unless `per_row`.
@@ -420,6 +500,39 @@ impl Plan {
             contact_status: text(self.has(Dimension::ContactStatus), "conversion_status")?,
         })
     }
+}
+
+/// Each group's figures in `reporting`: its own currency's totals as they are, the others'
+/// converted at the rate of each conversion's UTC date (`service::reporting` has the rule);
+/// and the currencies that lacked a rate.
+fn report(
+    read: ByCurrency,
+    foreign: Foreign,
+    book: &RateBook,
+    reporting: Currency,
+) -> AppResult<Reported> {
+    let mut groups: BTreeMap<GroupKey, Figures> = BTreeMap::new();
+    for ((key, currency), tally) in read {
+        let native = currency == reporting.code();
+        groups
+            .entry(key)
+            .or_default()
+            .record(&currency, tally, native);
+    }
+    let mut missing = std::collections::BTreeSet::new();
+    for ((key, code, day), (sum, valued)) in foreign {
+        let from = Currency::parse("currency", &code)
+            .map_err(|_| AppError::Internal(format!("a stored currency is not one: {code}")))?;
+        let figures = groups.entry(key).or_default();
+        match book.on(&code, reporting.code(), day) {
+            Some(rate) => figures.convert(sum, from, reporting, rate),
+            None => {
+                figures.unpriced(valued);
+                missing.insert(code);
+            }
+        }
+    }
+    Ok((groups.into_iter().collect(), missing.into_iter().collect()))
 }
 
 /// The rollup rows that cover the local days `[from, until)`: whole months from month rows,

@@ -722,6 +722,7 @@ impl Services {
                     zone,
                     week_start: WeekStart::Monday,
                     group_by: Vec::new(),
+                    reporting_currency: None,
                 },
             )
             .await?;

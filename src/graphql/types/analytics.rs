@@ -1,12 +1,12 @@
+use super::currency::{CurrencyFigures, by_currency};
 use super::decimal;
 use crate::graphql::scalars::Decimal;
-use crate::service::analytics::{Analytics, Tally};
+use crate::service::analytics::Analytics;
 use async_graphql::{ID, Object, SimpleObject};
 
 /// Conversion analytics for a dashboard (plan §2.1 and §4). Definitions: docs/api.md.
 pub struct ConversionAnalytics {
     pub analytics: Analytics,
-    pub currency: String,
 }
 
 /// The headline figures.
@@ -14,8 +14,10 @@ pub struct ConversionAnalytics {
 pub struct AnalyticsSummary {
     /// Conversions of every type.
     total_conversions: u64,
-    /// Sum of conversion values, exact.
-    total_value: Decimal,
+    /// Sum of conversion values in `currency`, converted exactly and rounded once, half to
+    /// even; null while a valued conversion has no rate (see `missingRates`), never a
+    /// total that counts it as 0.
+    total_value: Option<Decimal>,
     /// Total value ÷ conversions that carry a value, rounded half away from zero; null if none.
     average_value: Option<Decimal>,
     /// 100 × conversions ÷ contacts received, two decimals; null when none were received.
@@ -31,8 +33,8 @@ pub struct WorkspaceAnalytics {
     workspace_id: ID,
     /// Its conversions.
     conversions: u64,
-    /// Their total value, exact.
-    total_value: Decimal,
+    /// Their total value in `currency`; null while one lacks a rate.
+    total_value: Option<Decimal>,
     /// Total value ÷ its conversions that carry a value, rounded half away from zero; null if
     /// none does (the summary's `averageValue`, for one workspace).
     average_value: Option<Decimal>,
@@ -49,8 +51,8 @@ pub struct TypeCount {
     conversion_type: String,
     /// How many.
     conversions: u64,
-    /// Their total value, exact.
-    total_value: Decimal,
+    /// Their total value in `currency`; null while one lacks a rate.
+    total_value: Option<Decimal>,
 }
 
 /// One bucket of a trend line.
@@ -60,8 +62,8 @@ pub struct TrendPoint {
     period: String,
     /// Conversions in the bucket.
     conversions: u64,
-    /// Their total value, exact.
-    total_value: Decimal,
+    /// Their total value in `currency`; null while one lacks a rate.
+    total_value: Option<Decimal>,
 }
 
 /// Trend lines, oldest bucket first; buckets without conversions are omitted. Plain lists: at
@@ -90,7 +92,7 @@ pub struct FunnelStage {
 
 impl ConversionAnalytics {
     fn money(&self, minor: i128) -> Decimal {
-        decimal(minor, &self.currency)
+        decimal(minor, self.analytics.currency.code())
     }
 
     fn points(&self, points: &[crate::service::analytics::TrendPoint]) -> Vec<TrendPoint> {
@@ -99,7 +101,7 @@ impl ConversionAnalytics {
             .map(|p| TrendPoint {
                 period: p.period.clone(),
                 conversions: p.tally.conversions,
-                total_value: self.money(p.tally.total_minor),
+                total_value: p.tally.total_minor().map(|m| self.money(m)),
             })
             .collect()
     }
@@ -108,9 +110,20 @@ impl ConversionAnalytics {
 /// Conversion analytics for a dashboard (plan §2.1 and §4). Definitions: docs/api.md.
 #[Object]
 impl ConversionAnalytics {
-    /// ISO 4217 currency of every amount here.
+    /// The reporting currency (ISO 4217): every total here is in it, except `byCurrency`.
     async fn currency(&self) -> &str {
-        &self.currency
+        self.analytics.currency.code()
+    }
+
+    /// Each logged currency's own figures over the whole selection, in its own units.
+    async fn by_currency(&self) -> Vec<CurrencyFigures> {
+        by_currency(&self.analytics.summary, &self.analytics.missing_rates)
+    }
+
+    /// Currencies with valued conversions here but no rate into `currency` on their UTC
+    /// dates, sorted; empty when every total is complete.
+    async fn missing_rates(&self) -> &[String] {
+        &self.analytics.missing_rates
     }
 
     /// The IANA time zone of the days, weeks and months.
@@ -121,14 +134,9 @@ impl ConversionAnalytics {
     /// Totals over everything the filter selects.
     async fn summary(&self) -> AnalyticsSummary {
         let a = &self.analytics;
-        let Tally {
-            conversions,
-            total_minor,
-            ..
-        } = a.summary;
         AnalyticsSummary {
-            total_conversions: conversions,
-            total_value: self.money(total_minor),
+            total_conversions: a.summary.conversions,
+            total_value: a.summary.total_minor().map(|m| self.money(m)),
             average_value: a.average_minor.map(|m| self.money(m)),
             conversion_rate: a.conversion_rate,
             contacts_received: a.contacts_received,
@@ -144,7 +152,7 @@ impl ConversionAnalytics {
             .map(|w| WorkspaceAnalytics {
                 workspace_id: ID(w.workspace_id.clone()),
                 conversions: w.tally.conversions,
-                total_value: self.money(w.tally.total_minor),
+                total_value: w.tally.total_minor().map(|m| self.money(m)),
                 average_value: w.tally.average_minor().map(|m| self.money(m)),
                 conversion_rate: w.conversion_rate,
                 contacts_received: w.contacts_received,
@@ -161,7 +169,7 @@ impl ConversionAnalytics {
             .map(|(t, tally)| TypeCount {
                 conversion_type: t.clone(),
                 conversions: tally.conversions,
-                total_value: self.money(tally.total_minor),
+                total_value: tally.total_minor().map(|m| self.money(m)),
             })
             .collect()
     }

@@ -1,5 +1,6 @@
 //! `conversionStats`: grouped figures for a chart, and the enums that shape them.
 
+use super::currency::{CurrencyFigures, by_currency};
 use super::decimal;
 use crate::domain::{Granularity, WeekStart};
 use crate::graphql::scalars::Decimal;
@@ -58,7 +59,6 @@ impl From<WeekStartDay> for WeekStart {
 /// Grouped conversion figures, for a chart that asks for exactly what it draws.
 pub struct ConversionStats {
     pub stats: Stats,
-    pub currency: String,
     pub time_zone: String,
 }
 
@@ -75,18 +75,27 @@ pub struct StatsGroup {
     contact_status: Option<String>,
     /// Conversions in the group.
     conversions: u64,
-    /// Their total value, exact.
-    total_value: Decimal,
+    /// Their total value in `currency`, converted exactly and rounded once, half to even;
+    /// null while one of them has no rate (see `missingRates`).
+    total_value: Option<Decimal>,
     /// Total value ÷ conversions that carry a value, rounded half away from zero.
     average_value: Option<Decimal>,
+    /// Each logged currency's own figures in the group, in its own units.
+    by_currency: Vec<CurrencyFigures>,
 }
 
 /// Grouped conversion figures, for a chart that asks for exactly what it draws.
 #[Object]
 impl ConversionStats {
-    /// ISO 4217 currency of every amount here.
+    /// The reporting currency (ISO 4217) of every total, except `byCurrency`.
     async fn currency(&self) -> &str {
-        &self.currency
+        self.stats.currency.code()
+    }
+
+    /// Currencies with valued conversions here but no rate into `currency` on their UTC
+    /// dates, sorted; empty when every total is complete.
+    async fn missing_rates(&self) -> &[String] {
+        &self.stats.missing_rates
     }
 
     /// The IANA time zone of the periods.
@@ -103,6 +112,7 @@ impl ConversionStats {
     /// list: one entry per combination of the grouped dimensions that occurs (workspaces ×
     /// types × the five statuses × periods), read with one `GROUP BY`, never one per conversion.
     async fn groups(&self) -> Vec<StatsGroup> {
+        let code = self.stats.currency.code();
         self.stats
             .groups
             .iter()
@@ -112,8 +122,9 @@ impl ConversionStats {
                 conversion_type: key.conversion_type.clone(),
                 contact_status: key.contact_status.clone(),
                 conversions: tally.conversions,
-                total_value: decimal(tally.total_minor, &self.currency),
-                average_value: tally.average_minor().map(|m| decimal(m, &self.currency)),
+                total_value: tally.total_minor().map(|m| decimal(m, code)),
+                average_value: tally.average_minor().map(|m| decimal(m, code)),
+                by_currency: by_currency(tally, &self.stats.missing_rates),
             })
             .collect()
     }

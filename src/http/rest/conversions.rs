@@ -474,6 +474,7 @@ pub(crate) const ANALYTICS_PARAMS: &[&str] = &[
     "conversion_type",
     "time_zone",
     "week_start",
+    "reporting_currency",
 ];
 
 /// Totals, rates, breakdowns, trends and the funnel, over the caller's conversions.
@@ -484,7 +485,8 @@ pub(crate) const ANALYTICS_PARAMS: &[&str] = &[
         ("to_date" = Option<String>, Query, pattern = r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$", description = "Last local day, inclusive (or an RFC 3339 instant, exclusive); not before `from_date`"),
         ("conversion_type" = Option<String>, Query, pattern = r"^$|^[a-z][a-z0-9_]{0,63}$", description = "Only this type, e.g. `sale`"),
         ("time_zone" = Option<crate::http::openapi::TimeZone>, Query, description = "IANA zone of days, weeks and months (default UTC)"),
-        ("week_start" = Option<String>, Query, pattern = "^$|^(monday|sunday)$", description = "`monday` (default) or `sunday`")),
+        ("week_start" = Option<String>, Query, pattern = "^$|^(monday|sunday)$", description = "`monday` (default) or `sunday`"),
+        ("reporting_currency" = Option<String>, Query, pattern = "^$|^[A-Z]{3}$", description = "ISO 4217 currency of every converted total (default: the server's `--currency`); other currencies are converted at the rate in force on each conversion's UTC date")),
     responses((status = 200, description = "The analytics", body = AnalyticsView)))]
 pub async fn analytics(
     State(services): State<Services>,
@@ -499,6 +501,7 @@ pub async fn analytics(
         take("time_zone"),
         take("week_start"),
     );
+    let reporting_currency = take("reporting_currency");
     params.finish(ANALYTICS_PARAMS)?;
     let zone = zone_or_utc("time_zone", time_zone.as_deref())?;
     let filter = AnalyticsFilter {
@@ -514,10 +517,10 @@ pub async fn analytics(
             .map(|w| WeekStart::parse("week_start", &w))
             .transpose()?
             .unwrap_or_default(),
+        reporting_currency: reporting_currency
+            .map(|c| Currency::parse("reporting_currency", &c))
+            .transpose()?,
     };
     let analytics = services.analytics(&caller, filter).await?;
-    Ok(Json(AnalyticsView::new(
-        analytics,
-        services.currency.code(),
-    )))
+    Ok(Json(AnalyticsView::new(analytics)))
 }

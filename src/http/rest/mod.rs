@@ -5,6 +5,7 @@ pub mod adjustments;
 pub mod audit;
 pub mod contacts;
 pub mod conversions;
+pub mod exchange_rates;
 pub mod export;
 pub mod webhooks;
 pub mod workspaces;
@@ -43,6 +44,7 @@ pub fn routes(document: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::delete))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(exchange_rates::set, exchange_rates::list))
 }
 
 /// A route whose responses carry keys or tokens: `Cache-Control: no-store`.

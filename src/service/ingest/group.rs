@@ -227,7 +227,7 @@ impl Services {
             converted_at,
             conversion_type: input.conversion_type.as_str().to_owned(),
             value_minor,
-            currency: self.currency.code().to_owned(),
+            currency: self.currency_of(input).code().to_owned(),
             custom_data: sealed(&id.to_string(), false)?,
             created_at,
             status: ConversionState::Active.as_str().to_owned(),
@@ -243,8 +243,9 @@ impl Services {
         };
         // Wide and stored in two halves (`entity::wide`): a contact shared by several
         // workspaces never fills up, so one workspace's sales cannot refuse another's.
+        let lifetime_part = self.lifetime_part(&stored.currency, value_minor);
         let (lifetime_high, lifetime_low) =
-            wide::split(contact.lifetime_value_minor() + i128::from(value_minor.unwrap_or(0)))
+            wide::split(contact.lifetime_value_minor() + i128::from(lifetime_part.unwrap_or(0)))
                 .ok_or_else(|| AppError::Internal("a lifetime value beyond 95 bits".into()))?;
         let contact_after = contact::Model {
             converted_from_workspace: Some(workspace_id.as_str().to_owned()),
@@ -274,7 +275,7 @@ impl Services {
             workspace_id,
             shared::Converted {
                 kind: input.conversion_type.as_str(),
-                value_minor,
+                value_minor: lifetime_part,
                 converted_by: &input.converted_by,
                 converted_at,
                 at: created_at,
@@ -293,6 +294,7 @@ impl Services {
             &self.rollup_zones,
             &stored.workspace_id,
             &stored.conversion_type,
+            &stored.currency,
             converted_at,
             value_minor,
         );
