@@ -51,6 +51,10 @@ async fn rollups(manager: &SchemaManager<'_>, with_currency: bool) -> Result<(),
     manager
         .drop_table(Table::drop().table(ConversionRollups::Table).to_owned())
         .await?;
+    let conn = manager.get_connection();
+    // Gone with its table; dropped by name as well, so that no path leaves it behind.
+    conn.execute_unprepared("DROP INDEX IF EXISTS idx_conversion_rollups_zone_day")
+        .await?;
     let mut key = Index::create();
     key.col(ConversionRollups::Zone)
         .col(ConversionRollups::Grain)
@@ -76,7 +80,6 @@ async fn rollups(manager: &SchemaManager<'_>, with_currency: bool) -> Result<(),
         .col(big_integer(ConversionRollups::Valued))
         .primary_key(&mut key);
     let table = table.to_owned();
-    let conn = manager.get_connection();
     if manager.get_database_backend() == DbBackend::Sqlite {
         // Clustered on its key, as the table it replaces (m20261125_000014).
         let sql = format!("{} WITHOUT ROWID", table.to_string(SqliteQueryBuilder));
@@ -87,7 +90,9 @@ async fn rollups(manager: &SchemaManager<'_>, with_currency: bool) -> Result<(),
     manager
         .create_index(
             Index::create()
-                .name("idx_conversion_rollups_zone_day")
+                // Not the old index's name: on SQLite a pooled connection that prepared the
+                // old `CREATE INDEX` text could otherwise find it "already exists".
+                .name("idx_conversion_rollups_by_day")
                 .table(ConversionRollups::Table)
                 .col(ConversionRollups::Zone)
                 .col(ConversionRollups::Grain)
@@ -127,3 +132,4 @@ enum ConversionRollups {
     TotalMinorHigh,
     Valued,
 }
+
