@@ -132,4 +132,3 @@ enum ConversionRollups {
     TotalMinorHigh,
     Valued,
 }
-

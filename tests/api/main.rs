@@ -11,6 +11,8 @@ mod bad_input;
 mod cache;
 mod cluster;
 mod crash;
+mod currencies;
+mod currency_rollups;
 mod dashboard_api;
 mod dataloader;
 mod docs_examples;
