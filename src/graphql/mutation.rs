@@ -48,7 +48,8 @@ pub struct LogConversionInput {
     conversion_type: String,
     /// Exact amount, e.g. "25000" or "18500.50".
     conversion_value: Option<Decimal>,
-    /// ISO 4217; must be the server's currency.
+    /// Any ISO 4217 code (`JPY`, `USD`, `BHD` …); the server's when omitted. The value has
+    /// at most its decimal places.
     currency: Option<String>,
     /// When it happened (backfill); defaults to now.
     converted_at: Option<DateTime<Utc>>,

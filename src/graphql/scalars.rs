@@ -29,7 +29,7 @@ impl Decimal {
     }
 }
 
-/// An exact decimal amount in the server's currency. Output: a string with the currency's
+/// An exact decimal amount in its currency (a conversion's own; a total's reporting currency). Output: a string with the currency's
 /// decimal places (`"25000.00"`). Input: a string of digits with an optional point
 /// (`"18500.50"`, at most the currency's places, no sign, no exponent: a subset of XML
 /// Schema's `decimal`) or an `Int` (`25000`). A number with a fraction or an exponent is

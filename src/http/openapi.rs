@@ -241,20 +241,21 @@ fn amount_schema(schema_type: SchemaType) -> RefOr<Schema> {
         .into()
 }
 
-/// A decimal amount as text: at most 10¹² units and two decimal places (the default
-/// currency's; trailing zeros aside). The query parameters `min_value` and `max_value` spell
-/// the same pattern out (an attribute takes only a literal).
-const AMOUNT_TEXT: &str = r"^([0-9]{1,12}(\.[0-9]{1,2}0*)?|1000000000000(\.0+)?)$";
+/// A decimal amount as text: at most 10¹² units and three decimal places (the most any
+/// accepted currency has, BHD's; trailing zeros aside). The query parameters `min_value` and
+/// `max_value`, in the server's currency, spell the two-place pattern out (an attribute takes
+/// only a literal).
+const AMOUNT_TEXT: &str = r"^([0-9]{1,12}(\.[0-9]{1,3}0*)?|1000000000000(\.0+)?)$";
 
 /// An amount as a client sends it: a JSON number or a decimal string, read from its literal
 /// text (`domain::Amount`): not negative, at most 10¹² units, at most the currency's decimal
-/// places (two for USD), no exponent.
+/// places (none for JPY, two for USD, three for BHD), no exponent.
 pub fn amount_input() -> RefOr<Schema> {
     let number = ObjectBuilder::new()
         .schema_type(Type::Number)
         .minimum(Some(0))
         .maximum(Some(1_000_000_000_000_i64))
-        .multiple_of(Some(0.01));
+        .multiple_of(Some(0.001));
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(AMOUNT_TEXT));

@@ -12,8 +12,15 @@ use std::collections::BTreeMap;
 
 const ZONES: [&str; 3] = ["UTC", "America/New_York", "Asia/Kolkata"];
 
-/// (code, minor-unit places, rate into USD ×10⁴ before / from 2024-03-10; none for BHD).
-const CURRENCIES: [(&str, u32, Option<(i128, i128)>); 4] = [
+/// Rates into USD ×10⁴, before and from 2024-03-10.
+type Rates = Option<(i128, i128)>;
+
+/// Per local day, as summed: conversions, minor units per currency, the converted total in
+/// 10⁻⁴ cents, whether a rate was missing.
+type Sums<'a> = BTreeMap<String, (u64, BTreeMap<&'a str, i64>, i128, bool)>;
+
+/// (code, minor-unit places, rates into USD; none for BHD).
+const CURRENCIES: [(&str, u32, Rates); 4] = [
     ("USD", 2, Some((10_000, 10_000))),
     ("EUR", 2, Some((10_842, 11_000))),
     ("JPY", 0, Some((67, 67))),
@@ -120,7 +127,7 @@ async fn history(app: &TestApp) -> Vec<Sale> {
 /// cents (exact in 10⁻⁴ cents, rounded once half to even), or null while BHD is in it.
 fn expected(sales: &[Sale], zone: Tz) -> BTreeMap<String, (u64, BTreeMap<String, String>, Value)> {
     let switch: NaiveDate = "2024-03-10".parse().unwrap();
-    let mut days: BTreeMap<String, (u64, BTreeMap<&str, i64>, i128, bool)> = BTreeMap::new();
+    let mut days = Sums::new();
     for s in sales {
         let day = s.at.with_timezone(&zone).date_naive().to_string();
         let (code, places, rates) = CURRENCIES[s.currency];

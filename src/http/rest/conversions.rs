@@ -57,7 +57,8 @@ pub struct LogConversionBody {
     /// A JSON number or a decimal string, read from its literal text.
     #[schema(schema_with = crate::http::openapi::amount_input)]
     conversion_value: Option<Box<RawValue>>,
-    /// The server's currency (ISO 4217), when given.
+    /// Any ISO 4217 code (`JPY`, `USD`, `BHD` …; default the server's): the value has at
+    /// most its decimal places.
     #[schema(pattern = "^[A-Z]{3}$", example = "USD")]
     currency: Option<String>,
     /// When it happened (RFC 3339; default now): at most five minutes ahead of the server.
