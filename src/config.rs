@@ -110,7 +110,8 @@ pub struct Config {
     )]
     pub token_ttl_seconds: i64,
 
-    /// ISO 4217 currency of every amount on this server.
+    /// The default ISO 4217 currency: of a conversion logged without one, of contacts' lifetime
+    /// values, and of analytics asked without a reporting currency.
     #[arg(long, global = true, env = "CONVIO_CURRENCY", default_value = "USD")]
     pub currency: String,
 

@@ -122,8 +122,10 @@ impl Services {
         self.wake_webhooks_if_recorded();
         for (job, outcome) in group.into_iter().zip(outcomes) {
             if let Ok(Logged::Stored(c)) = &outcome {
-                self.metrics
-                    .conversion_logged(&c.conversion_type, c.value_minor);
+                // The value metric is in minor units of --currency: other currencies' values
+                // are not added to it (their conversions still count).
+                let value = self.lifetime_part(&c.currency, c.value_minor);
+                self.metrics.conversion_logged(&c.conversion_type, value);
             }
             let _ = job.reply.send(outcome);
         }
