@@ -218,10 +218,14 @@ impl Params {
         self.0.remove(name).filter(|v| !v.is_empty())
     }
 
-    /// An integer parameter from 1 to `max`, `default` when absent.
+    /// An integer parameter from 1 to `max`, `default` when absent. Given empty (`limit=`) it
+    /// is not an integer, as the OpenAPI schema says, and is refused like any other.
     pub fn bounded(&mut self, name: &str, default: u64, max: u64) -> AppResult<u64> {
         // Not a number at all reads like a number out of range: one message for both.
-        let requested = self.get(name).map(|raw| raw.parse::<i64>().unwrap_or(0));
+        let requested = self
+            .0
+            .remove(name)
+            .map(|raw| raw.parse::<i64>().unwrap_or(0));
         crate::domain::page_size(name, requested, default, max)
     }
 
