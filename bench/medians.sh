@@ -7,14 +7,17 @@
 #        bench/medians.sh 3 "postgres://postgres@127.0.0.1:5432/bench" ingest-rest --concurrency 256
 # Needs: cargo build --release -p convio -p convio-bench; python3 (to read the JSON reports).
 # The server runs with no rate limit and warn-level logs, on 127.0.0.1:18080.
+# Environment: CONVIO_BIN, the server binary (default target/release/convio; set it to compare two
+# builds on the same machine); SERVER_FLAGS, extra flags for the server (word-split).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=$1 url=$2; shift 2
 export CONVIO_ADMIN_KEY=${CONVIO_ADMIN_KEY:-bench-admin-key-0123456789}
 out=$(mktemp -d)
 for i in $(seq "$runs"); do
-  RUST_LOG=convio=warn target/release/convio --bind 127.0.0.1:18080 --database-url "$url" \
-    --rate-limit-per-hour 0 &
+  # shellcheck disable=SC2086 # SERVER_FLAGS is a list of flags
+  RUST_LOG=convio=warn "${CONVIO_BIN:-target/release/convio}" --bind 127.0.0.1:18080 \
+    --database-url "$url" --rate-limit-per-hour 0 ${SERVER_FLAGS:-} &
   pid=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
   target/release/convio-bench --url http://127.0.0.1:18080 --server-pid $pid --json "$out/$i.json" "$@" \

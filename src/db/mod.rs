@@ -1,6 +1,7 @@
-//! The database handle: one pool for SQLite or PostgreSQL, write transactions that cannot
-//! deadlock on SQLite, and every statement reported to the server's metrics (count, errors,
-//! latency: see `observability`).
+//! The database handle: one pool for SQLite or PostgreSQL (on SQLite, plus one connection
+//! that every write transaction runs on, in turn), write transactions that cannot deadlock
+//! on SQLite, and every statement reported to the server's metrics (count, errors, latency:
+//! see `observability`).
 //!
 //! A statement waits at most the lock timeout for a lock another connection or process holds
 //! (SQLite's busy timeout, PostgreSQL's `lock_timeout`), and a request at most
@@ -34,6 +35,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// SQLite: the one connection write transactions run on (see [`connect`]).
+    writer: Option<DatabaseConnection>,
     /// Where statements are counted and timed: the server's metrics.
     metrics: Metrics,
     /// SQLite has one writer at a time. Queueing writers here, in FIFO order, is fairer and
@@ -82,58 +85,30 @@ impl Db {
 
     /// Connects a pool of at most `max_connections`, whose statements wait at most
     /// `lock_timeout` for a lock another connection or process holds, and are reported to
-    /// `metrics`.
+    /// `metrics`. On SQLite write transactions get a connection of their own besides.
     pub async fn connect_with(
         url: &str,
         max_connections: u32,
         lock_timeout: Duration,
         metrics: &Metrics,
     ) -> AppResult<Self> {
-        let mut options = ConnectOptions::new(url.to_owned());
-        options
-            .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // Statement logging would print parameter values: names, emails, phones.
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(move |o| {
-                // WAL lets readers run beside the writer; FULL syncs each commit so an
-                // acknowledged write survives power loss, not only a crash.
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(lock_timeout)
-                    .foreign_keys(true)
-                    // Deleted and overwritten content is zeroed, in the page and on freed
-                    // pages, so an erased value is not left behind in the file.
-                    .pragma("secure_delete", "on")
-            })
-            // A startup parameter, as sea-orm sets statement_timeout: no extra round trip.
-            .map_sqlx_postgres_opts(move |o| {
-                o.options([("lock_timeout", format!("{}ms", lock_timeout.as_millis()))])
-            });
-        if let Some(port) = postgres_port(url) {
-            options.map_sqlx_postgres_pool_opts(move |o| {
-                o.after_connect(move |_, _| {
-                    Box::pin(async move {
-                        no_delay_towards(port);
-                        Ok(())
-                    })
-                })
-            });
-        }
-        let mut conn = Database::connect(options).await.map_err(|e| {
-            AppError::Internal(format!(
-                "cannot connect to the database {}: {e}",
-                describe_url(url)
-            ))
-        })?;
-        let observer = metrics.clone();
-        conn.set_metric_callback(move |info| observer.db_statement(info));
-        let write_gate =
-            (conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let observed = |conn: DatabaseConnection| {
+            let observer = metrics.clone();
+            let mut conn = conn;
+            conn.set_metric_callback(move |info| observer.db_statement(info));
+            conn
+        };
+        let conn = observed(connect(url, max_connections, lock_timeout, false).await?);
+        let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
+        let writer = match sqlite {
+            true => Some(observed(connect(url, 1, lock_timeout, true).await?)),
+            false => None,
+        };
         Ok(Db {
             conn,
+            writer,
             metrics: metrics.clone(),
-            write_gate,
+            write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
             commit_hook: None,
         })
     }
@@ -189,7 +164,9 @@ impl Db {
             None => None,
         };
         let txn = self
-            .conn
+            .writer
+            .as_ref()
+            .unwrap_or(&self.conn)
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
@@ -241,10 +218,13 @@ impl Db {
             Ok(false) => tracing::warn!("the final WAL checkpoint was blocked by a reader"),
             Err(err) => tracing::warn!(error = %err, "the final WAL checkpoint failed"),
         }
-        if tokio::time::timeout(CLOSE_TIMEOUT, self.conn.close_by_ref())
-            .await
-            .is_err()
-        {
+        let closed = async {
+            if let Some(writer) = &self.writer {
+                let _ = writer.close_by_ref().await;
+            }
+            self.conn.close_by_ref().await
+        };
+        if tokio::time::timeout(CLOSE_TIMEOUT, closed).await.is_err() {
             tracing::warn!("database connections still in use at shutdown were left open");
         }
     }
@@ -270,6 +250,58 @@ impl Db {
     pub async fn ping(&self) -> AppResult<()> {
         self.conn.ping().await.map_err(AppError::from)
     }
+}
+
+/// A pool of at most `max_connections` to `url`. `writer`: the SQLite connection write
+/// transactions run on, whose statement journals stay in memory (`temp_store`). Inside a
+/// transaction every multi-row statement journals the pages it changes first, so that it can
+/// be undone alone; in a temporary file that was most of the writer's disk writes. convio's
+/// write transactions are bounded (groups of at most 512 conversions, sweeps in batches), so
+/// their journals are too; reads, whose sorts may be large, keep their temporary files.
+async fn connect(
+    url: &str,
+    max_connections: u32,
+    lock_timeout: Duration,
+    writer: bool,
+) -> AppResult<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Statement logging would print parameter values: names, emails, phones.
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(move |o| {
+            // WAL lets readers run beside the writer; FULL syncs each commit so an
+            // acknowledged write survives power loss, not only a crash.
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(lock_timeout)
+                .foreign_keys(true)
+                // Deleted and overwritten content is zeroed, in the page and on freed
+                // pages, so an erased value is not left behind in the file.
+                .pragma("secure_delete", "on")
+                .pragma("temp_store", if writer { "memory" } else { "default" })
+        })
+        // A startup parameter, as sea-orm sets statement_timeout: no extra round trip.
+        .map_sqlx_postgres_opts(move |o| {
+            o.options([("lock_timeout", format!("{}ms", lock_timeout.as_millis()))])
+        });
+    if let Some(port) = postgres_port(url) {
+        options.map_sqlx_postgres_pool_opts(move |o| {
+            o.after_connect(move |_, _| {
+                Box::pin(async move {
+                    no_delay_towards(port);
+                    Ok(())
+                })
+            })
+        });
+    }
+    Database::connect(options).await.map_err(|e| {
+        AppError::Internal(format!(
+            "cannot connect to the database {}: {e}",
+            describe_url(url)
+        ))
+    })
 }
 
 /// A database URL as it may be logged: the backend, user, host, port and database (or
@@ -354,6 +386,13 @@ impl WriteTxn {
         if let Some(after) = after {
             after();
         }
+        Ok(())
+    }
+
+    /// Rolls back everything written in it, then lets the next writer in.
+    pub async fn rollback(self) -> AppResult<()> {
+        let WriteTxn { txn, _guard, .. } = self;
+        txn.rollback().await?;
         Ok(())
     }
 }
