@@ -3,7 +3,9 @@
 
 use super::amount::Amount;
 use crate::error::AppError;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::LazyLock;
 
 /// The largest accepted amount, in major units. Far above any real deal, far below `i64::MAX`
 /// minor units, so sums of many amounts cannot overflow.
@@ -37,6 +39,20 @@ pub const ISO_4217: [(u32, &str); 3] = [
     (3, "BHD IQD JOD KWD LYD OMR TND"),
 ];
 
+/// [`ISO_4217`] by code: views parse the stored code of every amount they format, so a
+/// dashboard's answer looks up thousands.
+static EXPONENTS: LazyLock<HashMap<[u8; 3], u32>> = LazyLock::new(|| {
+    ISO_4217
+        .iter()
+        .flat_map(|(exponent, codes)| {
+            codes.split_whitespace().filter_map(move |code| {
+                let code: [u8; 3] = code.as_bytes().try_into().ok()?;
+                Some((code, *exponent))
+            })
+        })
+        .collect()
+});
+
 /// An ISO 4217 currency and the number of decimal places its minor unit has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Currency {
@@ -60,17 +76,17 @@ impl Currency {
                 "must be a three-letter ISO 4217 code such as USD",
             ));
         }
-        let exponent = ISO_4217
-            .iter()
-            .find(|(_, codes)| codes.split_whitespace().any(|c| c == code))
-            .map(|(exponent, _)| *exponent)
-            .ok_or_else(|| {
-                AppError::invalid(field, format!("{code} is not an ISO 4217 currency code"))
-            })?;
-        Ok(Currency {
-            code: [bytes[0], bytes[1], bytes[2]],
-            exponent,
-        })
+        let code = [bytes[0], bytes[1], bytes[2]];
+        let exponent = *EXPONENTS.get(&code).ok_or_else(|| {
+            AppError::invalid(
+                field,
+                format!(
+                    "{} is not an ISO 4217 currency code",
+                    String::from_utf8_lossy(&code)
+                ),
+            )
+        })?;
+        Ok(Currency { code, exponent })
     }
 
     pub fn code(&self) -> &str {
