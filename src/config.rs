@@ -30,7 +30,8 @@ pub struct Config {
     #[arg(long, global = true, env = "CONVIO_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub auto_migrate: bool,
 
-    /// Largest number of pooled database connections.
+    /// Largest number of pooled database connections. On SQLite, write transactions run on
+    /// one more connection of their own.
     #[arg(
         long,
         global = true,

@@ -24,6 +24,7 @@ mod m20261125_000019_create_audit_anchors;
 mod m20261129_000020_create_conversion_adjustments;
 mod m20261129_000022_create_webhooks;
 mod m20261129_000023_add_currencies;
+mod m20261130_000024_cover_rollups;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000020_create_conversion_adjustments::Migration),
             Box::new(m20261129_000022_create_webhooks::Migration),
             Box::new(m20261129_000023_add_currencies::Migration),
+            Box::new(m20261130_000024_cover_rollups::Migration),
         ]
     }
 }
