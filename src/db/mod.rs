@@ -92,9 +92,8 @@ impl Db {
         lock_timeout: Duration,
         metrics: &Metrics,
     ) -> AppResult<Self> {
-        let observed = |conn: DatabaseConnection| {
+        let observed = |mut conn: DatabaseConnection| {
             let observer = metrics.clone();
-            let mut conn = conn;
             conn.set_metric_callback(move |info| observer.db_statement(info));
             conn
         };

@@ -76,17 +76,14 @@ impl Currency {
                 "must be a three-letter ISO 4217 code such as USD",
             ));
         }
-        let code = [bytes[0], bytes[1], bytes[2]];
-        let exponent = *EXPONENTS.get(&code).ok_or_else(|| {
-            AppError::invalid(
-                field,
-                format!(
-                    "{} is not an ISO 4217 currency code",
-                    String::from_utf8_lossy(&code)
-                ),
-            )
+        let key = [bytes[0], bytes[1], bytes[2]];
+        let exponent = *EXPONENTS.get(&key).ok_or_else(|| {
+            AppError::invalid(field, format!("{code} is not an ISO 4217 currency code"))
         })?;
-        Ok(Currency { code, exponent })
+        Ok(Currency {
+            code: key,
+            exponent,
+        })
     }
 
     pub fn code(&self) -> &str {
