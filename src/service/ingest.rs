@@ -129,9 +129,9 @@ impl Services {
     /// and the jobs are written again one by one, each in a savepoint of a second transaction,
     /// so the failure is answered to the job that caused it.
     ///
-    /// The common path takes no savepoint: on SQLite a savepoint journals every page it
-    /// changes before changing it (in a temporary file once past 64 KiB), which for a group
-    /// of hundreds of conversions was the larger part of the writer's disk writes.
+    /// The common path takes no savepoint, so it pays no `SAVEPOINT`/`RELEASE` round trips.
+    /// (Each multi-row statement still journals the pages it changes, as the savepoint did;
+    /// on SQLite that journal stays in memory: see `db::connect`.)
     async fn write_and_commit(&self, group: &[Job]) -> AppResult<Vec<AppResult<Logged>>> {
         let txn = self.db.begin_write().await?;
         let err = match self.write_group(&*txn, group).await {
