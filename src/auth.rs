@@ -319,19 +319,14 @@ pub fn generate_key(prefix: &str) -> AppResult<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| AppError::Internal(format!("random source failed: {e}")))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{prefix}{hex}"))
+    Ok(format!("{prefix}{}", hex::encode(bytes)))
 }
 
 /// Plain SHA-256 of a key, in hex: the legacy stored form, and how the configured admin key
 /// is held in memory. Keys carry 256 random bits, so a fast hash is enough: there is nothing
 /// to brute-force (a slow password hash would only slow every request).
 pub fn hash_key(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// Marks a stored digest as HMAC-SHA256 with the pepper. Digests without a scheme prefix are
@@ -391,7 +386,7 @@ impl KeyHasher {
         mac.update(key.as_bytes());
         Some(format!(
             "{HMAC_SCHEME}{}",
-            hex(&mac.finalize().into_bytes())
+            hex::encode(mac.finalize().into_bytes())
         ))
     }
 }
@@ -434,7 +429,7 @@ pub struct TokenSubject {
 /// configured, so every node with the same secret names it the same way, and the id reveals
 /// nothing usable about the secret.
 pub fn key_id(secret: &[u8]) -> String {
-    hex(&Sha256::digest(secret)[..4])
+    hex::encode(&Sha256::digest(secret)[..4])
 }
 
 /// A secret that verifies tokens, with its raw bytes for the admin-key fingerprint.
@@ -583,7 +578,7 @@ fn admin_key_fingerprint(secret: &[u8], admin_key_digest: &str) -> String {
     };
     mac.update(b"convio admin key\0");
     mac.update(admin_key_digest.as_bytes());
-    hex(&mac.finalize().into_bytes()[..16])
+    hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
 /// Whether a bearer credential looks like a JWT rather than an API key.

@@ -178,11 +178,7 @@ fn entry_hash(entry: &audit_log::Model) -> AppResult<String> {
     let mut hasher = Sha256::new();
     hasher.update(entry.prev_hash.as_deref().unwrap_or_default().as_bytes());
     hasher.update(&json);
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// `details` with object keys sorted at every level: PostgreSQL's `jsonb` does not keep the
@@ -660,7 +656,7 @@ impl Services {
         let key = AnchorKey::parse(secret)?;
         let file = anchor.file.clone().map(|path| (path, self.db.clone()));
         let hook = std::sync::Arc::new(Anchor::new(key, file));
-        self.db = self.db.clone().with_commit_hook(hook);
+        self.parts_mut().db = self.db.clone().with_commit_hook(hook);
         Ok(self)
     }
 }

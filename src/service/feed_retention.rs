@@ -60,7 +60,7 @@ impl fmt::Display for FeedRetention {
 impl Services {
     /// Keeps feed events replayable for `retention`.
     pub fn with_feed_retention(mut self, retention: FeedRetention) -> Self {
-        self.feed_retention = retention;
+        self.parts_mut().feed_retention = retention;
         self
     }
 

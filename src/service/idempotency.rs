@@ -27,7 +27,7 @@ impl Claim {
         Claim {
             scope: caller.principal.audit_name(),
             key: key.as_str().to_owned(),
-            fingerprint: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            fingerprint: hex::encode(digest),
         }
     }
 }

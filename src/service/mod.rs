@@ -48,9 +48,15 @@ use tokio::sync::Notify;
 /// Replay pages read at once on a node, whatever the number of resumed subscribers.
 const REPLAY_READERS: usize = 2;
 
-/// Everything a request needs, injected once at start.
+/// Everything a request needs, injected once at start. A handle: cloning it (each request
+/// does, for each extractor and middleware that takes it) is one reference count, however
+/// many keys, caches and pools it holds.
 #[derive(Clone)]
-pub struct Services {
+pub struct Services(Arc<Parts>);
+
+/// What [`Services`] holds; its fields read through the handle (`services.db`).
+#[derive(Clone)]
+pub struct Parts {
     pub db: Db,
     pub bus: EventBus,
     pub currency: Currency,
@@ -93,6 +99,14 @@ pub struct Services {
     webhooks: Arc<webhooks::Webhooks>,
 }
 
+impl std::ops::Deref for Services {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
 impl Services {
     pub fn new(
         db: Db,
@@ -105,7 +119,7 @@ impl Services {
         // A SQLite file is served by this process alone; on PostgreSQL the cache waits for the
         // listener that hears other nodes' changes (`credentials_listening`).
         let principals = principal_cache::PrincipalCache::new(db.backend() == DbBackend::Sqlite);
-        Services {
+        Services(Arc::new(Parts {
             principals: Arc::new(principals),
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             analytics_cache: Arc::new(cache::VersionedCache::new(
@@ -136,7 +150,13 @@ impl Services {
             feed_retention: feed_retention::FeedRetention::DEFAULT,
             replay_turns: Arc::new(tokio::sync::Semaphore::new(REPLAY_READERS)),
             webhooks: webhooks::Webhooks::new(webhooks::Settings::default()),
-        }
+        }))
+    }
+
+    /// The parts, to configure before the handle is shared: the `with_*` builders run at
+    /// start, while this handle is the only one, so nothing is copied.
+    fn parts_mut(&mut self) -> &mut Parts {
+        Arc::make_mut(&mut self.0)
     }
 
     /// A turn at reading a replay page, held while it reads.
@@ -147,7 +167,7 @@ impl Services {
 
     /// Maintains daily rollups in these zones (already built: see `rollup::sync_zones`).
     pub fn with_rollup_zones(mut self, zones: Vec<chrono_tz::Tz>) -> Self {
-        self.rollup_zones = zones.into();
+        self.parts_mut().rollup_zones = zones.into();
         self
     }
 
@@ -157,8 +177,8 @@ impl Services {
             self.metrics.cache_counters("analytics"),
             self.metrics.cache_counters("stats"),
         );
-        self.analytics_cache = Arc::new(cache::VersionedCache::new(enabled, analytics));
-        self.stats_cache = Arc::new(cache::VersionedCache::new(enabled, stats));
+        self.parts_mut().analytics_cache = Arc::new(cache::VersionedCache::new(enabled, analytics));
+        self.parts_mut().stats_cache = Arc::new(cache::VersionedCache::new(enabled, stats));
         self
     }
 
@@ -168,26 +188,26 @@ impl Services {
 
     /// Limits each workspace without its own limit to `per_hour` requests (0: unlimited).
     pub fn with_rate_limit_per_hour(mut self, per_hour: u64) -> Self {
-        self.rate_limiter = rate_limit::RateLimiter::new(per_hour);
+        self.parts_mut().rate_limiter = rate_limit::RateLimiter::new(per_hour);
         self
     }
 
     /// Stores new keys with `hasher`, and keeps rotated-out keys valid for `grace`.
     pub fn with_keys(mut self, hasher: KeyHasher, grace: chrono::Duration) -> Self {
-        self.key_hasher = hasher;
-        self.key_rotation_grace = grace;
+        self.parts_mut().key_hasher = hasher;
+        self.parts_mut().key_rotation_grace = grace;
         self
     }
 
     /// Seals sensitive custom values with `keyring`.
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
-        self.keyring = keyring;
+        self.parts_mut().keyring = keyring;
         self
     }
 
     /// Exports with these limits (`--export-xlsx-max-rows`, `--export-page-size`).
     pub fn with_export_limits(mut self, limits: export::ExportLimits) -> Self {
-        self.export_limits = limits;
+        self.parts_mut().export_limits = limits;
         self
     }
 

@@ -65,13 +65,13 @@ impl AnchorKey {
             ));
         }
         let key: Arc<[u8]> = secret.as_bytes().into();
-        let id = hex(&hmac(&key, b"convio audit anchor key id")?[..8]);
+        let id = hex::encode(&hmac(&key, b"convio audit anchor key id")?[..8]);
         Ok(AnchorKey { key, id })
     }
 
     fn sign(&self, head: Head) -> AppResult<SignedHead> {
         Ok(SignedHead {
-            mac: hex(&hmac(&self.key, head.signed_text().as_bytes())?),
+            mac: hex::encode(hmac(&self.key, head.signed_text().as_bytes())?),
             key_id: self.id.clone(),
             signed_at: Utc::now(),
             head,
@@ -80,7 +80,7 @@ impl AnchorKey {
 
     /// Whether `signed` carries this key's signature of its head (compared in constant time).
     pub fn signed(&self, signed: &SignedHead) -> bool {
-        let Ok(mac) = unhex(&signed.mac) else {
+        let Ok(mac) = hex::decode(&signed.mac) else {
             return false;
         };
         let Ok(mut check) = Hmac::<Sha256>::new_from_slice(&self.key) else {
@@ -96,20 +96,6 @@ fn hmac(key: &[u8], message: &[u8]) -> AppResult<Vec<u8>> {
         .map_err(|e| AppError::Internal(format!("the audit anchor key: {e}")))?;
     mac.update(message);
     Ok(mac.finalize().into_bytes().to_vec())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Result<Vec<u8>, ()> {
-    if !text.len().is_multiple_of(2) {
-        return Err(());
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2).ok_or(())?, 16).map_err(|_| ()))
-        .collect()
 }
 
 /// The chain's head: what a signature vouches for.

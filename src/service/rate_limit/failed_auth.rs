@@ -150,7 +150,7 @@ impl Services {
     /// Limits failed authentication attempts to `limit` per client address. Call after
     /// `with_rate_limit_per_hour`, which starts the limiter afresh.
     pub fn with_failed_auth_limit(mut self, limit: FailedAuthLimit) -> Self {
-        self.rate_limiter.failed_auth.limit = limit;
+        self.parts_mut().rate_limiter.failed_auth.limit = limit;
         self
     }
 

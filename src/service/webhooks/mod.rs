@@ -133,7 +133,7 @@ fn owner(principal: &Principal) -> Option<String> {
 impl Services {
     /// Uses these webhook settings (from `--webhook-*`).
     pub fn with_webhooks(mut self, settings: Settings) -> Self {
-        self.webhooks = Webhooks::new(settings);
+        self.parts_mut().webhooks = Webhooks::new(settings);
         self
     }
 
