@@ -12,6 +12,7 @@
 //! [`Db::checkpoint`] (after an erasure, and at shutdown) empties the `-wal` file, so erased
 //! values are left in no file: see docs/security.md.
 
+mod checkpoint;
 #[cfg(target_os = "linux")]
 mod nodelay;
 
@@ -44,6 +45,8 @@ pub struct Db {
     write_gate: Option<Arc<Mutex<()>>>,
     /// Run by every write transaction as it commits (the audit anchor).
     commit_hook: Option<Arc<dyn CommitHook>>,
+    /// SQLite: checkpoints the `-wal` file beside the writer (see `checkpoint`).
+    checkpoints: Option<Arc<checkpoint::Checkpoints>>,
 }
 
 /// Work every write transaction does as it commits: [`CommitHook::before_commit`] runs
@@ -103,12 +106,14 @@ impl Db {
             true => Some(observed(connect(url, 1, lock_timeout, true).await?)),
             false => None,
         };
+        let checkpoints = sqlite.then(|| Arc::new(checkpoint::Checkpoints::new(conn.clone())));
         Ok(Db {
             conn,
             writer,
             metrics: metrics.clone(),
             write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
             commit_hook: None,
+            checkpoints,
         })
     }
 
@@ -174,6 +179,7 @@ impl Db {
         Ok(WriteTxn {
             txn,
             hook: self.commit_hook.clone(),
+            checkpoints: self.checkpoints.clone(),
             _guard: guard,
         })
     }
@@ -280,6 +286,15 @@ async fn connect(
                 // pages, so an erased value is not left behind in the file.
                 .pragma("secure_delete", "on")
                 .pragma("temp_store", if writer { "memory" } else { "default" })
+                // The pool checkpoints beside the writer (`checkpoint`); the writer only
+                // when those fall behind.
+                .pragma(
+                    "wal_autocheckpoint",
+                    match writer {
+                        true => checkpoint::BACKSTOP_PAGES.to_string(),
+                        false => "1000".to_owned(),
+                    },
+                )
         })
         // A startup parameter, as sea-orm sets statement_timeout: no extra round trip.
         .map_sqlx_postgres_opts(move |o| {
@@ -368,6 +383,7 @@ impl StartupLock {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     hook: Option<Arc<dyn CommitHook>>,
+    checkpoints: Option<Arc<checkpoint::Checkpoints>>,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
@@ -379,9 +395,17 @@ impl WriteTxn {
             Some(hook) => hook.before_commit(&self.txn).await?,
             None => None,
         };
-        let WriteTxn { txn, _guard, .. } = self;
+        let WriteTxn {
+            txn,
+            checkpoints,
+            _guard,
+            ..
+        } = self;
         txn.commit().await?;
         drop(_guard);
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.committed();
+        }
         if let Some(after) = after {
             after();
         }
