@@ -223,7 +223,7 @@ impl Services {
             .transpose()?;
 
         let adjustment = conversion_adjustment::Model {
-            id: Uuid::new_v4(),
+            id: super::new_id(),
             conversion_id: id,
             sequence: next_sequence(&*txn, id).await?,
             workspace_id: stored.workspace_id.clone(),

@@ -11,7 +11,9 @@ use crate::service::conversion::Logged;
 use crate::service::rollup::Delta;
 use crate::service::sets::{self, Pair};
 use crate::service::webhooks::{self, EventType, Outgoing};
-use crate::service::{Services, access, audit, feed, idempotency, now, privacy, shared, tracking};
+use crate::service::{
+    Services, access, audit, feed, idempotency, new_id, now, privacy, shared, tracking,
+};
 use entity::{
     contact, contact_state, conversion, feed_event, idempotency_key, lead, wide, workspace,
     workspace_tracking,
@@ -204,7 +206,7 @@ impl Services {
         let value_minor = self.value_minor(input)?;
         let created_at = now();
         let converted_at = input.converted_at.unwrap_or(created_at);
-        let id = Uuid::new_v4();
+        let id = new_id();
         // Sealed for this row; the lead gets its own copy sealed for its row, so neither
         // ciphertext opens anywhere else.
         let custom_data = input.custom_data.clone().map(CustomData::into_map);
