@@ -186,7 +186,8 @@ impl Db {
 
     /// SQLite: copies every committed page from the `-wal` file into the database file and
     /// truncates the `-wal` file to zero bytes (`PRAGMA wal_checkpoint(TRUNCATE)`), so nothing
-    /// overwritten or erased survives in it. Writers of this process wait meanwhile; readers
+    /// overwritten or erased survives in it. It first waits for a passive checkpoint that runs
+    /// (`checkpoint`), and writers of this process wait meanwhile; readers
     /// still using the WAL are waited for at most the lock timeout. Returns `false` when one
     /// outlasted it (the WAL is then left as it was, to retry). PostgreSQL: nothing to do.
     pub async fn checkpoint(&self) -> AppResult<bool> {
@@ -195,6 +196,10 @@ impl Db {
         }
         let _gate = match &self.write_gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let _turn = match &self.checkpoints {
+            Some(checkpoints) => Some(checkpoints.turn().await),
             None => None,
         };
         let row = self

@@ -136,6 +136,19 @@ async fn a_bad_item_in_a_group_of_many_fails_alone_and_the_rest_commit() {
         .filter(|i| !DUPLICATES.contains(i) || *i == first)
         .collect();
     assert_eq!(answer["stored"], json!(stored.len() - 1));
+    // Ids are time-ordered (UUIDv7) and rise in the order the writer took the items, so a
+    // group's rows append to the indexes on them instead of each landing on a random page.
+    let ids: Vec<uuid::Uuid> = stored
+        .iter()
+        .filter(|&&i| i != 403)
+        .map(|&i| {
+            let id = results[i]["conversion"]["id"].as_str();
+            id.and_then(|id| id.parse().ok())
+                .unwrap_or_else(|| panic!("item {i}: an id"))
+        })
+        .collect();
+    assert!(ids.iter().all(|id| id.get_version_num() == 7), "{ids:?}");
+    assert!(ids.is_sorted(), "ids do not rise in queue order");
     assert_eq!(answer["replayed"], json!(3));
     assert_eq!(answer["rejected"], json!(4));
 
