@@ -102,6 +102,8 @@ impl Services {
                 .all(&*txn)
                 .await?;
             if batch.is_empty() {
+                // Let go of the writer first: the checkpoint waits for it.
+                txn.rollback().await?;
                 if erased > 0 {
                     self.clear_old_copies().await;
                 }
