@@ -235,11 +235,13 @@ impl Services {
 }
 
 /// A new id for the rows ingest appends by the thousand (conversions, adjustments):
-/// time-ordered (RFC 9562 UUIDv7: 48 bits of Unix milliseconds, then 74 random bits, rising
-/// within this process), so a group's rows land together at the right edge of each index on
-/// the id (the primary key, the audit log's object index) rather than on a random leaf page
-/// each, which SQLite would read in and write back whole. They still cannot be guessed; they
-/// tell the time of creation, which `createdAt` tells anyway.
+/// time-ordered (RFC 9562 UUIDv7: 48 bits of Unix milliseconds, then a counter the uuid crate
+/// reseeds at random each millisecond, then random bits; rising within this process), so a
+/// group's rows land together at the right edge of each index on the id (the primary key,
+/// the audit log's object index) rather than on a random leaf page each, which SQLite would
+/// read in and write back whole. Ids made in the same millisecond are neighbours, so an id is
+/// no secret: no access check relies on one. They tell the time of creation, which
+/// `createdAt` tells anyway.
 pub(crate) fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
