@@ -11,8 +11,8 @@ use crate::domain::TrackingAction;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
-    Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic,
+    Iterable, QueryFilter, Statement, Value,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -43,15 +43,65 @@ pub(crate) fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// Inserts `rows` into their table, in order, a chunk per statement.
+///
+/// The statement is written here, `INSERT INTO "table" ("a", "b") VALUES (?, ?), …`, with
+/// the values the rows hold bound as sea-query would bind them: building the same statement
+/// through sea-query's `InsertStatement` cost the ingest writer more than executing it. The
+/// columns are those the first row sets; should another row set others, the rows go through
+/// sea-orm's `insert_many` instead.
 pub(crate) async fn insert_all<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
 ) -> AppResult<()> {
     let mut rows: Vec<A> = rows.into_iter().collect();
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let set = |row: &A| -> Vec<bool> {
+        <A::Entity as EntityTrait>::Column::iter()
+            .map(|c| !row.is_not_set(c))
+            .collect()
+    };
+    let shape = set(first);
+    if rows.iter().any(|row| set(row) != shape) {
+        while !rows.is_empty() {
+            let rest = rows.split_off(chunk_len(rows.len()));
+            A::Entity::insert_many(std::mem::replace(&mut rows, rest))
+                .exec_without_returning(conn)
+                .await?;
+        }
+        return Ok(());
+    }
+    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
+        .zip(shape)
+        .filter_map(|(c, set)| set.then_some(c))
+        .collect();
+    let backend = conn.get_database_backend();
+    let head = format!(
+        "INSERT INTO \"{}\" ({}) VALUES ",
+        A::Entity::default().table_name(),
+        columns
+            .iter()
+            .map(|c| format!("\"{}\"", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     while !rows.is_empty() {
         let rest = rows.split_off(chunk_len(rows.len()));
-        A::Entity::insert_many(std::mem::replace(&mut rows, rest))
-            .exec_without_returning(conn)
+        let chunk = std::mem::replace(&mut rows, rest);
+        let sql = head.clone() + &values_list(backend, chunk.len(), columns.len());
+        let values: Vec<Value> = chunk
+            .into_iter()
+            .flat_map(|mut row| {
+                // Every column of `columns` is set on every row (checked above).
+                let values: Vec<Value> = columns
+                    .iter()
+                    .filter_map(|&c| row.take(c).into_value())
+                    .collect();
+                values
+            })
+            .collect();
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())
@@ -151,21 +201,39 @@ fn bind(pairs: &[Pair]) -> Vec<Value> {
 /// them: `(?, ?), (?, ?)` on SQLite, `($1, $2), ($3, $4)` on PostgreSQL. Its columns are
 /// `column1`, `column2`, … on both.
 pub(crate) fn values_list(backend: DbBackend, rows: usize, width: usize) -> String {
-    let row = |i: usize| {
-        let cells: Vec<String> = (1..=width)
-            .map(|j| match backend {
-                DbBackend::Postgres => format!("${}", i * width + j),
-                _ => "?".to_owned(),
-            })
-            .collect();
-        format!("({})", cells.join(", "))
-    };
-    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+    use std::fmt::Write;
+    let mut list = String::with_capacity(rows * width * 5);
+    for i in 0..rows {
+        list.push_str(if i == 0 { "(" } else { "), (" });
+        for j in 1..=width {
+            if j > 1 {
+                list.push_str(", ");
+            }
+            match backend {
+                DbBackend::Postgres => {
+                    let _ = write!(list, "${}", i * width + j);
+                }
+                _ => list.push('?'),
+            }
+        }
+    }
+    if rows > 0 {
+        list.push(')');
+    }
+    list
 }
 
 #[cfg(test)]
 mod tests {
-    use super::chunks;
+    use super::{chunks, values_list};
+    use sea_orm::DbBackend;
+
+    #[test]
+    fn values_lists_number_their_placeholders_as_the_backend_does() {
+        assert_eq!(values_list(DbBackend::Sqlite, 2, 3), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(values_list(DbBackend::Postgres, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(values_list(DbBackend::Postgres, 1, 1), "($1)");
+    }
 
     #[test]
     fn chunks_take_64_then_powers_of_two() {
