@@ -4,9 +4,10 @@
 //! waits: under ingest it was a sixth of the writer thread's time. Instead, the writer
 //! connection checkpoints only as a backstop ([`BACKSTOP_PAGES`]), and after a commit this
 //! starts a passive checkpoint on a pooled connection, at most one at a time and one per
-//! [`EVERY`] (a quarter second: the shorter the wait, the less the backstop finds to copy). Passive checkpoints run beside the writer and readers and wait for neither;
-//! what a reader still uses is copied by the next one. Pages rewritten by many commits in
-//! between (index roots, rollup rows, the audit head) are copied once.
+//! [`EVERY`] (a quarter second: the shorter the wait, the less the backstop finds to copy).
+//! Passive checkpoints run beside the writer and readers and wait for neither; what a reader
+//! still uses is copied by the next one. Pages rewritten by many commits in between (index
+//! roots, rollup rows, the audit head) are copied once.
 //!
 //! [`super::Db::checkpoint`] still truncates the log after an erasure and at shutdown. It
 //! waits for its [`Checkpoints::turn`] first: SQLite refuses a checkpoint at once, without

@@ -42,6 +42,16 @@ pub(crate) fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// `items` in the lengths [`chunk_len`] gives, owned.
+fn owned_chunks<T>(mut items: Vec<T>) -> Vec<Vec<T>> {
+    let mut chunks = Vec::new();
+    while !items.is_empty() {
+        let rest = items.split_off(chunk_len(items.len()));
+        chunks.push(std::mem::replace(&mut items, rest));
+    }
+    chunks
+}
+
 /// Inserts `rows` into their table, in order, a chunk per statement.
 ///
 /// The statement is written here, `INSERT INTO "table" ("a", "b") VALUES (?, ?), …`, with
@@ -53,7 +63,7 @@ pub(crate) async fn insert_all<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
 ) -> AppResult<()> {
-    let mut rows: Vec<A> = rows.into_iter().collect();
+    let rows: Vec<A> = rows.into_iter().collect();
     let Some(first) = rows.first() else {
         return Ok(());
     };
@@ -64,9 +74,8 @@ pub(crate) async fn insert_all<A: ActiveModelTrait>(
     };
     let shape = set(first);
     if rows.iter().any(|row| set(row) != shape) {
-        while !rows.is_empty() {
-            let rest = rows.split_off(chunk_len(rows.len()));
-            A::Entity::insert_many(std::mem::replace(&mut rows, rest))
+        for chunk in owned_chunks(rows) {
+            A::Entity::insert_many(chunk)
                 .exec_without_returning(conn)
                 .await?;
         }
@@ -86,9 +95,7 @@ pub(crate) async fn insert_all<A: ActiveModelTrait>(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    while !rows.is_empty() {
-        let rest = rows.split_off(chunk_len(rows.len()));
-        let chunk = std::mem::replace(&mut rows, rest);
+    for chunk in owned_chunks(rows) {
         let sql = head.clone() + &values_list(backend, chunk.len(), columns.len());
         let values: Vec<Value> = chunk
             .into_iter()
