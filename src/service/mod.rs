@@ -55,7 +55,6 @@ const REPLAY_READERS: usize = 2;
 pub struct Services(Arc<Parts>);
 
 /// What [`Services`] holds; its fields read through the handle (`services.db`).
-#[derive(Clone)]
 pub struct Parts {
     pub db: Db,
     pub bus: EventBus,
@@ -154,9 +153,10 @@ impl Services {
     }
 
     /// The parts, to configure before the handle is shared: the `with_*` builders run at
-    /// start, while this handle is the only one, so nothing is copied.
+    /// start, while this handle is the only one. Called on a shared handle it panics, rather
+    /// than change one copy that the other handles would never see.
     fn parts_mut(&mut self) -> &mut Parts {
-        Arc::make_mut(&mut self.0)
+        Arc::get_mut(&mut self.0).expect("services are configured before they are shared")
     }
 
     /// A turn at reading a replay page, held while it reads.
@@ -177,8 +177,9 @@ impl Services {
             self.metrics.cache_counters("analytics"),
             self.metrics.cache_counters("stats"),
         );
-        self.parts_mut().analytics_cache = Arc::new(cache::VersionedCache::new(enabled, analytics));
-        self.parts_mut().stats_cache = Arc::new(cache::VersionedCache::new(enabled, stats));
+        let parts = self.parts_mut();
+        parts.analytics_cache = Arc::new(cache::VersionedCache::new(enabled, analytics));
+        parts.stats_cache = Arc::new(cache::VersionedCache::new(enabled, stats));
         self
     }
 
@@ -194,8 +195,9 @@ impl Services {
 
     /// Stores new keys with `hasher`, and keeps rotated-out keys valid for `grace`.
     pub fn with_keys(mut self, hasher: KeyHasher, grace: chrono::Duration) -> Self {
-        self.parts_mut().key_hasher = hasher;
-        self.parts_mut().key_rotation_grace = grace;
+        let parts = self.parts_mut();
+        parts.key_hasher = hasher;
+        parts.key_rotation_grace = grace;
         self
     }
 
