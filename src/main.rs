@@ -10,6 +10,11 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, fmt};
 
+/// mimalloc instead of glibc's malloc: under ingest load glibc's `malloc`, `free` and
+/// `malloc_consolidate` took about a quarter of the server's CPU (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "convio", version, about = "Conversion tracking service")]
 struct Cli {
