@@ -50,11 +50,13 @@ async fn pump(services: Services, mut last: i64) {
                     break;
                 }
                 Ok(events) => {
-                    services.metrics.feed_published(events.len());
+                    let published = events.len();
                     for event in events {
                         last = event.sequence;
                         services.bus.publish(event);
                     }
+                    // Counted once published: a reader of the count finds them on the bus.
+                    services.metrics.feed_published(published);
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "reading the feed failed; retrying");

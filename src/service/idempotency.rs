@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
 use crate::error::{AppError, AppResult};
 use entity::idempotency_key;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -69,23 +69,24 @@ pub(crate) async fn prior_adjustment(
 }
 
 /// What is stored under each of `claims`' keys: (scope, key) → (fingerprint, conversion id).
-/// A query per chunk of claims (`sets::chunks`).
+/// One query on PostgreSQL, one per chunk of claims on SQLite (`sets::sources`).
 pub(crate) async fn stored(
     conn: &impl ConnectionTrait,
     claims: impl IntoIterator<Item = &Claim>,
 ) -> AppResult<HashMap<(String, String), (String, Uuid)>> {
-    let claims: Vec<&Claim> = claims.into_iter().collect();
+    let rows: Vec<Vec<Value>> = claims
+        .into_iter()
+        .map(|claim| vec![claim.scope.as_str().into(), claim.key.as_str().into()])
+        .collect();
+    let backend = conn.get_database_backend();
     let mut found = HashMap::new();
-    for chunk in super::sets::chunks(&claims) {
-        let any = chunk.iter().fold(Condition::any(), |any, claim| {
-            any.add(
-                Condition::all()
-                    .add(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
-                    .add(idempotency_key::Column::Key.eq(claim.key.as_str())),
-            )
-        });
+    for (v, values) in super::sets::sources(backend, rows, &["text", "text"]) {
+        let sql = format!(
+            "SELECT k.* FROM idempotency_keys k JOIN {v} \
+             ON k.scope = v.column1 AND k.\"key\" = v.column2"
+        );
         let rows = idempotency_key::Entity::find()
-            .filter(any)
+            .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
             .all(conn)
             .await?;
         found.extend(

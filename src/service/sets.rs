@@ -1,11 +1,14 @@
 //! Statements over many rows at once, as the conversion writer makes them for a whole group
-//! (`ingest`): rows read by key, rows inserted, and questions about (contact, workspace)
-//! pairs, each pair a row of a `VALUES` list probed against `workspace_tracking`'s
-//! (contact, workspace) index.
+//! (`ingest`): rows read by key, rows inserted or upserted, and questions about (contact,
+//! workspace) pairs, each pair a row of a list ([`sources`]) probed against
+//! `workspace_tracking`'s (contact, workspace) index.
 //!
-//! Each takes its rows in [`chunks`], so that a statement has one of a few shapes whatever
-//! the group's size: every connection caches the statements it prepared, and one shape per
-//! group size would fill those caches with large ones.
+//! A statement has one of a few shapes whatever the group's size: every connection caches
+//! the statements it prepared, and one shape per group size would fill those caches with
+//! large ones. On SQLite, where a statement is a call into the same process, each takes its
+//! rows in [`chunks`]. On PostgreSQL, where each is a round trip, all the rows travel as one
+//! JSON parameter that the statement unpacks (`jsonb_populate_recordset`,
+//! `jsonb_to_recordset`, `jsonb_array_elements_text`): one statement per table and group.
 
 use crate::domain::TrackingAction;
 use crate::error::AppResult;
@@ -52,71 +55,248 @@ fn owned_chunks<T>(mut items: Vec<T>) -> Vec<Vec<T>> {
     chunks
 }
 
-/// Inserts `rows` into their table, in order, a chunk per statement.
+/// Inserts `rows` into their table, in order.
 ///
-/// The statement is written here, `INSERT INTO "table" ("a", "b") VALUES (?, ?), …`, with
-/// the values the rows hold bound as sea-query would bind them: building the same statement
-/// through sea-query's `InsertStatement` cost the ingest writer more than executing it. The
+/// On SQLite, a chunk per statement: `INSERT INTO "table" ("a", "b") VALUES (?, ?), …`,
+/// written here, with the values the rows hold bound as sea-query would bind them (building
+/// the same statement through sea-query's `InsertStatement` cost the ingest writer more than
+/// executing it). On PostgreSQL, one statement for all the rows, whatever their number (see
+/// [`json_rows`]): a round trip per chunk cost the writer more than the rows themselves. The
 /// columns are those the first row sets; should another row set others, the rows go through
 /// sea-orm's `insert_many` instead.
 pub(crate) async fn insert_all<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
 ) -> AppResult<()> {
-    let rows: Vec<A> = rows.into_iter().collect();
-    let Some(first) = rows.first() else {
+    insert_rows(conn, rows.into_iter().collect(), "").await
+}
+
+/// Inserts `rows` as [`insert_all`] does, and where a row's `keys` are taken already, updates
+/// that row's `update` columns to the new row's instead (`ON CONFLICT … DO UPDATE`, on both
+/// databases). Every row must set the same columns; no two rows may share their keys.
+pub(crate) async fn upsert_all<A: ActiveModelTrait>(
+    conn: &impl ConnectionTrait,
+    rows: impl IntoIterator<Item = A>,
+    keys: &[<A::Entity as EntityTrait>::Column],
+    update: &[<A::Entity as EntityTrait>::Column],
+) -> AppResult<()> {
+    let conflict = format!(
+        " ON CONFLICT ({}) DO UPDATE SET {}",
+        keys.iter()
+            .map(|c| format!("\"{}\"", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        update
+            .iter()
+            .map(|c| format!("\"{0}\" = excluded.\"{0}\"", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    insert_rows(conn, rows.into_iter().collect(), &conflict).await
+}
+
+/// [`insert_all`], with `conflict` (empty, or an `ON CONFLICT` clause) after each statement.
+async fn insert_rows<A: ActiveModelTrait>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    conflict: &str,
+) -> AppResult<()> {
+    let Some(first) = rows.first().map(shape) else {
         return Ok(());
     };
-    let set = |row: &A| -> Vec<bool> {
-        <A::Entity as EntityTrait>::Column::iter()
-            .map(|c| !row.is_not_set(c))
-            .collect()
-    };
-    let shape = set(first);
-    if rows.iter().any(|row| set(row) != shape) {
+    if rows.iter().all(|row| shape(row) == first) {
+        return write_rows(conn, rows, &first, conflict).await;
+    }
+    if conflict.is_empty() {
         for chunk in owned_chunks(rows) {
             A::Entity::insert_many(chunk)
                 .exec_without_returning(conn)
                 .await?;
         }
-        return Ok(());
+    } else {
+        for row in rows {
+            let own = shape(&row);
+            write_rows(conn, vec![row], &own, conflict).await?;
+        }
     }
+    Ok(())
+}
+
+/// Which of the entity's columns `row` sets, in column order.
+fn shape<A: ActiveModelTrait>(row: &A) -> Vec<bool> {
+    <A::Entity as EntityTrait>::Column::iter()
+        .map(|c| !row.is_not_set(c))
+        .collect()
+}
+
+/// Writes `rows`, which all set the columns of `shape`, as [`insert_all`] describes.
+async fn write_rows<A: ActiveModelTrait>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    shape: &[bool],
+    conflict: &str,
+) -> AppResult<()> {
     let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
         .zip(shape)
-        .filter_map(|(c, set)| set.then_some(c))
+        .filter_map(|(c, &set)| set.then_some(c))
         .collect();
     let backend = conn.get_database_backend();
-    let head = format!(
-        "INSERT INTO \"{}\" ({}) VALUES ",
-        A::Entity::default().table_name(),
-        columns
-            .iter()
-            .map(|c| format!("\"{}\"", c.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let table = A::Entity::default().table_name();
+    let names: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
+    let list = names
+        .iter()
+        .map(|name| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Every column of `columns` is set on every row (checked by the caller).
+    let rows: Vec<Vec<Value>> = rows
+        .into_iter()
+        .map(|mut row| {
+            columns
+                .iter()
+                .filter_map(|&c| row.take(c).into_value())
+                .collect()
+        })
+        .collect();
+    if backend == DbBackend::Postgres
+        && let Some(json) = json_rows(&names, &rows)
+    {
+        // In the array's order (`ORDINALITY`): ids from a sequence follow the rows' order.
+        let sql = format!(
+            "INSERT INTO \"{table}\" ({list}) SELECT {list} \
+             FROM jsonb_populate_recordset(NULL::\"{table}\", $1) WITH ORDINALITY AS r \
+             ORDER BY r.ordinality{conflict}"
+        );
+        let rows = Value::Json(Some(Box::new(json)));
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, [rows]))
+            .await?;
+        return Ok(());
+    }
+    let head = format!("INSERT INTO \"{table}\" ({list}) VALUES ");
     for chunk in owned_chunks(rows) {
-        let sql = head.clone() + &values_list(backend, chunk.len(), columns.len());
-        let values: Vec<Value> = chunk
-            .into_iter()
-            .flat_map(|mut row| {
-                // Every column of `columns` is set on every row (checked above).
-                let values: Vec<Value> = columns
-                    .iter()
-                    .filter_map(|&c| row.take(c).into_value())
-                    .collect();
-                values
-            })
-            .collect();
+        let sql = head.clone() + &values_list(backend, chunk.len(), columns.len()) + conflict;
+        let values: Vec<Value> = chunk.into_iter().flatten().collect();
         conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())
 }
 
-/// The rows of `E` whose `column` is one of `keys` (sorted, for `lock`), a chunk of keys per
-/// statement. With `lock`, rows are locked for the transaction (`FOR UPDATE` on PostgreSQL),
-/// in key order.
+/// `rows` (values in the order of `names`) as one JSON array of objects, `[{"a": …, "b": …},
+/// …]`, for PostgreSQL's `jsonb_populate_recordset`, which reads each field as a literal of
+/// its column's type: numbers and strings as they are, JSON as JSON, instants in RFC 3339
+/// with microseconds (truncated, as sqlx binds them), bytes as `\x` hex. `None` when a value
+/// has no such literal that reads back exactly (a float that is not finite, a leap second, a
+/// JSON `null`, which the function would store as SQL `NULL`, a type this service does not
+/// store): the caller binds the rows one by one instead.
+fn json_rows(names: &[&str], rows: &[Vec<Value>]) -> Option<serde_json::Value> {
+    rows.iter()
+        .map(|row| {
+            names
+                .iter()
+                .zip(row)
+                .map(|(name, value)| Some(((*name).to_owned(), json_literal(value)?)))
+                .collect::<Option<serde_json::Map<_, _>>>()
+                .map(serde_json::Value::Object)
+        })
+        .collect::<Option<Vec<_>>>()
+        .map(serde_json::Value::Array)
+}
+
+/// `find_in`'s one statement on PostgreSQL: the keys as one JSON array, read back as
+/// `column`'s type. `None` on SQLite, or for keys it cannot so write.
+fn postgres_find_in<E: EntityTrait, K: Into<Value> + Clone>(
+    backend: DbBackend,
+    column: E::Column,
+    keys: &[K],
+    lock: bool,
+) -> Option<Statement> {
+    if backend != DbBackend::Postgres {
+        return None;
+    }
+    let keys: Vec<Value> = keys.iter().cloned().map(Into::into).collect();
+    let key_type = postgres_type(keys.first()?)?;
+    let json = keys.iter().map(json_literal).collect::<Option<Vec<_>>>()?;
+    let (table, column) = (E::default().table_name(), column.as_str());
+    let lock = if lock {
+        format!(" ORDER BY \"{column}\" FOR UPDATE")
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT * FROM \"{table}\" WHERE \"{column}\" IN \
+         (SELECT value::{key_type} FROM jsonb_array_elements_text($1)){lock}"
+    );
+    let keys = Value::Json(Some(Box::new(serde_json::Value::Array(json))));
+    Some(Statement::from_sql_and_values(backend, sql, [keys]))
+}
+
+/// The PostgreSQL type of a key `find_in` reads from JSON text, for the key types it takes.
+fn postgres_type(key: &Value) -> Option<&'static str> {
+    match key {
+        Value::BigInt(Some(_)) => Some("bigint"),
+        Value::Int(Some(_)) => Some("integer"),
+        Value::String(Some(_)) => Some("text"),
+        Value::Uuid(Some(_)) => Some("uuid"),
+        _ => None,
+    }
+}
+
+/// One value as [`json_rows`] writes it, `None` where it cannot.
+fn json_literal(value: &Value) -> Option<serde_json::Value> {
+    use chrono::{SecondsFormat, Timelike};
+    use serde_json::Value as J;
+    // `Micros` truncates, as sqlx does; a leap second (nanoseconds past 10⁹) is left out.
+    let instant = |at: DateTime<Utc>| {
+        (at.nanosecond() < 1_000_000_000)
+            .then(|| J::String(at.to_rfc3339_opts(SecondsFormat::Micros, true)))
+    };
+    Some(match value {
+        Value::Bool(Some(b)) => J::Bool(*b),
+        Value::TinyInt(Some(n)) => J::from(*n),
+        Value::SmallInt(Some(n)) => J::from(*n),
+        Value::Int(Some(n)) => J::from(*n),
+        Value::BigInt(Some(n)) => J::from(*n),
+        Value::TinyUnsigned(Some(n)) => J::from(*n),
+        Value::SmallUnsigned(Some(n)) => J::from(*n),
+        Value::Unsigned(Some(n)) => J::from(*n),
+        Value::BigUnsigned(Some(n)) => J::from(*n),
+        Value::Float(Some(x)) => J::Number(serde_json::Number::from_f64(f64::from(*x))?),
+        Value::Double(Some(x)) => J::Number(serde_json::Number::from_f64(*x)?),
+        Value::String(Some(text)) => J::String(text.clone()),
+        Value::Char(Some(c)) => J::String(c.to_string()),
+        Value::Bytes(Some(bytes)) => J::String(format!("\\x{}", hex::encode(bytes))),
+        Value::Json(Some(json)) if !json.is_null() => (**json).clone(),
+        Value::Uuid(Some(id)) => J::String(id.to_string()),
+        Value::ChronoDateTimeUtc(Some(at)) => instant(*at)?,
+        Value::ChronoDateTimeWithTimeZone(Some(at)) => instant(at.to_utc())?,
+        Value::ChronoDate(Some(day)) => J::String(day.format("%Y-%m-%d").to_string()),
+        Value::Bool(None)
+        | Value::TinyInt(None)
+        | Value::SmallInt(None)
+        | Value::Int(None)
+        | Value::BigInt(None)
+        | Value::TinyUnsigned(None)
+        | Value::SmallUnsigned(None)
+        | Value::Unsigned(None)
+        | Value::BigUnsigned(None)
+        | Value::Float(None)
+        | Value::Double(None)
+        | Value::String(None)
+        | Value::Char(None)
+        | Value::Bytes(None)
+        | Value::Json(None)
+        | Value::Uuid(None)
+        | Value::ChronoDateTimeUtc(None)
+        | Value::ChronoDateTimeWithTimeZone(None)
+        | Value::ChronoDate(None) => J::Null,
+        _ => return None,
+    })
+}
+
+/// The rows of `E` whose `column` is one of `keys` (sorted, for `lock`): on SQLite a chunk of
+/// keys per statement, on PostgreSQL one statement with the keys as one JSON array. With
+/// `lock`, rows are locked for the transaction (`FOR UPDATE` on PostgreSQL), in key order.
 pub(crate) async fn find_in<E, K>(
     conn: &impl ConnectionTrait,
     column: E::Column,
@@ -127,6 +307,14 @@ where
     E: EntityTrait,
     K: Into<Value> + Clone,
 {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(statement) =
+        postgres_find_in::<E, K>(conn.get_database_backend(), column, keys, lock)
+    {
+        return Ok(E::find().from_raw_sql(statement).all(conn).await?);
+    }
     let mut found = Vec::new();
     for chunk in chunks(keys) {
         let mut query = E::find().filter(column.is_in(chunk.iter().cloned()));
@@ -150,15 +338,14 @@ pub(crate) async fn tracked(
 ) -> AppResult<HashSet<Pair>> {
     let backend = conn.get_database_backend();
     let mut found = HashSet::new();
-    for chunk in chunks(pairs) {
+    for (v, values) in sources(backend, pair_rows(pairs), &PAIR_TYPES) {
         let sql = format!(
-            "SELECT v.column1, v.column2 FROM (VALUES {}) AS v WHERE EXISTS \
+            "SELECT v.column1, v.column2 FROM {v} WHERE EXISTS \
              (SELECT 1 FROM workspace_tracking t \
-              WHERE t.contact_id = v.column1 AND t.workspace_id = v.column2)",
-            values_list(backend, chunk.len(), 2)
+              WHERE t.contact_id = v.column1 AND t.workspace_id = v.column2)"
         );
         let rows = conn
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, bind(chunk)))
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
         for row in rows {
             found.insert((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
@@ -175,17 +362,16 @@ pub(crate) async fn first_receipts(
 ) -> AppResult<HashMap<Pair, DateTime<Utc>>> {
     let backend = conn.get_database_backend();
     let mut found = HashMap::new();
-    for chunk in chunks(pairs) {
+    for (v, values) in sources(backend, pair_rows(pairs), &PAIR_TYPES) {
         let sql = format!(
             "SELECT v.column1, v.column2, (SELECT MIN(t.\"timestamp\") \
               FROM workspace_tracking t WHERE t.contact_id = v.column1 \
               AND t.workspace_id = v.column2 AND t.action = '{}') \
-             FROM (VALUES {}) AS v",
+             FROM {v}",
             TrackingAction::Received.as_str(),
-            values_list(backend, chunk.len(), 2)
         );
         let rows = conn
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, bind(chunk)))
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
         for row in rows {
             let first: Option<DateTime<Utc>> = row.try_get_by_index(2)?;
@@ -197,10 +383,50 @@ pub(crate) async fn first_receipts(
     Ok(found)
 }
 
-fn bind(pairs: &[Pair]) -> Vec<Value> {
+/// The PostgreSQL types of a [`Pair`]'s two columns.
+pub(crate) const PAIR_TYPES: [&str; 2] = ["bigint", "text"];
+
+/// `pairs` as rows for [`sources`].
+pub(crate) fn pair_rows(pairs: &[Pair]) -> Vec<Vec<Value>> {
     pairs
         .iter()
-        .flat_map(|(contact, workspace)| [(*contact).into(), workspace.as_str().into()])
+        .map(|(contact, workspace)| vec![(*contact).into(), workspace.as_str().into()])
+        .collect()
+}
+
+/// `rows` as the `FROM` item `v`, whose columns are `column1`, `column2`, …, each with the
+/// values it binds: on SQLite `(VALUES (?, ?), …) AS v`, one per chunk; on PostgreSQL one
+/// `jsonb_to_recordset($1) AS v(column1 bigint, …)` (of `types`) for all the rows, whatever
+/// their number, in one shape (see [`json_rows`]), or `VALUES` chunks where a value has no
+/// JSON literal.
+pub(crate) fn sources(
+    backend: DbBackend,
+    rows: Vec<Vec<Value>>,
+    types: &[&str],
+) -> Vec<(String, Vec<Value>)> {
+    let names: Vec<String> = (1..=types.len()).map(|i| format!("column{i}")).collect();
+    if backend == DbBackend::Postgres && !rows.is_empty() {
+        let keys: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Some(json) = json_rows(&keys, &rows) {
+            let columns = names
+                .iter()
+                .zip(types)
+                .map(|(name, ty)| format!("{name} {ty}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let v = format!("jsonb_to_recordset($1) AS v({columns})");
+            return vec![(v, vec![Value::Json(Some(Box::new(json)))])];
+        }
+    }
+    owned_chunks(rows)
+        .into_iter()
+        .map(|chunk| {
+            let v = format!(
+                "(VALUES {}) AS v",
+                values_list(backend, chunk.len(), types.len())
+            );
+            (v, chunk.into_iter().flatten().collect())
+        })
         .collect()
 }
 
@@ -232,8 +458,39 @@ pub(crate) fn values_list(backend: DbBackend, rows: usize, width: usize) -> Stri
 
 #[cfg(test)]
 mod tests {
-    use super::{chunks, values_list};
-    use sea_orm::DbBackend;
+    use super::{chunks, json_literal, values_list};
+    use chrono::{TimeZone, Utc};
+    use sea_orm::{DbBackend, Value};
+    use serde_json::json;
+
+    #[test]
+    fn json_literals_read_back_as_sqlx_binds_them() {
+        let at = Utc.timestamp_opt(1_764_489_600, 123_456_789).unwrap();
+        let literal = |v: Value| json_literal(&v);
+        assert_eq!(
+            literal(Value::from(at)),
+            Some(json!("2025-11-30T08:00:00.123456Z")),
+            "microseconds, truncated"
+        );
+        assert_eq!(
+            literal(Value::BigInt(Some(i64::MAX))),
+            Some(json!(i64::MAX))
+        );
+        assert_eq!(literal(Value::String(None)), Some(json!(null)));
+        assert_eq!(
+            literal(Value::Bytes(Some(vec![0, 255]))),
+            Some(json!("\\x00ff"))
+        );
+        assert_eq!(
+            literal(Value::from(json!({"a": [1]}))),
+            Some(json!({"a": [1]}))
+        );
+        // No literal stores these exactly: the rows go as bound values instead.
+        assert_eq!(literal(Value::from(json!(null))), None);
+        assert_eq!(literal(Value::Double(Some(f64::NAN))), None);
+        let leap = Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap();
+        assert_eq!(literal(Value::from(leap)), None);
+    }
 
     #[test]
     fn values_lists_number_their_placeholders_as_the_backend_does() {

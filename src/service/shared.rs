@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::sensitive::{self, MASK, Sealed};
 use chrono::{DateTime, Utc};
 use entity::{contact, contact_state, wide};
-use sea_orm::sea_query::{Expr, IntoCondition, OnConflict};
+use sea_orm::sea_query::{Expr, IntoCondition};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
     QuerySelect, RelationTrait, Select, Set,
@@ -356,32 +356,26 @@ pub(crate) async fn save_all(
     states: impl IntoIterator<Item = contact_state::Model>,
 ) -> AppResult<()> {
     use contact_state::Column as S;
-    let rows: Vec<contact_state::ActiveModel> = states
-        .into_iter()
-        .map(|state| contact_state::ActiveModel::from(state).reset_all())
-        .collect();
-    for chunk in super::sets::chunks(&rows) {
-        contact_state::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([S::ContactId, S::WorkspaceId])
-                    .update_columns([
-                        S::Owner,
-                        S::ConversionStatus,
-                        S::ConversionCount,
-                        S::LifetimeValueLow,
-                        S::LifetimeValueHigh,
-                        S::ConvertedBy,
-                        S::ConvertedFromWorkspace,
-                        S::ConvertedTimestamp,
-                        S::SentFromWorkspace,
-                        S::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await?;
-    }
-    Ok(())
+    super::sets::upsert_all(
+        conn,
+        states
+            .into_iter()
+            .map(|state| contact_state::ActiveModel::from(state).reset_all()),
+        &[S::ContactId, S::WorkspaceId],
+        &[
+            S::Owner,
+            S::ConversionStatus,
+            S::ConversionCount,
+            S::LifetimeValueLow,
+            S::LifetimeValueHigh,
+            S::ConvertedBy,
+            S::ConvertedFromWorkspace,
+            S::ConvertedTimestamp,
+            S::SentFromWorkspace,
+            S::UpdatedAt,
+        ],
+    )
+    .await
 }
 
 /// What a `PATCH` by (or, for the admin, naming) `workspace` changes of its own state.

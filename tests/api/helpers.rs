@@ -357,6 +357,20 @@ impl TestApp {
     }
 
     /// Waits (bounded) until the live feed has at least `n` subscribers.
+    /// Waits until this node's feed pump has published `n` events since the node started.
+    /// The pump publishes a commit's events a moment after the commit answered, so a
+    /// subscriber that must not see earlier events subscribes after this.
+    pub async fn wait_for_feed_published(&self, n: u64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.metric("convio_feed_events_published_total").await < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the feed pump never published {n} events"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn wait_for_subscribers(&self, n: u64) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {

@@ -80,6 +80,9 @@ async fn shared() -> Shared {
         patched["custom_metadata"]["secret_c_note"], "canary-c-secret",
         "a workspace reads back the secret it wrote"
     );
+    // The two conversions' events are published before anyone subscribes, so a subscriber
+    // sees only what its test does.
+    app.wait_for_feed_published(2).await;
     Shared {
         app,
         owner,

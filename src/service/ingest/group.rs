@@ -1,8 +1,8 @@
 //! One group of conversions, set at a time: read what the whole group needs (a query per
-//! table and chunk of keys), decide every conversion in memory in queue order, each against
-//! the state the ones before it left, then write each table once (multi-row statements, and
-//! `UPDATE … FROM (VALUES …)` for the contacts; rows in chunks, `sets`). A conversion that
-//! fails a check is refused alone and changes nothing the others see.
+//! table, and on SQLite per chunk of keys), decide every conversion in memory in queue order,
+//! each against the state the ones before it left, then write each table once (multi-row
+//! statements, and `UPDATE … FROM` a list for the contacts; `sets`). A conversion that fails
+//! a check is refused alone and changes nothing the others see.
 
 use super::Job;
 use crate::domain::{ConversionState, ConversionStatus, CustomData, LeadId, TrackingAction};
@@ -19,8 +19,7 @@ use entity::{
     workspace_tracking,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, Statement, Value as SqlValue,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Statement, Value as SqlValue,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -83,7 +82,8 @@ impl Services {
         Ok(outcomes)
     }
 
-    /// Reads every row the group's checks need: a statement per table (per chunk of keys).
+    /// Reads every row the group's checks need: a statement per table (on SQLite, per chunk
+    /// of keys).
     async fn known(&self, conn: &impl ConnectionTrait, jobs: &[Job]) -> AppResult<Known> {
         let claims =
             idempotency::stored(conn, jobs.iter().filter_map(|j| j.claim.as_ref())).await?;
@@ -116,15 +116,16 @@ impl Services {
                 .map(|j| (j.input.contact_id.0, j.workspace_id.as_str().to_owned())),
         );
         let mut states = HashMap::new();
-        for chunk in sets::chunks(&converting) {
-            let any = chunk.iter().fold(Condition::any(), |any, (c, w)| {
-                any.add(
-                    Condition::all()
-                        .add(contact_state::Column::ContactId.eq(*c))
-                        .add(contact_state::Column::WorkspaceId.eq(w.as_str())),
-                )
-            });
-            let rows = contact_state::Entity::find().filter(any).all(conn).await?;
+        let backend = conn.get_database_backend();
+        for (v, values) in sets::sources(backend, sets::pair_rows(&converting), &sets::PAIR_TYPES) {
+            let sql = format!(
+                "SELECT s.* FROM contact_states s JOIN {v} \
+                 ON s.contact_id = v.column1 AND s.workspace_id = v.column2"
+            );
+            let rows = contact_state::Entity::find()
+                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+                .all(conn)
+                .await?;
             states.extend(
                 rows.into_iter()
                     .map(|s| ((s.contact_id, s.workspace_id.clone()), s)),
@@ -346,8 +347,8 @@ impl Services {
         Ok(Logged::Stored(stored))
     }
 
-    /// Writes what the group decided: a statement per table and chunk (one per converted
-    /// lead). Locks are taken in the order every other write takes them: contact rows (read
+    /// Writes what the group decided: a statement per table (on SQLite, per chunk of rows;
+    /// and one per converted lead). Locks are taken in the order every other write takes them: contact rows (read
     /// `FOR UPDATE` in `known`), then the workspaces' and rollups' rows, then the audit chain,
     /// then the feed, then the webhook outbox; two writers taking two of them in opposite orders would deadlock.
     async fn write(
@@ -406,13 +407,11 @@ impl Services {
             .filter_map(|id| known.contacts.get(id))
             .collect();
         update_contacts(conn, &changed).await?;
-        shared::save_all(
-            conn,
-            states
-                .iter()
-                .filter_map(|pair| known.states.get(pair).cloned()),
-        )
-        .await?;
+        let states: Vec<contact_state::Model> = states
+            .iter()
+            .filter_map(|pair| known.states.get(pair).cloned())
+            .collect();
+        shared::save_all(conn, states).await?;
         for lead in leads.into_values() {
             let mut row = lead::ActiveModel::from(lead);
             for col in [
@@ -454,37 +453,47 @@ impl Services {
     }
 }
 
-/// Stores what conversions changed on each contact: one `UPDATE … FROM (VALUES …)` per chunk
-/// of contacts.
+/// Stores what conversions changed on each contact: one `UPDATE … FROM` a list of the
+/// contacts (`sets::sources`).
 async fn update_contacts(
     conn: &impl ConnectionTrait,
     contacts: &[&contact::Model],
 ) -> AppResult<()> {
     let backend = conn.get_database_backend();
-    for chunk in sets::chunks(contacts) {
-        let values: Vec<SqlValue> = chunk
-            .iter()
-            .flat_map(|c| {
-                [
-                    c.id.into(),
-                    c.converted_from_workspace.clone().into(),
-                    c.converted_by.clone().into(),
-                    c.converted_timestamp.into(),
-                    c.lifetime_value_low.into(),
-                    c.lifetime_value_high.into(),
-                    c.conversion_count.into(),
-                    c.conversion_status.clone().into(),
-                    c.updated_at.into(),
-                ]
-            })
-            .collect();
+    let rows: Vec<Vec<SqlValue>> = contacts
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.into(),
+                c.converted_from_workspace.clone().into(),
+                c.converted_by.clone().into(),
+                c.converted_timestamp.into(),
+                c.lifetime_value_low.into(),
+                c.lifetime_value_high.into(),
+                c.conversion_count.into(),
+                c.conversion_status.clone().into(),
+                c.updated_at.into(),
+            ]
+        })
+        .collect();
+    let types = [
+        "bigint",
+        "text",
+        "text",
+        "timestamptz",
+        "bigint",
+        "bigint",
+        "integer",
+        "text",
+        "timestamptz",
+    ];
+    for (v, values) in sets::sources(backend, rows, &types) {
         let sql = format!(
             "UPDATE contacts SET converted_from_workspace = v.column2, converted_by = v.column3, \
              converted_timestamp = v.column4, lifetime_value_low = v.column5, \
              lifetime_value_high = v.column6, conversion_count = v.column7, \
              conversion_status = v.column8, updated_at = v.column9 \
-             FROM (VALUES {}) AS v WHERE contacts.id = v.column1",
-            sets::values_list(backend, chunk.len(), 9)
+             FROM {v} WHERE contacts.id = v.column1"
         );
         conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
