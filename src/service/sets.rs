@@ -73,13 +73,18 @@ pub(crate) async fn insert_all<A: ActiveModelTrait>(
 
 /// Inserts `rows` as [`insert_all`] does, and where a row's `keys` are taken already, updates
 /// that row's `update` columns to the new row's instead (`ON CONFLICT … DO UPDATE`, on both
-/// databases). Every row must set the same columns; no two rows may share their keys.
+/// databases). Every row must set the same columns; no two rows may share their keys;
+/// `keys` and `update` name at least one column each.
 pub(crate) async fn upsert_all<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
     keys: &[<A::Entity as EntityTrait>::Column],
     update: &[<A::Entity as EntityTrait>::Column],
 ) -> AppResult<()> {
+    debug_assert!(
+        !keys.is_empty() && !update.is_empty(),
+        "an upsert names its columns"
+    );
     let conflict = format!(
         " ON CONFLICT ({}) DO UPDATE SET {}",
         keys.iter()
@@ -185,7 +190,8 @@ async fn write_rows<A: ActiveModelTrait>(
 /// `rows` (values in the order of `names`) as one JSON array of objects, `[{"a": …, "b": …},
 /// …]`, for PostgreSQL's `jsonb_populate_recordset`, which reads each field as a literal of
 /// its column's type: numbers and strings as they are, JSON as JSON, instants in RFC 3339
-/// with microseconds (truncated, as sqlx binds them), bytes as `\x` hex. `None` when a value
+/// with microseconds (truncated: the instants this service stores are whole microseconds
+/// already, `domain::period` and `service::now`), bytes as `\x` hex. `None` when a value
 /// has no such literal that reads back exactly (a float that is not finite, a leap second, a
 /// JSON `null`, which the function would store as SQL `NULL`, a type this service does not
 /// store): the caller binds the rows one by one instead.
@@ -246,7 +252,7 @@ fn postgres_type(key: &Value) -> Option<&'static str> {
 fn json_literal(value: &Value) -> Option<serde_json::Value> {
     use chrono::{SecondsFormat, Timelike};
     use serde_json::Value as J;
-    // `Micros` truncates, as sqlx does; a leap second (nanoseconds past 10⁹) is left out.
+    // `Micros` truncates; a leap second (nanoseconds past 10⁹) is left out.
     let instant = |at: DateTime<Utc>| {
         (at.nanosecond() < 1_000_000_000)
             .then(|| J::String(at.to_rfc3339_opts(SecondsFormat::Micros, true)))

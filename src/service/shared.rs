@@ -349,8 +349,9 @@ pub(crate) fn with_conversion(
     Ok((before, next))
 }
 
-/// Stores whole states, inserting those that are new and replacing those that exist: a
-/// statement per chunk (`sets::chunks`). Inside a write transaction that locked their contacts.
+/// Stores whole states, inserting those that are new and replacing those that exist
+/// (`sets::upsert_all`: one statement on PostgreSQL, one per chunk on SQLite). Inside a write
+/// transaction that locked their contacts.
 pub(crate) async fn save_all(
     conn: &impl ConnectionTrait,
     states: impl IntoIterator<Item = contact_state::Model>,

@@ -356,7 +356,6 @@ impl TestApp {
         exact(&response.text().await.expect("contact body"))
     }
 
-    /// Waits (bounded) until the live feed has at least `n` subscribers.
     /// Waits until this node's feed pump has published `n` events since the node started.
     /// The pump publishes a commit's events a moment after the commit answered, so a
     /// subscriber that must not see earlier events subscribes after this.
@@ -371,6 +370,7 @@ impl TestApp {
         }
     }
 
+    /// Waits (bounded) until the live feed has at least `n` subscribers.
     pub async fn wait_for_subscribers(&self, n: u64) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
