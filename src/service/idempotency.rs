@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
 use crate::error::{AppError, AppResult};
 use entity::idempotency_key;
-use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement, Value};
+use sea_orm::{ConnectionTrait, EntityTrait, Set, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -69,32 +69,26 @@ pub(crate) async fn prior_adjustment(
 }
 
 /// What is stored under each of `claims`' keys: (scope, key) → (fingerprint, conversion id).
-/// One query on PostgreSQL, one per chunk of claims on SQLite (`sets::sources`).
+/// One query on PostgreSQL, one per chunk of claims on SQLite (`sets::find_pairs`).
 pub(crate) async fn stored(
     conn: &impl ConnectionTrait,
     claims: impl IntoIterator<Item = &Claim>,
 ) -> AppResult<HashMap<(String, String), (String, Uuid)>> {
-    let rows: Vec<Vec<Value>> = claims
+    let keys: Vec<Vec<Value>> = claims
         .into_iter()
         .map(|claim| vec![claim.scope.as_str().into(), claim.key.as_str().into()])
         .collect();
-    let backend = conn.get_database_backend();
-    let mut found = HashMap::new();
-    for (v, values) in super::sets::sources(backend, rows, &["text", "text"]) {
-        let sql = format!(
-            "SELECT k.* FROM idempotency_keys k JOIN {v} \
-             ON k.scope = v.column1 AND k.\"key\" = v.column2"
-        );
-        let rows = idempotency_key::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-            .all(conn)
-            .await?;
-        found.extend(
-            rows.into_iter()
-                .map(|row| ((row.scope, row.key), (row.fingerprint, row.conversion_id))),
-        );
-    }
-    Ok(found)
+    let rows = super::sets::find_pairs::<idempotency_key::Entity>(
+        conn,
+        [idempotency_key::Column::Scope, idempotency_key::Column::Key],
+        ["text", "text"],
+        keys,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ((row.scope, row.key), (row.fingerprint, row.conversion_id)))
+        .collect())
 }
 
 impl Claim {

@@ -334,6 +334,34 @@ where
     Ok(found)
 }
 
+/// The rows of `E` whose two `columns` hold one of `keys` (rows of two values, of the
+/// PostgreSQL `types`): `E` joined with [`sources`], a statement per source.
+pub(crate) async fn find_pairs<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    columns: [E::Column; 2],
+    types: [&str; 2],
+    keys: Vec<Vec<Value>>,
+) -> AppResult<Vec<E::Model>> {
+    let backend = conn.get_database_backend();
+    let select = format!("SELECT t.* FROM \"{}\" t JOIN ", E::default().table_name());
+    let on = format!(
+        " ON t.\"{}\" = v.column1 AND t.\"{}\" = v.column2",
+        columns[0].as_str(),
+        columns[1].as_str()
+    );
+    let mut found = Vec::new();
+    for (v, values) in sources(backend, keys, &types) {
+        let sql = format!("{select}{v}{on}");
+        found.extend(
+            E::find()
+                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(found)
+}
+
 /// A (contact id, workspace id) pair.
 pub(crate) type Pair = (i64, String);
 

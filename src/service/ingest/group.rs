@@ -18,9 +18,7 @@ use entity::{
     contact, contact_state, conversion, feed_event, idempotency_key, lead, wide, workspace,
     workspace_tracking,
 };
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Statement, Value as SqlValue,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Statement, Value as SqlValue};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
@@ -115,22 +113,19 @@ impl Services {
             jobs.iter()
                 .map(|j| (j.input.contact_id.0, j.workspace_id.as_str().to_owned())),
         );
-        let mut states = HashMap::new();
-        let backend = conn.get_database_backend();
-        for (v, values) in sets::sources(backend, sets::pair_rows(&converting), &sets::PAIR_TYPES) {
-            let sql = format!(
-                "SELECT s.* FROM contact_states s JOIN {v} \
-                 ON s.contact_id = v.column1 AND s.workspace_id = v.column2"
-            );
-            let rows = contact_state::Entity::find()
-                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-                .all(conn)
-                .await?;
-            states.extend(
-                rows.into_iter()
-                    .map(|s| ((s.contact_id, s.workspace_id.clone()), s)),
-            );
-        }
+        let states = sets::find_pairs::<contact_state::Entity>(
+            conn,
+            [
+                contact_state::Column::ContactId,
+                contact_state::Column::WorkspaceId,
+            ],
+            sets::PAIR_TYPES,
+            sets::pair_rows(&converting),
+        )
+        .await?
+        .into_iter()
+        .map(|s| ((s.contact_id, s.workspace_id.clone()), s))
+        .collect();
         let lead_ids = distinct(jobs.iter().filter_map(|j| j.input.lead_id).map(|l| l.0));
         let leads =
             sets::find_in::<lead::Entity, _>(conn, lead::Column::Id, &lead_ids, false).await?;
@@ -348,9 +343,10 @@ impl Services {
     }
 
     /// Writes what the group decided: a statement per table (on SQLite, per chunk of rows;
-    /// and one per converted lead). Locks are taken in the order every other write takes them: contact rows (read
-    /// `FOR UPDATE` in `known`), then the workspaces' and rollups' rows, then the audit chain,
-    /// then the feed, then the webhook outbox; two writers taking two of them in opposite orders would deadlock.
+    /// and one per converted lead). Locks are taken in the order every other write takes
+    /// them: contact rows (read `FOR UPDATE` in `known`), then the workspaces' and rollups'
+    /// rows, then the audit chain, then the feed, then the webhook outbox; two writers taking
+    /// two of them in opposite orders would deadlock.
     async fn write(
         &self,
         conn: &impl ConnectionTrait,
