@@ -5,10 +5,11 @@
 //!
 //! A statement has one of a few shapes whatever the group's size: every connection caches
 //! the statements it prepared, and one shape per group size would fill those caches with
-//! large ones. On SQLite, where a statement is a call into the same process, each takes its
-//! rows in [`chunks`]. On PostgreSQL, where each is a round trip, all the rows travel as one
-//! JSON parameter that the statement unpacks (`jsonb_populate_recordset`,
-//! `jsonb_to_recordset`, `jsonb_array_elements_text`): one statement per table and group.
+//! large ones. Keys and lists travel as one JSON parameter that the statement unpacks, on
+//! both databases (`json_each` on SQLite; `jsonb_to_recordset`, `jsonb_array_elements_text`
+//! on PostgreSQL): one statement per table and group, as each statement is a hand-off to
+//! SQLite's thread or a round trip to PostgreSQL. Inserts do the same on PostgreSQL
+//! (`jsonb_populate_recordset`); on SQLite they take their rows in [`chunks`] of bound values.
 
 use crate::domain::TrackingAction;
 use crate::error::AppResult;
@@ -209,32 +210,81 @@ fn json_rows(names: &[&str], rows: &[Vec<Value>]) -> Option<serde_json::Value> {
         .map(serde_json::Value::Array)
 }
 
-/// `find_in`'s one statement on PostgreSQL: the keys as one JSON array, read back as
-/// `column`'s type. `None` on SQLite, or for keys it cannot so write.
-fn postgres_find_in<E: EntityTrait, K: Into<Value> + Clone>(
+/// `find_in`'s one statement: the keys as one JSON array the statement reads back as
+/// `column`'s type. `None` for keys it cannot so write (on SQLite, a UUID, which it stores
+/// as a blob): the caller binds them in chunks instead.
+fn json_find_in<E: EntityTrait, K: Into<Value> + Clone>(
     backend: DbBackend,
     column: E::Column,
     keys: &[K],
     lock: bool,
 ) -> Option<Statement> {
-    if backend != DbBackend::Postgres {
-        return None;
-    }
     let keys: Vec<Value> = keys.iter().cloned().map(Into::into).collect();
-    let key_type = postgres_type(keys.first()?)?;
-    let json = keys.iter().map(json_literal).collect::<Option<Vec<_>>>()?;
     let (table, column) = (E::default().table_name(), column.as_str());
-    let lock = if lock {
-        format!(" ORDER BY \"{column}\" FOR UPDATE")
-    } else {
-        String::new()
+    let (list, json) = match backend {
+        DbBackend::Postgres => {
+            let key_type = postgres_type(keys.first()?)?;
+            (
+                format!("SELECT value::{key_type} FROM jsonb_array_elements_text($1)"),
+                keys.iter().map(json_literal).collect::<Option<Vec<_>>>()?,
+            )
+        }
+        DbBackend::Sqlite => (
+            "SELECT value FROM json_each(?)".to_owned(),
+            keys.iter()
+                .map(sqlite_literal)
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        _ => return None,
     };
-    let sql = format!(
-        "SELECT * FROM \"{table}\" WHERE \"{column}\" IN \
-         (SELECT value::{key_type} FROM jsonb_array_elements_text($1)){lock}"
-    );
-    let keys = Value::Json(Some(Box::new(serde_json::Value::Array(json))));
+    // SQLite has no row locks: its writer holds the whole database.
+    let lock = match (lock, backend) {
+        (false, _) => String::new(),
+        (true, DbBackend::Postgres) => format!(" ORDER BY \"{column}\" FOR UPDATE"),
+        (true, _) => format!(" ORDER BY \"{column}\""),
+    };
+    let sql = format!("SELECT * FROM \"{table}\" WHERE \"{column}\" IN ({list}){lock}");
+    let keys = json_parameter(backend, serde_json::Value::Array(json));
     Some(Statement::from_sql_and_values(backend, sql, [keys]))
+}
+
+/// A JSON document as the parameter a statement unpacks: `jsonb` on PostgreSQL, text (which
+/// `json_each` parses) on SQLite.
+fn json_parameter(backend: DbBackend, json: serde_json::Value) -> Value {
+    match backend {
+        DbBackend::Postgres => Value::Json(Some(Box::new(json))),
+        _ => Value::String(Some(json.to_string())),
+    }
+}
+
+/// One value as SQLite's `json_each` and `->>` read back exactly what sqlx binds: integers
+/// as integers, text as text (an embedded NUL aside), instants as the text sqlx writes for
+/// them (RFC 3339, `AutoSi`, `+00:00`), `NULL` as `null`. `None` for any other value (a
+/// float, which JSON may not round-trip, bytes, JSON, a UUID, which sqlx stores as a blob).
+fn sqlite_literal(value: &Value) -> Option<serde_json::Value> {
+    use chrono::SecondsFormat::AutoSi;
+    use serde_json::Value as J;
+    match value {
+        Value::Bool(Some(b)) => Some(J::from(i64::from(*b))),
+        Value::String(Some(text)) if text.contains('\0') => None,
+        Value::ChronoDateTimeUtc(Some(at)) => Some(J::String(at.to_rfc3339_opts(AutoSi, false))),
+        Value::ChronoDateTimeWithTimeZone(Some(at)) => {
+            Some(J::String(at.to_rfc3339_opts(AutoSi, false)))
+        }
+        // Written as PostgreSQL's literals are.
+        Value::TinyInt(_)
+        | Value::SmallInt(_)
+        | Value::Int(_)
+        | Value::BigInt(_)
+        | Value::TinyUnsigned(_)
+        | Value::SmallUnsigned(_)
+        | Value::Unsigned(_)
+        | Value::String(_)
+        | Value::Bool(None)
+        | Value::ChronoDateTimeUtc(None)
+        | Value::ChronoDateTimeWithTimeZone(None) => json_literal(value),
+        _ => None,
+    }
 }
 
 /// The PostgreSQL type of a key `find_in` reads from JSON text, for the key types it takes.
@@ -300,9 +350,10 @@ fn json_literal(value: &Value) -> Option<serde_json::Value> {
     })
 }
 
-/// The rows of `E` whose `column` is one of `keys` (sorted, for `lock`): on SQLite a chunk of
-/// keys per statement, on PostgreSQL one statement with the keys as one JSON array. With
-/// `lock`, rows are locked for the transaction (`FOR UPDATE` on PostgreSQL), in key order.
+/// The rows of `E` whose `column` is one of `keys` (sorted, for `lock`): one statement with
+/// the keys as one JSON array ([`json_find_in`]), or, for keys it cannot write so, a chunk of
+/// keys per statement. With `lock`, rows are locked for the transaction (`FOR UPDATE` on
+/// PostgreSQL), in key order.
 pub(crate) async fn find_in<E, K>(
     conn: &impl ConnectionTrait,
     column: E::Column,
@@ -316,9 +367,7 @@ where
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    if let Some(statement) =
-        postgres_find_in::<E, K>(conn.get_database_backend(), column, keys, lock)
-    {
+    if let Some(statement) = json_find_in::<E, K>(conn.get_database_backend(), column, keys, lock) {
         return Ok(E::find().from_raw_sql(statement).all(conn).await?);
     }
     let mut found = Vec::new();
@@ -429,16 +478,35 @@ pub(crate) fn pair_rows(pairs: &[Pair]) -> Vec<Vec<Value>> {
 }
 
 /// `rows` as the `FROM` item `v`, whose columns are `column1`, `column2`, …, each with the
-/// values it binds: on SQLite `(VALUES (?, ?), …) AS v`, one per chunk; on PostgreSQL one
-/// `jsonb_to_recordset($1) AS v(column1 bigint, …)` (of `types`) for all the rows, whatever
-/// their number, in one shape (see [`json_rows`]), or `VALUES` chunks where a value has no
-/// JSON literal.
+/// values it binds: all the rows, whatever their number, as one JSON parameter in one shape,
+/// on SQLite `(SELECT value ->> 0 AS column1, … FROM json_each(?)) AS v` (see
+/// [`sqlite_literal`]), on PostgreSQL `jsonb_to_recordset($1) AS v(column1 bigint, …)` (of
+/// `types`; see [`json_rows`]). Where a value has no exact JSON literal, `(VALUES (?, ?), …)
+/// AS v` instead, one per chunk.
 pub(crate) fn sources(
     backend: DbBackend,
     rows: Vec<Vec<Value>>,
     types: &[&str],
 ) -> Vec<(String, Vec<Value>)> {
     let names: Vec<String> = (1..=types.len()).map(|i| format!("column{i}")).collect();
+    if backend == DbBackend::Sqlite
+        && !rows.is_empty()
+        && let Some(json) = rows
+            .iter()
+            .map(|row| row.iter().map(sqlite_literal).collect::<Option<Vec<_>>>())
+            .map(|row| row.map(serde_json::Value::Array))
+            .collect::<Option<Vec<_>>>()
+    {
+        let columns = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| format!("value ->> {i} AS {name}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let v = format!("(SELECT {columns} FROM json_each(?)) AS v");
+        let json = json_parameter(backend, serde_json::Value::Array(json));
+        return vec![(v, vec![json])];
+    }
     if backend == DbBackend::Postgres && !rows.is_empty() {
         let keys: Vec<&str> = names.iter().map(String::as_str).collect();
         if let Some(json) = json_rows(&keys, &rows) {
@@ -492,10 +560,77 @@ pub(crate) fn values_list(backend: DbBackend, rows: usize, width: usize) -> Stri
 
 #[cfg(test)]
 mod tests {
-    use super::{chunks, json_literal, values_list};
-    use chrono::{TimeZone, Utc};
-    use sea_orm::{DbBackend, Value};
+    use super::{chunks, json_literal, sources, values_list};
+    use chrono::{FixedOffset, TimeZone, Utc};
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
     use serde_json::json;
+
+    /// Each value, as `quote()` shows it (type and all), read from the JSON that `sources`
+    /// sends SQLite, and bound as sqlx binds it: the two are the same.
+    #[tokio::test]
+    async fn sqlite_reads_back_from_json_what_sqlx_binds() {
+        let conn = Database::connect("sqlite::memory:").await.expect("SQLite");
+        let at = Utc.timestamp_opt(1_764_489_600, 123_456_789).unwrap();
+        let east = FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
+        let row: Vec<Value> = vec![
+            i64::MIN.into(),
+            i64::MAX.into(),
+            0i32.into(),
+            true.into(),
+            "".into(),
+            "quote ' and \" backslash \\ tab \t é 🙂".into(),
+            at.into(),
+            Utc.timestamp_opt(1_764_489_600, 0).unwrap().into(),
+            at.with_timezone(&east).into(),
+            Value::String(None),
+            Value::BigInt(None),
+            Value::ChronoDateTimeUtc(None),
+        ];
+        let quoted = |from: &str| {
+            "SELECT ".to_owned()
+                + &(1..=row.len())
+                    .map(|i| format!("quote(column{i})"))
+                    .collect::<Vec<_>>()
+                    .join(" || '|' || ")
+                + from
+        };
+        let read = |sql: String, values: Vec<Value>| {
+            let conn = &conn;
+            async move {
+                let row = conn
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        sql,
+                        values,
+                    ))
+                    .await
+                    .expect("a query")
+                    .expect("a row");
+                row.try_get_by_index::<String>(0).expect("text")
+            }
+        };
+        let types = vec!["any"; row.len()];
+        let mut from_json = sources(DbBackend::Sqlite, vec![row.clone(), row.clone()], &types);
+        assert_eq!(from_json.len(), 1, "one JSON parameter for both rows");
+        let (v, values) = from_json.remove(0);
+        assert!(v.contains("json_each"), "{v}");
+        let bound = format!(
+            " FROM (VALUES {}) AS v",
+            values_list(DbBackend::Sqlite, 1, row.len())
+        );
+        assert_eq!(
+            read(quoted(&format!(" FROM {v} LIMIT 1")), values).await,
+            read(quoted(&bound), row.clone()).await
+        );
+        // A UUID (a blob to sqlx) has no such literal: the rows are bound instead.
+        let (v, _) = sources(
+            DbBackend::Sqlite,
+            vec![vec![uuid::Uuid::nil().into()]],
+            &["any"],
+        )
+        .remove(0);
+        assert!(v.starts_with("(VALUES"), "{v}");
+    }
 
     #[test]
     fn json_literals_read_back_as_sqlx_binds_them() {
