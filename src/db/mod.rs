@@ -278,6 +278,9 @@ async fn connect(
     options
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // The writer's connection is pinged as it goes back to the pool (sqlx always does);
+        // a second ping as it comes out again cost each group a hand-off to SQLite's thread.
+        .test_before_acquire(!writer)
         // Statement logging would print parameter values: names, emails, phones.
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |o| {

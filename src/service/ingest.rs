@@ -9,18 +9,26 @@
 //!
 //! Groups form by themselves: while one commits, the next requests queue up. Under light
 //! load a group is one request and nothing waits for company.
+//!
+//! On SQLite the writer runs on a thread of its own, with a runtime of its own. Each
+//! statement, and each row a read returns, comes back from SQLite's thread as a wake-up; on
+//! the shared runtime every one of them waited behind the request tasks queued there, and
+//! the whole chain of a group's statements with it. PostgreSQL's connections belong to the
+//! I/O driver of the runtime that opened them, so there the writer is a task like others.
 
 mod group;
 
-use super::Services;
 use super::conversion::{LogConversion, Logged};
 use super::idempotency::Claim;
+use super::{Parts, Services};
 use crate::auth::Caller;
 use crate::domain::WorkspaceId;
 use crate::error::{AppError, AppResult};
 use futures_util::FutureExt;
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseTransaction, DbBackend, TransactionTrait};
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Weak};
+use tokio::runtime;
 use tokio::sync::{mpsc, oneshot};
 
 /// Conversions committed together at most; bounds a transaction's size and lock time.
@@ -40,6 +48,23 @@ pub(super) struct Job {
 
 pub(super) type Queue = mpsc::Sender<Job>;
 
+/// Writes the queued conversions, a group at a time, until the services are dropped: it
+/// holds them weakly, so that their queue, and with it this loop, ends with them.
+async fn write_groups(services: Weak<Parts>, mut jobs: mpsc::Receiver<Job>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let Some(services) = services.upgrade().map(Services) else {
+            return;
+        };
+        // A panic must not stop ingest for good: its group's requests get an error (their
+        // answer channels close) and the writer takes the next group.
+        let commit = AssertUnwindSafe(services.commit_group(std::mem::take(&mut group)));
+        if commit.catch_unwind().await.is_err() {
+            tracing::error!("a group commit panicked; its requests got an error");
+        }
+    }
+}
+
 impl Services {
     /// Queues one conversion for the writer; the answer comes once its group is committed.
     /// Conversions queued one after another are written in that order.
@@ -50,10 +75,23 @@ impl Services {
         input: LogConversion,
         claim: Option<Claim>,
     ) -> AppResult<oneshot::Receiver<AppResult<Logged>>> {
-        // Started on first use, from a clone that carries the finished configuration.
+        // Started on first use, once the configuration is finished.
         let queue = self.ingest.get_or_init(|| {
             let (queue, jobs) = mpsc::channel(QUEUE);
-            tokio::spawn(self.clone().write_groups(jobs));
+            let writer = write_groups(Arc::downgrade(&self.0), jobs);
+            if self.db.backend() == DbBackend::Sqlite {
+                let runtime = runtime::Builder::new_current_thread().enable_all().build();
+                let started = runtime.and_then(|runtime| {
+                    std::thread::Builder::new()
+                        .name("convio-writer".into())
+                        .spawn(move || runtime.block_on(writer))
+                });
+                if let Err(err) = started {
+                    tracing::error!(error = %err, "the conversion writer could not start");
+                }
+            } else {
+                tokio::spawn(writer);
+            }
             queue
         });
         let (reply, answer) = oneshot::channel();
@@ -70,18 +108,6 @@ impl Services {
             .await
             .map_err(|_| AppError::Internal("the conversion writer has stopped".into()))?;
         Ok(answer)
-    }
-
-    async fn write_groups(self, mut jobs: mpsc::Receiver<Job>) {
-        let mut group = Vec::with_capacity(MAX_GROUP);
-        while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-            // A panic must not stop ingest for good: its group's requests get an error (their
-            // answer channels close) and the writer takes the next group.
-            let commit = AssertUnwindSafe(self.commit_group(std::mem::take(&mut group)));
-            if commit.catch_unwind().await.is_err() {
-                tracing::error!("a group commit panicked; its requests got an error");
-            }
-        }
     }
 
     /// Conversions waiting for the writer now (`/metrics`).

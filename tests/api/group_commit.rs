@@ -4,7 +4,7 @@
 //! rollups) is what writing them one by one would have left.
 
 use crate::audit::audit_verify;
-use crate::helpers::{Creds, TestApp, exact, expect_json, spawn_app};
+use crate::helpers::{Creds, TestApp, exact, expect_json, spawn_app, spawn_app_on};
 use serde_json::{Value, json};
 
 /// Contacts 1..=20 sent to Salesforce (and 1 to HubSpot too); 50 never sent to it; 60 sent,
@@ -254,3 +254,43 @@ crate::backend::on_both_backends!(
     a_bad_item_in_a_group_of_many_fails_alone_and_the_rest_commit,
     concurrent_requests_get_their_own_answers,
 );
+
+/// On SQLite the writer runs on a thread of its own. It holds the services weakly, so once
+/// the server is gone it lets go of them, and of the database with them: no file of the
+/// database stays open in this process.
+#[test]
+fn the_writer_lets_go_of_the_database_with_the_server() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("convio.db").display()
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let app = spawn_app_on(&url, &[]).await;
+        let lead_gen = app.workspace("lead_gen_team").await;
+        let sales = app.workspace("salesforce_prod").await;
+        app.contact_received_by(&lead_gen, 1, "Contact", "salesforce_prod")
+            .await;
+        let logged = app.log_conversion(&sales, item(0)).await;
+        assert_eq!(logged["contact_id"], 1, "{logged}");
+    });
+    drop(runtime);
+    let open = || {
+        std::fs::read_dir("/proc/self/fd")
+            .expect("this process's descriptors")
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.starts_with(dir.path()))
+            .count()
+    };
+    for _ in 0..100 {
+        if open() == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "{} files of the database are still open 10 s after the server stopped",
+        open()
+    );
+}
