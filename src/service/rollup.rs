@@ -373,16 +373,9 @@ pub async fn first_receipt(
     contact_id: i64,
     workspace: &str,
 ) -> AppResult<Option<DateTime<Utc>>> {
-    let first: Option<Option<DateTime<Utc>>> = workspace_tracking::Entity::find()
-        .select_only()
-        .column_as(workspace_tracking::Column::Timestamp.min(), "first")
-        .filter(workspace_tracking::Column::ContactId.eq(contact_id))
-        .filter(workspace_tracking::Column::WorkspaceId.eq(workspace))
-        .filter(workspace_tracking::Column::Action.eq(TrackingAction::Received.as_str()))
-        .into_tuple()
-        .one(conn)
-        .await?;
-    Ok(first.flatten())
+    let pair = (contact_id, workspace.to_owned());
+    let first = crate::service::sets::first_receipts(conn, std::slice::from_ref(&pair)).await?;
+    Ok(first.get(&pair).copied())
 }
 
 /// Moves `workspace`'s receipt of a contact from one status to another when the status that

@@ -446,13 +446,7 @@ pub(crate) async fn first_receipts(
     let backend = conn.get_database_backend();
     let mut found = HashMap::new();
     for (v, values) in sources(backend, pair_rows(pairs), &PAIR_TYPES) {
-        let sql = format!(
-            "SELECT v.column1, v.column2, (SELECT MIN(t.\"timestamp\") \
-              FROM workspace_tracking t WHERE t.contact_id = v.column1 \
-              AND t.workspace_id = v.column2 AND t.action = '{}') \
-             FROM {v}",
-            TrackingAction::Received.as_str(),
-        );
+        let sql = first_receipts_sql(backend, &v);
         let rows = conn
             .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
@@ -464,6 +458,24 @@ pub(crate) async fn first_receipts(
         }
     }
     Ok(found)
+}
+
+/// [`first_receipts`]' statement over the pairs of `v`. On SQLite the `+` keeps the planner
+/// from reading `MIN` off the (workspace, action, time) index: without statistics it would
+/// walk all of the workspace's receipts in time order until the contact's came up (150 ms a
+/// pair at 200,000 receipts), instead of probing (workspace, action, contact) (0.02 ms).
+fn first_receipts_sql(backend: DbBackend, v: &str) -> String {
+    let first = match backend {
+        DbBackend::Sqlite => "MIN(+t.\"timestamp\")",
+        _ => "MIN(t.\"timestamp\")",
+    };
+    format!(
+        "SELECT v.column1, v.column2, (SELECT {first} \
+          FROM workspace_tracking t WHERE t.contact_id = v.column1 \
+          AND t.workspace_id = v.column2 AND t.action = '{}') \
+         FROM {v}",
+        TrackingAction::Received.as_str(),
+    )
 }
 
 /// The PostgreSQL types of a [`Pair`]'s two columns.
@@ -630,6 +642,40 @@ mod tests {
         )
         .remove(0);
         assert!(v.starts_with("(VALUES"), "{v}");
+    }
+
+    /// Without statistics (convio never runs `ANALYZE`), SQLite still finds a pair's first
+    /// receipt by probing an index that holds the contact, not by walking the workspace's
+    /// receipts in time order.
+    #[tokio::test]
+    async fn first_receipts_probe_the_contact_on_sqlite() {
+        use migration::{Migrator, MigratorTrait};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
+        let conn = Database::connect(url).await.expect("SQLite");
+        Migrator::up(&conn, None).await.expect("migrated");
+        let pairs = super::pair_rows(&[(1, "ws".to_owned())]);
+        let (v, values) = sources(DbBackend::Sqlite, pairs, &super::PAIR_TYPES).remove(0);
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            super::first_receipts_sql(DbBackend::Sqlite, &v)
+        );
+        let plan: Vec<String> = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ))
+            .await
+            .expect("a plan")
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(3).expect("its detail"))
+            .collect();
+        let search = plan
+            .iter()
+            .find(|step| step.contains("workspace_tracking") || step.contains(" t "))
+            .unwrap_or_else(|| panic!("no step reads the receipts: {plan:?}"));
+        assert!(search.contains("contact_id=?"), "{plan:?}");
     }
 
     #[test]
