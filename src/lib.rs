@@ -166,8 +166,9 @@ pub async fn build(config: Config) -> AppResult<Server> {
         feed_groups,
         hardening: std::sync::Arc::new(config.hardening.clone()),
     });
-    let listener = TcpListener::bind(config.bind)
-        .await
+    let cap = config.hardening.connections.max_connections;
+    let backlog = u32::try_from(cap.max(128)).unwrap_or(u32::MAX);
+    let listener = serve::listen(config.bind, backlog)
         .map_err(|e| AppError::Internal(format!("cannot bind {}: {e}", config.bind)))?;
     Ok(Server {
         listener,

@@ -25,9 +25,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracked::Tracked;
 
@@ -81,6 +82,24 @@ pub struct ConnectionLimits {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub max_connections: u64,
+}
+
+/// A listener on `addr` whose kernel queue holds `backlog` connections not yet accepted
+/// (capped by the kernel at `net.core.somaxconn`). tokio's `TcpListener::bind` asks for 128,
+/// as the standard library does: a burst of more new clients than that (a thousand webhooks
+/// at once) overflows the queue, the kernel drops the extra SYNs, and those clients send them
+/// again only after a second. The server passes its connection cap (`--max-connections`),
+/// the number of clients it serves at once anyway, or 128 if that is more.
+pub fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As tokio's `bind` does: a restarted server rebinds at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, closes the
@@ -254,5 +273,35 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen;
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    /// A burst of new clients larger than tokio's default backlog (128) all connect at once,
+    /// though the server accepts none of them yet: none waits for its SYN to be sent again.
+    #[tokio::test]
+    async fn a_burst_of_clients_waits_in_the_backlog() {
+        const CLIENTS: usize = 200;
+        let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok());
+        if cap.is_some_and(|cap| cap < CLIENTS) {
+            eprintln!("skipped: net.core.somaxconn is {cap:?}, below {CLIENTS}");
+            return;
+        }
+        let listener = listen("127.0.0.1:0".parse().unwrap(), 1024).expect("a listener");
+        let addr = listener.local_addr().expect("an address");
+        let clients: Vec<TcpStream> = (0..CLIENTS)
+            .map(|i| {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                    .unwrap_or_else(|e| panic!("client {i} could not connect: {e}"))
+            })
+            .collect();
+        assert_eq!(clients.len(), CLIENTS);
     }
 }
