@@ -11,12 +11,14 @@
 //! SQLite's thread or a round trip to PostgreSQL. Inserts do the same on PostgreSQL
 //! (`jsonb_populate_recordset`); on SQLite they take their rows in [`chunks`] of bound values.
 
+mod models;
+
 use crate::domain::TrackingAction;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic,
-    Iterable, QueryFilter, Statement, Value,
+    Iterable, QueryFilter, Statement, TryIntoModel, Value,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -362,13 +364,14 @@ pub(crate) async fn find_in<E, K>(
 ) -> AppResult<Vec<E::Model>>
 where
     E: EntityTrait,
+    E::ActiveModel: TryIntoModel<E::Model>,
     K: Into<Value> + Clone,
 {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     if let Some(statement) = json_find_in::<E, K>(conn.get_database_backend(), column, keys, lock) {
-        return Ok(E::find().from_raw_sql(statement).all(conn).await?);
+        return models::select_all::<E>(conn, statement).await;
     }
     let mut found = Vec::new();
     for chunk in chunks(keys) {
@@ -385,12 +388,16 @@ where
 
 /// The rows of `E` whose two `columns` hold one of `keys` (rows of two values, of the
 /// PostgreSQL `types`): `E` joined with [`sources`], a statement per source.
-pub(crate) async fn find_pairs<E: EntityTrait>(
+pub(crate) async fn find_pairs<E>(
     conn: &impl ConnectionTrait,
     columns: [E::Column; 2],
     types: [&str; 2],
     keys: Vec<Vec<Value>>,
-) -> AppResult<Vec<E::Model>> {
+) -> AppResult<Vec<E::Model>>
+where
+    E: EntityTrait,
+    E::ActiveModel: TryIntoModel<E::Model>,
+{
     let backend = conn.get_database_backend();
     let select = format!("SELECT t.* FROM \"{}\" t JOIN ", E::default().table_name());
     let on = format!(
@@ -401,12 +408,8 @@ pub(crate) async fn find_pairs<E: EntityTrait>(
     let mut found = Vec::new();
     for (v, values) in sources(backend, keys, &types) {
         let sql = format!("{select}{v}{on}");
-        found.extend(
-            E::find()
-                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-                .all(conn)
-                .await?,
-        );
+        let statement = Statement::from_sql_and_values(backend, sql, values);
+        found.extend(models::select_all::<E>(conn, statement).await?);
     }
     Ok(found)
 }
