@@ -53,5 +53,10 @@ if floors:
     print(f"  feed over its floor: p50 {med([f['p50'] for f in floors]):.2f}×  p99 {med([f['p99'] for f in floors]):.2f}×")
 rss = [r["server"]["peak_rss_kb"] / 1024 for r in reports if r["server"].get("peak_rss_kb")]
 stmts = [r["server"]["db_statements"] / max(r["total_ok"], 1) for r in reports if r["server"].get("db_statements") is not None]
+cpus = [(r["server"]["cpu_ms_by_thread"], max(r["total_ok"], 1)) for r in reports if r["server"].get("cpu_ms_by_thread")]
+if cpus:
+    names = sorted({n for c, _ in cpus for n in c})
+    each = ", ".join(f"{n} {med([c.get(n, 0) * 1000 / ok for c, ok in cpus]):.0f}" for n in names)
+    print(f"  server CPU per ok request: {med([sum(c.values()) * 1000 / ok for c, ok in cpus]):.0f} µs ({each})")
 print(f"  server peak RSS {med(rss):.1f} MB (max {max(rss, default=0):.1f}) · {med(stmts):.2f} SQL statements per ok request")
 EOF

@@ -124,6 +124,10 @@ pub enum Scenario {
     IngestRest,
     /// The `logConversion` mutation in a loop.
     IngestGraphql,
+    /// The plan's metric: `--concurrency` clients each log one conversion (REST) at the same
+    /// instant, each over a new connection; a burst a second (`scenarios/burst.rs`). Each
+    /// client holds a file descriptor: `ulimit -n` must be above `--concurrency`.
+    Burst,
     /// Subscribers on `conversionFeed` while a writer logs conversions at `--rate`.
     Feed,
     /// The feed's floor alone: `--subscribers` sockets and `--rate` events/s against a server in

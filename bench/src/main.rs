@@ -57,6 +57,11 @@ async fn run(args: Args) -> Result<(), String> {
     if args.rate == 0 || args.duration == 0 {
         return Err("--rate and --duration must be at least 1".into());
     }
+    if args.ceilings && matches!(args.scenario, cli::Scenario::Burst) {
+        // The references run the closed loop: a ratio to bursts, capped at their own rate,
+        // would mean nothing.
+        return Err("--ceilings runs the closed loop of ingest-rest: not with burst".into());
+    }
     if let cli::Scenario::Export = args.scenario {
         return export::run(&args).await;
     }

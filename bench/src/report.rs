@@ -66,6 +66,8 @@ pub struct OpReport {
     /// Latency of the successful requests, to the last byte of the answer.
     pub latency: Option<Latency>,
     pub errors: BTreeMap<String, u64>,
+    /// Times requests another row counts already, another way: not in the totals.
+    pub again: bool,
 }
 
 impl OpReport {
@@ -76,6 +78,7 @@ impl OpReport {
             ok_per_s: per_second(tally.ok, seconds),
             latency: Latency::of(&tally.latency),
             errors: tally.errors.clone(),
+            again: tally.again,
         }
     }
 }
@@ -92,8 +95,15 @@ impl Report {
             .ops()
             .map(|(name, tally)| OpReport::new(name, tally, seconds))
             .collect();
-        let total_ok = operations.iter().map(|o| o.ok).sum();
-        let total_errors = operations.iter().flat_map(|o| o.errors.values()).sum();
+        let counted = || {
+            outcome
+                .tally
+                .ops()
+                .filter(|(_, tally)| !tally.again)
+                .map(|(_, tally)| tally)
+        };
+        let total_ok = counted().map(|t| t.ok).sum();
+        let total_errors = counted().flat_map(|t| t.errors.values()).sum();
         Report {
             scenario: args.scenario_name(),
             run_id,
@@ -284,6 +294,20 @@ fn server_lines(out: &mut String, server: &ServerReport, total_ok: u64) {
         mb(server.max_sampled_rss_kb),
         mb(server.rss_before_kb)
     );
+    if let Some(threads) = &server.cpu_ms_by_thread {
+        let per_ok = |ms: u64| ms as f64 * 1000.0 / total_ok.max(1) as f64;
+        let total: u64 = threads.values().sum();
+        let each: Vec<String> = threads
+            .iter()
+            .map(|(name, &ms)| format!("{name} {:.0}", per_ok(ms)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "        CPU per ok request: {:.0} µs ({})",
+            per_ok(total),
+            each.join(", ")
+        );
+    }
     if let Some(statements) = server.db_statements {
         let per_ok = statements as f64 / total_ok.max(1) as f64;
         let _ = writeln!(

@@ -25,6 +25,9 @@ pub struct OpTally {
     pub latency: Histogram<u64>,
     pub ok: u64,
     pub errors: BTreeMap<String, u64>,
+    /// The row times requests another row counts already (`Tally::again`): left out of the
+    /// totals.
+    pub again: bool,
 }
 
 impl Default for OpTally {
@@ -33,6 +36,7 @@ impl Default for OpTally {
             latency: latency_histogram(),
             ok: 0,
             errors: BTreeMap::new(),
+            again: false,
         }
     }
 }
@@ -50,6 +54,13 @@ impl Tally {
         record(&mut tally.latency, elapsed);
     }
 
+    /// A request `ok` counted already under another row, timed another way (from another
+    /// start) as `row`.
+    pub fn again(&mut self, row: &'static str, elapsed: Duration) {
+        self.ok(row, elapsed);
+        self.by_op.entry(row).or_default().again = true;
+    }
+
     pub fn error(&mut self, op: &'static str, key: String) {
         *self
             .by_op
@@ -64,6 +75,7 @@ impl Tally {
         for (op, theirs) in other.by_op {
             let ours = self.by_op.entry(op).or_default();
             ours.ok += theirs.ok;
+            ours.again |= theirs.again;
             // Both histograms have the same bounds, so adding cannot fail.
             ours.latency
                 .add(&theirs.latency)

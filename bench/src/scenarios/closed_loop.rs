@@ -26,14 +26,7 @@ pub async fn drive(
             })
         })
         .collect();
-    let mut tally = Tally::default();
-    for task in tasks {
-        match task.await {
-            Ok(theirs) => tally.merge(theirs),
-            Err(e) => tally.error("bench", format!("client task failed: {e}")),
-        }
-    }
-    tally
+    super::gather(tasks).await
 }
 
 async fn run_client(

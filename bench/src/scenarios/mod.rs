@@ -1,6 +1,7 @@
 //! The scenarios: which operations run, how many clients run them, and whether the feed is
 //! measured alongside. The measured window opens only once every subscriber is listening.
 
+mod burst;
 mod closed_loop;
 pub mod feed;
 
@@ -41,16 +42,26 @@ pub struct Outcome {
     pub server: ServerReport,
 }
 
+/// Who sends requests during the window.
+enum Clients {
+    /// Closed-loop clients taking the operations in turn.
+    Loop(&'static [Op]),
+    /// Bursts of one `POST /conversions/log` per client (`burst`).
+    Burst,
+    None,
+}
+
 pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
-    // Which closed-loop clients run, and whether the feed runs beside them.
-    let (mix, with_feed): (Option<&'static [Op]>, bool) = match args.scenario {
-        Scenario::IngestRest => (Some(&[Op::LogRest]), false),
-        Scenario::IngestGraphql => (Some(&[Op::LogGraphql]), false),
-        Scenario::Analytics => (Some(DASHBOARD), false),
-        Scenario::Feed => (None, true),
-        Scenario::Mixed => (Some(MIXED), args.subscribers > 0),
+    // Which clients run, and whether the feed runs beside them.
+    let (clients, with_feed) = match args.scenario {
+        Scenario::IngestRest => (Clients::Loop(&[Op::LogRest]), false),
+        Scenario::IngestGraphql => (Clients::Loop(&[Op::LogGraphql]), false),
+        Scenario::Burst => (Clients::Burst, false),
+        Scenario::Analytics => (Clients::Loop(DASHBOARD), false),
+        Scenario::Feed => (Clients::None, true),
+        Scenario::Mixed => (Clients::Loop(MIXED), args.subscribers > 0),
         // Run on their own (see `export`, `slow`, `floor`), never through here.
-        Scenario::Export | Scenario::SlowClients | Scenario::FeedFloor => (None, false),
+        Scenario::Export | Scenario::SlowClients | Scenario::FeedFloor => (Clients::None, false),
     };
     let subscribers = if with_feed {
         Some(feed::connect(&api, &fixture, args).await)
@@ -59,20 +70,25 @@ pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
     };
     let window = Window::open(args.warmup(), args.duration());
     let probe = Probe::start(api.clone(), args.server_pid, window);
+    let (n, reads) = (args.concurrency, args.reads());
     let clients = async {
-        match mix {
-            Some(mix) => {
-                closed_loop::drive(
-                    api.clone(),
-                    fixture.clone(),
-                    args.concurrency,
-                    mix,
-                    args.reads(),
-                    window,
-                )
-                .await
+        match clients {
+            Clients::Loop(mix) => {
+                closed_loop::drive(api.clone(), fixture.clone(), n, mix, reads, window).await
             }
-            None => Tally::default(),
+            // A client that keeps no idle connection: each request opens its own.
+            Clients::Burst => match Api::new(api.base(), 0) {
+                Ok(fresh) => {
+                    let (fresh, fixture) = (Arc::new(fresh), fixture.clone());
+                    burst::drive(fresh, fixture, n, Op::LogRest, reads, window).await
+                }
+                Err(e) => {
+                    let mut tally = Tally::default();
+                    tally.error("bench", format!("building the HTTP client: {e}"));
+                    tally
+                }
+            },
+            Clients::None => Tally::default(),
         }
     };
     let feed = async {
@@ -100,6 +116,18 @@ pub async fn run(args: &Args, api: Arc<Api>, fixture: Arc<Fixture>) -> Outcome {
         floor,
         server,
     }
+}
+
+/// The clients' tallies merged; a client task that failed counts as a `bench` error.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
+    let mut tally = Tally::default();
+    for task in tasks {
+        match task.await {
+            Ok(theirs) => tally.merge(theirs),
+            Err(e) => tally.error("bench", format!("client task failed: {e}")),
+        }
+    }
+    tally
 }
 
 /// The `ingest-rest` load (same clients, same window) against a reference server at `url`.
