@@ -8,6 +8,10 @@
 //! [`ACQUIRE_TIMEOUT`] for a pooled connection; past either, the error maps to
 //! `AppError::DatabaseBusy` (503, `Retry-After`), with nothing written.
 //!
+//! SQLite is the copy libsqlite3-sys bundles, built with `SQLITE_DEFAULT_MEMSTATUS=0`
+//! (`.cargo/config.toml`): with allocation statistics on, each of its allocations took a
+//! global mutex, which cost the writer's SQLite thread about a tenth of its time.
+//!
 //! On SQLite, deleted and overwritten content is zeroed (`secure_delete`), and
 //! [`Db::checkpoint`] (after an erasure, and at shutdown) empties the `-wal` file, so erased
 //! values are left in no file: see docs/security.md.
@@ -457,5 +461,23 @@ mod tests {
         );
         assert!(describe_url("sqlite://convio.db?mode=rwc").ends_with("convio.db"));
         assert!(!describe_url("mysql://u:pw@h/x").contains("pw"));
+    }
+
+    /// SQLite is built as `.cargo/config.toml` asks (`LIBSQLITE3_FLAGS`): without allocation
+    /// statistics, each of whose updates took a global mutex (docs/performance.md).
+    #[tokio::test]
+    async fn sqlite_is_built_without_allocation_statistics() {
+        use sea_orm::{ConnectionTrait, Database};
+        let conn = Database::connect("sqlite::memory:").await.expect("SQLite");
+        let found = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT count(*) FROM pragma_compile_options \
+                 WHERE compile_options = 'DEFAULT_MEMSTATUS=0'",
+            ))
+            .await
+            .expect("a query")
+            .expect("a row");
+        assert_eq!(found.try_get_by_index::<i64>(0).expect("a count"), 1);
     }
 }
