@@ -28,7 +28,8 @@ export interface Summary {
   totalConversions: number;
   conversionRate: number | null;
   averageValue: string | null;
-  totalValue: string;
+  /** Null while a conversion lacks a rate into the reporting currency (as every total below). */
+  totalValue: string | null;
   contactsReceived: number;
 }
 export interface FunnelStage {
@@ -41,13 +42,14 @@ export interface WorkspaceFigures {
   contactsReceived: number;
   conversions: number;
   conversionRate: number | null;
-  totalValue: string;
+  totalValue: string | null;
   averageValue: string | null;
 }
 export interface TrendPoint {
   period: string;
   conversions: number;
-  totalValue: string;
+  /** Null while one of the bucket's conversions lacks a rate into the reporting currency. */
+  totalValue: string | null;
 }
 export interface Trends {
   daily?: TrendPoint[];
@@ -104,7 +106,7 @@ export interface DashboardData {
     currency: string;
     timeZone: string;
     funnel: FunnelStage[];
-    byType: { conversionType: string; conversions: number; totalValue: string }[];
+    byType: { conversionType: string; conversions: number; totalValue: string | null }[];
   };
   previous?: Analytics | null;
   recent: { nodes: FeedConversion[] };

@@ -19,7 +19,7 @@ function tiles(s: Summary, p: Summary | undefined, currency: string): Tile[] {
       change: change(s.conversionRate, p?.conversionRate, true) },
     { key: "average-value", label: "Average value", value: formatMoney(s.averageValue, currency), exact: s.averageValue ?? "",
       change: change(num(s.averageValue), num(p?.averageValue)) },
-    { key: "total-value", label: "Total value", value: formatMoney(s.totalValue, currency), exact: s.totalValue,
+    { key: "total-value", label: "Total value", value: formatMoney(s.totalValue, currency), exact: s.totalValue ?? "",
       change: change(num(s.totalValue), num(p?.totalValue)) },
     { key: "contacts-received", label: "Contacts received", value: formatInt(s.contactsReceived), exact: String(s.contactsReceived),
       change: change(s.contactsReceived, p?.contactsReceived) },

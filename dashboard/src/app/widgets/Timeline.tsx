@@ -24,6 +24,10 @@ const pointsOf = (t: Trends | undefined, interval: Interval): TrendPoint[] =>
 
 const INTERVAL_NAME = { day: "Day", week: "Week starting", month: "Month" };
 
+/** A bucket's value: "0" without conversions; null (shown "—", a gap in the chart) while one of them lacks a rate. */
+const valueOf = (p: TrendPoint | undefined): string | null => (p ? p.totalValue : "0");
+const plotted = (v: string | null) => (v == null ? null : Number(v));
+
 /** §4.5: conversions and value per bucket, with the comparison period as a second series, and its table. */
 export function Timeline(props: Props) {
   const rows = useMemo(() => {
@@ -42,12 +46,12 @@ export function Timeline(props: Props) {
     const labels = rows.map((r) => r.bucket.label);
     const series: ChartSeries[] = [
       { label: "Conversions", scale: "count", color: "#2563eb", values: rows.map((r) => r.point?.conversions ?? 0) },
-      { label: "Value", scale: "money", color: "#d97706", values: rows.map((r) => Number(r.point?.totalValue ?? 0)) },
+      { label: "Value", scale: "money", color: "#d97706", values: rows.map((r) => plotted(valueOf(r.point))) },
     ];
     if (props.previous) {
       series.push(
         { label: "Conversions (comparison)", scale: "count", color: "#2563eb", dashed: true, values: rows.map((r) => (r.cmpLabel ? r.cmpPoint?.conversions ?? 0 : null)) },
-        { label: "Value (comparison)", scale: "money", color: "#d97706", dashed: true, values: rows.map((r) => (r.cmpLabel ? Number(r.cmpPoint?.totalValue ?? 0) : null)) },
+        { label: "Value (comparison)", scale: "money", color: "#d97706", dashed: true, values: rows.map((r) => (r.cmpLabel ? plotted(valueOf(r.cmpPoint)) : null)) },
       );
     }
     return { labels, series };
@@ -94,11 +98,11 @@ export function Timeline(props: Props) {
                     {r.bucket.label} <span class="zone">{props.zone}</span>
                   </th>
                   <td data-value={r.point?.conversions ?? 0}>{formatInt(r.point?.conversions ?? 0)}</td>
-                  <td data-value={r.point?.totalValue ?? "0"}>{formatMoney(r.point?.totalValue ?? "0", props.currency)}</td>
+                  <td data-value={valueOf(r.point) ?? undefined}>{formatMoney(valueOf(r.point), props.currency)}</td>
                   {props.previous && <td>{r.cmpLabel ?? "—"}</td>}
                   {props.previous && <td data-value={r.cmpPoint?.conversions ?? 0}>{formatInt(r.cmpPoint?.conversions ?? 0)}</td>}
                   {props.previous && (
-                    <td data-value={r.cmpPoint?.totalValue ?? "0"}>{formatMoney(r.cmpPoint?.totalValue ?? "0", props.currency)}</td>
+                    <td data-value={valueOf(r.cmpPoint) ?? undefined}>{formatMoney(valueOf(r.cmpPoint), props.currency)}</td>
                   )}
                 </tr>
               ))}

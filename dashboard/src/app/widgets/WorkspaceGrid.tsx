@@ -11,7 +11,7 @@ interface Row {
   contacts: number;
   conversions: number;
   rate: number | null;
-  revenue: string;
+  revenue: string | null;
   average: string | null;
   change: number | null;
 }
