@@ -37,6 +37,10 @@ export function formatMoney(value: string | null | undefined, currency: string):
   return `${neg ? "−" : ""}${before ? sym + body : body + " " + sym}`;
 }
 
+/** The title of a total shown "—": one of its conversions has no exchange rate into `currency` yet. */
+export const noRateTitle = (currency: string) =>
+  `Unknown: a conversion here has no exchange rate into ${currency} (PUT /exchange-rates sets one)`;
+
 export const formatInt = (n: number) => groups(String(n));
 
 export const formatPercent = (p: number | null | undefined, digits = 1) =>

@@ -1,7 +1,7 @@
 import { useMemo } from "preact/hooks";
 import { Section } from "./Section";
 import { TimelineChart, type ChartSeries } from "./TimelineChart";
-import { formatInt, formatMoney } from "../lib/format";
+import { formatInt, formatMoney, noRateTitle } from "../lib/format";
 import { buckets, type Period } from "../lib/period";
 import type { Trends, TrendPoint } from "../lib/queries";
 import type { Interval } from "../lib/view";
@@ -27,6 +27,13 @@ const INTERVAL_NAME = { day: "Day", week: "Week starting", month: "Month" };
 /** A bucket's value: "0" without conversions; null (shown "—", a gap in the chart) while one of them lacks a rate. */
 const valueOf = (p: TrendPoint | undefined): string | null => (p ? p.totalValue : "0");
 const plotted = (v: string | null) => (v == null ? null : Number(v));
+
+/** A bucket's value cell: the exact total, or "—" titled with why it is unknown. */
+const ValueCell = (p: { value: string | null; currency: string }) => (
+  <td data-value={p.value ?? undefined} title={p.value == null ? noRateTitle(p.currency) : undefined}>
+    {formatMoney(p.value, p.currency)}
+  </td>
+);
 
 /** §4.5: conversions and value per bucket, with the comparison period as a second series, and its table. */
 export function Timeline(props: Props) {
@@ -98,11 +105,11 @@ export function Timeline(props: Props) {
                     {r.bucket.label} <span class="zone">{props.zone}</span>
                   </th>
                   <td data-value={r.point?.conversions ?? 0}>{formatInt(r.point?.conversions ?? 0)}</td>
-                  <td data-value={valueOf(r.point) ?? undefined}>{formatMoney(valueOf(r.point), props.currency)}</td>
+                  <ValueCell value={valueOf(r.point)} currency={props.currency} />
                   {props.previous && <td>{r.cmpLabel ?? "—"}</td>}
                   {props.previous && <td data-value={r.cmpPoint?.conversions ?? 0}>{formatInt(r.cmpPoint?.conversions ?? 0)}</td>}
                   {props.previous && (
-                    <td data-value={valueOf(r.cmpPoint) ?? undefined}>{formatMoney(valueOf(r.cmpPoint), props.currency)}</td>
+                    <ValueCell value={valueOf(r.cmpPoint)} currency={props.currency} />
                   )}
                 </tr>
               ))}

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { Section } from "./Section";
-import { change, formatInt, formatMoney, formatPercent } from "../lib/format";
+import { change, formatInt, formatMoney, formatPercent, noRateTitle } from "../lib/format";
 import type { WorkspaceFigures } from "../lib/queries";
 
 type Key = "name" | "contacts" | "conversions" | "rate" | "revenue" | "average" | "change";
@@ -26,12 +26,18 @@ const COLUMNS: [Key, string][] = [
   ["change", "Change"],
 ];
 
-function compare(a: Row, b: Row, key: Key): number {
+/** Rows in `key`'s order, descending or not; a row without that figure (unknown) comes last either way. */
+function compare(a: Row, b: Row, key: Key, desc: boolean): number {
   const x = a[key];
   const y = b[key];
-  if (x == null || y == null) return x == null ? (y == null ? 0 : -1) : 1;
-  if (key === "revenue" || key === "average") return Number(x) - Number(y); // ordering only
-  return typeof x === "string" ? x.localeCompare(y as string) : (x as number) - (y as number);
+  if (x == null || y == null) return x == null ? (y == null ? 0 : 1) : -1;
+  const order =
+    key === "revenue" || key === "average"
+      ? Number(x) - Number(y) // ordering only
+      : typeof x === "string"
+        ? x.localeCompare(y as string)
+        : (x as number) - (y as number);
+  return desc ? -order : order;
 }
 
 interface Props {
@@ -61,7 +67,7 @@ export function WorkspaceGrid(props: Props) {
       change: p && c ? (p.conversions ? ((w.conversions - p.conversions) / p.conversions) * 100 : null) : null,
     };
   });
-  rows.sort((a, b) => compare(a, b, sort.key) * (sort.desc ? -1 : 1));
+  rows.sort((a, b) => compare(a, b, sort.key, sort.desc));
   const changeText = (r: Row) => {
     const p = prev.get(r.id);
     return props.previous ? change(r.conversions, p?.conversions ?? 0) : { dir: "none", text: "—" };
@@ -112,8 +118,12 @@ export function WorkspaceGrid(props: Props) {
                   <td data-value={r.contacts}>{formatInt(r.contacts)}</td>
                   <td data-value={r.conversions}>{formatInt(r.conversions)}</td>
                   <td data-value={r.rate ?? ""}>{formatPercent(r.rate, 2)}</td>
-                  <td data-value={r.revenue}>{formatMoney(r.revenue, props.currency)}</td>
-                  <td data-value={r.average ?? ""}>{formatMoney(r.average, props.currency)}</td>
+                  <td data-value={r.revenue ?? undefined} title={r.revenue == null ? noRateTitle(props.currency) : undefined}>
+                    {formatMoney(r.revenue, props.currency)}
+                  </td>
+                  <td data-value={r.average ?? ""} title={r.revenue == null ? noRateTitle(props.currency) : undefined}>
+                    {formatMoney(r.average, props.currency)}
+                  </td>
                   <td class={`change ${ch.dir}`}>{ch.text}</td>
                 </tr>
               );
