@@ -44,6 +44,20 @@ async fn pump(services: Services, mut last: i64) {
             () = tokio::time::sleep(POLL) => {}
         }
         loop {
+            if services.bus.subscriber_count() == 0 {
+                match pass_unheard(&services, &mut last).await {
+                    Ok(true) => {
+                        services.metrics.feed_pump_ran();
+                        break;
+                    }
+                    // Someone subscribed meanwhile: publish as usual.
+                    Ok(false) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "reading the feed failed; retrying");
+                        break;
+                    }
+                }
+            }
             match services.feed_events_after(last, BATCH).await {
                 Ok(events) if events.is_empty() => {
                     services.metrics.feed_pump_ran();
@@ -65,6 +79,26 @@ async fn pump(services: Services, mut last: i64) {
             }
         }
     }
+}
+
+/// With no subscriber on this node, moves `last` past the events committed since, without
+/// reading them back: `Ok(true)`. `Ok(false)` if someone subscribed meanwhile; `last` is
+/// then unchanged.
+///
+/// The head is read before the subscribers are counted again. An event at or before it was
+/// committed before that count found no one, so it was committed before anyone now listening
+/// subscribed; a subscriber is owed only what commits after it subscribes (and a resumed one
+/// reads the rest from the table). Skipped events count as published: to no one.
+async fn pass_unheard(services: &Services, last: &mut i64) -> crate::error::AppResult<bool> {
+    let (count, head) = services.feed_events_since(*last).await?;
+    if services.bus.subscriber_count() > 0 {
+        return Ok(false);
+    }
+    if let Some(head) = head {
+        *last = head;
+        services.metrics.feed_published(count);
+    }
+    Ok(true)
 }
 
 /// Turns PostgreSQL notifications into pump wake-ups and credential re-checks; reconnects

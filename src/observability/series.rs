@@ -57,7 +57,7 @@ pub const SERIES: &[Series] = &[
     series("convio_feed_subscribers", Gauge, &[],
         "Live conversionFeed subscriptions on this node."),
     series("convio_feed_events_published_total", Counter, &[],
-        "Feed events this node's pump read from the database and published to its subscribers."),
+        "Feed events this node's pump passed: read from the database and published to its subscribers, or passed over unread while it had none."),
     series("convio_feed_deliveries_total", Counter, &[],
         "Feed events delivered to a subscriber (one per subscriber that receives it)."),
     series("convio_feed_delivery_seconds", Histogram, &[],

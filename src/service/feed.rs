@@ -8,6 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{ConversionEvent, EventKind};
 use chrono::{DateTime, Utc};
 use entity::{contact, contact_state, conversion, conversion_adjustment, feed_event};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -185,6 +186,21 @@ impl Services {
             .one(self.db.conn())
             .await?;
         Ok(head.unwrap_or(0))
+    }
+
+    /// How many events were committed after `after`, and the id of the newest (`None`: none).
+    /// One index range read; nothing is assembled.
+    pub async fn feed_events_since(&self, after: i64) -> AppResult<(usize, Option<i64>)> {
+        let (count, head): (i64, Option<i64>) = feed_event::Entity::find()
+            .select_only()
+            .column_as(Expr::col(feed_event::Column::Id).count(), "count")
+            .column_as(Expr::col(feed_event::Column::Id).max(), "head")
+            .filter(feed_event::Column::Id.gt(after))
+            .into_tuple()
+            .one(self.db.conn())
+            .await?
+            .unwrap_or((0, None));
+        Ok((usize::try_from(count).unwrap_or(0), head))
     }
 
     /// Events after `after`, oldest first, with their conversion and its contact as that

@@ -385,6 +385,18 @@ impl TestApp {
         }
     }
 
+    /// Waits (bounded) until the live feed has at most `n` subscribers.
+    pub async fn wait_for_subscribers_at_most(&self, n: u64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.metric("convio_feed_subscribers").await > n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the feed never went down to {n} subscribers"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Opens `/graphql/ws` speaking graphql-transport-ws, without initialising it yet.
     pub async fn feed_socket(&self) -> FeedSocket {
         let mut request = format!("ws://127.0.0.1:{}/graphql/ws", self.port)

@@ -7,6 +7,8 @@ use crate::helpers::{
 use crate::rest_workspaces::issue_token;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// workspace_123 has received contact 123456 from lead_gen_team.
 async fn fixture() -> (TestApp, Creds) {
@@ -343,6 +345,53 @@ async fn disabling_a_workspace_ends_its_subscriptions_at_the_next_check() {
     assert_ended_unauthenticated(&mut socket).await;
 }
 
+async fn a_subscriber_joining_while_conversions_stream_by_unheard_gets_every_later_one() {
+    // Arrange: another workspace logs conversions without pause while, most of the time, no
+    // one subscribes: the pump passes over those events without reading them back.
+    let (app, workspace_123) = fixture().await;
+    let busy = app.workspace("busy_team").await;
+    app.create_contact(&busy, 777, "Bo Busy").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = tokio::spawn({
+        let (app, stop) = (TestApp::attach(app.port), stop.clone());
+        async move {
+            let mut logged = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                // As the admin, who is never rate limited.
+                app.log_conversion(
+                    &app.admin,
+                    json!({"contact_id": 777, "workspace_id": "busy_team",
+                           "converted_by": "bo", "conversion_type": "call"}),
+                )
+                .await;
+                logged += 1;
+            }
+            logged
+        }
+    });
+
+    for round in 0..5 {
+        // Act: join the feed in the middle of the stream, then log one conversion.
+        let mut feed = app.subscribe_feed(&workspace_123, json!({})).await;
+        let logged = app
+            .log_conversion(&workspace_123, conversion("sale", json!(round + 1)))
+            .await;
+
+        // Assert: it arrives, first: nothing of the other workspace's, nothing earlier.
+        let event = feed.next_event().await.expect("the conversion on the feed");
+        assert_eq!(
+            event["data"]["conversionFeed"]["conversion"]["id"], logged["id"],
+            "round {round}"
+        );
+        drop(feed);
+        app.wait_for_subscribers_at_most(0).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let streamed = background.await.expect("the background stream");
+    assert!(streamed > 0, "the other workspace logged meanwhile");
+    app.wait_for_feed_published(streamed + 5).await;
+}
+
 crate::backend::on_both_backends!(
     a_subscriber_receives_a_conversion_logged_over_rest,
     a_bearer_key_in_connection_init_works_too,
@@ -355,4 +404,5 @@ crate::backend::on_both_backends!(
     a_bad_type_filter_is_refused_up_front,
     revoking_a_workspace_s_keys_ends_its_live_subscriptions,
     disabling_a_workspace_ends_its_subscriptions_at_the_next_check,
+    a_subscriber_joining_while_conversions_stream_by_unheard_gets_every_later_one,
 );
