@@ -3,6 +3,7 @@
 
 mod connection;
 mod depth;
+mod documents;
 mod exchange_rates;
 mod limits;
 pub(crate) mod loaders;
@@ -59,6 +60,8 @@ pub fn build(services: Services, limits: &Hardening) -> ConvioSchema {
         .extension(crate::observability::OperationMetrics::new(
             &services.metrics,
         ))
+        // Last, so innermost: it stands in for the parser alone.
+        .extension(documents::ParsedDocuments::default())
         .data(services)
         .data(limits.clone())
         .finish()
