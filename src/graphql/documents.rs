@@ -6,47 +6,63 @@
 //! Innermost of the schema's extensions, this stands only in for the parser (and the
 //! parser's own depth checks, which a kept document passed): every other extension still
 //! sees each document, so the limits and the metrics apply to a kept one as to a new one.
-//! Only documents that parsed are kept; at most [`ENTRIES`] of them, each at most
-//! [`LONGEST`] bytes of text, the least recently used going first.
+//!
+//! Only documents that parsed are kept, each of at most [`LONGEST`] bytes of text, and at
+//! most [`BUDGET`] bytes of text in all, the least recently used going first. A parsed
+//! document takes about 50 times its text (a 4 KiB document of bare fields, 215 KB), so the
+//! budget holds this at a few megabytes whatever clients send.
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ServerResult, Variables};
 use lru::LruCache;
-use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// Documents kept at most.
-pub const ENTRIES: usize = 256;
-/// Longest text kept, in bytes: a client's operations, not a document built to fill memory.
-pub const LONGEST: usize = 8 * 1024;
+/// Longest text kept, in bytes: a client's operations (the dashboard's largest is under
+/// 1 KiB, GraphiQL's introspection 2 KiB), not a document built to fill memory.
+pub const LONGEST: usize = 4 * 1024;
+/// Text kept in all, in bytes.
+pub const BUDGET: usize = 64 * 1024;
 
 /// The schema extension; see the module's documentation.
-#[derive(Clone)]
-pub struct ParsedDocuments(Arc<Mutex<LruCache<Box<str>, ExecutableDocument>>>);
+#[derive(Clone, Default)]
+pub struct ParsedDocuments(Arc<Mutex<Kept>>);
 
-impl Default for ParsedDocuments {
+struct Kept {
+    documents: LruCache<Box<str>, ExecutableDocument>,
+    /// The length of every kept text, summed.
+    bytes: usize,
+}
+
+impl Default for Kept {
     fn default() -> Self {
-        let entries = NonZeroUsize::new(ENTRIES).expect("ENTRIES is not 0");
-        ParsedDocuments(Arc::new(Mutex::new(LruCache::new(entries))))
+        Kept {
+            documents: LruCache::unbounded(),
+            bytes: 0,
+        }
     }
 }
 
 impl ParsedDocuments {
+    fn lock(&self) -> MutexGuard<'_, Kept> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn get(&self, query: &str) -> Option<ExecutableDocument> {
-        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.get(query).cloned()
+        self.lock().documents.get(query).cloned()
     }
 
     fn keep(&self, query: &str, document: &ExecutableDocument) {
-        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.put(query.into(), document.clone());
-    }
-
-    /// Documents kept now.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+        let mut kept = self.lock();
+        if kept.documents.put(query.into(), document.clone()).is_none() {
+            kept.bytes += query.len();
+        }
+        while kept.bytes > BUDGET {
+            let Some((text, _)) = kept.documents.pop_lru() else {
+                break;
+            };
+            kept.bytes -= text.len();
+        }
     }
 }
 
@@ -81,6 +97,12 @@ impl Extension for ParsedDocuments {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    impl ParsedDocuments {
+        fn len(&self) -> usize {
+            self.lock().documents.len()
+        }
+    }
 
     fn schema(kept: &ParsedDocuments) -> crate::graphql::ConvioSchema {
         let limits = crate::Config::parse_from(["convio"]).hardening;
@@ -128,17 +150,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_least_recently_used_goes_first() {
+    async fn the_least_recently_used_goes_first_past_the_budget() {
         let kept = ParsedDocuments::default();
         let schema = schema(&kept);
-        for i in 0..=ENTRIES {
-            schema.execute(format!("query Q{i} {{ __typename }}")).await;
+        // About 1 KiB each: the budget holds 64 of them, not 70.
+        let text = |i: usize| format!("query Q{i} {{ __typename }}{}", " ".repeat(1000));
+        for i in 0..60 {
+            schema.execute(text(i)).await;
         }
-        assert_eq!(kept.len(), ENTRIES);
-        assert!(kept.get("query Q0 { __typename }").is_none());
-        assert!(
-            kept.get(&format!("query Q{ENTRIES} {{ __typename }}"))
-                .is_some()
-        );
+        assert_eq!(kept.len(), 60);
+        // The first, used again, outlives those after it.
+        schema.execute(text(0)).await;
+        for i in 60..70 {
+            schema.execute(text(i)).await;
+        }
+        let kept_texts: usize = (0..70)
+            .filter(|&i| kept.get(&text(i)).is_some())
+            .map(|i| text(i).len())
+            .sum();
+        let bytes = kept.lock().bytes;
+        assert_eq!(bytes, kept_texts);
+        assert!(bytes <= BUDGET && bytes + text(0).len() > BUDGET, "{bytes}");
+        assert!(kept.get(&text(0)).is_some());
+        assert!(kept.get(&text(1)).is_none());
+        assert!(kept.get(&text(69)).is_some());
     }
 }
