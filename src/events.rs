@@ -97,11 +97,11 @@ impl EventBus {
     pub fn publish(&self, event: ConversionEvent) {
         let event = Arc::new(event);
         let mut channels = self.channels();
-        if let Some(channel) = channels.get(&event.conversion.workspace_id) {
-            if channel.send(event.clone()).is_err() {
-                // Nobody listens to this workspace any more.
-                channels.remove(&event.conversion.workspace_id);
-            }
+        if let Some(channel) = channels.get(&event.conversion.workspace_id)
+            && channel.send(event.clone()).is_err()
+        {
+            // Nobody listens to this workspace any more.
+            channels.remove(&event.conversion.workspace_id);
         }
         drop(channels);
         // No subscribers is not an error: the event is already stored.

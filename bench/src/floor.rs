@@ -136,6 +136,10 @@ async fn connection(
     let config = WebSocketConfig::default()
         .read_buffer_size(WS_BUFFER)
         .write_buffer_size(WS_BUFFER);
+    #[expect(
+        clippy::result_large_err,
+        reason = "tungstenite's callback dictates the error type"
+    )]
     let choose_protocol = |_: &Request, mut response: Response| {
         response.headers_mut().insert(
             "Sec-WebSocket-Protocol",

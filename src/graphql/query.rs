@@ -375,6 +375,10 @@ impl QueryRoot {
     }
 
     /// The audit log, newest first (Relay connection). Admin only.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is one of the field's GraphQL arguments"
+    )]
     #[graphql(complexity = "super::connection::cost(first, last, child_complexity)")]
     async fn audit_log(
         &self,

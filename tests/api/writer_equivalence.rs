@@ -37,7 +37,7 @@ const MIXED: usize = 300;
 /// backfilled instants out of order (so every figure is deterministic), types that move the
 /// status back and forth, secrets, leads converted twice, and repeated idempotency keys.
 fn mixed_item(i: usize) -> Value {
-    let workspace = if i % 3 == 0 {
+    let workspace = if i.is_multiple_of(3) {
         "hubspot_marketing"
     } else {
         "salesforce_prod"
@@ -60,7 +60,7 @@ fn mixed_item(i: usize) -> Value {
     if i % 5 != 3 {
         item["conversion_value"] = json!(format!("{}.{:02}", i * 3, i % 100));
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         item["custom_data"] = json!({"note": format!("n{i}"), "secret_code": format!("s{i}")});
     }
     match i {

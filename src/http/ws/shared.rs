@@ -106,6 +106,10 @@ impl FeedGroups {
     /// made by `principal`, from the execution it shares with every subscriber like it (one
     /// is started when there is none). `Err` gives `request` back when it cannot be shared:
     /// it selects anything but exactly `conversionFeed`, without directives.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the request comes back whole, to be executed on its own"
+    )]
     pub fn join(
         &self,
         principal: &Principal,
@@ -189,21 +193,21 @@ impl FeedGroups {
     /// The execution `serial` listens to the bus: its members count as subscribers.
     fn listening(&self, key: &ShareKey, serial: u64) {
         let mut groups = self.lock();
-        if let Some(group) = groups.get_mut(key).filter(|g| g.serial == serial) {
-            if !group.listening {
-                group.listening = true;
-                self.0.bus.shared_subscribers(sharing(group.members));
-            }
+        if let Some(group) = groups.get_mut(key).filter(|g| g.serial == serial)
+            && !group.listening
+        {
+            group.listening = true;
+            self.0.bus.shared_subscribers(sharing(group.members));
         }
     }
 
     /// The execution `serial` ended by itself.
     fn over(&self, key: &ShareKey, serial: u64) {
         let mut groups = self.lock();
-        if groups.get(key).is_some_and(|g| g.serial == serial) {
-            if let Some(group) = groups.remove(key).filter(|g| g.listening) {
-                self.0.bus.shared_subscribers(-sharing(group.members));
-            }
+        if groups.get(key).is_some_and(|g| g.serial == serial)
+            && let Some(group) = groups.remove(key).filter(|g| g.listening)
+        {
+            self.0.bus.shared_subscribers(-sharing(group.members));
         }
     }
 

@@ -293,7 +293,7 @@ mod tests {
                 created_at: at,
                 workspace_id: with.then(|| "ws-a".to_owned()),
                 conversion_id: with.then_some(conversion_id),
-                conversion_metadata: with.then(|| json!(null)),
+                conversion_metadata: with.then_some(json!(null)),
             }
             .into_active_model()
             .insert(&conn)
