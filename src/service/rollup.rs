@@ -14,18 +14,19 @@
 //! rollups only if it is configured (`--analytics-time-zones`); any other zone is computed
 //! from the rows, exactly but slower.
 
+use super::sets;
 use crate::domain::{ConversionState, ConversionStatus, TrackingAction, local_day};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{
-    contact_rollup, contact_state, conversion, conversion_rollup, rollup_zone, wide, workspace,
+    contact_rollup, contact_state, conversion, conversion_rollup, rollup_zone, wide,
     workspace_tracking,
 };
 use futures_util::TryStreamExt;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, StreamTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement, StreamTrait,
     TransactionTrait,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -33,9 +34,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 /// The `workspace_id` of conversion rollup rows that sum every workspace. Not a valid
 /// workspace id, so it cannot collide with one.
 pub const ALL_WORKSPACES: &str = "*";
-
-/// Rows per upsert statement: well under both databases' bind-parameter limits.
-const CHUNK: usize = 500;
 
 /// Zone, grain, workspace, day, type and currency.
 type ConversionKey = (Tz, Grain, String, NaiveDate, String, String);
@@ -233,23 +231,27 @@ impl Delta {
         self.touched.extend(other.touched);
     }
 
-    /// Adds the delta to the stored rollups (upserts, a few hundred rows per statement) and
-    /// bumps the analytics version of every workspace it touches.
+    /// Adds the delta to the stored rollups (an upsert per table, all of its rows from one
+    /// JSON parameter: `sets::insert_from`) and bumps the analytics version of every
+    /// workspace it touches. Rows go in key order, so two writers lock shared rows in one order.
     pub async fn apply(self, conn: &impl ConnectionTrait) -> AppResult<()> {
         if !self.touched.is_empty() {
-            workspace::Entity::update_many()
-                .col_expr(
-                    workspace::Column::AnalyticsVersion,
-                    Expr::col(workspace::Column::AnalyticsVersion).add(1),
-                )
-                .filter(workspace::Column::Id.is_in(self.touched))
-                .exec(conn)
-                .await?;
+            let touched: Vec<String> = self.touched.into_iter().collect();
+            let (list, values) = sets::key_list(conn.get_database_backend(), &touched);
+            let sql = format!(
+                "UPDATE workspaces SET analytics_version = analytics_version + 1 \
+                 WHERE id IN ({list})"
+            );
+            conn.execute_raw(Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await?;
         }
-        use conversion_rollup::Column as C;
-        let table = conversion_rollup::Entity;
-        let rows = self
-            .conversions
+        let mut conversions: Vec<_> = self.conversions.into_iter().collect();
+        conversions.sort_unstable_by(|(a, _), (b, _)| key_order(a).cmp(&key_order(b)));
+        let rows = conversions
             .into_iter()
             .map(|((zone, grain, ws, day, kind, currency), t)| {
                 let (high, low) = wide::split_signed(t.total_minor).ok_or_else(|| {
@@ -270,39 +272,43 @@ impl Delta {
             })
             .collect::<AppResult<Vec<_>>>()?;
         // The total's halves: the low halves' sum (below 2^33) is masked, its carry moves up.
-        let low_sum = || added(table, C::TotalMinorLow);
-        upsert_adding(
+        let low_sum = added("conversion_rollups", "total_minor_low");
+        let conflict = format!(
+            " ON CONFLICT (zone, grain, workspace_id, day, conversion_type, currency) DO UPDATE \
+             SET conversions = {}, valued = {}, total_minor_low = ({low_sum}) & {mask}, \
+             total_minor_high = {} + (({low_sum}) >> {bits})",
+            added("conversion_rollups", "conversions"),
+            added("conversion_rollups", "valued"),
+            added("conversion_rollups", "total_minor_high"),
+            mask = wide::LOW_MASK,
+            bits = wide::LOW_BITS,
+        );
+        sets::insert_from(
             conn,
-            table,
+            "conversion_rollups",
             &[
-                C::Zone,
-                C::Grain,
-                C::WorkspaceId,
-                C::Day,
-                C::ConversionType,
-                C::Currency,
-            ],
-            &[
-                C::Conversions,
-                C::TotalMinorLow,
-                C::TotalMinorHigh,
-                C::Valued,
-            ],
-            vec![
-                (C::Conversions, added(table, C::Conversions)),
-                (C::Valued, added(table, C::Valued)),
-                (C::TotalMinorLow, low_sum().bit_and(wide::LOW_MASK)),
-                (
-                    C::TotalMinorHigh,
-                    added(table, C::TotalMinorHigh).add(low_sum().right_shift(wide::LOW_BITS)),
-                ),
+                ("zone", "text"),
+                ("grain", "text"),
+                ("workspace_id", "text"),
+                ("day", "date"),
+                ("conversion_type", "text"),
+                ("currency", "text"),
+                ("conversions", "bigint"),
+                ("total_minor_low", "bigint"),
+                ("total_minor_high", "bigint"),
+                ("valued", "bigint"),
             ],
             rows,
+            &conflict,
         )
         .await?;
-        use contact_rollup::Column as K;
-        let rows = self.contacts.into_iter().filter(|(_, n)| *n != 0).map(
-            |((zone, grain, ws, day, status), n)| {
+        let mut contacts: Vec<_> = self.contacts.into_iter().filter(|(_, n)| *n != 0).collect();
+        contacts.sort_unstable_by(|((z, g, w, d, s), _), ((y, h, v, e, t), _)| {
+            (z.name(), g.as_str(), w, d, s).cmp(&(y.name(), h.as_str(), v, e, t))
+        });
+        let rows = contacts
+            .into_iter()
+            .map(|((zone, grain, ws, day, status), n)| {
                 vec![
                     zone.name().into(),
                     grain.as_str().into(),
@@ -311,60 +317,40 @@ impl Delta {
                     status.into(),
                     n.into(),
                 ]
-            },
+            })
+            .collect();
+        let conflict = format!(
+            " ON CONFLICT (zone, grain, workspace_id, day, status) DO UPDATE SET contacts = {}",
+            added("contact_rollups", "contacts")
         );
-        upsert_adding(
+        sets::insert_from(
             conn,
-            contact_rollup::Entity,
-            &[K::Zone, K::Grain, K::WorkspaceId, K::Day, K::Status],
-            &[K::Contacts],
-            vec![(K::Contacts, added(contact_rollup::Entity, K::Contacts))],
-            rows.collect(),
+            "contact_rollups",
+            &[
+                ("zone", "text"),
+                ("grain", "text"),
+                ("workspace_id", "text"),
+                ("day", "date"),
+                ("status", "text"),
+                ("contacts", "bigint"),
+            ],
+            rows,
+            &conflict,
         )
         .await
     }
 }
 
-/// Inserts `rows` (`keys`, then `values` columns) into `table`; where a row with the same key
-/// exists, sets each of `updates` instead (expressions of the stored and `excluded` rows).
-async fn upsert_adding<T, C>(
-    conn: &impl ConnectionTrait,
-    table: T,
-    keys: &[C],
-    values: &[C],
-    updates: Vec<(C, Expr)>,
-    rows: Vec<Vec<sea_orm::Value>>,
-) -> AppResult<()>
-where
-    T: sea_orm::sea_query::IntoIden + Copy,
-    C: sea_orm::sea_query::IntoIden + Copy,
-{
-    for chunk in rows.chunks(CHUNK) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(table)
-            .columns(keys.iter().chain(values).copied());
-        for row in chunk {
-            insert.values_panic(row.iter().cloned().map(Into::into));
-        }
-        insert.on_conflict(
-            OnConflict::columns(keys.iter().copied())
-                .values(updates.iter().cloned())
-                .to_owned(),
-        );
-        conn.execute(&insert).await?;
-    }
-    Ok(())
+/// A conversion rollup key as something ordered: zones by name.
+fn key_order(key: &ConversionKey) -> (&str, &str, &str, NaiveDate, &str, &str) {
+    let (zone, grain, ws, day, kind, currency) = key;
+    (zone.name(), grain.as_str(), ws, *day, kind, currency)
 }
 
-/// `stored + excluded` for an upsert's column: both databases name the proposed row
-/// `excluded`.
-fn added<T, C>(table: T, col: C) -> Expr
-where
-    T: sea_orm::sea_query::IntoIden,
-    C: sea_orm::sea_query::IntoIden + Copy,
-{
-    Expr::col((table, col)).add(Expr::col((sea_orm::sea_query::Alias::new("excluded"), col)))
+/// `stored + excluded` for a column of an upsert into `table`: both databases name the
+/// proposed row `excluded`.
+fn added(table: &str, column: &str) -> String {
+    format!("\"{table}\".\"{column}\" + excluded.\"{column}\"")
 }
 
 /// When `workspace` first received the contact: the day its contact rollups count it on.
@@ -519,35 +505,39 @@ fn receipts_by_own_status() -> sea_orm::sea_query::SelectStatement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+    use chrono::TimeZone;
 
-    /// The halves' sum is grouped before it is masked or shifted, whatever each database's
-    /// operator precedence.
-    #[test]
-    fn totals_add_with_their_carry() {
-        use conversion_rollup::Column as C;
-        let table = conversion_rollup::Entity;
-        let low_sum = || added(table, C::TotalMinorLow);
-        let mut select = Query::select();
-        select
-            .expr(low_sum().bit_and(wide::LOW_MASK))
-            .expr(added(table, C::TotalMinorHigh).add(low_sum().right_shift(wide::LOW_BITS)));
-        for sql in [
-            select.to_string(PostgresQueryBuilder),
-            select.to_string(SqliteQueryBuilder),
-        ] {
-            assert!(
-                sql.contains(
-                    r#"("conversion_rollups"."total_minor_low" + "excluded"."total_minor_low") & 4294967295"#
-                ),
-                "{sql}"
-            );
-            assert!(
-                sql.contains(
-                    r#""conversion_rollups"."total_minor_high" + "excluded"."total_minor_high" + (("conversion_rollups"."total_minor_low" + "excluded"."total_minor_low") >> 32)"#
-                ),
-                "{sql}"
-            );
+    /// Two sales whose low halves overflow 32 bits together: the upsert masks the low half
+    /// and carries into the high one, as SQLite runs it.
+    #[tokio::test]
+    async fn totals_add_with_their_carry() {
+        use migration::{Migrator, MigratorTrait};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("carry.db").display()
+        );
+        let conn = sea_orm::Database::connect(url).await.expect("SQLite");
+        Migrator::up(&conn, None).await.expect("migrated");
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        for _ in 0..2 {
+            let mut delta = Delta::default();
+            delta.conversion(&[Tz::UTC], "ws", "sale", "USD", at, Some(3_000_000_000));
+            delta.apply(&conn).await.expect("applied");
+        }
+        let rows = conversion_rollup::Entity::find()
+            .all(&conn)
+            .await
+            .expect("rollups");
+        assert_eq!(
+            rows.len(),
+            4,
+            "a day and a month, for the workspace and for all"
+        );
+        for row in rows {
+            assert_eq!(row.total_minor_low, 6_000_000_000 & wide::LOW_MASK);
+            assert_eq!(row.total_minor_high, 1);
+            assert_eq!((row.conversions, row.valued), (2, 2));
         }
     }
 }

@@ -6,10 +6,10 @@
 //! A statement has one of a few shapes whatever the group's size: every connection caches
 //! the statements it prepared, and one shape per group size would fill those caches with
 //! large ones. Keys and lists travel as one JSON parameter that the statement unpacks, on
-//! both databases (`json_each` on SQLite; `jsonb_to_recordset`, `jsonb_array_elements_text`
-//! on PostgreSQL): one statement per table and group, as each statement is a hand-off to
-//! SQLite's thread or a round trip to PostgreSQL. Inserts do the same on PostgreSQL
-//! (`jsonb_populate_recordset`); on SQLite they take their rows in [`chunks`] of bound values.
+//! both databases (`jsonb_each` on SQLite; `jsonb_to_recordset`, `jsonb_populate_recordset`,
+//! `jsonb_array_elements_text` on PostgreSQL): one statement per table and group, as each
+//! statement is a hand-off to SQLite's thread or a round trip to PostgreSQL. Rows whose values
+//! have no exact JSON form (a float) are bound instead, in [`chunks`].
 
 mod models;
 
@@ -60,13 +60,14 @@ fn owned_chunks<T>(mut items: Vec<T>) -> Vec<Vec<T>> {
 
 /// Inserts `rows` into their table, in order.
 ///
-/// On SQLite, a chunk per statement: `INSERT INTO "table" ("a", "b") VALUES (?, ?), …`,
-/// written here, with the values the rows hold bound as sea-query would bind them (building
-/// the same statement through sea-query's `InsertStatement` cost the ingest writer more than
-/// executing it). On PostgreSQL, one statement for all the rows, whatever their number (see
-/// [`json_rows`]): a round trip per chunk cost the writer more than the rows themselves. The
-/// columns are those the first row sets; should another row set others, the rows go through
-/// sea-orm's `insert_many` instead.
+/// One statement for all the rows, whatever their number, written here: `INSERT INTO
+/// "table" ("a", "b") SELECT … FROM jsonb_each(?)` on SQLite ([`sqlite_rows`]),
+/// `jsonb_populate_recordset` on PostgreSQL ([`json_rows`]); a round trip per chunk cost the
+/// writer more than the rows themselves. Where a value has no exact JSON form, a chunk of
+/// rows per statement, `VALUES (?, ?), …`, bound as sea-query would bind them (building the
+/// same statement through sea-query's `InsertStatement` cost the ingest writer more than
+/// executing it). The columns are those the first row sets; should another row set others,
+/// the rows go through sea-orm's `insert_many` instead.
 pub(crate) async fn insert_all<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
@@ -180,6 +181,18 @@ async fn write_rows<A: ActiveModelTrait>(
             .await?;
         return Ok(());
     }
+    if backend == DbBackend::Sqlite
+        && let Some((exprs, json)) = sqlite_rows(&rows)
+    {
+        // In the array's order (`key`), as on PostgreSQL.
+        let sql = format!(
+            "INSERT INTO \"{table}\" ({list}) SELECT {} FROM jsonb_each(?) ORDER BY key{conflict}",
+            exprs.join(", ")
+        );
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, [json]))
+            .await?;
+        return Ok(());
+    }
     let head = format!("INSERT INTO \"{table}\" ({list}) VALUES ");
     for chunk in owned_chunks(rows) {
         let sql = head.clone() + &values_list(backend, chunk.len(), columns.len()) + conflict;
@@ -212,9 +225,8 @@ fn json_rows(names: &[&str], rows: &[Vec<Value>]) -> Option<serde_json::Value> {
         .map(serde_json::Value::Array)
 }
 
-/// `find_in`'s one statement: the keys as one JSON array the statement reads back as
-/// `column`'s type. `None` for keys it cannot so write (on SQLite, a UUID, which it stores
-/// as a blob): the caller binds them in chunks instead.
+/// `find_in`'s one statement: the keys as one JSON array ([`json_key_list`]). `None` for
+/// keys it cannot so write: the caller binds them in chunks instead.
 fn json_find_in<E: EntityTrait, K: Into<Value> + Clone>(
     backend: DbBackend,
     column: E::Column,
@@ -223,22 +235,7 @@ fn json_find_in<E: EntityTrait, K: Into<Value> + Clone>(
 ) -> Option<Statement> {
     let keys: Vec<Value> = keys.iter().cloned().map(Into::into).collect();
     let (table, column) = (E::default().table_name(), column.as_str());
-    let (list, json) = match backend {
-        DbBackend::Postgres => {
-            let key_type = postgres_type(keys.first()?)?;
-            (
-                format!("SELECT value::{key_type} FROM jsonb_array_elements_text($1)"),
-                keys.iter().map(json_literal).collect::<Option<Vec<_>>>()?,
-            )
-        }
-        DbBackend::Sqlite => (
-            "SELECT value FROM json_each(?)".to_owned(),
-            keys.iter()
-                .map(sqlite_literal)
-                .collect::<Option<Vec<_>>>()?,
-        ),
-        _ => return None,
-    };
+    let (list, json) = json_key_list(backend, &keys)?;
     // SQLite has no row locks: its writer holds the whole database.
     let lock = match (lock, backend) {
         (false, _) => String::new(),
@@ -246,8 +243,87 @@ fn json_find_in<E: EntityTrait, K: Into<Value> + Clone>(
         (true, _) => format!(" ORDER BY \"{column}\""),
     };
     let sql = format!("SELECT * FROM \"{table}\" WHERE \"{column}\" IN ({list}){lock}");
-    let keys = json_parameter(backend, serde_json::Value::Array(json));
-    Some(Statement::from_sql_and_values(backend, sql, [keys]))
+    Some(Statement::from_sql_and_values(backend, sql, [json]))
+}
+
+/// `keys` as the list of an `IN (…)`, with what it binds: one JSON parameter that the list
+/// unpacks as the keys' type ([`json_key_list`]), in one shape whatever their number, or
+/// where a key has no exact JSON literal, a placeholder per key.
+pub(crate) fn key_list<K: Into<Value> + Clone>(
+    backend: DbBackend,
+    keys: &[K],
+) -> (String, Vec<Value>) {
+    let keys: Vec<Value> = keys.iter().cloned().map(Into::into).collect();
+    if let Some((list, json)) = json_key_list(backend, &keys) {
+        return (list, vec![json]);
+    }
+    let list = (1..=keys.len())
+        .map(|i| match backend {
+            DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (list, keys)
+}
+
+/// A subquery of `keys`, from one JSON array: `SELECT value::bigint FROM
+/// jsonb_array_elements_text($1)` on PostgreSQL (of the type [`postgres_type`] names),
+/// `SELECT value ->> 0 FROM json_each(?)` on SQLite ([`sqlite_rows`]). `None` for no keys, or
+/// keys with no such literal.
+fn json_key_list(backend: DbBackend, keys: &[Value]) -> Option<(String, Value)> {
+    match backend {
+        DbBackend::Postgres => {
+            let key_type = postgres_type(keys.first()?)?;
+            let json = keys.iter().map(json_literal).collect::<Option<Vec<_>>>()?;
+            Some((
+                format!("SELECT value::{key_type} FROM jsonb_array_elements_text($1)"),
+                json_parameter(backend, serde_json::Value::Array(json)),
+            ))
+        }
+        DbBackend::Sqlite => {
+            let rows: Vec<Vec<Value>> = keys.iter().map(|key| vec![key.clone()]).collect();
+            let (exprs, json) = sqlite_rows(&rows)?;
+            Some((format!("SELECT {} FROM jsonb_each(?)", exprs[0]), json))
+        }
+        _ => None,
+    }
+}
+
+/// Inserts `rows` into `table`, each row's values in the order of `columns` (name and
+/// PostgreSQL type), with `conflict` (empty, or an `ON CONFLICT` clause) after: `INSERT …
+/// SELECT` from [`sources`], so all the rows in one statement of one shape on both databases
+/// where their values have exact JSON literals.
+pub(crate) async fn insert_from(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Value>>,
+    conflict: &str,
+) -> AppResult<()> {
+    let backend = conn.get_database_backend();
+    let list = columns
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let picks = (1..=columns.len())
+        .map(|i| format!("v.column{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let types: Vec<&str> = columns.iter().map(|(_, ty)| *ty).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for (v, values) in sources(backend, rows, &types) {
+        // `WHERE true`: SQLite would read `ON CONFLICT` right after `FROM v` as a join's `ON`.
+        let sql = format!(
+            "INSERT INTO \"{table}\" ({list}) SELECT {picks} FROM {v} WHERE true{conflict}"
+        );
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
 }
 
 /// A JSON document as the parameter a statement unpacks: `jsonb` on PostgreSQL, text (which
@@ -259,14 +335,51 @@ fn json_parameter(backend: DbBackend, json: serde_json::Value) -> Value {
     }
 }
 
+/// `rows` (all of one width) as one JSON array of arrays for SQLite's `json_each`, with the
+/// expression that reads each column back from a row's `value` exactly as sqlx binds it:
+/// `value ->> 0`, …, and for a column of blobs (UUIDs, bytes: hex in the JSON)
+/// `unhex(value ->> 0)`. `None` if there are no rows, or a value has no such form (see
+/// [`sqlite_literal`]), or a column holds blobs in some rows only.
+fn sqlite_rows(rows: &[Vec<Value>]) -> Option<(Vec<String>, Value)> {
+    let is_blob = |value: &Value| matches!(value, Value::Uuid(_) | Value::Bytes(_));
+    let blobs: Vec<bool> = rows.first()?.iter().map(is_blob).collect();
+    let json = rows
+        .iter()
+        .map(|row| {
+            (row.len() == blobs.len()).then_some(())?;
+            row.iter()
+                .zip(&blobs)
+                .map(|(value, &blob)| (is_blob(value) == blob).then(|| sqlite_literal(value))?)
+                .collect::<Option<Vec<_>>>()
+                .map(serde_json::Value::Array)
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let exprs = blobs
+        .iter()
+        .enumerate()
+        .map(|(i, blob)| match blob {
+            true => format!("unhex(value ->> {i})"),
+            false => format!("value ->> {i}"),
+        })
+        .collect();
+    let json = json_parameter(DbBackend::Sqlite, serde_json::Value::Array(json));
+    Some((exprs, json))
+}
+
 /// One value as SQLite's `json_each` and `->>` read back exactly what sqlx binds: integers
-/// as integers, text as text (an embedded NUL aside), instants as the text sqlx writes for
-/// them (RFC 3339, `AutoSi`, `+00:00`), `NULL` as `null`. `None` for any other value (a
-/// float, which JSON may not round-trip, bytes, JSON, a UUID, which sqlx stores as a blob).
+/// as integers, text as text (an embedded NUL aside), instants and days as the text sqlx
+/// writes for them (RFC 3339, `AutoSi`, `+00:00`; `%F`), JSON as the text `serde_json`
+/// writes for it (a JSON string holding it), `NULL` as `null`; a UUID or bytes, which sqlx
+/// binds as blobs, as hex, for `unhex` ([`sqlite_rows`]). `None` for any other value (a
+/// float, which JSON may not round-trip).
 fn sqlite_literal(value: &Value) -> Option<serde_json::Value> {
     use chrono::SecondsFormat::AutoSi;
     use serde_json::Value as J;
     match value {
+        Value::Uuid(Some(id)) => Some(J::String(id.simple().to_string())),
+        Value::Bytes(Some(bytes)) => Some(J::String(hex::encode(bytes))),
+        Value::Json(Some(json)) => Some(J::String(json.to_string())),
+        Value::ChronoDate(Some(day)) => Some(J::String(day.format("%F").to_string())),
         Value::Bool(Some(b)) => Some(J::from(i64::from(*b))),
         Value::String(Some(text)) if text.contains('\0') => None,
         Value::ChronoDateTimeUtc(Some(at)) => Some(J::String(at.to_rfc3339_opts(AutoSi, false))),
@@ -283,6 +396,10 @@ fn sqlite_literal(value: &Value) -> Option<serde_json::Value> {
         | Value::Unsigned(_)
         | Value::String(_)
         | Value::Bool(None)
+        | Value::Uuid(None)
+        | Value::Bytes(None)
+        | Value::Json(None)
+        | Value::ChronoDate(None)
         | Value::ChronoDateTimeUtc(None)
         | Value::ChronoDateTimeWithTimeZone(None) => json_literal(value),
         _ => None,
@@ -505,21 +622,15 @@ pub(crate) fn sources(
 ) -> Vec<(String, Vec<Value>)> {
     let names: Vec<String> = (1..=types.len()).map(|i| format!("column{i}")).collect();
     if backend == DbBackend::Sqlite
-        && !rows.is_empty()
-        && let Some(json) = rows
-            .iter()
-            .map(|row| row.iter().map(sqlite_literal).collect::<Option<Vec<_>>>())
-            .map(|row| row.map(serde_json::Value::Array))
-            .collect::<Option<Vec<_>>>()
+        && let Some((exprs, json)) = sqlite_rows(&rows)
     {
-        let columns = names
+        let columns = exprs
             .iter()
-            .enumerate()
-            .map(|(i, name)| format!("value ->> {i} AS {name}"))
+            .zip(&names)
+            .map(|(expr, name)| format!("{expr} AS {name}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let v = format!("(SELECT {columns} FROM json_each(?)) AS v");
-        let json = json_parameter(backend, serde_json::Value::Array(json));
+        let v = format!("(SELECT {columns} FROM jsonb_each(?)) AS v");
         return vec![(v, vec![json])];
     }
     if backend == DbBackend::Postgres && !rows.is_empty() {
@@ -600,6 +711,16 @@ mod tests {
             Value::String(None),
             Value::BigInt(None),
             Value::ChronoDateTimeUtc(None),
+            uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210).into(),
+            Value::Uuid(None),
+            vec![0u8, 1, 0xfe, 0xff].into(),
+            Vec::<u8>::new().into(),
+            Value::Bytes(None),
+            json!({"b": [1, 2.5, "é \u{0} \"q\""], "a": null, "c": {"z": true}}).into(),
+            json!(null).into(),
+            Value::Json(None),
+            chrono::NaiveDate::from_ymd_opt(2026, 2, 28).unwrap().into(),
+            Value::ChronoDate(None),
         ];
         let quoted = |from: &str| {
             "SELECT ".to_owned()
@@ -628,7 +749,7 @@ mod tests {
         let mut from_json = sources(DbBackend::Sqlite, vec![row.clone(), row.clone()], &types);
         assert_eq!(from_json.len(), 1, "one JSON parameter for both rows");
         let (v, values) = from_json.remove(0);
-        assert!(v.contains("json_each"), "{v}");
+        assert!(v.contains("jsonb_each"), "{v}");
         let bound = format!(
             " FROM (VALUES {}) AS v",
             values_list(DbBackend::Sqlite, 1, row.len())
@@ -637,14 +758,15 @@ mod tests {
             read(quoted(&format!(" FROM {v} LIMIT 1")), values).await,
             read(quoted(&bound), row.clone()).await
         );
-        // A UUID (a blob to sqlx) has no such literal: the rows are bound instead.
-        let (v, _) = sources(
-            DbBackend::Sqlite,
-            vec![vec![uuid::Uuid::nil().into()]],
-            &["any"],
-        )
-        .remove(0);
-        assert!(v.starts_with("(VALUES"), "{v}");
+        // A float has no exact literal, nor does a column that holds a blob in some rows
+        // only: the rows are bound instead.
+        for rows in [
+            vec![vec![Value::Double(Some(0.1))]],
+            vec![vec![uuid::Uuid::nil().into()], vec!["text".into()]],
+        ] {
+            let (v, _) = sources(DbBackend::Sqlite, rows, &["any"]).remove(0);
+            assert!(v.starts_with("(VALUES"), "{v}");
+        }
     }
 
     /// Without statistics (convio never runs `ANALYZE`), SQLite still finds a pair's first

@@ -1,6 +1,6 @@
 //! One group of conversions, set at a time: read what the whole group needs (a query per
-//! table, and on SQLite per chunk of keys), decide every conversion in memory in queue order,
-//! each against the state the ones before it left, then write each table once (multi-row
+//! table), decide every conversion in memory in queue order, each against the state the
+//! ones before it left, then write each table once (multi-row
 //! statements, and `UPDATE … FROM` a list for the contacts; `sets`). A conversion that fails
 //! a check is refused alone and changes nothing the others see.
 
@@ -80,8 +80,7 @@ impl Services {
         Ok(outcomes)
     }
 
-    /// Reads every row the group's checks need: a statement per table (on SQLite, per chunk
-    /// of keys).
+    /// Reads every row the group's checks need: a statement per table.
     async fn known(&self, conn: &impl ConnectionTrait, jobs: &[Job]) -> AppResult<Known> {
         let claims =
             idempotency::stored(conn, jobs.iter().filter_map(|j| j.claim.as_ref())).await?;
@@ -342,8 +341,7 @@ impl Services {
         Ok(Logged::Stored(stored))
     }
 
-    /// Writes what the group decided: a statement per table (on SQLite, per chunk of rows;
-    /// and one per converted lead). Locks are taken in the order every other write takes
+    /// Writes what the group decided: a statement per table (and one per converted lead). Locks are taken in the order every other write takes
     /// them: contact rows (read `FOR UPDATE` in `known`), then the workspaces' and rollups'
     /// rows, then the audit chain, then the feed, then the webhook outbox; two writers taking
     /// two of them in opposite orders would deadlock.
