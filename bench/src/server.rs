@@ -28,9 +28,9 @@ pub struct ServerReport {
     /// SQL statements executed during the measured window (`convio_db_statements_total`).
     pub db_statements: Option<u64>,
     /// CPU time (user and system, ms) the server's threads spent in the measured window, by
-    /// thread name with its trailing number dropped (`tokio-rt-worker`, `sqlx-sqlite-worker`
-    /// — the kernel keeps 15 bytes of a name —, `convio-writer`): which thread a change
-    /// unloads, a figure a noisy machine moves less than throughput.
+    /// thread name with its trailing number dropped (`tokio-rt-worker`, `convio-writer`, and
+    /// on SQLite `sqlite-writer` and `sqlite-reader`; the kernel keeps 15 bytes of a name):
+    /// which thread a change unloads, a figure a noisy machine moves less than throughput.
     pub cpu_ms_by_thread: Option<BTreeMap<String, u64>>,
 }
 

@@ -2,8 +2,9 @@
 //! SQLite every statement a round trip to the database's thread; one transaction per request,
 //! or a statement per table per request, caps ingest at about a thousand a second.
 //! Instead, one writer task per process takes every conversion waiting in its queue and
-//! writes them set at a time (`group`): a statement per table for the whole group (its rows
-//! as one JSON parameter: `sets`), one commit, one sync. Each request still gets its own result, only after the commit that made
+//! writes them set at a time (`group`): a few statements per table for the whole group (rows
+//! in chunks of 64 on SQLite, all of them in one statement on PostgreSQL: `sets`), one
+//! commit, one sync. Each request still gets its own result, only after the commit that made
 //! it durable; a request that fails a check is refused alone.
 //!
 //! Groups form by themselves: while one commits, the next requests queue up. Under light

@@ -9,7 +9,9 @@
 //! both databases (`jsonb_each` on SQLite; `jsonb_to_recordset`, `jsonb_populate_recordset`,
 //! `jsonb_array_elements_text` on PostgreSQL): one statement per table and group, as each
 //! statement is a hand-off to SQLite's thread or a round trip to PostgreSQL. Rows whose values
-//! have no exact JSON form (a float) are bound instead, in [`chunks`].
+//! have no exact JSON form (a float) are bound instead, in [`chunks`]; so are the rows
+//! [`insert_all`] inserts on SQLite, where unpacking wide rows from JSON cost more than
+//! binding them (`docs/performance.md`).
 
 mod models;
 
@@ -60,14 +62,14 @@ fn owned_chunks<T>(mut items: Vec<T>) -> Vec<Vec<T>> {
 
 /// Inserts `rows` into their table, in order.
 ///
-/// One statement for all the rows, whatever their number, written here: `INSERT INTO
-/// "table" ("a", "b") SELECT … FROM jsonb_each(?)` on SQLite ([`sqlite_rows`]),
-/// `jsonb_populate_recordset` on PostgreSQL ([`json_rows`]); a round trip per chunk cost the
-/// writer more than the rows themselves. Where a value has no exact JSON form, a chunk of
-/// rows per statement, `VALUES (?, ?), …`, bound as sea-query would bind them (building the
-/// same statement through sea-query's `InsertStatement` cost the ingest writer more than
-/// executing it). The columns are those the first row sets; should another row set others,
-/// the rows go through sea-orm's `insert_many` instead.
+/// On PostgreSQL, one statement for all the rows, whatever their number (see
+/// [`json_rows`]): a round trip per chunk cost the writer more than the rows themselves. On
+/// SQLite (and for values with no exact JSON literal), a chunk per statement: `INSERT INTO
+/// "table" ("a", "b") VALUES (?, ?), …`, written here, with the values the rows hold bound as
+/// sea-query would bind them (building the same statement through sea-query's
+/// `InsertStatement` cost the ingest writer more than executing it; the same rows unpacked
+/// from one JSON parameter cost SQLite's thread more). The columns are those the first row
+/// sets; should another row set others, the rows go through sea-orm's `insert_many` instead.
 pub(crate) async fn insert_all<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
@@ -181,18 +183,6 @@ async fn write_rows<A: ActiveModelTrait>(
             .await?;
         return Ok(());
     }
-    if backend == DbBackend::Sqlite
-        && let Some((exprs, json)) = sqlite_rows(&rows)
-    {
-        // In the array's order (`key`), as on PostgreSQL.
-        let sql = format!(
-            "INSERT INTO \"{table}\" ({list}) SELECT {} FROM jsonb_each(?) ORDER BY key{conflict}",
-            exprs.join(", ")
-        );
-        conn.execute_raw(Statement::from_sql_and_values(backend, sql, [json]))
-            .await?;
-        return Ok(());
-    }
     let head = format!("INSERT INTO \"{table}\" ({list}) VALUES ");
     for chunk in owned_chunks(rows) {
         let sql = head.clone() + &values_list(backend, chunk.len(), columns.len()) + conflict;
@@ -269,7 +259,7 @@ pub(crate) fn key_list<K: Into<Value> + Clone>(
 
 /// A subquery of `keys`, from one JSON array: `SELECT value::bigint FROM
 /// jsonb_array_elements_text($1)` on PostgreSQL (of the type [`postgres_type`] names),
-/// `SELECT value ->> 0 FROM json_each(?)` on SQLite ([`sqlite_rows`]). `None` for no keys, or
+/// `SELECT value ->> 0 FROM jsonb_each(?)` on SQLite ([`sqlite_rows`]). `None` for no keys, or
 /// keys with no such literal.
 fn json_key_list(backend: DbBackend, keys: &[Value]) -> Option<(String, Value)> {
     match backend {
@@ -327,7 +317,7 @@ pub(crate) async fn insert_from(
 }
 
 /// A JSON document as the parameter a statement unpacks: `jsonb` on PostgreSQL, text (which
-/// `json_each` parses) on SQLite.
+/// `jsonb_each` parses) on SQLite.
 fn json_parameter(backend: DbBackend, json: serde_json::Value) -> Value {
     match backend {
         DbBackend::Postgres => Value::Json(Some(Box::new(json))),
@@ -335,7 +325,7 @@ fn json_parameter(backend: DbBackend, json: serde_json::Value) -> Value {
     }
 }
 
-/// `rows` (all of one width) as one JSON array of arrays for SQLite's `json_each`, with the
+/// `rows` (all of one width) as one JSON array of arrays for SQLite's `jsonb_each`, with the
 /// expression that reads each column back from a row's `value` exactly as sqlx binds it:
 /// `value ->> 0`, …, and for a column of blobs (UUIDs, bytes: hex in the JSON)
 /// `unhex(value ->> 0)`. `None` if there are no rows, or a value has no such form (see
@@ -366,7 +356,7 @@ fn sqlite_rows(rows: &[Vec<Value>]) -> Option<(Vec<String>, Value)> {
     Some((exprs, json))
 }
 
-/// One value as SQLite's `json_each` and `->>` read back exactly what sqlx binds: integers
+/// One value as SQLite's `jsonb_each` and `->>` read back exactly what sqlx binds: integers
 /// as integers, text as text (an embedded NUL aside), instants and days as the text sqlx
 /// writes for them (RFC 3339, `AutoSi`, `+00:00`; `%F`), JSON as the text `serde_json`
 /// writes for it (a JSON string holding it), `NULL` as `null`; a UUID or bytes, which sqlx
@@ -611,7 +601,7 @@ pub(crate) fn pair_rows(pairs: &[Pair]) -> Vec<Vec<Value>> {
 
 /// `rows` as the `FROM` item `v`, whose columns are `column1`, `column2`, …, each with the
 /// values it binds: all the rows, whatever their number, as one JSON parameter in one shape,
-/// on SQLite `(SELECT value ->> 0 AS column1, … FROM json_each(?)) AS v` (see
+/// on SQLite `(SELECT value ->> 0 AS column1, … FROM jsonb_each(?)) AS v` (see
 /// [`sqlite_literal`]), on PostgreSQL `jsonb_to_recordset($1) AS v(column1 bigint, …)` (of
 /// `types`; see [`json_rows`]). Where a value has no exact JSON literal, `(VALUES (?, ?), …)
 /// AS v` instead, one per chunk.

@@ -341,7 +341,8 @@ impl Services {
         Ok(Logged::Stored(stored))
     }
 
-    /// Writes what the group decided: a statement per table (and one per converted lead). Locks are taken in the order every other write takes
+    /// Writes what the group decided: a statement per table (on SQLite, per chunk of rows
+    /// inserted; and one per converted lead). Locks are taken in the order every other write takes
     /// them: contact rows (read `FOR UPDATE` in `known`), then the workspaces' and rollups'
     /// rows, then the audit chain, then the feed, then the webhook outbox; two writers taking
     /// two of them in opposite orders would deadlock.
