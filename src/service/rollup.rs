@@ -303,9 +303,7 @@ impl Delta {
         )
         .await?;
         let mut contacts: Vec<_> = self.contacts.into_iter().filter(|(_, n)| *n != 0).collect();
-        contacts.sort_unstable_by(|((z, g, w, d, s), _), ((y, h, v, e, t), _)| {
-            (z.name(), g.as_str(), w, d, s).cmp(&(y.name(), h.as_str(), v, e, t))
-        });
+        contacts.sort_unstable_by(|(a, _), (b, _)| contact_key_order(a).cmp(&contact_key_order(b)));
         let rows = contacts
             .into_iter()
             .map(|((zone, grain, ws, day, status), n)| {
@@ -345,6 +343,12 @@ impl Delta {
 fn key_order(key: &ConversionKey) -> (&str, &str, &str, NaiveDate, &str, &str) {
     let (zone, grain, ws, day, kind, currency) = key;
     (zone.name(), grain.as_str(), ws, *day, kind, currency)
+}
+
+/// A contact rollup key as something ordered: zones by name.
+fn contact_key_order(key: &ContactKey) -> (&str, &str, &str, NaiveDate, &str) {
+    let (zone, grain, ws, day, status) = key;
+    (zone.name(), grain.as_str(), ws, *day, status)
 }
 
 /// `stored + excluded` for a column of an upsert into `table`: both databases name the

@@ -291,6 +291,9 @@ pub(crate) async fn insert_from(
     rows: Vec<Vec<Value>>,
     conflict: &str,
 ) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let backend = conn.get_database_backend();
     let list = columns
         .iter()
@@ -302,9 +305,6 @@ pub(crate) async fn insert_from(
         .collect::<Vec<_>>()
         .join(", ");
     let types: Vec<&str> = columns.iter().map(|(_, ty)| *ty).collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
     for (v, values) in sources(backend, rows, &types) {
         // `WHERE true`: SQLite would read `ON CONFLICT` right after `FROM v` as a join's `ON`.
         let sql = format!(
