@@ -571,9 +571,9 @@ pub(crate) async fn first_receipts(
 }
 
 /// [`first_receipts`]' statement over the pairs of `v`. On SQLite the `+` keeps the planner
-/// from reading `MIN` off the (workspace, action, time) index: without statistics it would
-/// walk all of the workspace's receipts in time order until the contact's came up (150 ms a
-/// pair at 200,000 receipts), instead of probing (workspace, action, contact) (0.02 ms).
+/// from reading `MIN` off the (workspace, time) index: without statistics it would walk all
+/// of the workspace's tracking rows in time order until the contact's receipt came up (150 ms
+/// a pair at 200,000 rows), instead of probing (workspace, action, contact) (0.02 ms).
 fn first_receipts_sql(backend: DbBackend, v: &str) -> String {
     let first = match backend {
         DbBackend::Sqlite => "MIN(+t.\"timestamp\")",
