@@ -25,7 +25,7 @@ mod m20261129_000020_create_conversion_adjustments;
 mod m20261129_000022_create_webhooks;
 mod m20261129_000023_add_currencies;
 mod m20261130_000024_cover_rollups;
-mod m20261201_000025_drop_tracking_action_time;
+mod m20261201_000025_narrow_tracking_indexes;
 
 pub struct Migrator;
 
@@ -56,7 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000022_create_webhooks::Migration),
             Box::new(m20261129_000023_add_currencies::Migration),
             Box::new(m20261130_000024_cover_rollups::Migration),
-            Box::new(m20261201_000025_drop_tracking_action_time::Migration),
+            Box::new(m20261201_000025_narrow_tracking_indexes::Migration),
         ]
     }
 }

@@ -23,10 +23,7 @@ const INDEXES: [(&str, &str); 9] = [
     ("conversions", "idx_conversions_time"),
     ("conversions", "idx_conversions_contact"),
     ("conversions", "idx_conversions_type_time"),
-    (
-        "workspace_tracking",
-        "idx_tracking_workspace_action_contact",
-    ),
+    ("workspace_tracking", "idx_tracking_handoffs"),
     ("workspace_tracking", "idx_tracking_contact_workspace"),
     ("audit_log", "idx_audit_object"),
 ];
@@ -47,12 +44,17 @@ async fn assert_schema(db: &DatabaseConnection, present: bool) {
             .await
             .expect("has_index");
         assert!(has, "index idx_audit_actor_time missing");
-        // Dropped by m20261201_000025: no read used it, and each conversion paid for it.
-        let has = manager
-            .has_index("workspace_tracking", "idx_tracking_workspace_action_time")
-            .await
-            .expect("has_index");
-        assert!(!has, "index idx_tracking_workspace_action_time is back");
+        // Replaced by m20261201_000025: each conversion paid for them.
+        for index in [
+            "idx_tracking_workspace_action_time",
+            "idx_tracking_workspace_action_contact",
+        ] {
+            let has = manager
+                .has_index("workspace_tracking", index)
+                .await
+                .expect("has_index");
+            assert!(!has, "index {index} is back");
+        }
         for column in ["prev_hash", "hash"] {
             let has = manager
                 .has_column("audit_log", column)

@@ -135,7 +135,7 @@ fn contact_query(caller: &Caller, filter: &ContactFilter) -> AppResult<Select<co
 /// Ids of the contacts whose first receipt by a workspace (`workspace`, or any) falls in
 /// `range` and, with `statuses`, whose receiving workspace reached one of them: the pairs
 /// `stats::received_from_rows` counts, reduced to their contacts.
-fn received_in(
+pub(super) fn received_in(
     workspace: Option<&WorkspaceId>,
     range: &DateRange,
     statuses: Option<&[&str]>,
@@ -149,6 +149,7 @@ fn received_in(
         .column((t, T::ContactId))
         .from(t)
         .and_where(Expr::col((t, T::Action)).eq(TrackingAction::Received.as_str()))
+        .and_where(super::tracking::handoffs())
         .group_by_col((t, T::WorkspaceId))
         .group_by_col((t, T::ContactId));
     if let Some(ws) = workspace {

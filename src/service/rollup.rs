@@ -482,7 +482,7 @@ where
 }
 
 /// `(workspace_id, first, status)` of every receipt: its first day and its receiver's status.
-fn receipts_by_own_status() -> sea_orm::sea_query::SelectStatement {
+pub(super) fn receipts_by_own_status() -> sea_orm::sea_query::SelectStatement {
     use contact_state::Column as S;
     use workspace_tracking::Column as T;
     let t = workspace_tracking::Entity;
@@ -500,6 +500,7 @@ fn receipts_by_own_status() -> sea_orm::sea_query::SelectStatement {
                 .and(Expr::col((s, S::WorkspaceId)).equals((t, T::WorkspaceId))),
         )
         .and_where(Expr::col((t, T::Action)).eq(TrackingAction::Received.as_str()))
+        .and_where(super::tracking::handoffs())
         .group_by_col((t, T::WorkspaceId))
         .group_by_col((t, T::ContactId))
         .group_by_col((s, S::ConversionStatus));

@@ -582,9 +582,10 @@ fn first_receipts_sql(backend: DbBackend, v: &str) -> String {
     format!(
         "SELECT v.column1, v.column2, (SELECT {first} \
           FROM workspace_tracking t WHERE t.contact_id = v.column1 \
-          AND t.workspace_id = v.column2 AND t.action = '{}') \
+          AND t.workspace_id = v.column2 AND t.action = '{}' AND t.{}) \
          FROM {v}",
         TrackingAction::Received.as_str(),
+        super::tracking::HANDOFFS,
     )
 }
 
@@ -791,6 +792,7 @@ mod tests {
             .find(|step| step.contains("workspace_tracking") || step.contains(" t "))
             .unwrap_or_else(|| panic!("no step reads the receipts: {plan:?}"));
         assert!(search.contains("contact_id=?"), "{plan:?}");
+        assert!(search.contains("idx_tracking_handoffs"), "{plan:?}");
     }
 
     #[test]

@@ -604,7 +604,10 @@ fn day_bounds(
 
 /// Received contacts counted from the tracking rows: each (workspace, contact) pair once,
 /// on its first receipt, with the status that workspace reached (`contact_states`).
-fn received_from_rows(workspace: Option<&WorkspaceId>, range: &DateRange) -> SelectStatement {
+pub(super) fn received_from_rows(
+    workspace: Option<&WorkspaceId>,
+    range: &DateRange,
+) -> SelectStatement {
     use contact_state::Column as S;
     use workspace_tracking::Column as T;
     let first = Alias::new("first_at");
@@ -615,6 +618,7 @@ fn received_from_rows(workspace: Option<&WorkspaceId>, range: &DateRange) -> Sel
         .expr_as(Func::min(Expr::col(T::Timestamp)), first.clone())
         .from(workspace_tracking::Entity)
         .and_where(Expr::col(T::Action).eq(TrackingAction::Received.as_str()))
+        .and_where(super::tracking::handoffs())
         .group_by_columns([T::WorkspaceId, T::ContactId]);
     if let Some(ws) = workspace {
         pairs.and_where(Expr::col(T::WorkspaceId).eq(ws.as_str()));

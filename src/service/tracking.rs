@@ -5,8 +5,21 @@ use crate::domain::{ContactId, LeadId, TrackingAction, WorkspaceId};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use entity::workspace_tracking;
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ConnectionTrait, Set};
 use serde_json::Value;
+
+/// The condition of `idx_tracking_handoffs` (migration 25): (workspace, action, contact) over
+/// the contacts sent and received only, so a conversion's tracking row costs that index
+/// nothing. A read meant to go through the index adds this exact text as a condition
+/// ([`handoffs`]): SQLite uses a partial index only when the query repeats its condition, and
+/// PostgreSQL cannot prove it from a bound parameter in a generic plan.
+pub(crate) const HANDOFFS: &str = "action IN ('received', 'sent')";
+
+/// [`HANDOFFS`] as a condition for sea-query.
+pub(crate) fn handoffs() -> SimpleExpr {
+    Expr::cust(HANDOFFS)
+}
 
 pub(crate) struct Event<'a> {
     pub contact_id: ContactId,
@@ -31,5 +44,66 @@ pub(crate) fn row(event: Event<'_>) -> workspace_tracking::ActiveModel {
         timestamp: Set(event.at),
         metadata: Set(event.metadata),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{DateRange, WorkspaceId};
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+    /// Every read of contacts sent or received goes through `idx_tracking_handoffs` on
+    /// SQLite, whose planner takes a partial index only when the read repeats its condition.
+    #[tokio::test]
+    async fn handoff_reads_use_the_partial_index_on_sqlite() {
+        use migration::{Migrator, MigratorTrait};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
+        let conn = Database::connect(url).await.expect("SQLite");
+        Migrator::up(&conn, None).await.expect("migrated");
+        let ws = WorkspaceId::from_trusted("ws".into());
+        let all = DateRange::default();
+        let sqlite = DbBackend::Sqlite;
+        let reads = [
+            (
+                "stats::received_from_rows",
+                sqlite.build(&super::super::stats::received_from_rows(Some(&ws), &all)),
+            ),
+            (
+                "contact_list::received_in",
+                sqlite.build(&super::super::contact_list::received_in(
+                    Some(&ws),
+                    &all,
+                    None,
+                )),
+            ),
+            (
+                "rollup::receipts_by_own_status",
+                sqlite.build(&super::super::rollup::receipts_by_own_status()),
+            ),
+            (
+                "workspace::sent_by",
+                sqlite.build(&super::super::workspace::sent_by(&ws)),
+            ),
+        ];
+        for (read, statement) in reads {
+            let explain = Statement::from_sql_and_values(
+                sqlite,
+                format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                statement.values.map(|v| v.0).unwrap_or_default(),
+            );
+            let plan: Vec<String> = conn
+                .query_all_raw(explain)
+                .await
+                .expect("a plan")
+                .iter()
+                .map(|row| row.try_get_by_index::<String>(3).expect("its detail"))
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("idx_tracking_handoffs")),
+                "{read} does not read the handoff index: {plan:?}"
+            );
+        }
     }
 }

@@ -6,11 +6,11 @@ use super::principal_cache::Standing;
 use super::stats::StatsQuery;
 use super::{Services, audit, now};
 use crate::auth::{self, Actor, Caller, Credentials, Principal, Proof};
-use crate::domain::{DateRange, Permission, WeekStart, WorkspaceId};
+use crate::domain::{DateRange, Permission, TrackingAction, WeekStart, WorkspaceId};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{api_key, workspace, workspace_tracking};
-use sea_orm::sea_query::{Expr, Func, SimpleExpr};
+use sea_orm::sea_query::{Expr, Func, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
@@ -733,7 +733,7 @@ impl Services {
             .iter()
             .map(|(_, _, n)| n)
             .sum();
-        let contacts_sent = distinct_contacts(conn, id, "sent").await?;
+        let contacts_sent = contacts_sent(conn, id).await?;
         let recent = workspace_tracking::Entity::find()
             .filter(workspace_tracking::Column::WorkspaceId.eq(id.as_str()))
             .order_by_desc(workspace_tracking::Column::Timestamp)
@@ -814,25 +814,26 @@ async fn ensure_current_key(conn: &impl ConnectionTrait, key_id: i64) -> AppResu
     }
 }
 
-async fn distinct_contacts(
-    conn: &impl ConnectionTrait,
-    id: &WorkspaceId,
-    action: &str,
-) -> AppResult<u64> {
-    let count: Option<i64> = workspace_tracking::Entity::find()
-        .select_only()
-        .column_as(
-            SimpleExpr::from(Func::count_distinct(Expr::col(
-                workspace_tracking::Column::ContactId,
-            ))),
-            "n",
-        )
-        .filter(workspace_tracking::Column::WorkspaceId.eq(id.as_str()))
-        .filter(workspace_tracking::Column::Action.eq(action))
-        .into_tuple()
-        .one(conn)
-        .await?;
+/// How many distinct contacts the workspace has sent.
+async fn contacts_sent(conn: &impl ConnectionTrait, id: &WorkspaceId) -> AppResult<u64> {
+    let count: Option<i64> = match conn.query_one(&sent_by(id)).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => None,
+    };
     Ok(count.unwrap_or(0).max(0) as u64)
+}
+
+/// `COUNT(DISTINCT contact_id)` of the workspace's sends, from `idx_tracking_handoffs` alone.
+pub(super) fn sent_by(id: &WorkspaceId) -> SelectStatement {
+    use sea_orm::sea_query::ExprTrait;
+    use workspace_tracking::Column as T;
+    Query::select()
+        .expr(Func::count_distinct(Expr::col(T::ContactId)))
+        .from(workspace_tracking::Entity)
+        .and_where(Expr::col(T::WorkspaceId).eq(id.as_str()))
+        .and_where(Expr::col(T::Action).eq(TrackingAction::Sent.as_str()))
+        .and_where(super::tracking::handoffs())
+        .to_owned()
 }
 
 async fn ensure_workspace_exists(conn: &impl ConnectionTrait, id: &WorkspaceId) -> AppResult<()> {
