@@ -675,9 +675,36 @@ pub(crate) fn values_list(backend: DbBackend, rows: usize, width: usize) -> Stri
     list
 }
 
+/// What SQLite's `EXPLAIN QUERY PLAN` says of each statement (the detail of each step), on a
+/// new migrated database without statistics, as convio's own (it never runs `ANALYZE`).
+#[cfg(test)]
+pub(crate) async fn sqlite_plans(statements: Vec<Statement>) -> Vec<Vec<String>> {
+    use migration::{Migrator, MigratorTrait};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
+    let conn = sea_orm::Database::connect(url).await.expect("SQLite");
+    Migrator::up(&conn, None).await.expect("migrated");
+    let mut plans = Vec::new();
+    for statement in statements {
+        let explain = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("EXPLAIN QUERY PLAN {}", statement.sql),
+            statement.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let steps = conn.query_all_raw(explain).await.expect("a plan");
+        let details = steps.iter().map(|row| row.try_get_by_index::<String>(3));
+        plans.push(
+            details
+                .collect::<Result<_, _>>()
+                .expect("each step's detail"),
+        );
+    }
+    plans
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{chunks, json_literal, sources, values_list};
+    use super::{chunks, json_literal, sources, sqlite_plans, values_list};
     use chrono::{FixedOffset, TimeZone, Utc};
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
     use serde_json::json;
@@ -765,28 +792,11 @@ mod tests {
     /// receipts in time order.
     #[tokio::test]
     async fn first_receipts_probe_the_contact_on_sqlite() {
-        use migration::{Migrator, MigratorTrait};
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
-        let conn = Database::connect(url).await.expect("SQLite");
-        Migrator::up(&conn, None).await.expect("migrated");
         let pairs = super::pair_rows(&[(1, "ws".to_owned())]);
         let (v, values) = sources(DbBackend::Sqlite, pairs, &super::PAIR_TYPES).remove(0);
-        let sql = format!(
-            "EXPLAIN QUERY PLAN {}",
-            super::first_receipts_sql(DbBackend::Sqlite, &v)
-        );
-        let plan: Vec<String> = conn
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                sql,
-                values,
-            ))
-            .await
-            .expect("a plan")
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(3).expect("its detail"))
-            .collect();
+        let sql = super::first_receipts_sql(DbBackend::Sqlite, &v);
+        let statement = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
+        let plan = sqlite_plans(vec![statement]).await.remove(0);
         let search = plan
             .iter()
             .find(|step| step.contains("workspace_tracking") || step.contains(" t "))

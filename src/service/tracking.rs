@@ -50,55 +50,33 @@ pub(crate) fn row(event: Event<'_>) -> workspace_tracking::ActiveModel {
 #[cfg(test)]
 mod tests {
     use crate::domain::{DateRange, WorkspaceId};
-    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+    use crate::service::{contact_list, rollup, sets, stats, workspace};
+    use sea_orm::DbBackend;
 
     /// Every read of contacts sent or received goes through `idx_tracking_handoffs` on
     /// SQLite, whose planner takes a partial index only when the read repeats its condition.
     #[tokio::test]
     async fn handoff_reads_use_the_partial_index_on_sqlite() {
-        use migration::{Migrator, MigratorTrait};
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
-        let conn = Database::connect(url).await.expect("SQLite");
-        Migrator::up(&conn, None).await.expect("migrated");
         let ws = WorkspaceId::from_trusted("ws".into());
         let all = DateRange::default();
         let sqlite = DbBackend::Sqlite;
         let reads = [
             (
                 "stats::received_from_rows",
-                sqlite.build(&super::super::stats::received_from_rows(Some(&ws), &all)),
+                sqlite.build(&stats::received_from_rows(Some(&ws), &all)),
             ),
             (
                 "contact_list::received_in",
-                sqlite.build(&super::super::contact_list::received_in(
-                    Some(&ws),
-                    &all,
-                    None,
-                )),
+                sqlite.build(&contact_list::received_in(Some(&ws), &all, None)),
             ),
             (
                 "rollup::receipts_by_own_status",
-                sqlite.build(&super::super::rollup::receipts_by_own_status()),
+                sqlite.build(&rollup::receipts_by_own_status()),
             ),
-            (
-                "workspace::sent_by",
-                sqlite.build(&super::super::workspace::sent_by(&ws)),
-            ),
+            ("workspace::sent_by", sqlite.build(&workspace::sent_by(&ws))),
         ];
-        for (read, statement) in reads {
-            let explain = Statement::from_sql_and_values(
-                sqlite,
-                format!("EXPLAIN QUERY PLAN {}", statement.sql),
-                statement.values.map(|v| v.0).unwrap_or_default(),
-            );
-            let plan: Vec<String> = conn
-                .query_all_raw(explain)
-                .await
-                .expect("a plan")
-                .iter()
-                .map(|row| row.try_get_by_index::<String>(3).expect("its detail"))
-                .collect();
+        let (names, statements): (Vec<_>, Vec<_>) = reads.into_iter().unzip();
+        for (read, plan) in names.into_iter().zip(sets::sqlite_plans(statements).await) {
             assert!(
                 plan.iter()
                     .any(|step| step.contains("idx_tracking_handoffs")),
