@@ -516,14 +516,7 @@ mod tests {
     /// and carries into the high one, as SQLite runs it.
     #[tokio::test]
     async fn totals_add_with_their_carry() {
-        use migration::{Migrator, MigratorTrait};
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("carry.db").display()
-        );
-        let conn = sea_orm::Database::connect(url).await.expect("SQLite");
-        Migrator::up(&conn, None).await.expect("migrated");
+        let (_dir, conn) = sets::migrated_sqlite().await;
         let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
         for _ in 0..2 {
             let mut delta = Delta::default();

@@ -156,9 +156,8 @@ mod tests {
     use super::{json_columns, models, select_all};
     use chrono::{TimeZone, Utc};
     use entity::{contact, contact_state, conversion, idempotency_key, lead, workspace};
-    use migration::{Migrator, MigratorTrait};
     use sea_orm::{
-        ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
+        ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
         IntoActiveModel, Statement, TryIntoModel,
     };
     use serde_json::json;
@@ -200,10 +199,7 @@ mod tests {
     /// fractional numbers.
     #[tokio::test]
     async fn sqlite_reads_models_from_json_as_sqlx_decodes_them() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("rows.db").display());
-        let conn = Database::connect(url).await.expect("SQLite");
-        Migrator::up(&conn, None).await.expect("migrated");
+        let (_dir, conn) = super::super::migrated_sqlite().await;
         let at = Utc.timestamp_opt(1_764_489_600, 123_456_789).unwrap();
         let whole = Utc.timestamp_opt(1_764_489_601, 0).unwrap();
         let text = "quote ' and \" backslash \\ tab \t nul-free \u{1} é 🙂";
