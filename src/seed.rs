@@ -1,16 +1,17 @@
 //! `convio seed`: fills a database with a realistic synthetic history, fast and reproducibly,
 //! for benchmarks and demos. Workspaces, contacts sent from a lead-generation workspace to
 //! one or two others, a lead per contact, and conversions of several types spread over the
-//! chosen span of days, with exact values and custom data. Contact rows carry the status,
-//! lifetime value and count their conversions imply, and the analytics rollups are rebuilt
-//! at the end, so the seeded database answers exactly like one filled through the API.
+//! chosen span of days, with exact values and custom data, each with the `converted`
+//! tracking row live ingest writes beside it. Contact rows carry the status, lifetime value
+//! and count their conversions imply, and the analytics rollups are rebuilt at the end, so
+//! the seeded database answers exactly like one filled through the API.
 //!
 //! The same seed, sizes and end date give the same rows. Rows are written with multi-row
 //! inserts in large transactions; the audit log and the live feed are left alone (the seeded
 //! history predates them).
 
 use crate::db::Db;
-use crate::domain::ConversionStatus;
+use crate::domain::{ConversionStatus, TrackingAction};
 use crate::error::AppResult;
 use crate::service::id_allocator::{self, IdSpace};
 use crate::service::rollup;
@@ -51,6 +52,7 @@ pub struct SeedReport {
     pub workspaces: u64,
     pub contacts: u64,
     pub conversions: u64,
+    /// A `sent` and a `received` row per handoff, and a `converted` row per conversion.
     pub tracking_rows: u64,
 }
 
@@ -249,19 +251,20 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
                 conversion_id: Set(None),
                 conversion_metadata: Set(None),
             });
-            let track =
-                |ws: &str, action: &str, counterpart: &str| workspace_tracking::ActiveModel {
+            let track = |ws: &str, action: TrackingAction, counterpart: &str| {
+                workspace_tracking::ActiveModel {
                     contact_id: Set(id),
                     lead_id: Set(Some(lead_id)),
                     workspace_id: Set(ws.to_owned()),
-                    action: Set(action.to_owned()),
+                    action: Set(action.as_str().to_owned()),
                     timestamp: Set(arrived),
                     metadata: Set(Some(json!({ "counterpart": counterpart }))),
                     ..Default::default()
-                };
+                }
+            };
             for &ws in &state.receivers {
-                tracking_rows.push(track(&sender, "sent", &receivers[ws]));
-                tracking_rows.push(track(&receivers[ws], "received", &sender));
+                tracking_rows.push(track(&sender, TrackingAction::Sent, &receivers[ws]));
+                tracking_rows.push(track(&receivers[ws], TrackingAction::Received, &sender));
             }
             // The sender owns the contact (it held it first); each receiver sees its own.
             let own_state = |ws: &str, owner: bool, own: Option<&Own>| contact_state::ActiveModel {
@@ -307,6 +310,22 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
         // Inserting in key order appends to the primary-key B-tree instead of splitting
         // pages all over it.
         batch.sort_unstable_by_key(|g| g.id);
+        // Each conversion's tracking row, as live ingest writes it (`service::ingest::group`).
+        let converted: Vec<workspace_tracking::ActiveModel> = batch
+            .iter()
+            .map(|g| workspace_tracking::ActiveModel {
+                contact_id: Set(first_id + g.contact as i64),
+                lead_id: Set(None),
+                workspace_id: Set(receivers[g.workspace].clone()),
+                action: Set(TrackingAction::Converted.as_str().to_owned()),
+                timestamp: Set(g.at),
+                metadata: Set(Some(
+                    json!({ "conversion_id": g.id, "conversion_type": g.kind }),
+                )),
+                ..Default::default()
+            })
+            .collect();
+        tracking += converted.len() as u64;
         let rows: Vec<conversion::ActiveModel> = batch
             .into_iter()
             .map(|g| {
@@ -331,6 +350,7 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
             })
             .collect();
         insert_all(db, rows).await?;
+        insert_all(db, converted).await?;
         written += n;
         tracing::info!(written, total = options.conversions, "conversions seeded");
     }

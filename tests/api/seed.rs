@@ -4,6 +4,7 @@
 use crate::helpers::{TestApp, spawn_app_with};
 use chrono::NaiveDate;
 use convio::seed::SeedOptions;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 fn options(seed: u64) -> SeedOptions {
@@ -87,7 +88,63 @@ async fn seeded_rollups_match_the_rows() {
     assert_eq!(total, 3_000);
 }
 
+/// Each seeded conversion has the `converted` tracking row live ingest writes beside it (its
+/// contact, workspace and instant), and a workspace's activity shows it as it shows a logged one.
+async fn seeded_conversions_are_tracked_like_logged_ones() {
+    let app = seeded(42).await;
+    let db = convio::db::Db::connect(&app.database_url, 1).await.unwrap();
+    let count = |sql: &'static str| {
+        let conn = db.conn().clone();
+        async move {
+            let row = conn
+                .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    let converted =
+        count("SELECT COUNT(*) FROM workspace_tracking WHERE action = 'converted'").await;
+    assert_eq!(converted, 3_000);
+    let untracked = count(
+        "SELECT COUNT(*) FROM conversions c WHERE NOT EXISTS (SELECT 1 FROM workspace_tracking t \
+         WHERE t.action = 'converted' AND t.contact_id = c.contact_id \
+         AND t.workspace_id = c.workspace_id AND t.timestamp = c.created_at)",
+    )
+    .await;
+    assert_eq!(untracked, 0);
+
+    let activity = crate::helpers::expect_json(
+        app.get("/workspaces/seed_ws_001/activity?limit=100", &app.admin)
+            .await,
+        200,
+    )
+    .await;
+    let entries = activity["recent_activity"].as_array().unwrap();
+    let logged: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "converted")
+        .collect();
+    assert!(!logged.is_empty(), "{activity}");
+    for entry in logged {
+        let id = entry["metadata"]["conversion_id"].as_str().unwrap();
+        let conversion = crate::helpers::expect_json(
+            app.get(&format!("/conversions/{id}"), &app.admin).await,
+            200,
+        )
+        .await;
+        assert_eq!(conversion["workspace_id"], "seed_ws_001");
+        assert_eq!(
+            entry["metadata"]["conversion_type"],
+            conversion["conversion_type"]
+        );
+        assert_eq!(entry["contact_id"], conversion["contact_id"]);
+    }
+}
+
 crate::backend::on_both_backends!(
     the_same_seed_gives_the_same_history,
     seeded_rollups_match_the_rows,
+    seeded_conversions_are_tracked_like_logged_ones,
 );
