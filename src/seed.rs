@@ -11,15 +11,18 @@
 //! history predates them).
 
 use crate::db::Db;
-use crate::domain::{ConversionStatus, TrackingAction};
+use crate::domain::{ContactId, ConversionStatus, LeadId, TrackingAction, WorkspaceId};
 use crate::error::AppResult;
 use crate::service::id_allocator::{self, IdSpace};
-use crate::service::rollup;
+use crate::service::{rollup, tracking};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
-use entity::{contact, contact_state, conversion, lead, workspace, workspace_tracking};
+use entity::{contact, contact_state, conversion, lead, workspace};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel,
+    TransactionTrait,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -252,15 +255,14 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
                 conversion_metadata: Set(None),
             });
             let track = |ws: &str, action: TrackingAction, counterpart: &str| {
-                workspace_tracking::ActiveModel {
-                    contact_id: Set(id),
-                    lead_id: Set(Some(lead_id)),
-                    workspace_id: Set(ws.to_owned()),
-                    action: Set(action.as_str().to_owned()),
-                    timestamp: Set(arrived),
-                    metadata: Set(Some(json!({ "counterpart": counterpart }))),
-                    ..Default::default()
-                }
+                tracking::row(tracking::Event {
+                    contact_id: ContactId(id),
+                    lead_id: Some(LeadId(lead_id)),
+                    workspace_id: &WorkspaceId::from_trusted(ws.to_owned()),
+                    action,
+                    at: arrived,
+                    metadata: Some(json!({ "counterpart": counterpart })),
+                })
             };
             for &ws in &state.receivers {
                 tracking_rows.push(track(&sender, TrackingAction::Sent, &receivers[ws]));
@@ -310,44 +312,32 @@ pub async fn seed(db: &Db, zones: &[Tz], options: &SeedOptions) -> AppResult<See
         // Inserting in key order appends to the primary-key B-tree instead of splitting
         // pages all over it.
         batch.sort_unstable_by_key(|g| g.id);
-        // Each conversion's tracking row, as live ingest writes it (`service::ingest::group`).
-        let converted: Vec<workspace_tracking::ActiveModel> = batch
-            .iter()
-            .map(|g| workspace_tracking::ActiveModel {
-                contact_id: Set(first_id + g.contact as i64),
-                lead_id: Set(None),
-                workspace_id: Set(receivers[g.workspace].clone()),
-                action: Set(TrackingAction::Converted.as_str().to_owned()),
-                timestamp: Set(g.at),
-                metadata: Set(Some(
-                    json!({ "conversion_id": g.id, "conversion_type": g.kind }),
-                )),
-                ..Default::default()
+        let stored: Vec<conversion::Model> = batch
+            .into_iter()
+            .map(|g| conversion::Model {
+                id: g.id,
+                contact_id: first_id + g.contact as i64,
+                lead_id: None,
+                workspace_id: receivers[g.workspace].clone(),
+                converted_by: format!("rep_{:04}", g.rep),
+                converted_at: g.at,
+                conversion_type: g.kind.to_owned(),
+                value_minor: g.value_minor,
+                currency: "USD".to_owned(),
+                custom_data: Some(json!({
+                    "source": SOURCES[g.source],
+                    "campaign": format!("cmp_{}", g.campaign),
+                })),
+                created_at: g.at,
+                status: crate::domain::ConversionState::Active.as_str().to_owned(),
             })
             .collect();
+        // Each with the tracking row live ingest writes beside it.
+        let converted: Vec<_> = stored.iter().map(tracking::converted).collect();
         tracking += converted.len() as u64;
-        let rows: Vec<conversion::ActiveModel> = batch
+        let rows = stored
             .into_iter()
-            .map(|g| {
-                let id = first_id + g.contact as i64;
-                conversion::ActiveModel {
-                    id: Set(g.id),
-                    contact_id: Set(id),
-                    lead_id: Set(None),
-                    workspace_id: Set(receivers[g.workspace].clone()),
-                    converted_by: Set(format!("rep_{:04}", g.rep)),
-                    converted_at: Set(g.at),
-                    conversion_type: Set(g.kind.to_owned()),
-                    value_minor: Set(g.value_minor),
-                    currency: Set("USD".to_owned()),
-                    custom_data: Set(Some(json!({
-                        "source": SOURCES[g.source],
-                        "campaign": format!("cmp_{}", g.campaign),
-                    }))),
-                    created_at: Set(g.at),
-                    status: Set(crate::domain::ConversionState::Active.as_str().to_owned()),
-                }
-            })
+            .map(|c| c.into_active_model().reset_all())
             .collect();
         insert_all(db, rows).await?;
         insert_all(db, converted).await?;

@@ -30,7 +30,7 @@ pub mod sensitive;
 pub(crate) mod sets;
 pub mod shared;
 pub mod stats;
-mod tracking;
+pub(crate) mod tracking;
 pub mod webhooks;
 pub mod workspace;
 

@@ -4,10 +4,10 @@
 use crate::domain::{ContactId, LeadId, TrackingAction, WorkspaceId};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
-use entity::workspace_tracking;
+use entity::{conversion, workspace_tracking};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ConnectionTrait, Set};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The condition of `idx_tracking_handoffs` (migration 25): (workspace, action, contact) over
 /// the contacts sent and received only, so a conversion's tracking row costs that index
@@ -45,6 +45,23 @@ pub(crate) fn row(event: Event<'_>) -> workspace_tracking::ActiveModel {
         metadata: Set(event.metadata),
         ..Default::default()
     }
+}
+
+/// The `converted` row a conversion leaves beside it: by its workspace, on its contact and
+/// lead, at its `created_at`, naming it and its type in `metadata`. Written by ingest and by
+/// `convio seed`, so a seeded history reads like a logged one.
+pub(crate) fn converted(conversion: &conversion::Model) -> workspace_tracking::ActiveModel {
+    row(Event {
+        contact_id: ContactId(conversion.contact_id),
+        lead_id: conversion.lead_id.map(LeadId),
+        workspace_id: &WorkspaceId::from_trusted(conversion.workspace_id.clone()),
+        action: TrackingAction::Converted,
+        at: conversion.created_at,
+        metadata: Some(json!({
+            "conversion_id": conversion.id,
+            "conversion_type": conversion.conversion_type,
+        })),
+    })
 }
 
 #[cfg(test)]

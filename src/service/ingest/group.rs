@@ -5,7 +5,7 @@
 //! a check is refused alone and changes nothing the others see.
 
 use super::Job;
-use crate::domain::{ConversionState, ConversionStatus, CustomData, LeadId, TrackingAction};
+use crate::domain::{ConversionState, ConversionStatus, CustomData};
 use crate::error::{AppError, AppResult};
 use crate::service::conversion::Logged;
 use crate::service::rollup::Delta;
@@ -297,17 +297,7 @@ impl Services {
         );
         let own_status = ConversionStatus::from_stored(&own_after.conversion_status);
         writes.moves.push((pair.clone(), own_before, own_status));
-        writes.tracking.push(tracking::row(tracking::Event {
-            contact_id: input.contact_id,
-            lead_id: stored.lead_id.map(LeadId),
-            workspace_id,
-            action: TrackingAction::Converted,
-            at: created_at,
-            metadata: Some(json!({
-                "conversion_id": id,
-                "conversion_type": stored.conversion_type,
-            })),
-        }));
+        writes.tracking.push(tracking::converted(&stored));
         writes.audit.push((
             i,
             id,
